@@ -1,0 +1,276 @@
+"""The instance file, as pydantic models.
+
+These models are the single statement of what an instance YAML may hold. They are
+strict (`extra="forbid"`) so that a misspelt key is an error with a suggestion rather
+than a silently ignored setting, and they carry units in every field name so that a
+planner reading the YAML or the JSON Schema never has to guess whether a number is in
+mu or hectares, m³ or million m³.
+
+`optimizer schema` exports them as JSON Schema for editors (VS Code's YAML extension
+validates as you type with a `# yaml-language-server: $schema=...` line).
+"""
+
+from __future__ import annotations
+
+from typing import Literal
+
+from pydantic import BaseModel, ConfigDict, Field, model_validator
+
+FORMAT_VERSION = 1
+
+GepCategory = Literal["material", "regulating", "cultural"]
+GEP_CATEGORIES: tuple[str, ...] = ("material", "regulating", "cultural")
+
+#: Rocky-desertification grades of the national standard, as integers in the township
+#: table (0 = none … 4 = extremely severe).
+GRADE_NAMES = {
+    0: "none (无石漠化)",
+    1: "light (轻度)",
+    2: "moderate (中度)",
+    3: "severe (重度)",
+    4: "extremely severe (极重度)",
+}
+
+
+class _Strict(BaseModel):
+    model_config = ConfigDict(extra="forbid", populate_by_name=True)
+
+
+class GepService(_Strict):
+    """One ecosystem service of an industry, valued as physical quantity × unit price.
+
+    The quantity is given per hectare, or per unit of the industry's output (fruit sold
+    as a material product is 1 t per t of yield; PV's avoided CO₂ is 0.5703 t per MWh),
+    so that services tied to yield follow site-specific yields automatically.
+    """
+
+    category: GepCategory = Field(description="GEP category: material, regulating or cultural.")
+    quantity_per_ha: float | None = Field(
+        default=None, ge=0, description="Physical quantity per hectare per year (in `unit`)."
+    )
+    quantity_per_output_unit: float | None = Field(
+        default=None,
+        ge=0,
+        description="Physical quantity per unit of the industry's output (in `unit` per output unit).",
+    )
+    unit: str = Field(description="Unit of the physical quantity, e.g. 't', 'm3', 't CO2'.")
+    unit_price_yuan: float = Field(ge=0, description="Accounting price in yuan per `unit`.")
+    source: str | None = Field(default=None, description="Where the quantity and price come from.")
+
+    @model_validator(mode="after")
+    def _one_quantity(self) -> GepService:
+        if (self.quantity_per_ha is None) == (self.quantity_per_output_unit is None):
+            raise ValueError("give exactly one of quantity_per_ha or quantity_per_output_unit")
+        return self
+
+
+class Suitability(_Strict):
+    """Gates: a township outside any of them cannot take the industry at all."""
+
+    min_soil_depth_cm: float | None = Field(default=None, ge=0)
+    max_slope_deg: float | None = Field(default=None, ge=0, le=90)
+    max_rocky_desertification_grade: int | None = Field(default=None, ge=0, le=4)
+    min_irradiance_kwh_per_m2: float | None = Field(default=None, ge=0)
+
+
+class Industry(_Strict):
+    """An industry a township may take, with its per-hectare economics and services.
+
+    Every per-hectare figure here is the default; the site-coefficient table may
+    override it for a given township, since soil, water and sunshine make the same
+    industry yield, cost and serve differently from place to place.
+    """
+
+    label: str = Field(description="Name shown in reports, e.g. 'Navel-orange orchard'.")
+    label_zh: str | None = Field(default=None, description="Chinese name, e.g. '脐橙园'.")
+    candidate: bool = Field(
+        default=True,
+        description="False for a land use that may only appear as a township's baseline "
+        "(e.g. maize and sweet potato on fragile land).",
+    )
+    counts_as_conservation: bool = Field(
+        default=False, description="Counts towards the minimum conservation share."
+    )
+    output_unit: str = Field(default="t", description="Unit of output: 't' for fruit, 'MWh' for PV.")
+    yield_per_ha: float | None = Field(
+        default=None, ge=0, description="Output per hectare per year (output_unit/ha). Not for PV."
+    )
+    pv_capacity_mw_per_ha: float = Field(
+        default=0.0, ge=0, description="Installed PV capacity per hectare (MWp/ha); 0 if not PV."
+    )
+    pv_performance_ratio: float | None = Field(
+        default=None,
+        gt=0,
+        le=1,
+        description="PV yield per unit of irradiance: MWh per MWp per kWh/m² of annual GHI. "
+        "Output per ha = capacity × township irradiance × this ratio.",
+    )
+    price_yuan_per_unit: float = Field(default=0.0, ge=0, description="Farm-gate/benchmark price, yuan per output unit.")
+    other_revenue_yuan_per_ha: float = Field(
+        default=0.0, description="Revenue not tied to output: under-panel crops, subsidies (yuan/ha)."
+    )
+    operating_cost_yuan_per_ha: float = Field(default=0.0, ge=0, description="Annual operating cost (yuan/ha).")
+    investment_yuan_per_ha: float = Field(
+        default=0.0, ge=0, description="Establishment investment, spent once (yuan/ha)."
+    )
+    water_m3_per_ha: float = Field(default=0.0, ge=0, description="Irrigation/cleaning water use (m³/ha/yr).")
+    farmer_payments_yuan_per_ha: float = Field(
+        default=0.0,
+        ge=0,
+        description="Land rent and wages paid to local households, part of the operating cost (yuan/ha).",
+    )
+    farmer_share_of_value_added: float = Field(
+        default=0.0,
+        ge=0,
+        le=1,
+        description="Share of value added (revenue − operating cost) that reaches farmers as dividends or sales.",
+    )
+    gep: dict[str, GepService] = Field(default_factory=dict, description="GEP services by name.")
+    suitability: Suitability = Field(default_factory=Suitability)
+    source: str | None = Field(default=None, description="Where this industry's figures come from.")
+
+    @model_validator(mode="after")
+    def _output_defined(self) -> Industry:
+        if self.pv_capacity_mw_per_ha > 0:
+            if self.pv_performance_ratio is None:
+                raise ValueError("a PV industry (pv_capacity_mw_per_ha > 0) needs pv_performance_ratio")
+            if self.yield_per_ha is not None:
+                raise ValueError(
+                    "give yield_per_ha or PV capacity, not both: PV output follows irradiance"
+                )
+        return self
+
+
+class PriceStep(_Strict):
+    """Beyond `above_output` units in a market, each extra unit sells this much cheaper."""
+
+    above_output: float = Field(ge=0, description="Market output (in the market's unit) where the step starts.")
+    price_drop_yuan_per_unit: float = Field(gt=0, description="Price cut for output beyond the step, yuan/unit.")
+
+
+class Market(_Strict):
+    """A market shared by one or more industries, with a cap and/or a falling price."""
+
+    industries: list[str] = Field(min_length=1, description="Industry ids selling into this market.")
+    max_output: float | None = Field(default=None, ge=0, description="Cap on total output (output unit/yr).")
+    price_steps: list[PriceStep] = Field(
+        default_factory=list,
+        description="Optional falling price: cuts must grow with output (a concave revenue curve).",
+    )
+    source: str | None = None
+
+
+class WaterLimits(_Strict):
+    per_township: bool = Field(
+        default=True, description="Each township's water use stays within its water_available_m3."
+    )
+    county_max_m3: dict[str, float] = Field(default_factory=dict, description="Water budget per county (m³/yr).")
+    basin_max_m3: dict[str, float] = Field(
+        default_factory=dict, description="Water budget per basin (m³/yr); needs a `basin` column."
+    )
+
+
+class IncomeFloor(_Strict):
+    min_yuan_per_ha: float | None = Field(
+        default=None, description="Every township's farmer income per ha is at least this (yuan/ha)."
+    )
+    min_share_of_baseline: float | None = Field(
+        default=None,
+        ge=0,
+        description="Every township's farmer income is at least this share of its baseline income.",
+    )
+
+
+class Lock(_Strict):
+    township: str = Field(description="Township id.")
+    industry: str = Field(description="Industry id.")
+    forbid: bool = Field(default=False, description="True: must NOT get the industry; False: must get it.")
+    reason: str | None = None
+
+
+class Constraints(_Strict):
+    water: WaterLimits = Field(default_factory=WaterLimits)
+    markets: dict[str, Market] = Field(default_factory=dict)
+    grid_county_max_mw: dict[str, float] = Field(
+        default_factory=dict, description="PV grid-connection capacity per county (MWp)."
+    )
+    investment_budget_yuan: float | None = Field(default=None, ge=0)
+    min_conservation_share: float | None = Field(
+        default=None, ge=0, le=1, description="Share of all plannable area under conservation industries."
+    )
+    min_conservation_share_per_county: float | None = Field(default=None, ge=0, le=1)
+    income_floor: IncomeFloor = Field(default_factory=IncomeFloor)
+    locks: list[Lock] = Field(default_factory=list)
+
+
+class Objective(_Strict):
+    """What is maximised: gep_weight × GEP + income_weight × farmers' income.
+
+    Fruit sold is counted in GEP (material products) and again in income. With
+    `double_count: exclude_material_gep` (the default) material GEP is reported but left
+    out of the objective; with `count_both` it is counted in both parts.
+    """
+
+    gep_weight: float = Field(default=1.0, ge=0)
+    income_weight: float = Field(default=1.0, ge=0)
+    double_count: Literal["exclude_material_gep", "count_both"] = "exclude_material_gep"
+
+
+class TableRef(_Strict):
+    path: str = Field(description="Path relative to the instance file (.gpkg, .geojson, .csv).")
+    layer: str | None = Field(default=None, description="Layer name in a GeoPackage.")
+
+
+class Source(_Strict):
+    item: str = Field(description="What the source is for, e.g. 'industries.apple.yield_per_ha'.")
+    source: str
+    estimate: bool = Field(default=False, description="True where the value is an informed estimate.")
+
+
+class Instance(_Strict):
+    """An instance: townships (a table), industries, constraints and objective."""
+
+    format_version: Literal[1] = 1
+    name: str = Field(pattern=r"^[A-Za-z0-9_.-]+$", description="Slug used for the results folder.")
+    title: str | None = None
+    description: str | None = None
+    townships: TableRef | str = Field(description="Township table (path, or {path, layer}).")
+    site_coefficients: TableRef | str | None = Field(
+        default=None, description="Optional township × industry table of per-ha overrides."
+    )
+    industries: dict[str, Industry]
+    constraints: Constraints = Field(default_factory=Constraints)
+    objective: Objective = Field(default_factory=Objective)
+    sources: list[Source] = Field(default_factory=list)
+
+
+#: Township table columns: name → (required, dtype kind, unit/description).
+TOWNSHIP_COLUMNS: dict[str, tuple[bool, str, str]] = {
+    "township_id": (True, "str", "unique id (administrative code where known)"),
+    "name": (True, "str", "township name"),
+    "county": (True, "str", "county the township belongs to"),
+    "city": (False, "str", "prefecture-level city"),
+    "basin": (False, "str", "river basin, for basin water budgets"),
+    "plannable_area_ha": (True, "float", "area the plan allocates (ha)"),
+    "soil_depth_cm": (True, "float", "mean soil depth (cm)"),
+    "slope_deg": (True, "float", "mean slope (degrees)"),
+    "rocky_desertification_grade": (True, "int", "0 none, 1 light, 2 moderate, 3 severe, 4 extreme"),
+    "water_available_m3": (True, "float", "water available for the plan (m³/yr)"),
+    "irradiance_kwh_per_m2": (True, "float", "annual global horizontal irradiance (kWh/m²)"),
+    "baseline_land_use": (True, "str", "current land use: an industry id (often a non-candidate)"),
+}
+
+#: Per-ha industry fields the site-coefficient table may override, plus GEP quantities
+#: as columns named `gep.<service>` (quantity per ha, or per output unit, as the
+#: industry defines that service).
+SITE_FIELDS: tuple[str, ...] = (
+    "yield_per_ha",
+    "pv_performance_ratio",
+    "price_yuan_per_unit",
+    "other_revenue_yuan_per_ha",
+    "operating_cost_yuan_per_ha",
+    "investment_yuan_per_ha",
+    "water_m3_per_ha",
+    "farmer_payments_yuan_per_ha",
+    "farmer_share_of_value_added",
+)
