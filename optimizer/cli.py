@@ -1,0 +1,320 @@
+"""The command-line face of the optimiser: subcommands, exit codes, rich output.
+
+No modelling logic lives here: each command calls the library and presents the result.
+Only this module prints.
+
+Exit codes (also in `optimizer --help`):
+  0  solved within the gap (or the command succeeded)
+  1  internal error (a bug: rerun with --debug and report the traceback)
+  2  invalid input (every problem is listed with its file and line/row)
+  3  the instance is infeasible: no plan meets every limit
+  4  stopped (time limit or Ctrl-C) before any plan was found
+  5  the independent checker disagrees with the solver's plan
+  6  stopped (time limit or Ctrl-C) with a plan: results written, flagged as not proven
+"""
+
+from __future__ import annotations
+
+import json
+import logging
+import sys
+from enum import IntEnum
+from pathlib import Path
+from typing import Annotated, Optional
+
+import typer
+from rich.console import Console
+from rich.logging import RichHandler
+from rich.table import Table
+
+from optimizer import __version__
+from optimizer.errors import InputError
+
+
+class Exit(IntEnum):
+    OK = 0
+    INTERNAL = 1
+    INVALID_INPUT = 2
+    INFEASIBLE = 3
+    NO_SOLUTION = 4
+    CHECK_FAILED = 5
+    STOPPED_WITH_PLAN = 6
+    ABORTED = 130
+
+
+EPILOG = (
+    "Exit codes: 0 solved; 1 internal error; 2 invalid input; 3 infeasible; 4 stopped without a plan; "
+    "5 checker disagrees; 6 stopped early with a plan (written, flagged)."
+)
+
+app = typer.Typer(
+    name="optimizer",
+    help=(
+        "Karst township industrial-layout optimiser (石漠化地区 一乡一业 产业布局优化).\n\n"
+        "Chooses one industry per township (apple, citrus, agro-PV, conservation, …) to maximise GEP "
+        "and farmers' income under soil, water, sunlight, market, grid and budget limits, with HiGHS.\n\n"
+        "Typical week: `optimizer validate my.yaml`, then `optimizer solve my.yaml`, then open "
+        "results/<instance>/<run>/allocation.gpkg in QGIS."
+    ),
+    epilog=EPILOG,
+    no_args_is_help=True,
+    add_completion=False,
+    pretty_exceptions_enable=False,
+)
+
+out = Console()
+err = Console(stderr=True)
+_state = {"debug": False, "quiet": False}
+
+
+def _version(value: bool) -> None:
+    if value:
+        out.print(f"optimizer {__version__}")
+        raise typer.Exit()
+
+
+@app.callback()
+def main_options(
+    verbose: Annotated[int, typer.Option("--verbose", "-v", count=True, help="More detail: -v progress and HiGHS log, -vv debug.")] = 0,
+    quiet: Annotated[bool, typer.Option("--quiet", "-q", help="Only errors and the final result.")] = False,
+    debug: Annotated[bool, typer.Option("--debug", help="Show full tracebacks on errors (for bug reports).")] = False,
+    version: Annotated[Optional[bool], typer.Option("--version", callback=_version, is_eager=True, help="Show the version.")] = None,
+) -> None:
+    level = logging.WARNING
+    if verbose == 1:
+        level = logging.INFO
+    elif verbose >= 2 or debug:
+        level = logging.DEBUG
+    if quiet:
+        level = logging.ERROR
+    logging.basicConfig(
+        level=level,
+        format="%(message)s",
+        handlers=[RichHandler(console=err, show_path=False, rich_tracebacks=debug)],
+        force=True,
+    )
+    if level > logging.DEBUG:
+        logging.getLogger("pyomo").setLevel(max(level, logging.WARNING))
+    _state["debug"] = debug
+    _state["quiet"] = quiet
+
+
+def _fail_input(exc: InputError) -> None:
+    n = len(exc.problems)
+    err.print(f"[bold red]The instance has {n} problem{'s' if n != 1 else ''}:[/]")
+    for p in exc.problems:
+        err.print(f"  [cyan]{p.location}[/]  {p.path + ': ' if p.path else ''}{p.message}"
+                  + (f"  [green]({p.suggestion})[/]" if p.suggestion else ""), highlight=False)
+    raise typer.Exit(Exit.INVALID_INPUT)
+
+
+def _fmt(x: float | None, digits: int = 0) -> str:
+    if x is None:
+        return "—"
+    return f"{x:,.{digits}f}"
+
+
+@app.command(epilog=EPILOG)
+def solve(
+    instance: Annotated[Path, typer.Argument(help="Instance YAML file, e.g. instances/fuchuan/fuchuan.yaml.")],
+    time_limit: Annotated[Optional[float], typer.Option("--time-limit", help="Stop HiGHS after this many seconds and keep the best plan found.", min=0.01)] = None,
+    gap: Annotated[float, typer.Option("--gap", help="Relative MIP gap at which HiGHS stops (1e-4 = within 0.01% of the best possible).", min=0.0)] = 1e-4,
+    threads: Annotated[int, typer.Option("--threads", help="HiGHS threads (1 is reproducible and usually as fast).", min=1)] = 1,
+    seed: Annotated[int, typer.Option("--seed", help="HiGHS random seed, fixed so reruns give the same plan.")] = 20260101,
+    write_model_to: Annotated[Optional[Path], typer.Option("--write-model", help="Also write the model as .lp or .mps (by extension) with readable names.")] = None,
+    results: Annotated[Path, typer.Option("--results", help="Folder for run outputs.")] = Path("results"),
+) -> None:
+    """Solve an instance and write results/<instance>/<run id>/ (CSV, GeoPackage, summary, manifest).
+
+    Example: optimizer solve instances/fuchuan/fuchuan.yaml --time-limit 60
+    """
+    from optimizer.run import solve_instance
+    from optimizer.solve import SolveOptions
+
+    if write_model_to is not None and write_model_to.suffix.lower() not in (".lp", ".mps"):
+        err.print(f"[red]--write-model needs a file ending in .lp or .mps, not '{write_model_to.name}'[/]")
+        raise typer.Exit(Exit.INVALID_INPUT)
+    options = SolveOptions(time_limit=time_limit, gap=gap, threads=threads, seed=seed)
+    try:
+        with err.status("starting", spinner="dots") if not _state["quiet"] else _null() as status:
+            def phase(name: str) -> None:
+                if status is not None:
+                    status.update(name)
+                logging.getLogger("optimizer").info("%s …", name)
+
+            result = solve_instance(instance, options, results_root=results, model_file=write_model_to, phase=phase)
+    except InputError as exc:
+        _fail_input(exc)
+        return
+    s = result.summary
+    status_text = s["status"]
+    if result.outcome is not None and status_text == "infeasible":
+        fam = ", ".join(s.get("infeasible_families") or []) or "(HiGHS could not isolate them: the conflict "
+        "involves the one-industry-per-township choice itself; check locks, income floors and the budget together)"
+        err.print(f"[bold red]Infeasible:[/] no plan meets every limit. Constraint families in conflict: {fam}")
+        raise typer.Exit(Exit.INFEASIBLE)
+    if result.run_dir is None:
+        err.print(
+            f"[bold red]Stopped ({s['termination']}) before HiGHS found any plan.[/] Nothing was written. "
+            "Give it more time (--time-limit) or a looser --gap."
+        )
+        raise typer.Exit(Exit.NO_SOLUTION)
+    _print_summary(s, result.run_dir, result.timings)
+    if result.check_ok is False:
+        err.print("[bold red]The independent checker disagrees with the solver's plan:[/]")
+        for msg in result.check_messages[:20]:
+            err.print(f"  {msg}", highlight=False)
+        raise typer.Exit(Exit.CHECK_FAILED)
+    if status_text != "optimal":
+        err.print(
+            f"[bold yellow]Stopped early ({status_text}):[/] the plan is feasible but not proven best; "
+            f"gap {s['gap']:.2%} to the bound."
+        )
+        raise typer.Exit(Exit.STOPPED_WITH_PLAN)
+
+
+class _null:
+    def __enter__(self) -> None:
+        return None
+
+    def __exit__(self, *a: object) -> None:
+        return None
+
+
+def _print_summary(s: dict, run_dir: Path, timings: dict[str, float]) -> None:
+    tot = s["totals"]
+    table = Table(title=f"{s['instance']} — {s['status']}", show_header=True, header_style="bold")
+    table.add_column("figure")
+    table.add_column("plan", justify="right")
+    table.add_column("baseline", justify="right")
+    table.add_row("objective (yuan/yr)", _fmt(s["objective_yuan"]), "")
+    table.add_row("best bound (yuan/yr)", _fmt(s["bound_yuan"]), "")
+    table.add_row("gap", f"{s['gap']:.4%}" if s["gap"] is not None else "—", "")
+    table.add_row("farmers' income (yuan/yr)", _fmt(tot["farmer_income_after_price_steps_yuan"]), _fmt(tot["baseline_farmer_income_yuan"]))
+    table.add_row("GEP total (yuan/yr)", _fmt(tot["gep_total_yuan"]), _fmt(tot["baseline_gep_total_yuan"]))
+    for cat in ("material", "regulating", "cultural"):
+        table.add_row(f"  GEP {cat}", _fmt(tot[f"gep_{cat}_yuan"]), "")
+    table.add_row("water use (m³/yr)", _fmt(tot["water_use_m3"]), "")
+    table.add_row("PV capacity (MWp)", _fmt(tot["pv_capacity_mw"], 1), "")
+    table.add_row("investment (yuan)", _fmt(tot["investment_yuan"]), "")
+    for ind, n in sorted(tot["townships_by_industry"].items()):
+        table.add_row(f"townships: {ind}", str(n), "")
+    out.print(table)
+    binding = s.get("binding_constraints", [])
+    if binding:
+        out.print(f"Binding limits ({len(binding)}): " + ", ".join(binding[:12]) + (" …" if len(binding) > 12 else ""), highlight=False)
+    phases = ", ".join(f"{k} {v:.2f}s" for k, v in timings.items())
+    out.print(f"Timings: {phases}", highlight=False)
+    out.print(f"Results: [bold]{run_dir}[/] (allocation.gpkg opens in QGIS)")
+
+
+@app.command(epilog=EPILOG)
+def validate(
+    instance: Annotated[Path, typer.Argument(help="Instance YAML file.")],
+    as_json: Annotated[bool, typer.Option("--json", help="Print problems as JSON (for editors and scripts).")] = False,
+) -> None:
+    """Check an instance without solving: every problem at once, with file and line or row."""
+    from optimizer.run import load_and_validate
+
+    try:
+        valid = load_and_validate(instance)
+    except InputError as exc:
+        if as_json:
+            out.print_json(json.dumps([p.to_dict() for p in exc.problems], ensure_ascii=False))
+            raise typer.Exit(Exit.INVALID_INPUT) from None
+        _fail_input(exc)
+        return
+    n_pairs = int(valid.pairs["allowed"].sum())
+    if as_json:
+        out.print_json(json.dumps([]))
+        return
+    out.print(
+        f"[green]OK[/] {instance}: {len(valid.townships)} townships, "
+        f"{sum(1 for i in valid.spec.industries.values() if i.candidate)} candidate industries, "
+        f"{n_pairs} allowed township-industry pairs."
+    )
+
+
+@app.command()
+def schema(
+    output: Annotated[Optional[Path], typer.Option("--output", "-o", help="Write to this file instead of stdout.")] = None,
+) -> None:
+    """Print the instance JSON Schema, for editor validation as you type.
+
+    In VS Code (YAML extension), put this first line in an instance file:
+    # yaml-language-server: $schema=./instance.schema.json
+    """
+    from optimizer.instance.schema import Instance
+
+    text = json.dumps(Instance.model_json_schema(), indent=2, ensure_ascii=False)
+    if output:
+        output.write_text(text + "\n", encoding="utf-8")
+        err.print(f"wrote {output}")
+    else:
+        sys.stdout.write(text + "\n")
+
+
+@app.command()
+def generate(
+    outdir: Annotated[Path, typer.Argument(help="Folder to write instance.yaml and its township table into.")],
+    townships: Annotated[int, typer.Option("--townships", "-n", help="Number of townships.", min=1)] = 100,
+    seed: Annotated[int, typer.Option("--seed", help="Random seed (same seed, same instance).")] = 1,
+    table_format: Annotated[str, typer.Option("--format", help="Township table format: gpkg (polygons) or csv.")] = "gpkg",
+) -> None:
+    """Write a random but realistic instance (binding water, grid, market and budget limits)."""
+    from optimizer.generate import generate_instance
+
+    if table_format not in ("gpkg", "csv"):
+        err.print("[red]--format must be gpkg or csv[/]")
+        raise typer.Exit(Exit.INVALID_INPUT)
+    path = generate_instance(outdir, townships, seed, table_format=table_format)  # type: ignore[arg-type]
+    out.print(f"wrote {path}")
+
+
+@app.command()
+def check(
+    instance: Annotated[Path, typer.Argument(help="Instance YAML file the run was made from.")],
+    run_dir: Annotated[Path, typer.Argument(help="Run folder holding allocation.csv and summary.json.")],
+) -> None:
+    """Recheck a run independently: every limit and the objective, from the input tables."""
+    from optimizer.check import check_run
+
+    report = check_run(instance, run_dir)
+    if report.ok:
+        out.print(f"[green]OK[/] every limit holds; objective recomputed as {report.objective_yuan:,.0f} yuan")
+        return
+    for v in report.violations:
+        err.print(f"  {v}", highlight=False)
+    for mm in report.mismatches:
+        err.print(f"  {mm}", highlight=False)
+    raise typer.Exit(Exit.CHECK_FAILED)
+
+
+def main() -> None:
+    """Console-script entry: no traceback reaches a planner unless --debug is given."""
+    debug = "--debug" in sys.argv
+    try:
+        rc = app(standalone_mode=False)
+        sys.exit(rc if isinstance(rc, int) else 0)
+    except typer.Exit as exc:
+        sys.exit(exc.exit_code)
+    except InputError as exc:
+        try:
+            _fail_input(exc)
+        except typer.Exit as e2:
+            sys.exit(e2.exit_code)
+    except KeyboardInterrupt:
+        err.print("[yellow]Aborted by the user; nothing was written.[/]")
+        sys.exit(Exit.ABORTED)
+    except typer.Abort:
+        err.print("[yellow]Aborted.[/]")
+        sys.exit(Exit.ABORTED)
+    except typer.TyperException as exc:  # usage errors: unknown option, missing argument
+        exc.show()  # type: ignore[attr-defined]
+        sys.exit(getattr(exc, "exit_code", 2))
+    except Exception as exc:
+        if debug:
+            raise
+        err.print(f"[bold red]Internal error:[/] {type(exc).__name__}: {exc}")
+        err.print("This is a bug in the optimiser. Rerun with --debug to see the traceback and report it.")
+        sys.exit(Exit.INTERNAL)

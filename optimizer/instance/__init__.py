@@ -1,0 +1,1 @@
+"""Instance files: schema, reading with locations, and cross-checks. Never imports Pyomo."""

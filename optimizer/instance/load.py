@@ -1,0 +1,275 @@
+"""Reading an instance: YAML with line numbers, township tables through pyogrio.
+
+The loader keeps the position of every YAML node so that a schema error on
+`industries.apple.yield_per_ha` can be reported as `fuchuan.yaml:42:5`, which is what
+Calliope and most YAML-driven tools lose by validating the resolved dict.
+"""
+
+from __future__ import annotations
+
+import logging
+from dataclasses import dataclass, field
+from pathlib import Path
+from typing import Any
+
+import pandas as pd
+import yaml
+from pydantic import ValidationError
+
+from optimizer.errors import InputError, Location, Problem, did_you_mean
+from optimizer.instance.schema import Instance, TableRef
+
+log = logging.getLogger(__name__)
+
+PathKey = tuple[str | int, ...]
+
+
+@dataclass
+class LoadedInstance:
+    """A parsed instance: the validated spec and its tables, geometry kept aside.
+
+    `townships` is indexed by `township_id` (strings) and holds no geometry, so that
+    the model and the checker never touch geopandas; geometry joins the results at the
+    end, by id.
+    """
+
+    path: Path
+    spec: Instance
+    raw: dict[str, Any]
+    positions: dict[PathKey, tuple[int, int]]
+    townships: pd.DataFrame
+    townships_file: Path
+    geometry: Any | None = None  # geopandas.GeoSeries indexed by township_id, or None
+    crs: str | None = None
+    site: pd.DataFrame | None = None
+    site_file: Path | None = None
+    input_files: list[Path] = field(default_factory=list)
+
+    def locate(self, *path: str | int) -> Location:
+        """Best YAML location for a dotted path (the deepest node that exists)."""
+        return yaml_location(self.path, self.positions, tuple(path))
+
+
+def _positions(node: yaml.Node, prefix: PathKey, out: dict[PathKey, tuple[int, int]]) -> None:
+    out[prefix] = (node.start_mark.line + 1, node.start_mark.column + 1)
+    if isinstance(node, yaml.MappingNode):
+        for key_node, value_node in node.value:
+            key = key_node.value
+            # Point key errors (unknown keys) at the key itself.
+            out[prefix + (key,)] = (key_node.start_mark.line + 1, key_node.start_mark.column + 1)
+            _positions(value_node, prefix + (key,), out)
+            out[prefix + (key,)] = (key_node.start_mark.line + 1, key_node.start_mark.column + 1)
+    elif isinstance(node, yaml.SequenceNode):
+        for i, item in enumerate(node.value):
+            _positions(item, prefix + (i,), out)
+
+
+def yaml_location(file: Path, positions: dict[PathKey, tuple[int, int]], path: PathKey) -> Location:
+    for end in range(len(path), -1, -1):
+        pos = positions.get(tuple(path[:end]))
+        if pos is not None:
+            return Location(file=file, line=pos[0], column=pos[1])
+    return Location(file=file)
+
+
+def read_yaml(path: Path) -> tuple[dict[str, Any], dict[PathKey, tuple[int, int]]]:
+    """Parse YAML once for data and once for positions; YAML syntax errors are located."""
+    try:
+        text = path.read_text(encoding="utf-8")
+    except FileNotFoundError:
+        raise InputError([Problem(Location(path), "file not found")]) from None
+    except UnicodeDecodeError as exc:
+        raise InputError(
+            [Problem(Location(path), f"not UTF-8 text ({exc.reason}); save the file as UTF-8")]
+        ) from None
+    try:
+        data = yaml.safe_load(text)
+        node = yaml.compose(text, Loader=yaml.SafeLoader)
+    except yaml.MarkedYAMLError as exc:
+        mark = exc.problem_mark
+        loc = Location(path, mark.line + 1, mark.column + 1) if mark else Location(path)
+        raise InputError([Problem(loc, f"YAML syntax error: {exc.problem}")]) from None
+    if not isinstance(data, dict):
+        raise InputError([Problem(Location(path, 1, 1), "an instance must be a YAML mapping (key: value)")])
+    positions: dict[PathKey, tuple[int, int]] = {}
+    if node is not None:
+        _positions(node, (), positions)
+    return data, positions
+
+
+def _schema_problems(
+    path: Path, data: dict[str, Any], positions: dict[PathKey, tuple[int, int]], exc: ValidationError
+) -> list[Problem]:
+    problems = []
+    for err in exc.errors():
+        loc = tuple(p for p in err["loc"] if not (isinstance(p, str) and p in {"TableRef", "str"}))
+        # Pydantic reports union members separately; skip the duplicate 'str' branch.
+        if err["type"] == "string_type" and any(p == "TableRef" for p in err["loc"]):
+            continue
+        dotted = ".".join(str(p) for p in loc)
+        suggestion = None
+        if err["type"] == "extra_forbidden":
+            parent = _get(data, loc[:-1])
+            model_fields = _allowed_keys(loc[:-1])
+            suggestion = did_you_mean(str(loc[-1]), model_fields) if model_fields else None
+            message = f"unknown key '{loc[-1]}'"
+            if parent is None:
+                message += " here"
+        elif err["type"] == "missing":
+            message = f"required key '{loc[-1]}' is missing"
+            loc = loc[:-1]
+        else:
+            got = err.get("input")
+            message = err["msg"].replace("Value error, ", "")
+            if got is not None and not isinstance(got, (dict, list)):
+                message += f" (got {got!r})"
+        problems.append(
+            Problem(yaml_location(path, positions, loc), message, suggestion, path=dotted or None)
+        )
+    return problems
+
+
+def _get(data: Any, path: PathKey) -> Any:
+    for key in path:
+        try:
+            data = data[key]
+        except (KeyError, IndexError, TypeError):
+            return None
+    return data
+
+
+def _allowed_keys(parent: PathKey) -> list[str]:
+    """Field names of the schema model at a YAML path, for 'did you mean' on unknown keys."""
+    import types
+    import typing
+
+    from pydantic import BaseModel
+
+    def unwrap(annotation: Any) -> Any:
+        origin = typing.get_origin(annotation)
+        if origin in (typing.Union, types.UnionType):
+            models = [a for a in typing.get_args(annotation) if isinstance(a, type) and issubclass(a, BaseModel)]
+            return models[0] if models else None
+        return annotation
+
+    current: Any = Instance
+    for key in parent:
+        current = unwrap(current)
+        origin = typing.get_origin(current)
+        if origin is dict:
+            current = typing.get_args(current)[1]
+        elif origin is list:
+            current = typing.get_args(current)[0]
+        elif isinstance(current, type) and issubclass(current, BaseModel) and key in current.model_fields:
+            current = current.model_fields[key].annotation
+        else:
+            return []
+    current = unwrap(current)
+    if isinstance(current, type) and issubclass(current, BaseModel):
+        return list(current.model_fields)
+    return []
+
+
+def _table_ref(ref: TableRef | str) -> TableRef:
+    return TableRef(path=ref) if isinstance(ref, str) else ref
+
+
+def read_table(path: Path, layer: str | None = None) -> tuple[pd.DataFrame, Any | None, str | None]:
+    """Read a township or site table; returns (attributes, geometry or None, CRS string)."""
+    suffix = path.suffix.lower()
+    if suffix == ".csv":
+        df = pd.read_csv(path, dtype=str, keep_default_na=False, encoding="utf-8-sig")
+        return df, None, None
+    if suffix in {".gpkg", ".geojson", ".json", ".shp", ".fgb"}:
+        import geopandas as gpd
+
+        gdf = gpd.read_file(path, layer=layer, engine="pyogrio")
+        crs = gdf.crs.to_string() if gdf.crs is not None else None
+        geometry = gdf.geometry if "geometry" in gdf else None
+        attrs = pd.DataFrame(gdf.drop(columns=gdf.geometry.name, errors="ignore"))
+        attrs = attrs.astype(object).where(attrs.notna(), "").astype(str)
+        return attrs, geometry, crs
+    raise InputError(
+        [
+            Problem(
+                Location(path),
+                f"unsupported table format '{suffix}'",
+                "use .gpkg, .geojson or .csv",
+            )
+        ]
+    )
+
+
+def load_instance(path: str | Path) -> LoadedInstance:
+    """Read and schema-check an instance; cross-checks live in `validate.py`.
+
+    Raises InputError with every schema problem at once.
+    """
+    path = Path(path)
+    data, positions = read_yaml(path)
+    try:
+        spec = Instance.model_validate(data)
+    except ValidationError as exc:
+        raise InputError(_schema_problems(path, data, positions, exc)) from None
+
+    base = path.parent
+    input_files = [path]
+    problems: list[Problem] = []
+
+    tref = _table_ref(spec.townships)
+    tpath = (base / tref.path).resolve()
+    townships = pd.DataFrame()
+    geometry = crs = None
+    if not tpath.exists():
+        problems.append(
+            Problem(
+                yaml_location(path, positions, ("townships",)),
+                f"township table '{tref.path}' not found (looked in {base})",
+                did_you_mean(tref.path, [p.name for p in base.iterdir()]) if base.exists() else None,
+                path="townships",
+            )
+        )
+    else:
+        try:
+            townships, geometry, crs = read_table(tpath, tref.layer)
+            input_files.append(tpath)
+        except InputError as exc:
+            problems.extend(exc.problems)
+        except Exception as exc:  # pyogrio/GDAL errors: say which file, not a traceback
+            problems.append(Problem(Location(tpath), f"could not read the table: {exc}"))
+
+    site = None
+    spath = None
+    if spec.site_coefficients is not None:
+        sref = _table_ref(spec.site_coefficients)
+        spath = (base / sref.path).resolve()
+        if not spath.exists():
+            problems.append(
+                Problem(
+                    yaml_location(path, positions, ("site_coefficients",)),
+                    f"site-coefficient table '{sref.path}' not found",
+                    path="site_coefficients",
+                )
+            )
+        else:
+            try:
+                site, _, _ = read_table(spath, sref.layer)
+                input_files.append(spath)
+            except Exception as exc:
+                problems.append(Problem(Location(spath), f"could not read the table: {exc}"))
+    if problems:
+        raise InputError(problems)
+    log.debug("read %s: %d townships", path, len(townships))
+    return LoadedInstance(
+        path=path,
+        spec=spec,
+        raw=data,
+        positions=positions,
+        townships=townships,
+        townships_file=tpath,
+        geometry=geometry,
+        crs=crs,
+        site=site,
+        site_file=spath,
+        input_files=input_files,
+    )

@@ -1,0 +1,17 @@
+"""`investment_budget_max`: establishment investment the plan may spend (yuan, once)."""
+
+from __future__ import annotations
+
+import pyomo.environ as pyo
+
+from optimizer.model.data import ModelData
+
+
+def add_investment_budget(m: pyo.ConcreteModel, data: ModelData) -> None:
+    budget = data.spec.constraints.investment_budget_yuan
+    if budget is None:
+        return
+    x = m.industry_chosen
+    m.investment_budget_max = pyo.Constraint(
+        expr=sum(v * x[p] for p, v in data.column("investment_yuan").items()) <= budget
+    )

@@ -1,0 +1,100 @@
+"""Build the Pyomo model top-down, one family at a time, in the order of docs/model.md."""
+
+from __future__ import annotations
+
+import logging
+
+import pandas as pd
+import pyomo.environ as pyo
+
+from optimizer.instance.validate import ValidInstance, income_floor
+from optimizer.model.assignment import add_one_industry_per_township
+from optimizer.model.budget import add_investment_budget
+from optimizer.model.conservation import add_minimum_conservation
+from optimizer.model.data import PAIR_TOTALS, ModelData
+from optimizer.model.grid import add_grid_capacity
+from optimizer.model.income_floor import add_income_floor
+from optimizer.model.locks import add_locks
+from optimizer.model.markets import add_markets
+from optimizer.model.objective import add_objective
+from optimizer.model.water import add_water_limits
+
+log = logging.getLogger(__name__)
+
+#: Constraint families with the unit of their left-hand side, for reports.
+FAMILIES: dict[str, str] = {
+    "one_industry_per_township": "industries",
+    "water_use_per_township_max": "m³",
+    "water_use_per_county_max": "m³",
+    "water_use_per_basin_max": "m³",
+    "market_output_max": "output unit",
+    "market_output_beyond_step_def": "output unit",
+    "pv_capacity_per_county_max": "MWp",
+    "investment_budget_max": "yuan",
+    "conservation_area_min": "ha",
+    "conservation_area_per_county_min": "ha",
+    "farmer_income_per_township_min": "yuan",
+    "industry_locked_in": "",
+}
+
+
+def prepare(valid: ValidInstance) -> ModelData:
+    """Allowed pairs after gates and locks, with per-township totals (per-ha × area)."""
+    spec = valid.spec
+    pairs = valid.pairs
+    allowed = pairs["allowed"].copy()
+    must: dict[str, str] = {}
+    for lock in spec.constraints.locks:
+        if lock.forbid:
+            allowed.loc[(lock.township, lock.industry)] = False
+        else:
+            must[lock.township] = lock.industry
+    chosen = pairs[allowed.to_numpy()].copy()
+    t = valid.townships
+    for per_ha, total in PAIR_TOTALS.items():
+        chosen[total] = chosen[per_ha] * chosen["area_ha"]
+    tids = chosen.index.get_level_values("township_id")
+    chosen["township"] = tids
+    chosen["basin"] = t["basin"].reindex(tids).to_numpy()
+    keep = [*PAIR_TOTALS.values(), "area_ha", "county", "basin", "township", "conservation"]
+    return ModelData(
+        spec=spec,
+        townships=t,
+        pairs=chosen[keep],
+        must_locks=must,
+        income_floor=income_floor(valid.loaded, t, valid.baseline),
+    )
+
+
+def build_model(data: ModelData) -> pyo.ConcreteModel:
+    """The whole formulation; read this function to see the model at a glance."""
+    m = pyo.ConcreteModel(name=data.spec.name)
+    m.townships = pyo.Set(initialize=list(data.townships.index), ordered=True)
+    m.allowed_pairs = pyo.Set(initialize=list(data.pairs.index), dimen=2, ordered=True)
+    m.industry_chosen = pyo.Var(m.allowed_pairs, within=pyo.Binary)
+
+    add_one_industry_per_township(m, data)
+    add_water_limits(m, data)
+    add_markets(m, data)
+    add_grid_capacity(m, data)
+    add_investment_budget(m, data)
+    add_minimum_conservation(m, data)
+    add_income_floor(m, data)
+    add_locks(m, data)
+    add_objective(m, data)
+    log.info(
+        "built model: %d townships, %d allowed pairs, %d constraints",
+        len(m.townships),
+        len(m.allowed_pairs),
+        sum(len(c) for c in m.component_objects(pyo.Constraint, active=True)),
+    )
+    return m
+
+
+def chosen_pairs(m: pyo.ConcreteModel) -> pd.Series:
+    """The industry picked per township from the loaded solution (x ≥ 0.5)."""
+    picks = {}
+    for (t, i), var in m.industry_chosen.items():
+        if var.value is not None and var.value > 0.5:
+            picks[t] = i
+    return pd.Series(picks, name="industry")

@@ -1,0 +1,30 @@
+"""Minimum conservation area, over the whole instance and per county (ha)."""
+
+from __future__ import annotations
+
+import pyomo.environ as pyo
+
+from optimizer.model.data import ModelData
+
+
+def add_minimum_conservation(m: pyo.ConcreteModel, data: ModelData) -> None:
+    cons = data.spec.constraints
+    x = m.industry_chosen
+    pairs = data.pairs[data.pairs["conservation"].to_numpy()]
+    area = data.townships["plannable_area_ha"]
+    if cons.min_conservation_share is not None:
+        m.conservation_area_min = pyo.Constraint(
+            expr=sum(a * x[p] for p, a in zip(pairs.index, pairs["area_ha"].tolist()))
+            >= cons.min_conservation_share * float(area.sum())
+        )
+    if cons.min_conservation_share_per_county is not None:
+        share = cons.min_conservation_share_per_county
+        need = area.groupby(data.townships["county"]).sum()
+        by_county: dict[str, list] = {}
+        for p, a, c in zip(pairs.index, pairs["area_ha"].tolist(), pairs["county"].tolist()):
+            by_county.setdefault(c, []).append((p, a))
+
+        def rule(m: pyo.ConcreteModel, c: str) -> object:
+            return sum(a * x[p] for p, a in by_county.get(c, [])) >= share * float(need[c])
+
+        m.conservation_area_per_county_min = pyo.Constraint(sorted(need.index), rule=rule)

@@ -1,0 +1,50 @@
+"""Markets: output caps and falling prices (a concave, piecewise-linear revenue).
+
+For a price step k of market m, o_mk ≥ output_m − above_k with o_mk ≥ 0; the revenue
+lost, L_m = Σ_k (drop_k − drop_{k−1}) o_mk, is subtracted in the objective, so a
+maximising solver keeps o_mk at exactly max(0, output_m − above_k).
+"""
+
+from __future__ import annotations
+
+import pyomo.environ as pyo
+
+from optimizer.model.data import ModelData
+
+
+def _market_output(m: pyo.ConcreteModel, data: ModelData, industries: list[str]) -> object:
+    x = m.industry_chosen
+    out = data.pairs["output"]
+    sel = out[(out != 0).to_numpy() & data.pairs.index.get_level_values("industry").isin(industries)]
+    return sum(v * x[p] for p, v in zip(sel.index, sel.to_numpy().tolist()))
+
+
+def add_markets(m: pyo.ConcreteModel, data: ModelData) -> None:
+    markets = data.spec.constraints.markets
+    capped = [name for name, mk in markets.items() if mk.max_output is not None]
+    stepped = [(name, k) for name, mk in markets.items() for k in range(len(mk.price_steps))]
+    outputs = {name: _market_output(m, data, mk.industries) for name, mk in markets.items()}
+
+    def cap(m: pyo.ConcreteModel, name: str) -> object:
+        if isinstance(outputs[name], (int, float)):
+            return pyo.Constraint.Skip
+        return outputs[name] <= markets[name].max_output
+
+    m.market_output_max = pyo.Constraint(capped, rule=cap)
+
+    steps = {name: sorted(mk.price_steps, key=lambda s: s.above_output) for name, mk in markets.items()}
+    m.market_output_beyond_step = pyo.Var(stepped, within=pyo.NonNegativeReals)
+
+    def beyond(m: pyo.ConcreteModel, name: str, k: int) -> object:
+        return m.market_output_beyond_step[name, k] >= outputs[name] - steps[name][k].above_output
+
+    m.market_output_beyond_step_def = pyo.Constraint(stepped, rule=beyond)
+
+    def loss(m: pyo.ConcreteModel, name: str) -> object:
+        drops = [s.price_drop_yuan_per_unit for s in steps[name]]
+        return sum(
+            (drops[k] - (drops[k - 1] if k else 0.0)) * m.market_output_beyond_step[name, k]
+            for k in range(len(drops))
+        )
+
+    m.market_revenue_loss_yuan = pyo.Expression(list(markets), rule=loss)

@@ -1,0 +1,35 @@
+"""`weighted_gep_and_income`: w_G·(G^reg + G^cul + δ·G^mat) + w_H·(H − Σ_m φ_m L_m)."""
+
+from __future__ import annotations
+
+import pyomo.environ as pyo
+
+from optimizer.model.data import ModelData
+
+
+def _total(m: pyo.ConcreteModel, data: ModelData, column: str) -> object:
+    x = m.industry_chosen
+    return sum(v * x[p] for p, v in data.column(column).items())
+
+
+def market_farmer_share(data: ModelData, market: str) -> float:
+    """φ_m: the farmers' share of a market's revenue loss (validated equal across its industries)."""
+    inds = data.spec.constraints.markets[market].industries
+    return data.spec.industries[inds[0]].farmer_share_of_value_added
+
+
+def add_objective(m: pyo.ConcreteModel, data: ModelData) -> None:
+    obj = data.spec.objective
+    m.gep_material_yuan = pyo.Expression(expr=_total(m, data, "gep_material_yuan"))
+    m.gep_regulating_yuan = pyo.Expression(expr=_total(m, data, "gep_regulating_yuan"))
+    m.gep_cultural_yuan = pyo.Expression(expr=_total(m, data, "gep_cultural_yuan"))
+    m.farmer_income_yuan = pyo.Expression(expr=_total(m, data, "income_yuan"))
+    loss = sum(market_farmer_share(data, k) * m.market_revenue_loss_yuan[k] for k in m.market_revenue_loss_yuan)
+    delta = 1.0 if obj.double_count == "count_both" else 0.0
+    gep = m.gep_regulating_yuan + m.gep_cultural_yuan
+    if delta:
+        gep = gep + m.gep_material_yuan
+    m.weighted_gep_and_income = pyo.Objective(
+        expr=obj.gep_weight * gep + obj.income_weight * (m.farmer_income_yuan - loss),
+        sense=pyo.maximize,
+    )

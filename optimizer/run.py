@@ -1,0 +1,173 @@
+"""One solve from instance file to run folder: read → validate → build → solve → write → check.
+
+This is the library entry point the CLI calls; it returns values and logs, and never
+prints. Phase timings are recorded because "speed is a feature" only means something
+when every phase is measured.
+"""
+
+from __future__ import annotations
+
+import logging
+import time
+from collections.abc import Callable
+from dataclasses import dataclass, field
+from pathlib import Path
+from typing import Any
+
+import pandas as pd
+
+from optimizer.instance.load import load_instance
+from optimizer.instance.validate import ValidInstance, validate
+from optimizer.outputs import tables
+from optimizer.outputs.write import (
+    final_path,
+    run_folder,
+    sha256,
+    summary_table,
+    versions,
+    write_csv,
+    write_geopackage,
+    write_json,
+)
+from optimizer.solve import SolveOptions, SolveOutcome, solve, write_model
+
+log = logging.getLogger(__name__)
+
+#: Outcomes that carry a plan worth writing.
+WITH_PLAN = {"optimal", "time_limit_feasible", "interrupted_feasible", "stopped_feasible"}
+
+
+@dataclass
+class RunResult:
+    outcome: SolveOutcome | None
+    run_dir: Path | None
+    summary: dict[str, Any]
+    timings: dict[str, float] = field(default_factory=dict)
+    check_ok: bool | None = None
+    check_messages: list[str] = field(default_factory=list)
+
+
+def load_and_validate(path: Path) -> ValidInstance:
+    return validate(load_instance(path))
+
+
+def solve_instance(
+    path: str | Path,
+    options: SolveOptions,
+    results_root: Path = Path("results"),
+    model_file: Path | None = None,
+    phase: Callable[[str], None] | None = None,
+) -> RunResult:
+    """Solve an instance and write its run folder (only when a plan exists)."""
+    from optimizer.model import build_model, prepare
+    from optimizer.model.build import FAMILIES, chosen_pairs
+
+    note = phase or (lambda name: None)
+    path = Path(path)
+    timings: dict[str, float] = {}
+    t_start = time.perf_counter()
+
+    note("reading and validating")
+    t0 = time.perf_counter()
+    loaded = load_instance(path)
+    timings["read"] = time.perf_counter() - t0
+    t0 = time.perf_counter()
+    valid = validate(loaded)
+    timings["validate"] = time.perf_counter() - t0
+
+    note("building the model")
+    t0 = time.perf_counter()
+    data = prepare(valid)
+    m = build_model(data)
+    timings["build"] = time.perf_counter() - t0
+    if model_file is not None:
+        t0 = time.perf_counter()
+        write_model(m, model_file)
+        timings["write_model"] = time.perf_counter() - t0
+        log.info("wrote the model to %s", model_file)
+
+    note("solving with HiGHS")
+    outcome = solve(m, options)
+    timings["transfer"] = outcome.transfer_seconds
+    timings["solve"] = outcome.solve_seconds
+
+    summary: dict[str, Any] = {
+        "instance": loaded.spec.name,
+        "instance_file": str(path),
+        "status": outcome.status,
+        "termination": outcome.termination,
+        "has_solution": outcome.has_solution,
+        "objective_yuan": outcome.objective,
+        "bound_yuan": outcome.bound,
+        "gap": outcome.gap,
+        "mip_nodes": outcome.mip_nodes,
+        "double_count": loaded.spec.objective.double_count,
+        "weights": {"gep": loaded.spec.objective.gep_weight, "income": loaded.spec.objective.income_weight},
+        "infeasible_families": outcome.infeasible_families,
+    }
+    if outcome.status not in WITH_PLAN:
+        timings["total"] = time.perf_counter() - t_start
+        summary["timings_s"] = timings
+        return RunResult(outcome=outcome, run_dir=None, summary=summary, timings=timings)
+
+    note("writing results")
+    t0 = time.perf_counter()
+    plan = chosen_pairs(m)
+    alloc = tables.allocation_table(valid, plan)
+    industries = [i for i, ind in loaded.spec.industries.items() if ind.candidate]
+    counties = tables.county_totals(alloc, industries)
+    summary["totals"] = tables.totals(valid, alloc)
+    summary["market_revenue_loss_yuan"] = tables.market_losses(valid, alloc)
+    summary["per_county"] = counties.to_dict(orient="records")
+    summary["constraints"] = tables.constraint_report(m, FAMILIES)
+    summary["binding_constraints"] = [r["name"] for r in summary["constraints"] if r["binding"]]
+
+    with run_folder(results_root, loaded.spec.name) as partial:
+        run_id = final_path(partial).name
+        summary["run_id"] = run_id
+        write_csv(partial / "allocation.csv", alloc)
+        write_csv(partial / "county_totals.csv", counties)
+        (partial / "highs.log").write_text(outcome.log_text, encoding="utf-8")
+        timings["write"] = time.perf_counter() - t0
+        summary["timings_s"] = dict(timings)
+        write_json(partial / "summary.json", summary)
+        write_geopackage(
+            partial / "allocation.gpkg", alloc, loaded.geometry, loaded.crs, summary_table(summary), counties
+        )
+
+        note("checking the plan independently")
+        t0 = time.perf_counter()
+        from optimizer.check import check_run
+
+        report = check_run(path, partial)
+        timings["check"] = time.perf_counter() - t0
+        write_json(partial / "check.json", report.to_dict())
+        timings["write"] = time.perf_counter() - t0 + timings["write"]
+        timings["total"] = time.perf_counter() - t_start
+        manifest = {
+            "tool": "karst-layout-optimizer",
+            "versions": versions(),
+            "command": "solve",
+            "instance_file": str(path.resolve()),
+            "inputs": {str(p): sha256(p) for p in loaded.input_files},
+            "resolved_instance": loaded.spec.model_dump(mode="json"),
+            "solver_options": outcome.options,
+            "status": outcome.status,
+            "objective_yuan": outcome.objective,
+            "bound_yuan": outcome.bound,
+            "gap": outcome.gap,
+            "check_ok": report.ok,
+            "timings_s": timings,
+            "outputs": {p.name: sha256(p) for p in sorted(partial.iterdir())},
+        }
+        write_json(partial / "manifest.json", manifest)
+    run_dir = final_path(partial)
+    summary["timings_s"] = timings
+    messages = [str(v) for v in getattr(report, "violations", [])] + [str(x) for x in getattr(report, "mismatches", [])]
+    return RunResult(outcome, run_dir, summary, timings, report.ok, messages)
+
+
+def plan_from_csv(valid: ValidInstance, path: Path) -> pd.Series:
+    """Read a plan (township_id, industry) — used by later commands such as evaluate."""
+    df = pd.read_csv(path, dtype=str, encoding="utf-8-sig")
+    return pd.Series(df["industry"].to_numpy(), index=df["township_id"].to_numpy())

@@ -1,0 +1,233 @@
+"""Solving with HiGHS through Pyomo's highspy interface: the only module that talks to it.
+
+Three promises to the planner live here:
+- the time limit is kept: HiGHS's own limit is backed by interrupt callbacks that check
+  the wall clock, because HiGHS has been seen overrunning a 120 s limit by minutes on
+  large models when no incumbent exists;
+- Ctrl-C stops the solve cleanly and keeps the incumbent, like a time limit;
+- objective, bound and gap are always reported, since "optimal" in HiGHS means "within
+  mip_rel_gap", not "proven to the last yuan".
+"""
+
+from __future__ import annotations
+
+import io
+import logging
+import signal
+import threading
+import time
+from dataclasses import asdict, dataclass, field
+from pathlib import Path
+from typing import Any
+
+import highspy
+import pyomo.environ as pyo
+from pyomo.contrib.solver.solvers.highs import Highs
+
+log = logging.getLogger(__name__)
+
+DEFAULT_GAP = 1e-4
+DEFAULT_SEED = 20260101
+
+
+@dataclass
+class SolveOptions:
+    time_limit: float | None = None  # seconds of HiGHS time
+    gap: float = DEFAULT_GAP
+    threads: int = 1
+    seed: int = DEFAULT_SEED
+    extra: dict[str, Any] = field(default_factory=dict)  # raw HiGHS options, for experts
+
+
+@dataclass
+class SolveOutcome:
+    """What came back from HiGHS, in the planner's terms."""
+
+    status: str  # optimal | time_limit_feasible | time_limit_no_solution | interrupted_* | infeasible | error
+    termination: str  # HiGHS model status, verbatim
+    has_solution: bool
+    objective: float | None
+    bound: float | None
+    gap: float | None
+    solve_seconds: float
+    transfer_seconds: float
+    mip_nodes: int | None
+    log_text: str
+    infeasible_families: list[str] = field(default_factory=list)
+    options: dict[str, Any] = field(default_factory=dict)
+
+    def to_dict(self) -> dict[str, Any]:
+        d = asdict(self)
+        d.pop("log_text")
+        return d
+
+
+def relative_gap(objective: float | None, bound: float | None) -> float | None:
+    if objective is None or bound is None:
+        return None
+    return abs(bound - objective) / max(abs(objective), 1.0)
+
+
+class _Guard:
+    """Interrupts HiGHS when the wall clock passes the limit or the user presses Ctrl-C."""
+
+    def __init__(self, time_limit: float | None) -> None:
+        self.deadline = None if time_limit is None else time.monotonic() + time_limit
+        self.user_interrupted = False
+        self.timed_out = False
+        self.best: float | None = None
+
+    def __call__(self, event: Any) -> None:
+        if self.user_interrupted:
+            event.interrupt()
+        elif self.deadline is not None and time.monotonic() > self.deadline:
+            self.timed_out = True
+            event.interrupt()
+
+    def on_sigint(self, signum: int, frame: Any) -> None:
+        if self.user_interrupted:  # a second Ctrl-C: the user really wants out
+            raise KeyboardInterrupt
+        self.user_interrupted = True
+        log.warning("Ctrl-C: stopping HiGHS and keeping the best plan found so far (press again to abort)")
+
+
+class _LogTee(io.TextIOBase):
+    """Streams HiGHS's console log to logging line by line (shown with -v)."""
+
+    def __init__(self) -> None:
+        self._buf = ""
+
+    def write(self, s: str) -> int:
+        self._buf += s
+        while "\n" in self._buf:
+            line, self._buf = self._buf.split("\n", 1)
+            if line.strip():
+                log.info("HiGHS | %s", line)
+        return len(s)
+
+
+def write_model(m: pyo.ConcreteModel, path: Path) -> None:
+    """Write the model as LP or MPS (by extension) with readable names, for inspection."""
+    fmt = path.suffix.lower().lstrip(".")
+    if fmt not in ("lp", "mps"):
+        raise ValueError(f"--write-model needs a .lp or .mps file name, not '{path.name}'")
+    path.parent.mkdir(parents=True, exist_ok=True)
+    m.write(str(path), format=fmt, io_options={"symbolic_solver_labels": True})
+
+
+def solve(m: pyo.ConcreteModel, options: SolveOptions) -> SolveOutcome:
+    """Solve with HiGHS; load the incumbent into the model whenever one exists."""
+    opt = Highs()
+    t0 = time.perf_counter()
+    opt.set_instance(m)
+    transfer = time.perf_counter() - t0
+    h: highspy.Highs = opt._solver_model  # the highspy object; public way to reach callbacks
+
+    guard = _Guard(options.time_limit)
+    for cb in (h.cbSimplexInterrupt, h.cbIpmInterrupt, h.cbMipInterrupt):
+        cb.subscribe(guard)
+
+    solver_options = {"random_seed": options.seed, "mip_rel_gap": options.gap, **options.extra}
+    previous = None
+    if threading.current_thread() is threading.main_thread():
+        previous = signal.signal(signal.SIGINT, guard.on_sigint)
+    t1 = time.perf_counter()
+    try:
+        results = opt.solve(
+            m,
+            load_solutions=False,
+            raise_exception_on_nonoptimal_result=False,
+            time_limit=options.time_limit,
+            threads=options.threads,
+            tee=[_LogTee()],
+            solver_options=solver_options,
+        )
+    finally:
+        if previous is not None:
+            signal.signal(signal.SIGINT, previous)
+    solve_seconds = time.perf_counter() - t1
+
+    status = h.getModelStatus()
+    info = h.getInfo()
+    has_solution = info.primal_solution_status == 2
+    objective = info.objective_function_value if has_solution else None
+    mip_nodes = info.mip_node_count if info.mip_node_count >= 0 else None
+    if mip_nodes is None:  # a pure LP: the bound is the optimum itself when solved
+        bound = objective if status == highspy.HighsModelStatus.kOptimal else None
+    else:
+        bound = info.mip_dual_bound if abs(info.mip_dual_bound) < 1e300 else None
+    termination = h.modelStatusToString(status)
+
+    if status == highspy.HighsModelStatus.kOptimal:
+        label = "optimal"
+    elif status in (highspy.HighsModelStatus.kInfeasible, highspy.HighsModelStatus.kUnboundedOrInfeasible):
+        label = "infeasible"
+    elif guard.user_interrupted:
+        label = "interrupted_feasible" if has_solution else "interrupted_no_solution"
+    elif status == highspy.HighsModelStatus.kTimeLimit or guard.timed_out:
+        label = "time_limit_feasible" if has_solution else "time_limit_no_solution"
+    elif has_solution:
+        label = "stopped_feasible"
+    else:
+        label = "error"
+
+    families: list[str] = []
+    if label == "infeasible":
+        families = _infeasible_families(opt, h)
+    if has_solution:
+        results.solution_loader.load_vars()
+
+    outcome = SolveOutcome(
+        status=label,
+        termination=termination,
+        has_solution=has_solution,
+        objective=objective,
+        bound=bound,
+        gap=relative_gap(objective, bound),
+        solve_seconds=solve_seconds,
+        transfer_seconds=transfer,
+        mip_nodes=mip_nodes,
+        log_text=results.solver_log or "",
+        infeasible_families=families,
+        options={
+            "solver": "HiGHS",
+            "highs_version": ".".join(str(v) for v in opt.version()),
+            "time_limit_s": options.time_limit,
+            "mip_rel_gap": options.gap,
+            "threads": options.threads,
+            "random_seed": options.seed,
+            **options.extra,
+        },
+    )
+    log.info(
+        "HiGHS: %s, objective %s, bound %s, gap %s, %.2f s",
+        termination,
+        objective,
+        bound,
+        outcome.gap,
+        solve_seconds,
+    )
+    return outcome
+
+
+def _infeasible_families(opt: Highs, h: highspy.Highs) -> list[str]:
+    """Constraint families in HiGHS's irreducible infeasible subset, when it can find one.
+
+    HiGHS computes an IIS for LPs and for MIPs whose LP relaxation is already
+    infeasible; otherwise the model is infeasible only through integrality and we say
+    so rather than guess.
+    """
+    try:
+        status, iis = h.getIis()
+    except Exception as exc:  # older highspy: the binding took an argument
+        log.debug("IIS unavailable: %s", exc)
+        return []
+    if status == highspy.HighsStatus.kError or not getattr(iis, "valid_", False):
+        return []
+    names = set()
+    con_map = getattr(opt, "_solver_con_to_pyomo_con_map", {})
+    for row in iis.row_index_:
+        con = con_map.get(row)
+        if con is not None:
+            names.add(con.parent_component().name)
+    return sorted(names)
