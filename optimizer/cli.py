@@ -62,8 +62,8 @@ app = typer.Typer(
     pretty_exceptions_enable=False,
 )
 
-out = Console()
-err = Console(stderr=True)
+out = Console(soft_wrap=True)
+err = Console(stderr=True, soft_wrap=True)
 _state = {"debug": False, "quiet": False}
 
 
@@ -149,9 +149,11 @@ def solve(
     s = result.summary
     status_text = s["status"]
     if result.outcome is not None and status_text == "infeasible":
-        fam = ", ".join(s.get("infeasible_families") or []) or "(HiGHS could not isolate them: the conflict "
-        "involves the one-industry-per-township choice itself; check locks, income floors and the budget together)"
-        err.print(f"[bold red]Infeasible:[/] no plan meets every limit. Constraint families in conflict: {fam}")
+        fam = ", ".join(s.get("infeasible_families") or [])
+        if not fam:
+            fam = ("(none alone: the conflict involves several limits together with the one-industry choice; "
+                   "check locks, income floors, conservation share and budgets)")
+        err.print(f"[bold red]Infeasible:[/] no plan meets every limit. Limits in conflict: {fam}")
         raise typer.Exit(Exit.INFEASIBLE)
     if result.run_dir is None:
         err.print(

@@ -173,7 +173,7 @@ def solve(m: pyo.ConcreteModel, options: SolveOptions) -> SolveOutcome:
 
     families: list[str] = []
     if label == "infeasible":
-        families = _infeasible_families(opt, h)
+        families = _infeasible_families(opt, h) or _families_by_removal(m, options)
     if has_solution:
         results.solution_loader.load_vars()
 
@@ -218,6 +218,7 @@ def _infeasible_families(opt: Highs, h: highspy.Highs) -> list[str]:
     so rather than guess.
     """
     try:
+        h.setOptionValue("output_flag", False)
         status, iis = h.getIis()
     except Exception as exc:  # older highspy: the binding took an argument
         log.debug("IIS unavailable: %s", exc)
@@ -231,3 +232,43 @@ def _infeasible_families(opt: Highs, h: highspy.Highs) -> list[str]:
         if con is not None:
             names.add(con.parent_component().name)
     return sorted(names)
+
+
+#: Families that state the decision itself; never dropped when diagnosing.
+_STRUCTURAL = {"one_industry_per_township", "market_output_beyond_step_def"}
+
+
+def _families_by_removal(m: pyo.ConcreteModel, options: SolveOptions) -> list[str]:
+    """Families whose removal alone makes the model feasible (when HiGHS has no IIS).
+
+    A MIP can be infeasible only through integrality, where HiGHS's IIS does not apply.
+    Dropping one limit family at a time and asking HiGHS for any feasible plan names
+    the limits a planner must relax. Each probe is capped in time; if no single family
+    is to blame, every family that helps is still unknown and we return the candidates.
+    """
+    names = [
+        c.name for c in m.component_objects(pyo.Constraint, active=True, descend_into=False)
+        if c.name not in _STRUCTURAL
+    ]
+    probe_limit = 30.0 if options.time_limit is None else max(1.0, options.time_limit / 4)
+    culprits = []
+    for name in names:
+        comp = m.component(name)
+        comp.deactivate()
+        try:
+            probe = Highs()
+            res = probe.solve(
+                m,
+                load_solutions=False,
+                raise_exception_on_nonoptimal_result=False,
+                time_limit=probe_limit,
+                threads=options.threads,
+                solver_options={"random_seed": options.seed, "mip_rel_gap": 1.0, "output_flag": False},
+            )
+            if probe._solver_model.getInfo().primal_solution_status == 2:
+                culprits.append(name)
+            del res
+        finally:
+            comp.activate()
+    log.info("families whose removal restores feasibility: %s", culprits)
+    return culprits

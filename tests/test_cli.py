@@ -1,0 +1,125 @@
+"""Each exit code of the CLI, and no traceback without --debug."""
+
+from __future__ import annotations
+
+import shutil
+import subprocess
+import sys
+from pathlib import Path
+
+import pytest
+from typer.testing import CliRunner
+
+from optimizer.cli import Exit, app
+from tests.conftest import TINY
+
+runner = CliRunner()
+
+
+def _copy_tiny(tmp_path: Path, replace: tuple[str, str] | None = None) -> Path:
+    for f in TINY.parent.iterdir():
+        shutil.copy(f, tmp_path / f.name)
+    y = tmp_path / TINY.name
+    if replace:
+        y.write_text(y.read_text(encoding="utf-8").replace(*replace), encoding="utf-8")
+    return y
+
+
+def test_solve_ok_exit_0(tmp_path):
+    res = runner.invoke(app, ["solve", str(TINY), "--results", str(tmp_path)])
+    assert res.exit_code == Exit.OK, res.output
+    assert "5,380,000" in res.output
+
+
+def test_invalid_input_exit_2_lists_problem(tmp_path):
+    y = _copy_tiny(tmp_path, ("    yield_per_ha: 10\n", "    yeild_per_ha: 10\n"))
+    res = runner.invoke(app, ["validate", str(y)])
+    assert res.exit_code == Exit.INVALID_INPUT
+    assert "did you mean 'yield_per_ha'?" in res.output
+
+
+def test_infeasible_exit_3_names_families(tmp_path):
+    # Three of four townships must be conserved, but conservation pays farmers less than
+    # their maize baseline, which the income floor forbids.
+    y = _copy_tiny(
+        tmp_path,
+        ("  min_conservation_share: 0.1\n",
+         "  min_conservation_share: 0.6\n  income_floor: {min_share_of_baseline: 1.0}\n"),
+    )
+    res = runner.invoke(app, ["solve", str(y), "--results", str(tmp_path / "r")])
+    assert res.exit_code == Exit.INFEASIBLE, res.output
+    assert "conservation_area_min" in res.output and "farmer_income_per_township_min" in res.output
+    assert not (tmp_path / "r").exists() or not any((tmp_path / "r").rglob("allocation.csv"))
+
+
+def test_checker_disagreement_exit_5(tmp_path, monkeypatch):
+    import optimizer.check as check
+
+    real = check.check_run
+
+    def tampered(instance, run_dir):
+        report = real(instance, run_dir)
+        report.violations.append(check.Violation(
+            constraint="water_use_per_county_max", index="A", amount=1.0, limit=0.0, unit="m³",
+            message="planted disagreement"))
+        return report
+
+    monkeypatch.setattr(check, "check_run", tampered)
+    res = runner.invoke(app, ["solve", str(TINY), "--results", str(tmp_path)])
+    assert res.exit_code == Exit.CHECK_FAILED, res.output
+    assert "planted disagreement" in res.output
+
+
+def test_write_model_lp_is_readable(tmp_path):
+    lp = tmp_path / "tiny.lp"
+    res = runner.invoke(app, ["solve", str(TINY), "--results", str(tmp_path), "--write-model", str(lp)])
+    assert res.exit_code == 0, res.output
+    text = lp.read_text()
+    assert "water_use_per_county_max(A)" in text
+    assert "one_industry_per_township(T1)" in text
+    res = runner.invoke(app, ["solve", str(TINY), "--results", str(tmp_path), "--write-model", str(tmp_path / "m.txt")])
+    assert res.exit_code == Exit.INVALID_INPUT
+
+
+def test_unreadable_table_exit_2_without_traceback(tmp_path):
+    # A file that is not a GeoPackage: GDAL fails, and the planner gets a located message.
+    y = _copy_tiny(tmp_path, ("townships: townships.csv", "townships: weird.gpkg"))
+    (tmp_path / "weird.gpkg").write_bytes(b"not a geopackage")
+    proc = subprocess.run([sys.executable, "-m", "optimizer", "solve", str(y), "--results", str(tmp_path / "r")],
+                          capture_output=True, text=True)
+    assert proc.returncode == Exit.INVALID_INPUT
+    assert "could not read the table" in proc.stderr
+    assert "Traceback" not in proc.stderr + proc.stdout
+
+
+def test_usage_error_and_help():
+    proc = subprocess.run([sys.executable, "-m", "optimizer", "solvee"], capture_output=True, text=True)
+    assert proc.returncode == 2 and "No such command" in proc.stderr and "Traceback" not in proc.stderr
+    res = runner.invoke(app, ["solve", "--help"])
+    assert res.exit_code == 0 and "--time-limit" in res.output and "Exit codes" in res.output
+
+
+def test_schema_is_json_schema():
+    import json
+
+    res = runner.invoke(app, ["schema"])
+    schema = json.loads(res.stdout)
+    assert schema["title"] == "Instance" and "industries" in schema["properties"]
+
+
+def test_debug_shows_traceback_for_internal_error(tmp_path, monkeypatch):
+    import optimizer.run as run
+
+    def boom(*a, **k):
+        raise RuntimeError("boom")
+
+    monkeypatch.setattr(run, "solve_instance", boom)
+    monkeypatch.setattr(sys, "argv", ["optimizer", "solve", str(TINY)])
+    from optimizer.cli import main
+
+    with pytest.raises(SystemExit) as exc:
+        main()
+    assert exc.value.code == Exit.INTERNAL
+    monkeypatch.setattr(sys, "argv", ["optimizer", "--debug", "solve", str(TINY)])
+    with pytest.raises(RuntimeError, match="boom"):
+        main()
