@@ -25,6 +25,7 @@ from typing import Annotated, Optional
 import typer
 from rich.console import Console
 from rich.logging import RichHandler
+from rich.markup import escape
 from rich.table import Table
 
 from optimizer import __version__
@@ -103,8 +104,8 @@ def _fail_input(exc: InputError) -> None:
     n = len(exc.problems)
     err.print(f"[bold red]The instance has {n} problem{'s' if n != 1 else ''}:[/]")
     for p in exc.problems:
-        err.print(f"  [cyan]{p.location}[/]  {p.path + ': ' if p.path else ''}{p.message}"
-                  + (f"  [green]({p.suggestion})[/]" if p.suggestion else ""), highlight=False)
+        err.print(f"  [cyan]{escape(str(p.location))}[/]  {escape(p.path + ': ' if p.path else '')}{escape(p.message)}"
+                  + (f"  [green]({escape(p.suggestion)})[/]" if p.suggestion else ""), highlight=False)
     raise typer.Exit(Exit.INVALID_INPUT)
 
 
@@ -153,7 +154,7 @@ def solve(
         if not fam:
             fam = ("(none alone: the conflict involves several limits together with the one-industry choice; "
                    "check locks, income floors, conservation share and budgets)")
-        err.print(f"[bold red]Infeasible:[/] no plan meets every limit. Limits in conflict: {fam}")
+        err.print(f"[bold red]Infeasible:[/] no plan meets every limit. Limits in conflict: {escape(fam)}")
         raise typer.Exit(Exit.INFEASIBLE)
     if result.run_dir is None:
         err.print(
@@ -165,7 +166,7 @@ def solve(
     if result.check_ok is False:
         err.print("[bold red]The independent checker disagrees with the solver's plan:[/]")
         for msg in result.check_messages[:20]:
-            err.print(f"  {msg}", highlight=False)
+            err.print(f"  {msg}", highlight=False, markup=False)
         raise typer.Exit(Exit.CHECK_FAILED)
     if status_text != "optimal":
         err.print(
@@ -204,9 +205,15 @@ def _print_summary(s: dict, run_dir: Path, timings: dict[str, float]) -> None:
     out.print(table)
     binding = s.get("binding_constraints", [])
     if binding:
-        out.print(f"Binding limits ({len(binding)}): " + ", ".join(binding[:12]) + (" …" if len(binding) > 12 else ""), highlight=False)
+        out.print(f"Binding limits ({len(binding)}): " + ", ".join(binding[:12]) + (" …" if len(binding) > 12 else ""), highlight=False, markup=False)
+    near = s.get("nearly_binding_constraints", [])
+    if near:
+        out.print(f"Limits ≥ 95% used ({len(near)}): " + ", ".join(near[:12]) + (" …" if len(near) > 12 else ""), highlight=False, markup=False)
+    steps = s.get("price_steps_reached", [])
+    if steps:
+        out.print(f"Falling-price steps reached: {', '.join(steps)}", highlight=False, markup=False)
     phases = ", ".join(f"{k} {v:.2f}s" for k, v in timings.items())
-    out.print(f"Timings: {phases}", highlight=False)
+    out.print(f"Timings: {phases}", highlight=False, markup=False)
     out.print(f"Results: [bold]{run_dir}[/] (allocation.gpkg opens in QGIS)")
 
 
@@ -286,9 +293,9 @@ def check(
         out.print(f"[green]OK[/] every limit holds; objective recomputed as {report.objective_yuan:,.0f} yuan")
         return
     for v in report.violations:
-        err.print(f"  {v}", highlight=False)
+        err.print(f"  {v}", highlight=False, markup=False)
     for mm in report.mismatches:
-        err.print(f"  {mm}", highlight=False)
+        err.print(f"  {mm}", highlight=False, markup=False)
     raise typer.Exit(Exit.CHECK_FAILED)
 
 

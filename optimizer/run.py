@@ -120,7 +120,18 @@ def solve_instance(
     summary["market_revenue_loss_yuan"] = tables.market_losses(valid, alloc)
     summary["per_county"] = counties.to_dict(orient="records")
     summary["constraints"] = tables.constraint_report(m, FAMILIES)
-    summary["binding_constraints"] = [r["name"] for r in summary["constraints"] if r["binding"]]
+    limits = [r for r in summary["constraints"] if r["family"] != "market_output_beyond_step_def"]
+    summary["binding_constraints"] = [r["name"] for r in limits if r["binding"]]
+    # In a 0/1 plan a limit is rarely met to the last unit: 'nearly binding' shows the
+    # limits that stopped one more township from switching.
+    summary["nearly_binding_constraints"] = [
+        r["name"] for r in limits if not r["binding"] and r["sense"] == "<=" and (r["used_share"] or 0) >= 0.95
+    ]
+    summary["price_steps_reached"] = [
+        f"{market} beyond {data.spec.constraints.markets[market].price_steps[k].above_output:,.0f}"
+        for (market, k), var in m.market_output_beyond_step.items()
+        if (var.value or 0.0) > 1e-6
+    ]
 
     with run_folder(results_root, loaded.spec.name) as partial:
         run_id = final_path(partial).name

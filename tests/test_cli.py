@@ -60,8 +60,8 @@ def test_checker_disagreement_exit_5(tmp_path, monkeypatch):
     def tampered(instance, run_dir):
         report = real(instance, run_dir)
         report.violations.append(check.Violation(
-            constraint="water_use_per_county_max", index="A", amount=1.0, limit=0.0, unit="m³",
-            message="planted disagreement"))
+            name="water_use_per_county_max", index="A", amount=1.0, limit=0.0, unit="m³",
+            sense="<=", message="planted disagreement"))
         return report
 
     monkeypatch.setattr(check, "check_run", tampered)

@@ -154,6 +154,7 @@ def constraint_report(m: pyo.ConcreteModel, families: dict[str, str], tol: float
             else:
                 sense, rhs, slack = ">=", lo, body - lo
             binding = slack <= tol * max(1.0, abs(rhs))
+            used = body / rhs if rhs else None
             if name in per_township and not binding:
                 continue
             rows.append(
@@ -167,6 +168,7 @@ def constraint_report(m: pyo.ConcreteModel, families: dict[str, str], tol: float
                     "slack": slack,
                     "unit": unit,
                     "binding": bool(binding),
+                    "used_share": used,
                 }
             )
     return rows

@@ -95,7 +95,7 @@ def final_path(partial: Path) -> Path:
 
 def write_csv(path: Path, df: pd.DataFrame) -> None:
     """CSV in UTF-8 with BOM, so Excel on a Chinese Windows shows 富川 rather than mojibake."""
-    df.to_csv(path, index=False, encoding="utf-8-sig", float_format="%.6g")
+    df.to_csv(path, index=False, encoding="utf-8-sig", float_format="%.12g")
 
 
 def write_geopackage(
