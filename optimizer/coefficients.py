@@ -83,12 +83,12 @@ def pair_table(spec: Instance, townships: pd.DataFrame, site: pd.DataFrame | Non
                 for col in SITE_FIELDS:
                     if col in sub:
                         df[col] = sub[col].where(sub[col].notna(), df[col])
-        if ind.yield_per_ha is not None or "yield_per_ha" in overrides:
-            output = df["yield_per_ha"].fillna(0.0)
-        else:
-            output = pd.Series(0.0, index=df.index)
+        # y_ti: a given yield (industry default or site row) wins; else PV follows irradiance.
         if ind.pv_capacity_mw_per_ha > 0:
-            output = ind.pv_capacity_mw_per_ha * townships["irradiance_kwh_per_m2"] * df["pv_performance_ratio"]
+            formula = ind.pv_capacity_mw_per_ha * townships["irradiance_kwh_per_m2"] * df["pv_performance_ratio"]
+        else:
+            formula = pd.Series(0.0, index=df.index)
+        output = df["yield_per_ha"].where(df["yield_per_ha"].notna(), formula)
         df["output_per_ha"] = output
         df["revenue_per_ha"] = output * df["price_yuan_per_unit"] + df["other_revenue_yuan_per_ha"]
         df["operating_cost_per_ha"] = df["operating_cost_yuan_per_ha"]

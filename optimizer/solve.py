@@ -13,6 +13,7 @@ from __future__ import annotations
 
 import io
 import logging
+import os
 import signal
 import threading
 import time
@@ -92,18 +93,28 @@ class _Guard:
 
 
 class _LogTee(io.TextIOBase):
-    """Streams HiGHS's console log to logging line by line (shown with -v)."""
+    """Echoes HiGHS's log line by line to the terminal while it solves (shown with -v).
 
-    def __init__(self) -> None:
+    Pyomo captures file descriptors 1 and 2 during the solve, so anything written to
+    sys.stderr or through logging would be captured too and fed back into this tee (a
+    deadlock). The echo therefore goes to a duplicate of the original stderr descriptor
+    taken before the solve.
+    """
+
+    def __init__(self, stream: io.TextIOBase) -> None:
         self._buf = ""
+        self._stream = stream
 
     def write(self, s: str) -> int:
         self._buf += s
         while "\n" in self._buf:
             line, self._buf = self._buf.split("\n", 1)
             if line.strip():
-                log.info("HiGHS | %s", line)
+                self._stream.write(f"HiGHS | {line}\n")
         return len(s)
+
+    def flush(self) -> None:
+        self._stream.flush()
 
 
 def write_model(m: pyo.ConcreteModel, path: Path) -> None:
@@ -131,6 +142,15 @@ def solve(m: pyo.ConcreteModel, options: SolveOptions) -> SolveOutcome:
     previous = None
     if threading.current_thread() is threading.main_thread():
         previous = signal.signal(signal.SIGINT, guard.on_sigint)
+    tee: list[io.TextIOBase] = []
+    echo = None
+    if log.isEnabledFor(logging.INFO):
+        echo = os.fdopen(os.dup(2), "w", buffering=1, encoding="utf-8", errors="replace")
+        tee.append(_LogTee(echo))
+    # Pyomo warns about HiGHS's "interrupted" status, which is our own time guard at work.
+    pyomo_highs_log = logging.getLogger("pyomo.contrib.solver.solvers.highs")
+    old_level = pyomo_highs_log.level
+    pyomo_highs_log.setLevel(logging.ERROR)
     t1 = time.perf_counter()
     try:
         results = opt.solve(
@@ -139,12 +159,15 @@ def solve(m: pyo.ConcreteModel, options: SolveOptions) -> SolveOutcome:
             raise_exception_on_nonoptimal_result=False,
             time_limit=options.time_limit,
             threads=options.threads,
-            tee=[_LogTee()],
+            tee=tee,
             solver_options=solver_options,
         )
     finally:
         if previous is not None:
             signal.signal(signal.SIGINT, previous)
+        if echo is not None:
+            echo.close()
+        pyomo_highs_log.setLevel(old_level)
     solve_seconds = time.perf_counter() - t1
 
     status = h.getModelStatus()

@@ -232,6 +232,9 @@ def load_instance(path: str | Path) -> LoadedInstance:
     else:
         try:
             townships, geometry, crs = read_table(tpath, tref.layer)
+            if geometry is not None and "township_id" in townships.columns:
+                # Geometry joins results by id at the end; duplicates are reported by validation.
+                geometry = geometry.set_axis(townships["township_id"].astype(str).str.strip().to_numpy())
             input_files.append(tpath)
         except InputError as exc:
             problems.extend(exc.problems)

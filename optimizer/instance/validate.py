@@ -395,16 +395,19 @@ def _check_feasibility(
 
     water_min = min_total(ok["water_per_ha"] * area)
     county_of = t["county"]
+    water_min_county = water_min.groupby(county_of.reindex(water_min.index).to_numpy()).sum()
     for county, limit in cons.water.county_max_m3.items():
-        least = water_min[county_of == county].sum() if county in set(county_of) else 0.0
+        least = float(water_min_county.get(county, 0.0))
         if least > limit * (1 + 1e-9):
             report(("constraints", "water", "county_max_m3", county), f"water budget of {county}", least, limit, "m³")
-    for basin, limit in cons.water.basin_max_m3.items():
-        least = water_min[t["basin"] == basin].sum()
-        if least > limit * (1 + 1e-9):
-            report(("constraints", "water", "basin_max_m3", basin), f"water budget of basin {basin}", least, limit, "m³")
+    if cons.water.basin_max_m3:
+        water_min_basin = water_min.groupby(t["basin"].reindex(water_min.index).to_numpy()).sum()
+        for basin, limit in cons.water.basin_max_m3.items():
+            least = float(water_min_basin.get(basin, 0.0))
+            if least > limit * (1 + 1e-9):
+                report(("constraints", "water", "basin_max_m3", basin), f"water budget of basin {basin}", least, limit, "m³")
     if cons.water.per_township:
-        over = water_min > t["water_available_m3"] * (1 + 1e-9)
+        over = water_min > t["water_available_m3"].reindex(water_min.index) * (1 + 1e-9)
         for tid in over[over].index[:50]:
             row = t.loc[tid]
             problems.append(
@@ -424,8 +427,9 @@ def _check_feasibility(
             unit = spec.industries[market.industries[0]].output_unit if market.industries[0] in spec.industries else ""
             report(("constraints", "markets", name, "max_output"), f"market cap of '{name}'", least, market.max_output, unit)
     pv_min = min_total(ok["pv_capacity_per_ha"] * area)
+    pv_min_county = pv_min.groupby(county_of.reindex(pv_min.index).to_numpy()).sum()
     for county, limit in cons.grid_county_max_mw.items():
-        least = pv_min[county_of == county].sum()
+        least = float(pv_min_county.get(county, 0.0))
         if least > limit * (1 + 1e-9):
             report(("constraints", "grid_county_max_mw", county), f"grid capacity of {county}", least, limit, "MWp")
     if cons.investment_budget_yuan is not None:

@@ -12,6 +12,7 @@ def add_investment_budget(m: pyo.ConcreteModel, data: ModelData) -> None:
     if budget is None:
         return
     x = m.industry_chosen
-    m.investment_budget_max = pyo.Constraint(
-        expr=sum(v * x[p] for p, v in data.column("investment_yuan").items()) <= budget
-    )
+    terms = data.column("investment_yuan")
+    if not terms:  # nothing allowed costs anything: the budget cannot bind
+        return
+    m.investment_budget_max = pyo.Constraint(expr=sum(v * x[p] for p, v in terms.items()) <= budget)

@@ -12,7 +12,8 @@ def add_minimum_conservation(m: pyo.ConcreteModel, data: ModelData) -> None:
     x = m.industry_chosen
     pairs = data.pairs[data.pairs["conservation"].to_numpy()]
     area = data.townships["plannable_area_ha"]
-    if cons.min_conservation_share is not None:
+    if cons.min_conservation_share is not None and len(pairs) > 0:
+        # (with no conservation pair at all, validation has already refused a share > 0)
         m.conservation_area_min = pyo.Constraint(
             expr=sum(a * x[p] for p, a in zip(pairs.index, pairs["area_ha"].tolist()))
             >= cons.min_conservation_share * float(area.sum())
@@ -25,6 +26,8 @@ def add_minimum_conservation(m: pyo.ConcreteModel, data: ModelData) -> None:
             by_county.setdefault(c, []).append((p, a))
 
         def rule(m: pyo.ConcreteModel, c: str) -> object:
-            return sum(a * x[p] for p, a in by_county.get(c, [])) >= share * float(need[c])
+            if c not in by_county:  # validation refused a positive share here
+                return pyo.Constraint.Skip
+            return sum(a * x[p] for p, a in by_county[c]) >= share * float(need[c])
 
         m.conservation_area_per_county_min = pyo.Constraint(sorted(need.index), rule=rule)

@@ -13,16 +13,13 @@ def add_income_floor(m: pyo.ConcreteModel, data: ModelData) -> None:
     x = m.industry_chosen
     floor = data.income_floor.to_dict()
     income_of = data.by("township", "income_yuan")
-    pairs_of: dict[str, list[tuple[str, str]]] = {}
-    for p in data.pairs.index:
-        pairs_of.setdefault(p[0], []).append(p)
 
     def rule(m: pyo.ConcreteModel, t: str) -> object:
         terms = income_of.get(t, [])
         if floor[t] == float("-inf"):
             return pyo.Constraint.Skip
-        if not terms:
-            return pyo.Constraint.Skip if floor[t] <= 0 else sum(0 * x[p] for p in pairs_of[t]) >= floor[t]
+        if not terms:  # every allowed industry pays 0 here; validation refused a floor > 0
+            return pyo.Constraint.Skip
         return sum(v * x[p] for p, v in terms) >= floor[t]
 
     m.farmer_income_per_township_min = pyo.Constraint(m.townships, rule=rule)

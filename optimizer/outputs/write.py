@@ -112,8 +112,16 @@ def write_geopackage(
     import pyogrio
 
     if geometry is not None:
-        geom = geometry.reindex(alloc["township_id"].to_numpy())
-        layer = gpd.GeoDataFrame(alloc.reset_index(drop=True), geometry=geom.to_numpy(), crs=crs)
+        import shapely
+
+        geom = geometry.reindex(alloc["township_id"].to_numpy()).to_numpy()
+        kinds = set(shapely.get_type_id(geom[~shapely.is_missing(geom)]).tolist())
+        if kinds <= {3, 6} and 3 in kinds and 6 in kinds:  # Polygon and MultiPolygon mixed
+            single = shapely.get_type_id(geom) == 3
+            geom = geom.copy()
+            geom[single] = [shapely.MultiPolygon([g]) for g in geom[single]]
+        layer = gpd.GeoDataFrame(alloc.reset_index(drop=True), geometry=geom, crs=crs)
+        # One geometry type per layer, as QGIS expects: mixed input was promoted to multi above.
         layer.to_file(path, layer="allocation", driver="GPKG", engine="pyogrio")
     else:
         pyogrio.write_dataframe(alloc, path, layer="allocation", driver="GPKG")
