@@ -109,6 +109,10 @@ def _fail_input(exc: InputError) -> None:
     raise typer.Exit(Exit.INVALID_INPUT)
 
 
+def _names(text: str | None) -> list[str]:
+    return [n.strip() for n in (text or "").split(",") if n.strip()]
+
+
 def _fmt(x: float | None, digits: int = 0) -> str:
     if x is None:
         return "—"
@@ -124,6 +128,8 @@ def solve(
     seed: Annotated[int, typer.Option("--seed", help="HiGHS random seed, fixed so reruns give the same plan.")] = 20260101,
     write_model_to: Annotated[Optional[Path], typer.Option("--write-model", help="Also write the model as .lp or .mps (by extension) with readable names.")] = None,
     results: Annotated[Path, typer.Option("--results", help="Folder for run outputs.")] = Path("results"),
+    scenario: Annotated[Optional[str], typer.Option("--scenario", "-s", help="Scenarios or named overrides of the instance to apply, comma-separated, in order: --scenario dry_year,pv_price_cut.")] = None,
+    set_: Annotated[Optional[list[str]], typer.Option("--set", help="Change one value by its path (repeatable; applied after scenarios): --set constraints.water.county_max_m3.富川瑶族自治县=0.7*  (a trailing * multiplies).")] = None,
 ) -> None:
     """Solve an instance and write results/<instance>/<run id>/ (CSV, GeoPackage, summary, manifest).
 
@@ -143,7 +149,10 @@ def solve(
                     status.update(name)
                 logging.getLogger("optimizer").info("%s …", name)
 
-            result = solve_instance(instance, options, results_root=results, model_file=write_model_to, phase=phase)
+            result = solve_instance(
+                instance, options, results_root=results, model_file=write_model_to, phase=phase,
+                scenarios=_names(scenario), sets=set_ or [],
+            )
     except InputError as exc:
         _fail_input(exc)
         return
@@ -203,6 +212,10 @@ def _print_summary(s: dict, run_dir: Path, timings: dict[str, float]) -> None:
     for ind, n in sorted(tot["townships_by_industry"].items()):
         table.add_row(f"townships: {ind}", str(n), "")
     out.print(table)
+    if s.get("overrides_applied"):
+        out.print("What-if changes applied:", highlight=False)
+        for a in s["overrides_applied"]:
+            out.print(f"  {a['path']}: {a['old']!r} → {a['new']!r}  ({a['source']})", highlight=False, markup=False)
     binding = s.get("binding_constraints", [])
     if binding:
         out.print(f"Binding limits ({len(binding)}): " + ", ".join(binding[:12]) + (" …" if len(binding) > 12 else ""), highlight=False, markup=False)
@@ -221,12 +234,14 @@ def _print_summary(s: dict, run_dir: Path, timings: dict[str, float]) -> None:
 def validate(
     instance: Annotated[Path, typer.Argument(help="Instance YAML file.")],
     as_json: Annotated[bool, typer.Option("--json", help="Print problems as JSON (for editors and scripts).")] = False,
+    scenario: Annotated[Optional[str], typer.Option("--scenario", "-s", help="Scenarios or named overrides to apply first, comma-separated.")] = None,
+    set_: Annotated[Optional[list[str]], typer.Option("--set", help="Change one value by its path (repeatable), as for solve.")] = None,
 ) -> None:
     """Check an instance without solving: every problem at once, with file and line or row."""
     from optimizer.run import load_and_validate
 
     try:
-        valid = load_and_validate(instance)
+        valid = load_and_validate(instance, scenarios=_names(scenario), sets=set_ or [])
     except InputError as exc:
         if as_json:
             out.print_json(json.dumps([p.to_dict() for p in exc.problems], ensure_ascii=False))

@@ -16,7 +16,7 @@ from typing import Any
 
 import pandas as pd
 
-from optimizer.instance.load import load_instance
+from optimizer.instance.load import LoadedInstance, load_instance
 from optimizer.instance.validate import ValidInstance, validate
 from optimizer.outputs import tables
 from optimizer.outputs.write import (
@@ -47,8 +47,8 @@ class RunResult:
     check_messages: list[str] = field(default_factory=list)
 
 
-def load_and_validate(path: Path) -> ValidInstance:
-    return validate(load_instance(path))
+def load_and_validate(path: Path, scenarios: list[str] | tuple[str, ...] = (), sets: list[str] | tuple[str, ...] = ()) -> ValidInstance:
+    return validate(load_instance(path, scenarios=scenarios, sets=sets))
 
 
 def solve_instance(
@@ -57,6 +57,8 @@ def solve_instance(
     results_root: Path = Path("results"),
     model_file: Path | None = None,
     phase: Callable[[str], None] | None = None,
+    scenarios: list[str] | tuple[str, ...] = (),
+    sets: list[str] | tuple[str, ...] = (),
 ) -> RunResult:
     """Solve an instance and write its run folder (only when a plan exists)."""
     from optimizer.model import build_model, prepare
@@ -69,7 +71,7 @@ def solve_instance(
 
     note("reading and validating")
     t0 = time.perf_counter()
-    loaded = load_instance(path)
+    loaded = load_instance(path, scenarios=scenarios, sets=sets)
     timings["read"] = time.perf_counter() - t0
     t0 = time.perf_counter()
     valid = validate(loaded)
@@ -104,6 +106,8 @@ def solve_instance(
         "double_count": loaded.spec.objective.double_count,
         "weights": {"gep": loaded.spec.objective.gep_weight, "income": loaded.spec.objective.income_weight},
         "infeasible_families": outcome.infeasible_families,
+        "scenarios": list(loaded.scenarios),
+        "overrides_applied": [a.to_dict() for a in loaded.applied_overrides],
     }
     if outcome.status not in WITH_PLAN:
         timings["total"] = time.perf_counter() - t_start
@@ -139,28 +143,34 @@ def solve_instance(
         write_csv(partial / "allocation.csv", alloc)
         write_csv(partial / "county_totals.csv", counties)
         (partial / "highs.log").write_text(outcome.log_text, encoding="utf-8")
-        timings["write"] = time.perf_counter() - t0
-        summary["timings_s"] = dict(timings)
+        write_resolved_instance(partial / "instance.resolved.yaml", loaded)
         write_json(partial / "summary.json", summary)
         write_geopackage(
             partial / "allocation.gpkg", alloc, loaded.geometry, loaded.crs, summary_table(summary), counties
         )
+        timings["write"] = time.perf_counter() - t0
 
         note("checking the plan independently")
         t0 = time.perf_counter()
         from optimizer.check import check_run
 
-        report = check_run(path, partial)
+        report = check_run(partial / "instance.resolved.yaml", partial)
         timings["check"] = time.perf_counter() - t0
         write_json(partial / "check.json", report.to_dict())
-        timings["write"] = time.perf_counter() - t0 + timings["write"]
         timings["total"] = time.perf_counter() - t_start
+        summary["timings_s"] = timings
+        summary["check_ok"] = report.ok
+        write_json(partial / "summary.json", summary)  # again, now with every phase timed
         manifest = {
             "tool": "karst-layout-optimizer",
             "versions": versions(),
             "command": "solve",
             "instance_file": str(path.resolve()),
             "inputs": {str(p): sha256(p) for p in loaded.input_files},
+            "scenarios": list(loaded.scenarios),
+            "set": list(sets),
+            "overrides_applied": [a.to_dict() for a in loaded.applied_overrides],
+            "overrides_diff": [str(a) for a in loaded.applied_overrides],
             "resolved_instance": loaded.spec.model_dump(mode="json"),
             "solver_options": outcome.options,
             "status": outcome.status,
@@ -176,6 +186,31 @@ def solve_instance(
     summary["timings_s"] = timings
     messages = [str(v) for v in getattr(report, "violations", [])] + [str(x) for x in getattr(report, "mismatches", [])]
     return RunResult(outcome, run_dir, summary, timings, report.ok, messages)
+
+
+def write_resolved_instance(target: Path, loaded: LoadedInstance) -> None:
+    """The instance as solved (scenarios and --set applied), table paths made absolute.
+
+    The checker reads this file, so a what-if run is checked against the limits it was
+    solved under; `optimizer solve` on it reproduces the run.
+    """
+    import yaml
+
+    data = dict(loaded.raw)
+    data["townships"] = {"path": str(loaded.townships_file), **(
+        {"layer": loaded.spec.townships.layer} if not isinstance(loaded.spec.townships, str) and loaded.spec.townships.layer else {}
+    )}
+    if any(a.path.startswith("townships.") for a in loaded.applied_overrides):
+        # The township table itself was changed: keep the changed copy beside the run.
+        table = target.with_name("townships.resolved.csv")
+        loaded.townships.to_csv(table, index=False, encoding="utf-8-sig")
+        data["townships"] = table.name
+    if loaded.site_file is not None:
+        data["site_coefficients"] = str(loaded.site_file)
+    header = "# Resolved instance of this run: the file as solved, with scenarios and --set applied.\n"
+    if loaded.applied_overrides:
+        header += "".join(f"#   {a}\n" for a in loaded.applied_overrides)
+    target.write_text(header + yaml.safe_dump(data, sort_keys=False, allow_unicode=True), encoding="utf-8")
 
 
 def plan_from_csv(valid: ValidInstance, path: Path) -> pd.Series:

@@ -44,6 +44,8 @@ class LoadedInstance:
     site: pd.DataFrame | None = None
     site_file: Path | None = None
     input_files: list[Path] = field(default_factory=list)
+    applied_overrides: list[Any] = field(default_factory=list)  # overrides.Applied, in order
+    scenarios: list[str] = field(default_factory=list)
 
     def locate(self, *path: str | int) -> Location:
         """Best YAML location for a dotted path (the deepest node that exists)."""
@@ -200,21 +202,56 @@ def read_table(path: Path, layer: str | None = None) -> tuple[pd.DataFrame, Any 
     )
 
 
-def load_instance(path: str | Path) -> LoadedInstance:
-    """Read and schema-check an instance; cross-checks live in `validate.py`.
+def load_instance(
+    path: str | Path, scenarios: list[str] | tuple[str, ...] = (), sets: list[str] | tuple[str, ...] = ()
+) -> LoadedInstance:
+    """Read and schema-check an instance, with scenarios and `--set` overrides applied.
 
-    Raises InputError with every schema problem at once.
+    Cross-checks live in `validate.py`. Raises InputError with every problem at once.
     """
+    from optimizer.instance.overrides import apply_one, parse_set, scenario_overrides
+
     path = Path(path)
     data, positions = read_yaml(path)
+    problems: list[Problem] = []
+    overrides, scen_problems = scenario_overrides(data, list(scenarios), positions, path) if scenarios else ([], [])
+    problems.extend(scen_problems)
+    cli = Location(Path("command line"))
+    for expr in sets:
+        parsed = parse_set(expr, cli)
+        if isinstance(parsed, Problem):
+            problems.append(parsed)
+        else:
+            overrides.append(parsed)
+    applied = []
+    origin_of: dict[PathKey, Location] = {}
+    # `townships.<column>[.<id>]` changes the township table, after it is read.
+    table_overrides = [ov for ov in overrides if len(ov.path) >= 2 and ov.path[0] == "townships"
+                       and ov.path[1] not in ("path", "layer")]
+    overrides = [ov for ov in overrides if ov not in table_overrides]
+    for ov in overrides:
+        done, problem = apply_one(data, ov)
+        if problem is not None:
+            problems.append(problem)
+        else:
+            applied.append(done)
+            origin_of[ov.path] = ov.origin
+    if problems:
+        raise InputError(problems)
     try:
         spec = Instance.model_validate(data)
     except ValidationError as exc:
-        raise InputError(_schema_problems(path, data, positions, exc)) from None
+        found = _schema_problems(path, data, positions, exc)
+        # A value that came from an override is reported where the override was written.
+        for i, p in enumerate(found):
+            for opath, loc in origin_of.items():
+                dotted = ".".join(str(x) for x in opath)
+                if p.path and (p.path == dotted or p.path.startswith(dotted + ".")):
+                    found[i] = Problem(loc, p.message, p.suggestion, path=p.path)
+        raise InputError(found) from None
 
     base = path.parent
     input_files = [path]
-    problems: list[Problem] = []
 
     tref = _table_ref(spec.townships)
     tpath = (base / tref.path).resolve()
@@ -240,6 +277,15 @@ def load_instance(path: str | Path) -> LoadedInstance:
             problems.extend(exc.problems)
         except Exception as exc:  # pyogrio/GDAL errors: say which file, not a traceback
             problems.append(Problem(Location(tpath), f"could not read the table: {exc}"))
+        if table_overrides and not townships.empty:
+            from optimizer.instance.overrides import apply_to_table
+
+            for ov in table_overrides:
+                done, problem = apply_to_table(townships, ov)
+                if problem is not None:
+                    problems.append(problem)
+                else:
+                    applied.append(done)
 
     site = None
     spath = None
@@ -275,4 +321,6 @@ def load_instance(path: str | Path) -> LoadedInstance:
         site=site,
         site_file=spath,
         input_files=input_files,
+        applied_overrides=applied,
+        scenarios=list(scenarios),
     )

@@ -12,7 +12,7 @@ validates as you type with a `# yaml-language-server: $schema=...` line).
 
 from __future__ import annotations
 
-from typing import Literal
+from typing import Any, Literal
 
 from pydantic import BaseModel, ConfigDict, Field, model_validator
 
@@ -242,6 +242,13 @@ class Instance(_Strict):
     constraints: Constraints = Field(default_factory=Constraints)
     objective: Objective = Field(default_factory=Objective)
     sources: list[Source] = Field(default_factory=list)
+    overrides: dict[str, dict[str, Any]] = Field(
+        default_factory=dict,
+        description="Named sets of what-if changes: {name: {dotted.path: value or 'factor*'}}.",
+    )
+    scenarios: dict[str, list[str]] = Field(
+        default_factory=dict, description="Named lists of overrides, applied in order (--scenario NAME)."
+    )
 
 
 #: Township table columns: name → (required, dtype kind, unit/description).
