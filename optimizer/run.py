@@ -45,6 +45,7 @@ class RunResult:
     timings: dict[str, float] = field(default_factory=dict)
     check_ok: bool | None = None
     check_messages: list[str] = field(default_factory=list)
+    plan: pd.Series | None = None  # industry per township; a sweep's next point starts from it
 
 
 def load_and_validate(path: Path, scenarios: list[str] | tuple[str, ...] = (), sets: list[str] | tuple[str, ...] = ()) -> ValidInstance:
@@ -59,6 +60,9 @@ def solve_instance(
     phase: Callable[[str], None] | None = None,
     scenarios: list[str] | tuple[str, ...] = (),
     sets: list[str] | tuple[str, ...] = (),
+    run_id: str | None = None,
+    folder: str | None = None,
+    start_plan: pd.Series | None = None,
 ) -> RunResult:
     """Solve an instance and write its run folder (only when a plan exists)."""
     from optimizer.model import build_model, prepare
@@ -88,8 +92,14 @@ def solve_instance(
         timings["write_model"] = time.perf_counter() - t0
         log.info("wrote the model to %s", model_file)
 
+    start = None
+    if start_plan is not None:
+        from optimizer.model.start import repaired_start
+
+        start = repaired_start(m, data, start_plan)
+        timings["start"] = time.perf_counter() - t0 - timings["build"]
     note("solving with HiGHS")
-    outcome = solve(m, options)
+    outcome = solve(m, options, start=start)
     timings["transfer"] = outcome.transfer_seconds
     timings["solve"] = outcome.solve_seconds
 
@@ -137,7 +147,7 @@ def solve_instance(
         if (var.value or 0.0) > 1e-6
     ]
 
-    with run_folder(results_root, loaded.spec.name) as partial:
+    with run_folder(results_root, folder or loaded.spec.name, run_id=run_id) as partial:
         run_id = final_path(partial).name
         summary["run_id"] = run_id
         write_csv(partial / "allocation.csv", alloc)
@@ -185,7 +195,7 @@ def solve_instance(
     run_dir = final_path(partial)
     summary["timings_s"] = timings
     messages = [str(v) for v in getattr(report, "violations", [])] + [str(x) for x in getattr(report, "mismatches", [])]
-    return RunResult(outcome, run_dir, summary, timings, report.ok, messages)
+    return RunResult(outcome, run_dir, summary, timings, report.ok, messages, plan=plan)
 
 
 def write_resolved_instance(target: Path, loaded: LoadedInstance) -> None:

@@ -126,13 +126,27 @@ def write_model(m: pyo.ConcreteModel, path: Path) -> None:
     m.write(str(path), format=fmt, io_options={"symbolic_solver_labels": True})
 
 
-def solve(m: pyo.ConcreteModel, options: SolveOptions) -> SolveOutcome:
-    """Solve with HiGHS; load the incumbent into the model whenever one exists."""
+def solve(m: pyo.ConcreteModel, options: SolveOptions, start: list[tuple[Any, float]] | None = None) -> SolveOutcome:
+    """Solve with HiGHS; load the incumbent into the model whenever one exists.
+
+    `start` is an optional MIP start: [(Pyomo variable, value)], possibly partial (HiGHS
+    completes a partial start by solving a small sub-MIP over the unset variables).
+    """
     opt = Highs()
     t0 = time.perf_counter()
     opt.set_instance(m)
     transfer = time.perf_counter() - t0
     h: highspy.Highs = opt._solver_model  # the highspy object; public way to reach callbacks
+    if start:
+        col_of = opt._pyomo_var_to_solver_var_map  # {id(var): column}, filled by set_instance
+        cols = [(col_of[id(v)], val) for v, val in start if id(v) in col_of]
+        if cols:
+            import numpy as np
+
+            idx = np.array([c for c, _ in cols], dtype=np.int32)
+            vals = np.array([v for _, v in cols], dtype=np.float64)
+            status = h.setSolution(len(cols), idx, vals)
+            log.info("MIP start with %d of %d columns set (%s)", len(cols), h.getNumCol(), status)
 
     guard = _Guard(options.time_limit)
     for cb in (h.cbSimplexInterrupt, h.cbIpmInterrupt, h.cbMipInterrupt):

@@ -242,6 +242,12 @@ class Instance(_Strict):
     constraints: Constraints = Field(default_factory=Constraints)
     objective: Objective = Field(default_factory=Objective)
     sources: list[Source] = Field(default_factory=list)
+    gep_price_sets: dict[str, dict[str, float]] = Field(
+        default_factory=dict,
+        description="Alternative GEP accounting conventions: {convention: {service name: unit price in yuan}}, "
+        "e.g. constant national prices versus local market prices. Used by `optimizer gep --convention`; "
+        "services not listed keep the industries' own unit prices.",
+    )
     overrides: dict[str, dict[str, Any]] = Field(
         default_factory=dict,
         description="Named sets of what-if changes: {name: {dotted.path: value or 'factor*'}}.",
