@@ -421,3 +421,9 @@ def main() -> None:
         err.print(f"[bold red]Internal error:[/] {type(exc).__name__}: {exc}")
         err.print("This is a bug in the optimiser. Rerun with --debug to see the traceback and report it.")
         sys.exit(Exit.INTERNAL)
+
+
+# Commands that live beside their library code.
+from optimizer.compare import register as _register_compare  # noqa: E402
+
+_register_compare(app)
