@@ -1,7 +1,7 @@
 """An independent checker of a plan: every constraint and the objective, recomputed.
 
 Why this module exists: a planner has no reason to trust a number that only one piece of
-code has ever produced. This checker reads the instance YAML (with `yaml.safe_load`) and
+code has ever produced. This checker reads the instance YAML (with PyYAML's safe loader) and
 the input tables (with pandas / pyogrio) itself, takes nothing but the `industry` column
 of an allocation, and recomputes every per-township figure, every constraint of
 docs/model.md and the objective. It deliberately imports nothing from the model code
@@ -23,11 +23,13 @@ from __future__ import annotations
 import json
 import logging
 import math
-from collections.abc import Iterable, Mapping
+from collections import Counter
+from collections.abc import Callable, Iterable, Mapping
 from dataclasses import asdict, dataclass, field
 from pathlib import Path
 from typing import Any
 
+import numpy as np
 import pandas as pd
 import yaml
 
@@ -150,6 +152,18 @@ _UNITS = {
 
 # --------------------------------------------------------------------------- findings
 
+#: Families with one row per township; check.json lists only their violated or binding rows.
+_PER_TOWNSHIP_FAMILIES = frozenset(
+    {
+        "one_industry_per_township",
+        "water_use_per_township_max",
+        "farmer_income_per_township_min",
+        "industry_locked_in",
+    }
+)
+#: Slack (relative, absolute below 1) under which a row counts as binding, as in summary.json.
+_BINDING_TOL = 1e-6
+
 
 @dataclass(frozen=True)
 class Violation:
@@ -249,8 +263,28 @@ class CheckReport:
         return [v for v in self.violations if v.name == name]
 
     def to_dict(self) -> dict[str, Any]:
-        """A JSON-ready dict (NaN → null) of the whole report, per-township rows included."""
-        records = self.per_township.to_dict(orient="records") if len(self.per_township) else []
+        """A JSON-ready dict (NaN → null) of the report, of a size that does not grow with T.
+
+        Violations, mismatches, notes, the objective, its parts and the per-market losses
+        are given in full. Of the constraint rows, every coupling row (county, basin,
+        market, grid, budget, conservation) is listed, but a per-township row
+        (`_PER_TOWNSHIP_FAMILIES`) only when it is violated or binding — as in summary.json,
+        a satisfied `one_industry_per_township` row is not listed although it holds with
+        equality. `constraints_checked` counts every row checked, and
+        `constraints_checked_by_family` per family. Likewise `per_township` holds the
+        recomputed figures of the townships named by a violation or a mismatch only, and
+        `townships_checked` counts the townships recomputed. The full lists stay on the
+        report object (`constraints`, `per_township`).
+        """
+        listed = [c for c in self.constraints if _listed(c)]
+        pt = self.per_township
+        named = {v.index for v in self.violations} | {m.index for m in self.mismatches}
+        named.discard(None)
+        records = (
+            pt[pt["township_id"].isin(named)].to_dict(orient="records")
+            if len(pt) and named and "township_id" in pt.columns
+            else []
+        )
         return _jsonable(
             {
                 "ok": self.ok,
@@ -259,9 +293,12 @@ class CheckReport:
                 "market_revenue_loss_yuan": dict(self.market_revenue_loss_yuan),
                 "violations": [v.to_dict() for v in self.violations],
                 "mismatches": [m.to_dict() for m in self.mismatches],
-                "constraints": [c.to_dict() for c in self.constraints],
+                "constraints_checked": len(self.constraints),
+                "constraints_checked_by_family": dict(Counter(c.name for c in self.constraints)),
+                "constraints": [c.to_dict() for c in listed],
                 "notes": list(self.notes),
                 "summary_checked": self.summary_checked,
+                "townships_checked": len(pt),
                 "per_township": records,
             }
         )
@@ -290,6 +327,16 @@ class CheckReport:
         lines += [f"  mismatch {m.source}.{m.key}: {m.message}" for m in self.mismatches]
         lines += [f"  note: {n}" for n in self.notes]
         return "\n".join(lines)
+
+
+def _listed(row: ConstraintValue) -> bool:
+    """Whether `to_dict` lists a constraint row: coupling rows always, per-township rows
+    when violated or binding (slack within _BINDING_TOL, relative to the limit)."""
+    if row.name not in _PER_TOWNSHIP_FAMILIES or not row.satisfied:
+        return True
+    if row.name == "one_industry_per_township":
+        return False  # holds with equality whenever it holds: binding says nothing
+    return row.slack <= _BINDING_TOL * max(1.0, abs(row.rhs))
 
 
 # --------------------------------------------------------------------------- formatting
@@ -343,16 +390,6 @@ def _jsonable(obj: Any) -> Any:
 def _close(written: float, recomputed: float, tol: float) -> bool:
     """Equal within a relative tolerance, absolute for numbers smaller than 1."""
     return abs(written - recomputed) <= tol * max(1.0, abs(written), abs(recomputed))
-
-
-def _holds(lhs: float, sense: str, rhs: float, tol: float) -> bool:
-    """Whether lhs (sense) rhs holds, forgiving rounding of order tol relative to the sizes."""
-    slack = tol * max(1.0, abs(lhs), abs(rhs))
-    if sense == "<=":
-        return lhs <= rhs + slack
-    if sense == ">=":
-        return lhs >= rhs - slack
-    return abs(lhs - rhs) <= slack
 
 
 def price_step_loss(output: float, steps: Iterable[tuple[float, float]]) -> float:
@@ -462,6 +499,10 @@ class _Instance:
     double_count: str
 
 
+#: libyaml's safe loader when PyYAML has it (same documents, ten times faster), else PyYAML's.
+_YAML_LOADER = getattr(yaml, "CSafeLoader", yaml.SafeLoader)
+
+
 def _mapping(value: Any) -> dict[str, Any]:
     return dict(value) if isinstance(value, Mapping) else {}
 
@@ -478,7 +519,7 @@ def _float_map(value: Any) -> dict[str, float]:
 def _read_instance(path: Path) -> _Instance:
     """Parse the instance YAML into plain records, applying the schema's defaults."""
     with open(path, encoding="utf-8") as fh:
-        raw = yaml.safe_load(fh) or {}
+        raw = yaml.load(fh, Loader=_YAML_LOADER) or {}
     if not isinstance(raw, Mapping):
         raise TypeError(f"{path}: the instance file is not a mapping")
 
@@ -582,6 +623,59 @@ def _table_ref(ref: Any, base: Path, what: str) -> tuple[Path, str | None]:
     raise ValueError(f"instance key '{what}' must be a path or {{path, layer}}, got {ref!r}")
 
 
+def _text(value: Any) -> str:
+    """A written text cell: blank for None / NaN, else the text without outer spaces."""
+    if value is None or (isinstance(value, float) and math.isnan(value)):
+        return ""
+    return str(value).strip()
+
+
+def _strings(column: pd.Series, rule: Callable[[Any], str] = _id) -> np.ndarray:
+    """`rule` (`_id` or `_text`) applied to a whole column; an object array of str.
+
+    Columns of text (the usual case: CSVs are read as text) are stripped in one pandas
+    call; integer and boolean columns are printed by numpy; anything else (float ids,
+    mixed objects) falls back to the scalar rule, value by value, so the result is the
+    same as applying `rule` to each cell.
+    """
+    arr = column.to_numpy(dtype=object)
+    if not len(arr):
+        return arr
+    if pd.api.types.infer_dtype(arr, skipna=True) == "string":
+        missing = pd.isna(arr)
+        out = np.empty(len(arr), dtype=object)
+        present = ~missing
+        out[present] = pd.Series(arr[present], dtype=object).str.strip().to_numpy(dtype=object)
+        if missing.any():
+            out[missing] = [rule(v) for v in arr[missing]]
+        return out
+    if column.dtype.kind in "iub":
+        return column.astype(str).to_numpy(dtype=object)
+    return np.array([rule(v) for v in arr], dtype=object)
+
+
+def _numbers(column: pd.Series) -> np.ndarray:
+    """`_num` applied to a whole column: float64, NaN where `_num` gives None."""
+    if column.dtype.kind in "fiub":
+        return column.to_numpy(dtype=float, na_value=np.nan)
+    arr = column.to_numpy(dtype=object)
+    out = np.full(len(arr), np.nan)
+    if not len(arr):
+        return out
+    if pd.api.types.infer_dtype(arr, skipna=True) == "string":
+        missing = pd.isna(arr)
+        blank = missing.copy()
+        blank[~missing] = pd.Series(arr[~missing], dtype=object).str.strip().eq("").to_numpy()
+        filled = ~blank
+        try:
+            # numpy turns a str into a float exactly as float() does (spaces, '1_000', 'nan')
+            out[filled] = arr[filled].astype(float)
+            return out
+        except (TypeError, ValueError):
+            pass  # some cell is not a number: the scalar rule decides cell by cell
+    return np.array([np.nan if (x := _num(v)) is None else x for v in arr], dtype=float)
+
+
 def _read_table(path: Path, layer: str | None, text_columns: Iterable[str]) -> pd.DataFrame:
     """Read a CSV (everything as text, so ids keep leading zeros) or an OGR table."""
     if path.suffix.lower() == ".csv":
@@ -592,7 +686,7 @@ def _read_table(path: Path, layer: str | None, text_columns: Iterable[str]) -> p
     df = pd.DataFrame(df)
     for col in text_columns:
         if col in df.columns:
-            df[col] = [_id(v) for v in df[col]]
+            df[col] = _strings(df[col])
     return df
 
 
@@ -604,7 +698,7 @@ def _read_townships(inst: _Instance) -> pd.DataFrame:
         raise ValueError(f"{path}: township table lacks column(s) {', '.join(missing)}")
     for col in _TOWNSHIP_TEXT:
         if col in df.columns:
-            df[col] = [_id(v) for v in df[col]]
+            df[col] = _strings(df[col])
     for col in _TOWNSHIP_NUMERIC:
         df[col] = pd.to_numeric(df[col], errors="coerce")
     dupes = df["township_id"][df["township_id"].duplicated()].unique().tolist()
@@ -613,10 +707,32 @@ def _read_townships(inst: _Instance) -> pd.DataFrame:
     return df.reset_index(drop=True)
 
 
-def _read_site(inst: _Instance, notes: list[str]) -> dict[tuple[str, str], dict[str, float]]:
+@dataclass
+class _Site:
+    """Site overrides: the first row of each (township, industry), blank cells as NaN."""
+
+    keys: pd.MultiIndex
+    columns: dict[str, np.ndarray]  # usable column → float per row of `keys`
+
+    def rows(self, tids: np.ndarray, iids: np.ndarray) -> np.ndarray:
+        """Row of each (township, industry) pair in the table, or -1."""
+        if not len(self.keys) or not len(tids):
+            return np.full(len(tids), -1, dtype=np.intp)
+        return self.keys.get_indexer(pd.MultiIndex.from_arrays([tids, iids]))
+
+    def values(self, column: str, rows: np.ndarray) -> np.ndarray | None:
+        """The column's value for each row index (NaN where -1 or blank); None if absent."""
+        col = self.columns.get(column)
+        if col is None:
+            return None
+        return np.where(rows >= 0, col[np.maximum(rows, 0)], np.nan) if len(col) else None
+
+
+def _read_site(inst: _Instance, notes: list[str]) -> _Site:
     """Site overrides by (township, industry): only non-blank cells count."""
+    empty = _Site(pd.MultiIndex.from_arrays([[], []]), {})
     if inst.site_ref is None:
-        return {}
+        return empty
     path, layer = _table_ref(inst.site_ref, inst.path.parent, "site_coefficients")
     df = _read_table(path, layer, ("township_id", "industry"))
     for col in ("township_id", "industry"):
@@ -630,73 +746,39 @@ def _read_site(inst: _Instance, notes: list[str]) -> dict[tuple[str, str], dict[
             usable.append(col)
         else:
             notes.append(f"site-coefficient column '{col}' is not a site-specific field; ignored")
-    out: dict[tuple[str, str], dict[str, float]] = {}
-    for _, row in df.iterrows():
-        key = (_id(row["township_id"]), _id(row["industry"]))
-        values = {c: x for c in usable if (x := _num(row[c])) is not None}
-        if key in out:
-            notes.append(
-                f"site coefficients for {key[0]}/{key[1]} appear twice; the first row is used"
-            )
-            continue
-        out[key] = values
-    return out
-
-
-# --------------------------------------------------------------------------- coefficients
-
-
-def _per_ha(
-    ind: _Industry, town: Mapping[str, Any], site: Mapping[str, float], notes: list[str]
-) -> dict[str, float]:
-    """Per-hectare figures of a pair, following the table in docs/model.md line by line."""
-    f = {k: site.get(k, v) for k, v in ind.fields.items()}
-    if f["yield_per_ha"] is not None:
-        y = float(f["yield_per_ha"])
-    elif ind.pv_capacity_mw_per_ha > 0 and f["pv_performance_ratio"] is not None:
-        y = (
-            ind.pv_capacity_mw_per_ha
-            * float(town["irradiance_kwh_per_m2"])
-            * float(f["pv_performance_ratio"])
+    tids = _strings(df["township_id"])
+    iids = _strings(df["industry"])
+    twice = pd.DataFrame({"t": tids, "i": iids}).duplicated().to_numpy()
+    for k in np.flatnonzero(twice):
+        notes.append(
+            f"site coefficients for {tids[k]}/{iids[k]} appear twice; the first row is used"
         )
-    else:
-        if ind.pv_capacity_mw_per_ha > 0:
-            notes.append(f"PV industry {ind.id} has no pv_performance_ratio; output taken as 0")
-        y = 0.0
-    price = f["price_yuan_per_unit"] or 0.0
-    revenue = y * price + (f["other_revenue_yuan_per_ha"] or 0.0)
-    op_cost = f["operating_cost_yuan_per_ha"] or 0.0
-    value_added = revenue - op_cost
-    income = (f["farmer_payments_yuan_per_ha"] or 0.0) + (
-        f["farmer_share_of_value_added"] or 0.0
-    ) * value_added
-    gep = dict.fromkeys(GEP_CATEGORIES, 0.0)
-    for s in ind.services.values():
-        override = site.get(f"gep.{s.name}")
-        if s.quantity_per_ha is not None:
-            q = override if override is not None else s.quantity_per_ha
-        else:
-            q = (override if override is not None else (s.quantity_per_output_unit or 0.0)) * y
-        if s.category not in gep:
-            notes.append(
-                f"industry {ind.id}: service {s.name} has unknown category {s.category!r}; ignored"
+    keep = ~twice
+    return _Site(
+        pd.MultiIndex.from_arrays([tids[keep], iids[keep]]),
+        {c: _numbers(df[c])[keep] for c in usable},
+    )
+
+
+@dataclass
+class _CountyFigures:
+    """Sums, township counts and industry counts of a plan per county."""
+
+    pt: pd.DataFrame
+    totals: dict[str, dict[str, float]]  # column → county → sum
+    sizes: dict[str, int]  # county → townships
+    counts: dict[str, dict[str, float]]  # county → industry → townships
+    _ids: dict[str, list[str]] | None = None
+
+    def township_ids(self, county: str) -> list[str]:
+        """The plan's township ids in a county, sorted."""
+        if self._ids is None:
+            self._ids = (
+                {str(c): sorted(g.tolist()) for c, g in self.pt.groupby("county")["township_id"]}
+                if len(self.pt)
+                else {}
             )
-            continue
-        gep[s.category] += q * s.unit_price_yuan
-    for key in site:
-        if key.startswith("gep.") and key[4:] not in ind.services:
-            notes.append(f"site column {key} names no GEP service of industry {ind.id}; ignored")
-    return {
-        "output": y,
-        "revenue": revenue,
-        "operating_cost": op_cost,
-        "value_added": value_added,
-        "farmer_income": income,
-        "water": f["water_m3_per_ha"] or 0.0,
-        "investment": f["investment_yuan_per_ha"] or 0.0,
-        "pv_capacity": ind.pv_capacity_mw_per_ha,
-        **{f"gep_{c}": v for c, v in gep.items()},
-    }
+        return self._ids.get(county, [])
 
 
 # --------------------------------------------------------------------------- allocation
@@ -711,21 +793,88 @@ def _normalise_allocation(allocation: pd.DataFrame | Path | str) -> pd.DataFrame
     for col in ("township_id", "industry"):
         if col not in df.columns:
             raise ValueError(f"the allocation has no '{col}' column")
-        df[col] = [_id(v) for v in df[col]]
+        df[col] = _strings(df[col])
     for col in ALLOCATION_NUMERIC:
         if col in df.columns:
             df[col] = pd.to_numeric(df[col], errors="coerce")
     for col in ALLOCATION_TEXT:
         if col in df.columns:
-            df[col] = [
-                "" if (v is None or (isinstance(v, float) and math.isnan(v))) else str(v).strip()
-                for v in df[col]
-            ]
+            df[col] = _strings(df[col], _text)
     return df.reset_index(drop=True)
 
 
+# --------------------------------------------------------------------------- vectorised rules
+
+
+def _fmax3(a: Any, b: Any) -> np.ndarray:
+    """max(1.0, |a|, |b|) element-wise, skipping NaN like Python's max() does here."""
+    return np.fmax(np.fmax(1.0, np.abs(a)), np.abs(b))
+
+
+def _holds_all(lhs: np.ndarray, sense: str, rhs: np.ndarray, tol: float) -> np.ndarray:
+    """Whether lhs (sense) rhs holds, row by row, forgiving rounding of order tol relative
+    to the sizes (tol × max(1, |lhs|, |rhs|)); a NaN side never holds."""
+    with np.errstate(invalid="ignore", over="ignore"):
+        slack = tol * _fmax3(lhs, rhs)
+        if sense == "<=":
+            return lhs <= rhs + slack
+        if sense == ">=":
+            return lhs >= rhs - slack
+        return np.abs(lhs - rhs) <= slack
+
+
+def _close_all(written: np.ndarray, recomputed: np.ndarray, tol: float) -> np.ndarray:
+    """`_close` row by row (a NaN is never close)."""
+    with np.errstate(invalid="ignore", over="ignore"):
+        return np.abs(written - recomputed) <= tol * _fmax3(written, recomputed)
+
+
+def _floats(values: Any, n: int) -> np.ndarray:
+    """A scalar or an array as a float64 array of length n."""
+    arr = np.asarray(values, dtype=float)
+    return np.full(n, float(arr)) if arr.ndim == 0 else arr
+
+
+_PER_HA_KEYS = (
+    "output",
+    "revenue",
+    "operating_cost",
+    "value_added",
+    "farmer_income",
+    "water",
+    "investment",
+    "pv_capacity",
+    *(f"gep_{c}" for c in GEP_CATEGORIES),
+)
+
+_PT_COLUMNS = ["township_id", "name", "county", "city", "basin", "industry", "industry_label",
+               "industry_label_zh", "area_ha", "output_amount", "output_unit", "water_use_m3",
+               "pv_capacity_mw", "investment_yuan", "revenue_yuan", "operating_cost_yuan",
+               "value_added_yuan", "farmer_income_yuan", "gep_material_yuan", "gep_regulating_yuan",
+               "gep_cultural_yuan", "gep_total_yuan", "baseline_land_use", "baseline_farmer_income_yuan",
+               "baseline_gep_total_yuan", "change_farmer_income_yuan", "change_gep_total_yuan",
+               "counts_as_conservation", "locked"]  # fmt: skip
+
+# Findings of the row-by-row checks are gathered as (allocation row, rank, sub-rank, item)
+# and sorted, so that they come out in the order a row-by-row pass would list them:
+# per row unknown township, unknown industry, not a candidate, the gates in _GATES order,
+# forbidden, then notes from the chosen pair's and the baseline pair's coefficients.
+_RANK_UNKNOWN_TOWNSHIP = 0
+_RANK_UNKNOWN_INDUSTRY = 1
+_RANK_NOT_CANDIDATE = 2
+_RANK_GATE = 3  # + position in _GATES
+_RANK_FORBIDDEN = 3 + len(_GATES)
+_RANK_CHOSEN = _RANK_FORBIDDEN + 1
+_RANK_BASELINE = _RANK_CHOSEN + 1
+
+
 class _Checker:
-    """One pass over one plan; collects findings into a CheckReport."""
+    """One pass over one plan; collects findings into a CheckReport.
+
+    Every rule is applied to whole columns at once (numpy / pandas); Python loops run only
+    over industries, services, markets and limits, or over rows that break a rule (to
+    word their messages).
+    """
 
     def __init__(self, instance_yaml: Path, tol: float) -> None:
         self.tol = tol
@@ -733,18 +882,26 @@ class _Checker:
         self.inst = _read_instance(Path(instance_yaml))
         self.towns = _read_townships(self.inst)
         self.site = _read_site(self.inst, self.report.notes)
-        self.town_rows: dict[str, dict[str, Any]] = {
-            r["township_id"]: r for r in self.towns.to_dict(orient="records")
+        towns = self.towns
+        self.tids = towns["township_id"].to_numpy(dtype=object)
+        self.town_index = pd.Index(self.tids, dtype=object)
+        self.town_num = {c: towns[c].to_numpy(dtype=float, na_value=np.nan) for c in _TOWNSHIP_NUMERIC}
+        blank = np.full(len(towns), "", dtype=object)
+        self.town_text = {
+            c: towns[c].to_numpy(dtype=object) if c in towns.columns else blank
+            for c in _TOWNSHIP_TEXT
         }
-        self._per_ha_cache: dict[tuple[str, str], dict[str, float]] = {}
+        self._town_pos: dict[str, int] | None = None
 
     # -- labels ---------------------------------------------------------------
     def town_label(self, tid: str) -> str:
-        row = self.town_rows.get(tid)
-        if row is None:
+        if self._town_pos is None:
+            self._town_pos = dict(zip(self.tids.tolist(), range(len(self.tids))))
+        k = self._town_pos.get(tid)
+        if k is None:
             return f"township {tid}"
-        name = str(row.get("name") or tid)
-        zh = str(row.get("name_zh") or "")
+        name = str(self.town_text["name"][k] or tid)
+        zh = str(self.town_text["name_zh"][k] or "")
         if zh and zh != name:
             return f"{name} ({zh})"
         return f"{name} ({tid})" if name != tid else name
@@ -752,17 +909,6 @@ class _Checker:
     def industry_label(self, iid: str) -> str:
         ind = self.inst.industries.get(iid)
         return f"{ind.label} ({iid})" if ind and ind.label != iid else iid
-
-    def per_ha(self, tid: str, iid: str) -> dict[str, float]:
-        key = (tid, iid)
-        if key not in self._per_ha_cache:
-            self._per_ha_cache[key] = _per_ha(
-                self.inst.industries[iid],
-                self.town_rows[tid],
-                self.site.get(key, {}),
-                self.report.notes,
-            )
-        return self._per_ha_cache[key]
 
     # -- findings --------------------------------------------------------------
     def violate(
@@ -785,6 +931,41 @@ class _Checker:
         log.info("mismatch %s.%s[%s]: %s", source, key, index, message)
         self.report.mismatches.append(Mismatch(source, key, index, written, recomputed, message))
 
+    def constraint_rows(
+        self,
+        name: str,
+        index: Iterable[str | None],
+        lhs: Any,
+        sense: str,
+        rhs: Any,
+        unit: str,
+        describe: Callable[[int, float, float], str],
+    ) -> None:
+        """Record a block of rows of one family; word each failing row by describe(k, lhs, rhs)."""
+        index = list(index)
+        n = len(index)
+        if not n:
+            return
+        lhs_a, rhs_a = _floats(lhs, n), _floats(rhs, n)
+        with np.errstate(invalid="ignore", over="ignore"):
+            if sense == "<=":
+                slack = rhs_a - lhs_a
+            elif sense == ">=":
+                slack = lhs_a - rhs_a
+            else:
+                slack = -np.abs(lhs_a - rhs_a)
+        ok = _holds_all(lhs_a, sense, rhs_a, self.tol)
+        lhs_l, rhs_l = lhs_a.tolist(), rhs_a.tolist()
+        self.report.constraints.extend(
+            [
+                ConstraintValue(name, i, lo, hi, sense, unit, s, good)
+                for i, lo, hi, s, good in zip(index, lhs_l, rhs_l, slack.tolist(), ok.tolist())
+            ]
+        )
+        for k in np.flatnonzero(~ok).tolist():
+            lo, hi = lhs_l[k], rhs_l[k]
+            self.violate(name, index[k], lo, hi, unit, sense, describe(k, lo, hi))
+
     def constraint(
         self,
         name: str,
@@ -793,166 +974,296 @@ class _Checker:
         sense: str,
         rhs: float,
         unit: str,
-        describe: Any,
+        describe: Callable[[float, float], str],
     ) -> None:
-        """Record a constraint row; if it fails, add a violation worded by `describe`."""
-        slack = rhs - lhs if sense == "<=" else (lhs - rhs if sense == ">=" else -abs(lhs - rhs))
-        ok = _holds(lhs, sense, rhs, self.tol)
-        self.report.constraints.append(
-            ConstraintValue(name, index, lhs, rhs, sense, unit, slack, ok)
+        """Record one constraint row; if it fails, add a violation worded by `describe`."""
+        self.constraint_rows(
+            name, [index], lhs, sense, rhs, unit, lambda _k, lo, hi: describe(lo, hi)
         )
-        if not ok:
-            self.violate(name, index, lhs, rhs, unit, sense, describe(lhs, rhs))
+
+    # -- coefficients -------------------------------------------------------------
+    def per_ha(
+        self, tids: np.ndarray, iids: np.ndarray, tpos: np.ndarray
+    ) -> tuple[dict[str, np.ndarray], list[tuple[int, int, str]]]:
+        """Per-hectare figures of pairs (township, industry), following docs/model.md.
+
+        `tpos` are the townships' rows in the township table. Returns the figures (one
+        array per key of _PER_HA_KEYS) and the notes as (pair, sub-rank, text), placed at
+        the first pair that gives rise to them.
+        """
+        n = len(iids)
+        out = {k: np.zeros(n) for k in _PER_HA_KEYS}
+        notes: list[tuple[int, int, str]] = []
+        if not n:
+            return out, notes
+        srow = self.site.rows(tids, iids)
+        irradiance = self.town_num["irradiance_kwh_per_m2"][tpos]
+        site_cols = list(self.site.columns)
+        for iid, ind in self.inst.industries.items():
+            rows = np.flatnonzero(iids == iid)
+            if not len(rows):
+                continue
+            s_rows = srow[rows]
+            m = len(rows)
+
+            def field(key: str, ind: _Industry = ind, s_rows: np.ndarray = s_rows) -> np.ndarray:
+                default = ind.fields[key]
+                value = np.full(len(s_rows), np.nan if default is None else float(default))
+                site = self.site.values(key, s_rows)
+                return value if site is None else np.where(np.isnan(site), value, site)
+
+            def given(key: str) -> np.ndarray:  # `f[key] or 0.0`
+                value = field(key)
+                return np.where(np.isnan(value), 0.0, value)
+
+            y_given = field("yield_per_ha")
+            has_y = ~np.isnan(y_given)
+            cap = ind.pv_capacity_mw_per_ha
+            if cap > 0:
+                ratio = field("pv_performance_ratio")
+                no_ratio = ~has_y & np.isnan(ratio)
+                with np.errstate(invalid="ignore"):
+                    pv = cap * irradiance[rows] * ratio
+                y = np.where(has_y, y_given, np.where(no_ratio, 0.0, pv))
+                if no_ratio.any():
+                    notes.append(
+                        (
+                            int(rows[np.argmax(no_ratio)]),
+                            0,
+                            f"PV industry {ind.id} has no pv_performance_ratio; output taken as 0",
+                        )
+                    )
+            else:
+                y = np.where(has_y, y_given, 0.0)
+            revenue = y * given("price_yuan_per_unit") + given("other_revenue_yuan_per_ha")
+            op_cost = given("operating_cost_yuan_per_ha")
+            value_added = revenue - op_cost
+            income = (
+                given("farmer_payments_yuan_per_ha")
+                + given("farmer_share_of_value_added") * value_added
+            )
+            gep = {c: np.zeros(m) for c in GEP_CATEGORIES}
+            for j, s in enumerate(ind.services.values()):
+                if s.category not in gep:
+                    notes.append(
+                        (
+                            int(rows[0]),
+                            1 + j,
+                            f"industry {ind.id}: service {s.name} has unknown category "
+                            f"{s.category!r}; ignored",
+                        )
+                    )
+                    continue
+                override = self.site.values(f"gep.{s.name}", s_rows)
+                if s.quantity_per_ha is not None:
+                    q = np.full(m, s.quantity_per_ha)
+                else:
+                    q = np.full(m, s.quantity_per_output_unit or 0.0)
+                if override is not None:
+                    q = np.where(np.isnan(override), q, override)
+                if s.quantity_per_ha is None:
+                    q = q * y
+                gep[s.category] = gep[s.category] + q * s.unit_price_yuan
+            for j, key in enumerate(site_cols):
+                if key.startswith("gep.") and key[4:] not in ind.services:
+                    values = self.site.values(key, s_rows)
+                    given_here = np.zeros(m, dtype=bool) if values is None else ~np.isnan(values)
+                    if given_here.any():
+                        notes.append(
+                            (
+                                int(rows[np.argmax(given_here)]),
+                                1000 + j,
+                                f"site column {key} names no GEP service of industry {ind.id}; "
+                                "ignored",
+                            )
+                        )
+            figures = {
+                "output": y,
+                "revenue": revenue,
+                "operating_cost": op_cost,
+                "value_added": value_added,
+                "farmer_income": income,
+                "water": given("water_m3_per_ha"),
+                "investment": given("investment_yuan_per_ha"),
+                "pv_capacity": np.full(m, ind.pv_capacity_mw_per_ha),
+                **{f"gep_{c}": v for c, v in gep.items()},
+            }
+            for key, value in figures.items():
+                out[key][rows] = value
+        return out, notes
 
     # -- the plan ---------------------------------------------------------------
     def recompute(self, alloc: pd.DataFrame) -> pd.DataFrame:
         """Check the allocation's rows against T and I, and recompute each valid row."""
-        counts = alloc["township_id"].value_counts().to_dict()
-        rows: list[dict[str, Any]] = []
-        seen: set[str] = set()
-        must_by_town: dict[str, set[str]] = {}
-        for t, i, _ in self.inst.must_locks:
-            must_by_town.setdefault(t, set()).add(i)
+        inst = self.inst
+        tids = alloc["township_id"].to_numpy(dtype=object)
+        iids = alloc["industry"].to_numpy(dtype=object)
+        tpos = self.town_index.get_indexer(tids) if len(tids) else np.empty(0, dtype=np.intp)
+        known = tpos >= 0
+        first = known & ~pd.Series(tids, dtype=object).duplicated().to_numpy()
+        is_industry = pd.Series(iids, dtype=object).isin(list(inst.industries)).to_numpy()
+        found: list[tuple[int, int, int, Violation]] = []
+        noted: list[tuple[int, int, int, str]] = []
 
-        for pos, rec in enumerate(alloc.to_dict(orient="records")):
-            tid, iid = rec["township_id"], rec["industry"]
-            row_no = pos + 1
-            if tid not in self.town_rows:
-                self.violate(
-                    "unknown_township",
-                    tid or None,
-                    None,
-                    None,
-                    "",
-                    "in",
-                    f"Allocation row {row_no}: township id '{tid}' is not in the township table",
-                )
-                continue
-            if tid in seen:
-                continue  # duplicates are reported once below; the first row counts
-            seen.add(tid)
-            label = self.town_label(tid)
-            ind = self.inst.industries.get(iid)
-            if ind is None:
-                self.violate(
-                    "unknown_industry",
-                    tid,
-                    None,
-                    None,
-                    "",
-                    "in",
-                    f"{label}: industry '{iid}' is not defined in the instance",
-                )
+        def flag(pos: int, rank: int, *args: Any) -> None:
+            found.append((pos, rank, 0, Violation(*args)))
+
+        for pos in np.flatnonzero(~known).tolist():
+            tid = tids[pos]
+            flag(
+                pos,
+                _RANK_UNKNOWN_TOWNSHIP,
+                "unknown_township",
+                tid or None,
+                None,
+                None,
+                "",
+                "in",
+                f"Allocation row {pos + 1}: township id '{tid}' is not in the township table",
+            )
+        for pos in np.flatnonzero(first & ~is_industry).tolist():
+            tid, iid = tids[pos], iids[pos]
+            flag(
+                pos,
+                _RANK_UNKNOWN_INDUSTRY,
+                "unknown_industry",
+                tid,
+                None,
+                None,
+                "",
+                "in",
+                f"{self.town_label(tid)}: industry '{iid}' is not defined in the instance",
+            )
+
+        vpos = np.flatnonzero(first & is_industry)  # allocation rows that enter the plan
+        vt, vi, vtp = tids[vpos], iids[vpos], tpos[vpos]
+        for iid, ind in inst.industries.items():
+            rows = np.flatnonzero(vi == iid) if len(vi) else np.empty(0, dtype=np.intp)
+            if not len(rows):
                 continue
             if not ind.candidate:
-                self.violate(
-                    "industry_not_candidate",
-                    tid,
-                    None,
-                    None,
-                    "",
-                    "in",
-                    f"{label}: {self.industry_label(iid)} is not a candidate industry "
-                    "(candidate: false, it may only be a baseline land use)",
-                )
-            self._check_gates(tid, ind)
-            if (tid, iid) in self.inst.forbid_locks:
-                reason = self.inst.forbid_locks[(tid, iid)]
-                self.violate(
+                for k in rows.tolist():
+                    flag(
+                        int(vpos[k]),
+                        _RANK_NOT_CANDIDATE,
+                        "industry_not_candidate",
+                        vt[k],
+                        None,
+                        None,
+                        "",
+                        "in",
+                        f"{self.town_label(vt[k])}: {self.industry_label(iid)} is not a candidate "
+                        "industry (candidate: false, it may only be a baseline land use)",
+                    )
+            for g, (key, column, sense, words, unit) in enumerate(_GATES):
+                if key not in ind.gates:
+                    continue
+                limit = ind.gates[key]
+                value = self.town_num[column][vtp[rows]]
+                missing = np.isnan(value)
+                with np.errstate(invalid="ignore"):
+                    # gates are exact, as in P
+                    passes = value >= limit if sense == ">=" else value <= limit
+                for k in rows[missing].tolist():
+                    noted.append(
+                        (
+                            int(vpos[k]),
+                            _RANK_GATE + g,
+                            0,
+                            f"{self.town_label(vt[k])} has no {column}; gate {key} of {ind.id} "
+                            "not checked",
+                        )
+                    )
+                need = "at least" if sense == ">=" else "at most"
+                for k, x in zip(rows[~missing & ~passes].tolist(), value[~missing & ~passes].tolist()):
+                    flag(
+                        int(vpos[k]),
+                        _RANK_GATE + g,
+                        f"suitability_{key}",
+                        vt[k],
+                        x,
+                        limit,
+                        unit,
+                        sense,
+                        f"{self.town_label(vt[k])}: {self.industry_label(ind.id)} needs {words} "
+                        f"{need} {format_amount(limit, unit)}; the township has "
+                        f"{format_amount(x, unit)}",
+                    )
+        if inst.forbid_locks and len(vpos):
+            pairs = pd.MultiIndex.from_arrays([vt, vi])
+            for k in np.flatnonzero(pairs.isin(list(inst.forbid_locks))).tolist():
+                reason = inst.forbid_locks[(vt[k], vi[k])]
+                flag(
+                    int(vpos[k]),
+                    _RANK_FORBIDDEN,
                     "industry_forbidden",
-                    tid,
+                    vt[k],
                     1.0,
                     0.0,
                     "",
                     "==",
-                    f"{label}: {self.industry_label(iid)} is forbidden here by a lock"
-                    + (f" ({reason})" if reason else ""),
-                )
-            rows.append(
-                self._figures(tid, iid, "must" if iid in must_by_town.get(tid, set()) else "")
-            )
-
-        for tid in self.towns["township_id"]:
-            n = int(counts.get(tid, 0))
-            self.constraint(
-                "one_industry_per_township",
-                tid,
-                float(n),
-                "==",
-                1.0,
-                "townships",
-                lambda lhs, rhs, tid=tid, n=n: (
-                    f"{self.town_label(tid)} is missing from the allocation; every township needs exactly one industry"
-                    if n == 0
-                    else f"{self.town_label(tid)} appears {n} times in the allocation; "
-                    "every township must appear exactly once (the first row was used)"
-                ),
-            )
-        columns = ["township_id", "name", "county", "city", "basin", "industry", "industry_label",
-                   "industry_label_zh", "area_ha", "output_amount", "output_unit", "water_use_m3",
-                   "pv_capacity_mw", "investment_yuan", "revenue_yuan", "operating_cost_yuan",
-                   "value_added_yuan", "farmer_income_yuan", "gep_material_yuan", "gep_regulating_yuan",
-                   "gep_cultural_yuan", "gep_total_yuan", "baseline_land_use", "baseline_farmer_income_yuan",
-                   "baseline_gep_total_yuan", "change_farmer_income_yuan", "change_gep_total_yuan",
-                   "counts_as_conservation", "locked"]  # fmt: skip
-        return pd.DataFrame(rows, columns=columns)
-
-    def _check_gates(self, tid: str, ind: _Industry) -> None:
-        town = self.town_rows[tid]
-        for key, column, sense, words, unit in _GATES:
-            if key not in ind.gates:
-                continue
-            limit = ind.gates[key]
-            value = _num(town.get(column))
-            if value is None:
-                self.report.notes.append(
-                    f"{self.town_label(tid)} has no {column}; gate {key} of {ind.id} not checked"
-                )
-                continue
-            passes = value >= limit if sense == ">=" else value <= limit  # gates are exact, as in P
-            if not passes:
-                need = "at least" if sense == ">=" else "at most"
-                self.violate(
-                    f"suitability_{key}",
-                    tid,
-                    value,
-                    limit,
-                    unit,
-                    sense,
-                    f"{self.town_label(tid)}: {self.industry_label(ind.id)} needs {words} {need} "
-                    f"{format_amount(limit, unit)}; the township has {format_amount(value, unit)}",
+                    f"{self.town_label(vt[k])}: {self.industry_label(vi[k])} is forbidden here by "
+                    "a lock" + (f" ({reason})" if reason else ""),
                 )
 
-    def _figures(self, tid: str, iid: str, locked: str) -> dict[str, Any]:
-        town = self.town_rows[tid]
-        ind = self.inst.industries[iid]
-        area = float(town["plannable_area_ha"])
-        c = self.per_ha(tid, iid)
-        gep = {k: area * c[f"gep_{k}"] for k in GEP_CATEGORIES}
-        b = _id(town.get("baseline_land_use"))
-        if b in self.inst.industries:
-            cb = self.per_ha(tid, b)
-            base_income = area * cb["farmer_income"]
-            base_gep = area * sum(cb[f"gep_{k}"] for k in GEP_CATEGORIES)
-        else:
-            self.report.notes.append(
-                f"{self.town_label(tid)}: baseline land use '{b}' is not an industry; no baseline"
+        # figures of the chosen pair and of the baseline pair
+        c, chosen_notes = self.per_ha(vt, vi, vtp)
+        noted += [(int(vpos[k]), _RANK_CHOSEN, sub, text) for k, sub, text in chosen_notes]
+        baseline = self.town_text["baseline_land_use"][vtp]
+        has_base = pd.Series(baseline, dtype=object).isin(list(inst.industries)).to_numpy()
+        bk = np.flatnonzero(has_base)
+        cb, base_notes = self.per_ha(vt[bk], baseline[bk], vtp[bk])
+        noted += [(int(vpos[bk[k]]), _RANK_BASELINE, sub, text) for k, sub, text in base_notes]
+        for k in np.flatnonzero(~has_base).tolist():
+            noted.append(
+                (
+                    int(vpos[k]),
+                    _RANK_BASELINE,
+                    0,
+                    f"{self.town_label(vt[k])}: baseline land use '{baseline[k]}' is not an "
+                    "industry; no baseline",
+                )
             )
-            base_income = base_gep = math.nan
+
+        found.sort(key=lambda e: e[:3])
+        for _pos, _rank, _sub, v in found:
+            log.info("violation %s[%s]: %s", v.name, v.index, v.message)
+            self.report.violations.append(v)
+        noted.sort(key=lambda e: e[:3])
+        self.report.notes.extend(text for *_key, text in noted)
+
+        n = len(vpos)
+        area = self.town_num["plannable_area_ha"][vtp]
+        base_income = np.full(n, np.nan)
+        base_gep = np.full(n, np.nan)
+        base_income[bk] = area[bk] * cb["farmer_income"]
+        base_gep[bk] = area[bk] * (cb["gep_material"] + cb["gep_regulating"] + cb["gep_cultural"])
         income = area * c["farmer_income"]
-        gep_total = sum(gep.values())
-        return {
-            "township_id": tid,
-            "name": town.get("name", ""),
-            "county": town.get("county", ""),
-            "city": town.get("city", "") or "",
-            "basin": town.get("basin", "") or "",
-            "industry": iid,
-            "industry_label": ind.label,
-            "industry_label_zh": ind.label_zh or "",
+        gep = {k: area * c[f"gep_{k}"] for k in GEP_CATEGORIES}
+        gep_total = gep["material"] + gep["regulating"] + gep["cultural"]
+        ind_of = pd.Series(vi, dtype=object)
+        industries = inst.industries
+
+        def by_industry(get: Callable[[_Industry], Any]) -> np.ndarray:
+            return ind_of.map({i: get(ind) for i, ind in industries.items()}).to_numpy(dtype=object)
+
+        must = {(t, i) for t, i, _ in inst.must_locks}
+        locked = np.full(n, "", dtype=object)
+        if must and n:
+            locked[pd.MultiIndex.from_arrays([vt, vi]).isin(list(must))] = "must"
+        text = self.town_text
+        frame = {
+            "township_id": vt,
+            "name": text["name"][vtp],
+            "county": text["county"][vtp],
+            "city": text["city"][vtp],
+            "basin": text["basin"][vtp],
+            "industry": vi,
+            "industry_label": by_industry(lambda ind: ind.label),
+            "industry_label_zh": by_industry(lambda ind: ind.label_zh or ""),
             "area_ha": area,
             "output_amount": area * c["output"],
-            "output_unit": ind.output_unit,
+            "output_unit": by_industry(lambda ind: ind.output_unit),
             "water_use_m3": area * c["water"],
             "pv_capacity_mw": area * c["pv_capacity"],
             "investment_yuan": area * c["investment"],
@@ -964,70 +1275,97 @@ class _Checker:
             "gep_regulating_yuan": gep["regulating"],
             "gep_cultural_yuan": gep["cultural"],
             "gep_total_yuan": gep_total,
-            "baseline_land_use": b,
+            "baseline_land_use": baseline,
             "baseline_farmer_income_yuan": base_income,
             "baseline_gep_total_yuan": base_gep,
             "change_farmer_income_yuan": income - base_income,
             "change_gep_total_yuan": gep_total - base_gep,
-            "counts_as_conservation": ind.conservation,
+            "counts_as_conservation": by_industry(lambda ind: ind.conservation).astype(bool),
             "locked": locked,
         }
+        pt = pd.DataFrame(frame, columns=_PT_COLUMNS)
+
+        # one_industry_per_township: every row of the allocation counts, valid or not
+        counts = pd.Series(tids, dtype=object).value_counts()
+        times = counts.reindex(self.tids, fill_value=0).to_numpy(dtype=float)
+
+        def one_industry(k: int, lhs: float, _rhs: float) -> str:
+            label = self.town_label(self.tids[k])
+            if lhs == 0:
+                return (
+                    f"{label} is missing from the allocation; every township needs exactly one "
+                    "industry"
+                )
+            return (
+                f"{label} appears {int(lhs)} times in the allocation; every township must "
+                "appear exactly once (the first row was used)"
+            )
+
+        self.constraint_rows(
+            "one_industry_per_township", self.tids, times, "==", 1.0, "townships", one_industry
+        )
+        return pt
 
     # -- constraints --------------------------------------------------------------
     def constraints(self, pt: pd.DataFrame) -> None:
         inst = self.inst
-        by_town = pt.set_index("township_id") if len(pt) else pt
+        ptids = pt["township_id"].to_numpy(dtype=object)
+        ptpos = self.town_index.get_indexer(ptids) if len(pt) else np.empty(0, dtype=np.intp)
+        order = np.argsort(ptpos, kind="stable")  # the plan's rows in township-table order
+        o_tids, o_tpos = ptids[order], ptpos[order]
 
-        if inst.water_per_township:
-            for tid in self.towns["township_id"]:
-                if tid not in by_town.index:
-                    continue
-                use = float(by_town.at[tid, "water_use_m3"])
-                avail = float(self.town_rows[tid]["water_available_m3"])
-                self.constraint(
-                    "water_use_per_township_max",
-                    tid,
-                    use,
-                    "<=",
-                    avail,
-                    "m³",
-                    lambda lhs, rhs, tid=tid: (
-                        f"{self.town_label(tid)}: water use {format_amount(lhs, 'm³')} exceeds "
-                        f"the township's {format_amount(rhs, 'm³')} (by {format_amount(lhs - rhs, 'm³')})"
-                    ),
-                )
+        def column(name: str) -> np.ndarray:  # a figure of the plan, in township-table order
+            return pt[name].to_numpy(dtype=float, na_value=np.nan)[order]
 
-        for county, limit in inst.county_water_max.items():
-            use = float(pt.loc[pt["county"] == county, "water_use_m3"].sum()) if len(pt) else 0.0
-            self._warn_unknown_group("county", county)
-            self.constraint(
-                "water_use_per_county_max",
-                county,
-                use,
+        def group_sum(value: str, by: str, keys: list[str]) -> np.ndarray:
+            if not len(pt) or not keys:
+                return np.zeros(len(keys))
+            sums = pt.groupby(by, sort=False)[value].sum()
+            return sums.reindex(keys, fill_value=0.0).to_numpy(dtype=float)
+
+        if inst.water_per_township and len(pt):
+            self.constraint_rows(
+                "water_use_per_township_max",
+                o_tids,
+                column("water_use_m3"),
                 "<=",
-                limit,
+                self.town_num["water_available_m3"][o_tpos],
                 "m³",
-                lambda lhs, rhs, c=county: (
-                    f"County {c}: water use {format_amount(lhs, 'm³')} exceeds the county "
-                    f"budget of {format_amount(rhs, 'm³')} (by {format_amount(lhs - rhs, 'm³')})"
+                lambda k, lhs, rhs: (
+                    f"{self.town_label(o_tids[k])}: water use {format_amount(lhs, 'm³')} exceeds "
+                    f"the township's {format_amount(rhs, 'm³')} (by {format_amount(lhs - rhs, 'm³')})"
                 ),
             )
 
-        for basin, limit in inst.basin_water_max.items():
-            use = float(pt.loc[pt["basin"] == basin, "water_use_m3"].sum()) if len(pt) else 0.0
-            self._warn_unknown_group("basin", basin)
-            self.constraint(
-                "water_use_per_basin_max",
-                basin,
-                use,
-                "<=",
-                limit,
-                "m³",
-                lambda lhs, rhs, b=basin: (
-                    f"Basin {b}: water use {format_amount(lhs, 'm³')} exceeds the basin "
-                    f"budget of {format_amount(rhs, 'm³')} (by {format_amount(lhs - rhs, 'm³')})"
-                ),
-            )
+        counties = list(inst.county_water_max)
+        self._warn_unknown_group("county", counties)
+        self.constraint_rows(
+            "water_use_per_county_max",
+            counties,
+            group_sum("water_use_m3", "county", counties),
+            "<=",
+            [inst.county_water_max[c] for c in counties],
+            "m³",
+            lambda k, lhs, rhs: (
+                f"County {counties[k]}: water use {format_amount(lhs, 'm³')} exceeds the county "
+                f"budget of {format_amount(rhs, 'm³')} (by {format_amount(lhs - rhs, 'm³')})"
+            ),
+        )
+
+        basins = list(inst.basin_water_max)
+        self._warn_unknown_group("basin", basins)
+        self.constraint_rows(
+            "water_use_per_basin_max",
+            basins,
+            group_sum("water_use_m3", "basin", basins),
+            "<=",
+            [inst.basin_water_max[b] for b in basins],
+            "m³",
+            lambda k, lhs, rhs: (
+                f"Basin {basins[k]}: water use {format_amount(lhs, 'm³')} exceeds the basin "
+                f"budget of {format_amount(rhs, 'm³')} (by {format_amount(lhs - rhs, 'm³')})"
+            ),
+        )
 
         for mid, m in inst.markets.items():
             if m.max_output is None:
@@ -1047,21 +1385,20 @@ class _Checker:
                 ),
             )
 
-        for county, limit in inst.grid_county_max_mw.items():
-            mw = float(pt.loc[pt["county"] == county, "pv_capacity_mw"].sum()) if len(pt) else 0.0
-            self._warn_unknown_group("county", county)
-            self.constraint(
-                "pv_capacity_per_county_max",
-                county,
-                mw,
-                "<=",
-                limit,
-                "MWp",
-                lambda lhs, rhs, c=county: (
-                    f"County {c}: PV capacity {format_amount(lhs, 'MWp')} exceeds the grid "
-                    f"connection limit of {format_amount(rhs, 'MWp')} (by {format_amount(lhs - rhs, 'MWp')})"
-                ),
-            )
+        grid = list(inst.grid_county_max_mw)
+        self._warn_unknown_group("county", grid)
+        self.constraint_rows(
+            "pv_capacity_per_county_max",
+            grid,
+            group_sum("pv_capacity_mw", "county", grid),
+            "<=",
+            [inst.grid_county_max_mw[c] for c in grid],
+            "MWp",
+            lambda k, lhs, rhs: (
+                f"County {grid[k]}: PV capacity {format_amount(lhs, 'MWp')} exceeds the grid "
+                f"connection limit of {format_amount(rhs, 'MWp')} (by {format_amount(lhs - rhs, 'MWp')})"
+            ),
+        )
 
         if inst.investment_budget is not None:
             spent = float(pt["investment_yuan"].sum()) if len(pt) else 0.0
@@ -1101,110 +1438,140 @@ class _Checker:
                 ),
             )
         if inst.conservation_share_per_county is not None:
-            s = inst.conservation_share_per_county
-            for county in sorted(self.towns["county"].unique()):
-                total = float(
-                    self.towns.loc[self.towns["county"] == county, "plannable_area_ha"].sum()
-                )
-                have = (
-                    float(cons_area.loc[cons_area["county"] == county, "area_ha"].sum())
-                    if cons_area is not None
-                    else 0.0
-                )
-                self.constraint(
-                    "conservation_area_per_county_min",
-                    county,
-                    have,
-                    ">=",
-                    s * total,
-                    "ha",
-                    lambda lhs, rhs, c=county, total=total: (
-                        f"County {c}: conservation area "
-                        f"{format_amount(lhs, 'ha')} is below the required {format_amount(rhs, 'ha')} "
-                        f"({_percent(s)} of {format_amount(total, 'ha')} plannable; short by "
-                        f"{format_amount(rhs - lhs, 'ha')})"
-                    ),
-                )
-
-        if inst.floor_per_ha is not None or inst.floor_share is not None:
-            for tid in self.towns["township_id"]:
-                if tid not in by_town.index:
-                    continue
-                area = float(self.town_rows[tid]["plannable_area_ha"])
-                base = float(by_town.at[tid, "baseline_farmer_income_yuan"])
-                terms: list[tuple[float, str]] = []
-                if inst.floor_per_ha is not None:
-                    terms.append(
-                        (
-                            area * inst.floor_per_ha,
-                            (
-                                f"{format_amount(inst.floor_per_ha, 'yuan/ha')} × "
-                                f"{format_amount(area, 'ha')}"
-                            ),
-                        )
-                    )
-                if inst.floor_share is not None:
-                    if math.isnan(base):
-                        self.report.notes.append(
-                            f"{self.town_label(tid)}: no baseline income; share floor not checked"
-                        )
-                    else:
-                        terms.append(
-                            (
-                                inst.floor_share * base,
-                                (
-                                    f"{_percent(inst.floor_share)} of baseline income "
-                                    f"{format_amount(base, 'yuan')}"
-                                ),
-                            )
-                        )
-                if not terms:
-                    continue
-                rhs, why = max(terms, key=lambda t: t[0])
-                income = float(by_town.at[tid, "farmer_income_yuan"])
-                self.constraint(
-                    "farmer_income_per_township_min",
-                    tid,
-                    income,
-                    ">=",
-                    rhs,
-                    "yuan",
-                    lambda lhs, rhs, tid=tid, why=why: (
-                        f"{self.town_label(tid)}: farmers' income "
-                        f"{format_amount(lhs, 'yuan')} is below the floor of {format_amount(rhs, 'yuan')} ({why}; "
-                        f"short by {format_amount(rhs - lhs, 'yuan')})"
-                    ),
-                )
-
-        for tid, iid, reason in inst.must_locks:
-            if tid not in self.town_rows:
-                self.report.notes.append(
-                    f"a must-lock names township '{tid}', which is not in the table"
-                )
-                continue
-            chosen = str(by_town.at[tid, "industry"]) if tid in by_town.index else None
-            self.constraint(
-                "industry_locked_in",
-                tid,
-                1.0 if chosen == iid else 0.0,
-                "==",
-                1.0,
-                "",
-                lambda lhs, rhs, tid=tid, iid=iid, chosen=chosen, reason=reason: (
-                    f"{self.town_label(tid)}: a lock requires {self.industry_label(iid)}"
-                    + (f" ({reason})" if reason else "")
-                    + (
-                        f", but the plan has {self.industry_label(chosen)}"
-                        if chosen
-                        else ", but the plan has no valid industry here"
-                    )
+            share = inst.conservation_share_per_county
+            all_counties = sorted(set(self.town_text["county"].tolist()))
+            totals = (
+                self.towns.groupby("county", sort=False)["plannable_area_ha"]
+                .sum()
+                .reindex(all_counties, fill_value=0.0)
+                .to_numpy(dtype=float)
+            )
+            have_by = (
+                cons_area.groupby("county", sort=False)["area_ha"]
+                .sum()
+                .reindex(all_counties, fill_value=0.0)
+                .to_numpy(dtype=float)
+                if cons_area is not None and len(all_counties)
+                else np.zeros(len(all_counties))
+            )
+            self.constraint_rows(
+                "conservation_area_per_county_min",
+                all_counties,
+                have_by,
+                ">=",
+                share * totals,
+                "ha",
+                lambda k, lhs, rhs: (
+                    f"County {all_counties[k]}: conservation area "
+                    f"{format_amount(lhs, 'ha')} is below the required {format_amount(rhs, 'ha')} "
+                    f"({_percent(share)} of {format_amount(float(totals[k]), 'ha')} plannable; short by "
+                    f"{format_amount(rhs - lhs, 'ha')})"
                 ),
             )
 
-    def _warn_unknown_group(self, kind: str, name: str) -> None:
+        if (inst.floor_per_ha is not None or inst.floor_share is not None) and len(pt):
+            self._income_floor(o_tids, o_tpos, column("baseline_farmer_income_yuan"),
+                               column("farmer_income_yuan"))  # fmt: skip
+
+        if inst.must_locks:
+            self._must_locks(pt)
+
+    def _income_floor(
+        self, tids: np.ndarray, tpos: np.ndarray, base: np.ndarray, income: np.ndarray
+    ) -> None:
+        """farmer_income_per_township_min: the larger of the per-ha and the baseline-share floor."""
+        inst = self.inst
+        area = self.town_num["plannable_area_ha"][tpos]
+        n = len(tids)
+        per_ha = area * inst.floor_per_ha if inst.floor_per_ha is not None else None
+        share = np.full(n, np.nan)
+        has_share = np.zeros(n, dtype=bool)
+        if inst.floor_share is not None:
+            no_base = np.isnan(base)
+            self.report.notes.extend(
+                f"{self.town_label(tids[k])}: no baseline income; share floor not checked"
+                for k in np.flatnonzero(no_base).tolist()
+            )
+            has_share = ~no_base
+            share = inst.floor_share * base
+        if per_ha is not None:
+            rows = np.arange(n)
+            with np.errstate(invalid="ignore"):
+                by_share = has_share & (share > per_ha)  # max() keeps the first of equals
+            rhs = np.where(by_share, share, per_ha)
+        else:
+            rows = np.flatnonzero(has_share)
+            by_share = has_share
+            rhs = share
+        area_l = area.tolist()
+        base_l = base.tolist()
+
+        def why(k: int) -> str:
+            if by_share[k]:
+                return (
+                    f"{_percent(inst.floor_share)} of baseline income "
+                    f"{format_amount(base_l[k], 'yuan')}"
+                )
+            return f"{format_amount(inst.floor_per_ha, 'yuan/ha')} × {format_amount(area_l[k], 'ha')}"
+
+        r_tids = tids[rows]
+        self.constraint_rows(
+            "farmer_income_per_township_min",
+            r_tids,
+            income[rows],
+            ">=",
+            rhs[rows],
+            "yuan",
+            lambda k, lhs, rhs: (
+                f"{self.town_label(r_tids[k])}: farmers' income "
+                f"{format_amount(lhs, 'yuan')} is below the floor of {format_amount(rhs, 'yuan')} "
+                f"({why(int(rows[k]))}; short by {format_amount(rhs - lhs, 'yuan')})"
+            ),
+        )
+
+    def _must_locks(self, pt: pd.DataFrame) -> None:
+        """industry_locked_in: a township locked to an industry gets it."""
+        locks = self.inst.must_locks
+        ltids = np.array([t for t, _, _ in locks], dtype=object)
+        liids = np.array([i for _, i, _ in locks], dtype=object)
+        known = self.town_index.get_indexer(ltids) >= 0
+        self.report.notes.extend(
+            f"a must-lock names township '{ltids[k]}', which is not in the table"
+            for k in np.flatnonzero(~known).tolist()
+        )
+        at = pd.Index(pt["township_id"].to_numpy(dtype=object), dtype=object).get_indexer(ltids)
+        planned = pt["industry"].to_numpy(dtype=object)
+        chosen = np.array(
+            [None] * len(locks), dtype=object
+        )  # the industry the plan gives the township, or None
+        chosen[at >= 0] = planned[at[at >= 0]]
+        rows = np.flatnonzero(known)
+        r_tids, r_iids, r_chosen = ltids[rows], liids[rows], chosen[rows]
+        reasons = [locks[k][2] for k in rows.tolist()]
+        self.constraint_rows(
+            "industry_locked_in",
+            r_tids,
+            (r_chosen == r_iids).astype(float),
+            "==",
+            1.0,
+            "",
+            lambda k, _lhs, _rhs: (
+                f"{self.town_label(r_tids[k])}: a lock requires {self.industry_label(r_iids[k])}"
+                + (f" ({reasons[k]})" if reasons[k] else "")
+                + (
+                    f", but the plan has {self.industry_label(r_chosen[k])}"
+                    if r_chosen[k]
+                    else ", but the plan has no valid industry here"
+                )
+            ),
+        )
+
+    def _warn_unknown_group(self, kind: str, names: Iterable[str]) -> None:
         column = "county" if kind == "county" else "basin"
-        if column not in self.towns.columns or name not in set(self.towns[column]):
-            self.report.notes.append(f"{kind} '{name}' has a limit but no township in the table")
+        known = set(self.town_text[column].tolist()) if column in self.towns.columns else set()
+        for name in names:
+            if name not in known:
+                self.report.notes.append(f"{kind} '{name}' has a limit but no township in the table")
 
     def market_output(self, pt: pd.DataFrame, m: _Market) -> float:
         if not len(pt):
@@ -1274,51 +1641,78 @@ class _Checker:
                 "allocation has no column(s) " + ", ".join(absent) + "; not compared"
             )
         first = alloc.drop_duplicates("township_id", keep="first").set_index("township_id")
-        for rec in pt.to_dict(orient="records"):
-            tid = rec["township_id"]
-            written_row = first.loc[tid]
-            label = self.town_label(tid)
-            for col in ALLOCATION_NUMERIC:
-                if col not in first.columns:
-                    continue
-                want = rec[col]
-                got = written_row[col]
-                if want is None or (isinstance(want, float) and math.isnan(want)):
-                    continue
-                if got is None or (isinstance(got, float) and math.isnan(got)):
-                    self.mismatch(
-                        "allocation",
-                        col,
-                        tid,
-                        None,
-                        want,
-                        f"{label}: {col} is blank; recomputed {format_amount(want, _UNITS.get(col, ''))}",
+        ptids = pt["township_id"].to_numpy(dtype=object)
+        at = pd.Index(first.index.to_numpy(dtype=object), dtype=object).get_indexer(ptids)
+        out_units = pt["output_unit"].to_numpy(dtype=object)
+        found: list[tuple[int, int, tuple[Any, ...]]] = []  # (plan row, column rank, mismatch)
+        for rank, col in enumerate(ALLOCATION_NUMERIC):
+            if col not in first.columns:
+                continue
+            want = pt[col].to_numpy(dtype=float, na_value=np.nan)
+            got = first[col].to_numpy(dtype=float, na_value=np.nan)[at]
+            has_want = ~np.isnan(want)
+            blank = has_want & np.isnan(got)
+            off = has_want & ~np.isnan(got) & ~_close_all(got, want, self.tol)
+            for k in np.flatnonzero(blank).tolist():
+                w = float(want[k])
+                found.append(
+                    (
+                        k,
+                        rank,
+                        (
+                            col,
+                            ptids[k],
+                            None,
+                            w,
+                            f"{self.town_label(ptids[k])}: {col} is blank; recomputed "
+                            f"{format_amount(w, _UNITS.get(col, ''))}",
+                        ),
                     )
-                elif not _close(float(got), float(want), self.tol):
-                    unit = _UNITS.get(col, rec["output_unit"] if col == "output_amount" else "")
-                    self.mismatch(
-                        "allocation",
-                        col,
-                        tid,
-                        float(got),
-                        float(want),
-                        f"{label}: {col} written as {format_amount(got, unit)} but recomputed as "
-                        f"{format_amount(want, unit)}",
+                )
+            for k in np.flatnonzero(off).tolist():
+                g, w = float(got[k]), float(want[k])
+                unit = _UNITS.get(col, out_units[k] if col == "output_amount" else "")
+                found.append(
+                    (
+                        k,
+                        rank,
+                        (
+                            col,
+                            ptids[k],
+                            g,
+                            w,
+                            f"{self.town_label(ptids[k])}: {col} written as "
+                            f"{format_amount(g, unit)} but recomputed as {format_amount(w, unit)}",
+                        ),
                     )
-            for col in ALLOCATION_TEXT:
-                if col not in first.columns:
+                )
+        for rank, col in enumerate(ALLOCATION_TEXT, start=len(ALLOCATION_NUMERIC)):
+            if col not in first.columns:
+                continue
+            want = pt[col].to_numpy(dtype=object)
+            got = first[col].to_numpy(dtype=object)[at]
+            for k in np.flatnonzero(got != want).tolist():
+                w = "" if want[k] is None else str(want[k])
+                g = str(got[k])
+                if g == w:
                     continue
-                want = "" if rec.get(col) is None else str(rec[col])
-                got = str(written_row[col])
-                if got != want:
-                    self.mismatch(
-                        "allocation",
-                        col,
-                        tid,
-                        got,
-                        want,
-                        f"{label}: {col} written as '{got}' but the inputs give '{want}'",
+                found.append(
+                    (
+                        k,
+                        rank,
+                        (
+                            col,
+                            ptids[k],
+                            g,
+                            w,
+                            f"{self.town_label(ptids[k])}: {col} written as '{g}' but the inputs "
+                            f"give '{w}'",
+                        ),
                     )
+                )
+        found.sort(key=lambda e: e[:2])
+        for _k, _rank, args in found:
+            self.mismatch("allocation", *args)
 
     def compare_summary(self, summary: Mapping[str, Any], pt: pd.DataFrame) -> None:
         rep, inst, tol = self.report, self.inst, self.tol
@@ -1429,8 +1823,11 @@ class _Checker:
                 "yuan",
             )
 
-        for entry in summary.get("per_county") or []:
-            self._compare_county(_mapping(entry), pt, cmp, summed)
+        per_county = summary.get("per_county") or []
+        if per_county:
+            figures = self._county_figures(pt, summed)
+            for entry in per_county:
+                self._compare_county(_mapping(entry), figures, cmp, summed)
 
         # Constraint rows: `family` is the docs/model.md name; older writers may put the
         # bare name in `name`, or `name[index]`.
@@ -1452,21 +1849,33 @@ class _Checker:
                         row.unit,
                     )
 
+    def _county_figures(self, pt: pd.DataFrame, summed: list[str]) -> _CountyFigures:
+        """The plan's figures per county, computed once for all per_county entries."""
+        if not len(pt):
+            return _CountyFigures(pt, {}, {}, {})
+        by_county = pt.groupby("county", sort=False)
+        sums = by_county[summed].sum()
+        totals = {col: {str(c): float(v) for c, v in sums[col].items()} for col in summed}
+        sizes = {str(c): int(n) for c, n in by_county.size().items()}
+        counts: dict[str, dict[str, float]] = {}
+        for (county, iid), n in pt.groupby(["county", "industry"], sort=False).size().items():
+            counts.setdefault(str(county), {})[str(iid)] = float(n)
+        return _CountyFigures(pt, totals, sizes, counts)
+
     def _compare_county(
-        self, entry: Mapping[str, Any], pt: pd.DataFrame, cmp: Any, summed: list[str]
+        self, entry: Mapping[str, Any], fig: _CountyFigures, cmp: Any, summed: list[str]
     ) -> None:
         """One per_county entry of summary.json against the recomputed townships of it."""
         county = _id(entry.get("county"))
-        sub = pt[pt["county"] == county] if len(pt) else pt
         for key in summed:
             if key in entry:
-                want = float(sub[key].sum()) if len(sub) else 0.0
+                want = fig.totals.get(key, {}).get(county, 0.0)
                 cmp(f"per_county.{key}", county, entry[key], want, _UNITS.get(key, ""))
         towns = entry.get("townships")
         if isinstance(towns, (int, float)) and not isinstance(towns, bool):
-            cmp("per_county.townships", county, towns, float(len(sub)), "")
+            cmp("per_county.townships", county, towns, float(fig.sizes.get(county, 0)), "")
         elif isinstance(towns, list):
-            want_ids = sorted(sub["township_id"]) if len(sub) else []
+            want_ids = fig.township_ids(county)
             if sorted(_id(t) for t in towns) != want_ids:
                 self.mismatch(
                     "summary",
@@ -1476,7 +1885,7 @@ class _Checker:
                     want_ids,
                     f"County {county}: summary lists townships {towns}, the plan has {want_ids}",
                 )
-        counts = sub.groupby("industry").size().astype(float).to_dict() if len(sub) else {}
+        counts = fig.counts.get(county, {})
         if isinstance(entry.get("townships_by_industry"), Mapping):
             self._cmp_dict(
                 f"per_county[{county}].townships_by_industry",

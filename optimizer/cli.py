@@ -296,6 +296,10 @@ def sweep(
 
             spec = SweepSpec(**{**saved, "varies": [Vary(**v) for v in saved["varies"]]})
             sweep_dir = resume
+            from optimizer.sweep import point_done
+
+            finished = sum(point_done(sweep_dir, p["id"]) for p in spec.points())
+            err.print(f"Resuming {escape(str(sweep_dir))}: {finished} of {len(spec.points())} points already finished.")
         else:
             if instance is None or not vary:
                 err.print("[red]give an INSTANCE and at least one --vary (or --resume SWEEP_DIR)[/]")
@@ -322,7 +326,16 @@ def sweep(
         def progress(done: int, failed: int, total: int) -> None:
             bar.update(task, completed=done, failed=failed)
 
-        table = run_sweep(spec, sweep_dir, scheduler=scheduler, workers=workers, serial=serial, progress=progress)
+        try:
+            table = run_sweep(spec, sweep_dir, scheduler=scheduler, workers=workers, serial=serial, progress=progress)
+        except KeyboardInterrupt:
+            from optimizer.sweep import point_done
+
+            finished = sum(point_done(sweep_dir, p["id"]) for p in spec.points())
+            bar.stop()
+            err.print(f"[yellow]Interrupted: {finished} of {len(spec.points())} points are finished and kept.[/] "
+                      f"Finish the rest with: optimizer sweep --resume {escape(str(sweep_dir))}")
+            raise typer.Exit(Exit.ABORTED) from None
     show = Table(title=f"sweep {sweep_dir.name}", header_style="bold")
     cols = ["point", "status", "objective_yuan", "gep_total_yuan", "farmer_income_yuan", "townships_changed_from_first"]
     for c in cols:

@@ -217,12 +217,18 @@ def run_sweep(
     else:
         from dask.distributed import Client, LocalCluster, as_completed
 
+        if not log.isEnabledFor(logging.DEBUG):
+            # The scheduler and nannies log every connection at INFO, and tracebacks when
+            # a sweep is interrupted; a planner needs none of it (-vv shows it again).
+            logging.getLogger("distributed").setLevel(logging.CRITICAL)
         cluster = None
         if scheduler:
             client = Client(scheduler)
         else:
             n = workers or max(1, min(os.cpu_count() or 1, len(chains)))
-            cluster = LocalCluster(n_workers=n, threads_per_worker=1, processes=True, dashboard_address=None)
+            quiet = logging.DEBUG if log.isEnabledFor(logging.DEBUG) else logging.ERROR
+            cluster = LocalCluster(n_workers=n, threads_per_worker=1, processes=True, dashboard_address=None,
+                                   silence_logs=quiet)
             client = Client(cluster)
         try:
             futures = {client.submit(run_chain, spec_dict, str(sweep_dir), chain, pure=False): chain

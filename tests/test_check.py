@@ -368,6 +368,65 @@ def test_plan_with_only_ids_and_industries_is_enough(tmp_path: Path) -> None:
     assert any("not compared" in n for n in report.notes)
 
 
+def test_to_dict_lists_violated_and_binding_township_rows_only(tmp_path: Path) -> None:
+    towns = base_townships()
+    towns[0]["water_available_m3"] = 150_000  # t1 apple uses 200,000: violated
+    towns[2]["water_available_m3"] = 5000  # t3 pv uses 50 × 100 = 5,000: binding
+    report = check_plan(write_instance(tmp_path, townships=towns), plan_frame(PLAN))
+    d = report.to_dict()
+    json.dumps(d)
+    rows = {(c["name"], c["index"]): c for c in d["constraints"]}
+    # the per-township violation is listed as a row and as a violation, and its figures kept
+    assert rows[("water_use_per_township_max", "t1")]["satisfied"] is False
+    assert rows[("water_use_per_township_max", "t1")]["lhs"] == 200_000
+    assert [(v["name"], v["index"]) for v in d["violations"]] == [
+        ("water_use_per_township_max", "t1")
+    ]
+    assert [r["township_id"] for r in d["per_township"]] == ["t1"]
+    # binding rows are listed; slack rows of per-township families are not
+    assert rows[("water_use_per_township_max", "t3")]["satisfied"] is True
+    assert ("water_use_per_township_max", "t2") not in rows  # 0 of 100,000 m³
+    assert ("industry_locked_in", "t3") in rows  # an equality that holds is binding
+    assert not any(name == "one_industry_per_township" for name, _ in rows)
+    assert ("farmer_income_per_township_min", "t1") not in rows  # far above the floor
+    # every coupling row is listed, however slack
+    for key in [
+        ("water_use_per_county_max", "C1"),
+        ("water_use_per_basin_max", "B2"),
+        ("market_output_max", "fruit"),
+        ("pv_capacity_per_county_max", "C2"),
+        ("investment_budget_max", None),
+        ("conservation_area_min", None),
+    ]:
+        assert key in rows, key
+    # all rows are counted, and stay on the report object
+    assert d["constraints_checked"] == len(report.constraints) == 16
+    assert d["constraints_checked_by_family"]["one_industry_per_township"] == 3
+    assert d["townships_checked"] == 3
+    assert len(report.per_township) == 3
+
+
+def test_to_dict_does_not_grow_with_townships(tmp_path: Path) -> None:
+    """3 × 200 townships: the check.json constraint list holds only the coupling rows."""
+    towns = []
+    plan = {}
+    for k in range(200):
+        for t in TOWNSHIPS:
+            towns.append({**t, "township_id": f"{t['township_id']}_{k}"})
+            plan[f"{t['township_id']}_{k}"] = PLAN[t["township_id"]]
+    inst = base_instance()
+    inst["constraints"] = {"water": {"county_max_m3": {"C1": 1e12}}, "investment_budget_yuan": 1e12}
+    report = check_plan(write_instance(tmp_path, inst, towns), plan_frame(plan))
+    assert report.ok, report.describe()
+    d = report.to_dict()
+    assert d["constraints_checked"] == len(report.constraints) == 600 + 600 + 2
+    assert [c["name"] for c in d["constraints"]] == [
+        "water_use_per_county_max",
+        "investment_budget_max",
+    ]
+    assert d["per_township"] == [] and d["townships_checked"] == 600
+
+
 def test_check_run_reads_bom_csv_and_summary(tmp_path: Path) -> None:
     path = write_instance(tmp_path)
     run = tmp_path / "run"

@@ -79,6 +79,8 @@ def run_folder(results_root: Path, instance_name: str, run_id: str | None = None
     partial = final.with_name(final.name + ".partial")
     if final.exists():
         raise FileExistsError(f"run folder {final} already exists")
+    if partial.exists():  # left by a killed process: never complete, safe to replace
+        shutil.rmtree(partial)
     partial.mkdir(parents=True, exist_ok=False)
     try:
         yield partial
