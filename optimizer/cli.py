@@ -11,6 +11,7 @@ Exit codes (also in `optimizer --help`):
   4  stopped (time limit or Ctrl-C) before any plan was found
   5  the independent checker disagrees with the solver's plan
   6  stopped (time limit or Ctrl-C) with a plan: results written, flagged as not proven
+  7  `evaluate`: the planner's plan breaks at least one limit
 """
 
 from __future__ import annotations
@@ -41,12 +42,13 @@ class Exit(IntEnum):
     NO_SOLUTION = 4
     CHECK_FAILED = 5
     STOPPED_WITH_PLAN = 6
+    PLAN_VIOLATES = 7
     ABORTED = 130
 
 
 EPILOG = (
     "Exit codes: 0 solved; 1 internal error; 2 invalid input; 3 infeasible; 4 stopped without a plan; "
-    "5 checker disagrees; 6 stopped early with a plan (written, flagged)."
+    "5 checker disagrees; 6 stopped early with a plan (written, flagged); 7 (evaluate) the plan breaks a limit."
 )
 
 app = typer.Typer(
@@ -274,7 +276,7 @@ def sweep(
     workers: Annotated[Optional[int], typer.Option("--workers", help="Workers of the local cluster (default: one per core, at most one per chain).", min=1)] = None,
     serial: Annotated[bool, typer.Option("--serial", help="Run in this process without Dask.")] = False,
     resume: Annotated[Optional[Path], typer.Option("--resume", help="A sweep folder to finish: runs only the points without a finished run.")] = None,
-    no_warm_start: Annotated[bool, typer.Option("--no-warm-start", help="Solve every point from scratch (for timing comparisons).")] = False,
+    warm_start: Annotated[bool, typer.Option("--warm-start/--cold-start", help="Start each point from the previous point's plan (a repaired MIP start). Off by default: it did not pay on the benchmark (docs/performance.md).")] = False,
     results: Annotated[Path, typer.Option("--results", help="Folder for run outputs.")] = Path("results"),
 ) -> None:
     """Run a what-if sweep: every combination of --vary values is a full run, on Dask.
@@ -308,7 +310,7 @@ def sweep(
             spec = SweepSpec(
                 instance=str(instance.resolve()), varies=varies, scenarios=_names(scenario), sets=set_ or [],
                 options={"time_limit": time_limit, "gap": gap, "threads": threads, "seed": seed},
-                warm_start=not no_warm_start,
+                warm_start=warm_start,
             )
             # Check the instance and every value once, up front: a typo fails fast, not per point.
             loaded = load_instance(instance, scenarios=spec.scenarios, sets=spec.sets)
@@ -440,3 +442,8 @@ def main() -> None:
 from optimizer.compare import register as _register_compare  # noqa: E402
 
 _register_compare(app)
+from optimizer.evaluate import register as _register_evaluate  # noqa: E402
+from optimizer.gep import register as _register_gep  # noqa: E402
+
+_register_gep(app)
+_register_evaluate(app)

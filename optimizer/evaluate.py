@@ -98,6 +98,9 @@ def read_plan(path: Path | str, valid: ValidInstance) -> pd.Series:
         if ind.label_zh:
             by_label[ind.label_zh] = iid
 
+    # Townships listed somewhere: an unknown id is most likely a misspelling of one that is not.
+    listed_ids = {_known_id(str(v).strip(), ids) for v in df["township_id"]}
+    unlisted = ids - listed_ids
     chosen: dict[str, str] = {}
     first_row: dict[str, int] = {}
     for pos, (raw_tid, raw_ind) in enumerate(zip(df["township_id"], df["industry"])):
@@ -109,11 +112,11 @@ def read_plan(path: Path | str, valid: ValidInstance) -> pd.Series:
         if not tid:
             problems.append(Problem(cell, "township_id is empty"))
             continue
-        if tid not in ids and tid.endswith(".0") and tid[:-2] in ids:
+        if _known_id(tid, ids) != tid:
             log.info("%s row %d: township id %s read as %s (a spreadsheet wrote it as a number)", path, row, tid, tid[:-2])
             tid = tid[:-2]
         if tid not in ids:
-            problems.append(Problem(cell, f"unknown township '{tid}'", _township_hint(tid, ids, by_name)))
+            problems.append(Problem(cell, f"unknown township '{tid}'", _township_hint(tid, ids, unlisted, by_name)))
         elif tid in first_row:
             problems.append(
                 Problem(cell, f"township '{tid}' ({t.at[tid, 'name']}) is listed twice (first at row {first_row[tid]})")
@@ -174,13 +177,20 @@ def _read_csv(path: Path) -> pd.DataFrame:
     raise InputError([Problem(Location(path), f"not UTF-8 or GBK text ({last})", "save the file as CSV UTF-8")])
 
 
-def _township_hint(tid: str, ids: set[str], by_name: dict[str, list[str]]) -> str | None:
+def _known_id(tid: str, ids: set[str]) -> str:
+    """`451123100.0` (a spreadsheet's number) is township 451123100."""
+    if tid not in ids and tid.endswith(".0") and tid[:-2] in ids:
+        return tid[:-2]
+    return tid
+
+
+def _township_hint(tid: str, ids: set[str], unlisted: set[str], by_name: dict[str, list[str]]) -> str | None:
     if tid in by_name:
         owners = by_name[tid]
         return f"'{tid}' is the name of township {', '.join(owners)}; use its id"
     if _EXCEL_NUMBER.match(tid):
         return "a spreadsheet turned the id into a number; format the column as text and retype the ids"
-    hint = did_you_mean(tid, ids)
+    hint = did_you_mean(tid, sorted(unlisted)) or did_you_mean(tid, sorted(ids))
     if hint:
         return hint
     close = did_you_mean(tid, by_name)
@@ -321,7 +331,7 @@ def comparison_table(valid: ValidInstance, plan_tot: dict[str, Any], opt_tot: di
             {
                 "part": key, "description": words, "unit": "yuan/yr", "in_objective": True,
                 "objective_weight": weights[key], "plan": plan_tot[key], "optimum": opt_tot[key],
-                "left_on_the_table": diff, "weighted_left_on_the_table_yuan": weights[key] * diff,
+                "left_on_the_table": diff, "weighted_left_on_the_table_yuan": weights[key] * diff + 0.0,  # no -0
             }
         )  # fmt: skip
     for key, words, unit in OTHER_FIGURES:

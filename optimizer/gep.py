@@ -599,7 +599,7 @@ def print_accounts(console: Any, accounts: GepAccounts) -> None:
         table.add_column("change", justify="right")
     rows = [(f"GEP {c}", f"gep_{c}_yuan") for c in GEP_CATEGORIES] + [
         ("GEP total", "gep_total_yuan"),
-        ("farmers' income", "farmer_income_yuan"),
+        ("farmers' income (before price steps)", "farmer_income_yuan"),
     ]
     for label, key in rows:
         cells = [_fmt(tot[f"baseline_{key}"])]
@@ -617,6 +617,7 @@ def print_accounts(console: Any, accounts: GepAccounts) -> None:
                 f"({', '.join(g['industry'])})",
                 highlight=False, markup=False,
             )
+    _print_townships(console, accounts, baseline_only)
     if len(accounts.by_county) <= 12:
         ct = Table(title="by county (yuan/yr)", header_style="bold")
         cols = ["county", "townships", "GEP total", "farmers' income"]
@@ -632,3 +633,29 @@ def print_accounts(console: Any, accounts: GepAccounts) -> None:
                          _fmt(r.farmer_income_yuan), _fmt(r.change_farmer_income_yuan)]  # fmt: skip
             ct.add_row(str(r.county), str(r.townships), *cells)
         console.print(ct)
+
+
+def _print_townships(console: Any, accounts: GepAccounts, baseline_only: bool, limit: int = 25) -> None:
+    """The GEP–income pair per township (largest GEP change first when there are many)."""
+    from rich.table import Table
+
+    bt = accounts.by_township
+    shown = bt if len(bt) <= limit else bt.sort_values("change_gep_total_yuan", ascending=False).head(limit)
+    title = "per township (yuan/yr)" if len(bt) <= limit else f"the {limit} townships with the largest GEP gain (yuan/yr)"
+    table = Table(title=title, header_style="bold")
+    cols = ["township", "industry", "GEP", "income", "GEP/ha", "income/ha"]
+    if not baseline_only:
+        cols = ["township", "industry", "GEP", "Δ GEP", "income", "Δ income", "GEP/ha", "income/ha"]
+    for col in cols:
+        left = col in ("township", "industry")
+        table.add_column(col, justify="left" if left else "right", no_wrap=left)
+    for r in shown.itertuples(index=False):
+        cells = [_fmt(r.gep_total_yuan), _fmt(r.farmer_income_yuan)]
+        if not baseline_only:
+            cells = [_fmt(r.gep_total_yuan), _fmt(r.change_gep_total_yuan),
+                     _fmt(r.farmer_income_yuan), _fmt(r.change_farmer_income_yuan)]  # fmt: skip
+        per_ha = [_fmt(r.gep_total_yuan_per_ha), _fmt(r.farmer_income_yuan_per_ha)]
+        table.add_row(f"{r.township_id} {r.name}", str(r.industry), *cells, *per_ha)
+    console.print(table)
+    if len(bt) > limit:
+        console.print(f"… {len(bt) - limit} more townships in gep_by_township.csv", highlight=False)

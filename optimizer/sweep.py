@@ -6,8 +6,11 @@ ordinary run folder (CSV, GeoPackage, summary, manifest, independent check), so 
 can be compared with `optimizer compare`.
 
 How the work is split: points that differ only in the *last* varied parameter form a
-chain, solved in order in one worker, each point starting HiGHS from the previous
-point's plan (a repaired MIP start, see model/start.py). Chains run in parallel on a
+chain, solved in order in one worker; with `--warm-start` each point starts HiGHS from
+the previous point's plan (a repaired MIP start, see model/start.py). Warm starts are
+off by default: on generated instances HiGHS spends its time on the bound, not on
+finding plans, and the measured 10-point sweep was slower with them
+(docs/performance.md). Chains run in parallel on a
 `dask.distributed` cluster: an embedded local one sized to the machine by default, or an
 existing one with `--scheduler ADDRESS`. The chains do not depend on how many workers
 there are, so a sweep gives the same plans serially and in parallel.
@@ -55,7 +58,7 @@ class SweepSpec:
     scenarios: list[str] = field(default_factory=list)
     sets: list[str] = field(default_factory=list)
     options: dict[str, Any] = field(default_factory=dict)
-    warm_start: bool = True
+    warm_start: bool = False  # measured slower on generated instances (docs/performance.md)
 
     def points(self) -> list[dict[str, Any]]:
         """Every combination, in order, with a stable id and its chain number."""

@@ -211,6 +211,12 @@ def test_unknown_township_and_industry_located_with_did_you_mean(tmp_path):
     assert missing.message == "1 township has no row: T3 (Gamma)"
 
 
+def test_unknown_id_suggests_a_township_that_has_no_row(tmp_path):
+    problems = _problems(_csv(tmp_path, "township_id,industry\nT2,pv\nT3,conservation\nT4,pv\nT,fruit\n"))
+    unknown = next(p for p in problems if p.location.row == 4)
+    assert unknown.suggestion == "did you mean 'T1'?"  # T1 has no row; T2–T4 are listed
+
+
 def test_missing_townships_are_listed(tmp_path):
     (p,) = _problems(_csv(tmp_path, "township_id,industry\nT1,fruit\nT4,pv\n"))
     assert p.location.row is None and p.location.table_column == "township_id"
@@ -240,7 +246,8 @@ def test_blank_lines_keep_row_numbers_and_float_ids_are_accepted(tmp_path):
     path = _csv(tmp_path, "township_id,industry,note\nT1,fruit,x\n\nT2,pv,\nT3,conservaton,\nT4,pv,\n")
     (p,) = _problems(path)
     assert p.location.row == 4  # the blank line is row 2
-    ok = read_plan(_csv(tmp_path, "industry,township_id\nfruit,T1\npv,T2\nconservation,T3\npv,T4\n", "ok.csv"), _valid())
+    # columns in any order; an id a spreadsheet wrote as a number ("T4.0" here) is accepted
+    ok = read_plan(_csv(tmp_path, "industry,township_id\nfruit,T1\npv,T2\nconservation,T3\npv,T4.0\n", "ok.csv"), _valid())
     assert ok.to_dict() == {"T1": "fruit", "T2": "pv", "T3": "conservation", "T4": "pv"}
 
 
