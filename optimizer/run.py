@@ -134,7 +134,9 @@ def solve_instance(
     summary["market_revenue_loss_yuan"] = tables.market_losses(valid, alloc)
     summary["per_county"] = counties.to_dict(orient="records")
     summary["constraints"] = tables.constraint_report(m, FAMILIES)
-    limits = [r for r in summary["constraints"] if r["family"] != "market_output_beyond_step_def"]
+    # Definitions and locks hold with equality by construction; they are not scarce limits.
+    limits = [r for r in summary["constraints"]
+              if r["family"] not in ("market_output_beyond_step_def", "industry_locked_in")]
     summary["binding_constraints"] = [r["name"] for r in limits if r["binding"]]
     # In a 0/1 plan a limit is rarely met to the last unit: 'nearly binding' shows the
     # limits that stopped one more township from switching.
