@@ -663,16 +663,13 @@ def _numbers(column: pd.Series) -> np.ndarray:
     if not len(arr):
         return out
     if pd.api.types.infer_dtype(arr, skipna=True) == "string":
-        missing = pd.isna(arr)
-        blank = missing.copy()
-        blank[~missing] = pd.Series(arr[~missing], dtype=object).str.strip().eq("").to_numpy()
-        filled = ~blank
+        filled = ~(pd.isna(arr) | (arr == ""))
         try:
             # numpy turns a str into a float exactly as float() does (spaces, '1_000', 'nan')
             out[filled] = arr[filled].astype(float)
             return out
         except (TypeError, ValueError):
-            pass  # some cell is not a number: the scalar rule decides cell by cell
+            pass  # a cell of spaces, or not a number: the scalar rule decides cell by cell
     return np.array([np.nan if (x := _num(v)) is None else x for v in arr], dtype=float)
 
 
@@ -885,7 +882,9 @@ class _Checker:
         towns = self.towns
         self.tids = towns["township_id"].to_numpy(dtype=object)
         self.town_index = pd.Index(self.tids, dtype=object)
-        self.town_num = {c: towns[c].to_numpy(dtype=float, na_value=np.nan) for c in _TOWNSHIP_NUMERIC}
+        self.town_num = {
+            c: towns[c].to_numpy(dtype=float, na_value=np.nan) for c in _TOWNSHIP_NUMERIC
+        }
         blank = np.full(len(towns), "", dtype=object)
         self.town_text = {
             c: towns[c].to_numpy(dtype=object) if c in towns.columns else blank
@@ -1175,7 +1174,8 @@ class _Checker:
                         )
                     )
                 need = "at least" if sense == ">=" else "at most"
-                for k, x in zip(rows[~missing & ~passes].tolist(), value[~missing & ~passes].tolist()):
+                fails = ~missing & ~passes
+                for k, x in zip(rows[fails].tolist(), value[fails].tolist()):
                     flag(
                         int(vpos[k]),
                         _RANK_GATE + g,
@@ -1512,7 +1512,10 @@ class _Checker:
                     f"{_percent(inst.floor_share)} of baseline income "
                     f"{format_amount(base_l[k], 'yuan')}"
                 )
-            return f"{format_amount(inst.floor_per_ha, 'yuan/ha')} × {format_amount(area_l[k], 'ha')}"
+            return (
+                f"{format_amount(inst.floor_per_ha, 'yuan/ha')} × "
+                f"{format_amount(area_l[k], 'ha')}"
+            )
 
         r_tids = tids[rows]
         self.constraint_rows(
@@ -1571,7 +1574,9 @@ class _Checker:
         known = set(self.town_text[column].tolist()) if column in self.towns.columns else set()
         for name in names:
             if name not in known:
-                self.report.notes.append(f"{kind} '{name}' has a limit but no township in the table")
+                self.report.notes.append(
+                    f"{kind} '{name}' has a limit but no township in the table"
+                )
 
     def market_output(self, pt: pd.DataFrame, m: _Market) -> float:
         if not len(pt):
