@@ -78,3 +78,27 @@ def test_karst3_shares_one_fruit_market(runs):
     assert apple_counties <= {"昭阳区", "鲁甸县"}
     assert "富川瑶族自治县" in citrus_counties and not citrus_counties & {"昭阳区", "鲁甸县"}
     assert s["price_steps_reached"]  # the shared market's price falls
+
+
+@pytest.mark.parametrize("name", ["fuchuan", "guanling", "zhaotong", "karst3"])
+def test_gep_and_evaluate_work_on_every_instance(name, tmp_path):
+    """GEP accounts for the baseline, and an all-conservation plan scored against the optimum.
+
+    Conserving every township pays farmers less than maize in most townships, so the
+    income floor of each shipped instance must be named as broken, with its amount.
+    """
+    from optimizer.evaluate import evaluate_plan
+    from optimizer.gep import account_instance
+
+    instance = ROOT / name / f"{name}.yaml"
+    accounts, out = account_instance(instance, results_root=tmp_path)
+    assert out is not None and (out / "gep_by_township.csv").exists()
+    assert accounts.totals["gep_total_yuan"] > 0
+    towns = pd.read_csv(next(out.glob("gep_by_township.csv")), dtype={"township_id": str}, encoding="utf-8-sig")
+    plan = tmp_path / "all_conservation.csv"
+    pd.DataFrame({"township_id": towns["township_id"], "industry": "conservation"}).to_csv(plan, index=False)
+    ev = evaluate_plan(instance, plan, results_root=tmp_path)
+    assert ev.optimum_objective_yuan is not None and ev.optimum_objective_yuan >= ev.objective_yuan
+    floors = [v for v in ev.violations if v.name == "farmer_income_per_township_min"]
+    assert floors and all(v.amount < v.limit and v.unit for v in floors)
+    assert ev.exit_code == 7
