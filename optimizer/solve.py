@@ -187,12 +187,13 @@ def solve(m: pyo.ConcreteModel, options: SolveOptions, start: list[tuple[Any, fl
     status = h.getModelStatus()
     info = h.getInfo()
     has_solution = info.primal_solution_status == 2
-    objective = info.objective_function_value if has_solution else None
+    unit = getattr(m, "objective_unit_yuan", 1.0)  # the model's objective is in 万元
+    objective = info.objective_function_value * unit if has_solution else None
     mip_nodes = info.mip_node_count if info.mip_node_count >= 0 else None
     if mip_nodes is None:  # a pure LP: the bound is the optimum itself when solved
         bound = objective if status == highspy.HighsModelStatus.kOptimal else None
     else:
-        bound = info.mip_dual_bound if abs(info.mip_dual_bound) < 1e300 else None
+        bound = info.mip_dual_bound * unit if abs(info.mip_dual_bound) < 1e300 else None
     termination = h.modelStatusToString(status)
 
     if status == highspy.HighsModelStatus.kOptimal:

@@ -1,10 +1,10 @@
-"""`investment_budget_max`: establishment investment the plan may spend (yuan, once)."""
+"""`investment_budget_max`: establishment investment the plan may spend (row in 亿元, once)."""
 
 from __future__ import annotations
 
 import pyomo.environ as pyo
 
-from optimizer.model.data import ModelData
+from optimizer.model.data import INVESTMENT_UNIT_YUAN, ModelData
 
 
 def add_investment_budget(m: pyo.ConcreteModel, data: ModelData) -> None:
@@ -12,7 +12,9 @@ def add_investment_budget(m: pyo.ConcreteModel, data: ModelData) -> None:
     if budget is None:
         return
     x = m.industry_chosen
-    terms = data.column("investment_yuan")
+    terms = data.column("investment_100m_yuan")
     if not terms:  # nothing allowed costs anything: the budget cannot bind
         return
-    m.investment_budget_max = pyo.Constraint(expr=sum(v * x[p] for p, v in terms.items()) <= budget)
+    m.investment_budget_max = pyo.Constraint(
+        expr=sum(v * x[p] for p, v in terms.items()) <= budget / INVESTMENT_UNIT_YUAN
+    )

@@ -11,7 +11,14 @@ from optimizer.instance.validate import ValidInstance, income_floor
 from optimizer.model.assignment import add_one_industry_per_township
 from optimizer.model.budget import add_investment_budget
 from optimizer.model.conservation import add_minimum_conservation
-from optimizer.model.data import PAIR_TOTALS, ModelData
+from optimizer.model.data import (
+    INVESTMENT_UNIT_YUAN,
+    MONEY_UNIT_YUAN,
+    OUTPUT_UNIT,
+    PAIR_TOTALS,
+    WATER_UNIT_M3,
+    ModelData,
+)
 from optimizer.model.grid import add_grid_capacity
 from optimizer.model.income_floor import add_income_floor
 from optimizer.model.locks import add_locks
@@ -21,20 +28,20 @@ from optimizer.model.water import add_water_limits
 
 log = logging.getLogger(__name__)
 
-#: Constraint families with the unit of their left-hand side, for reports.
-FAMILIES: dict[str, str] = {
-    "one_industry_per_township": "industries",
-    "water_use_per_township_max": "m³",
-    "water_use_per_county_max": "m³",
-    "water_use_per_basin_max": "m³",
-    "market_output_max": "output unit",
-    "market_output_beyond_step_def": "output unit",
-    "pv_capacity_per_county_max": "MWp",
-    "investment_budget_max": "yuan",
-    "conservation_area_min": "ha",
-    "conservation_area_per_county_min": "ha",
-    "farmer_income_per_township_min": "yuan",
-    "industry_locked_in": "",
+#: Constraint families: (unit of the reported left-hand side, factor from model units).
+FAMILIES: dict[str, tuple[str, float]] = {
+    "one_industry_per_township": ("industries", 1.0),
+    "water_use_per_township_max": ("m³", WATER_UNIT_M3),
+    "water_use_per_county_max": ("m³", WATER_UNIT_M3),
+    "water_use_per_basin_max": ("m³", WATER_UNIT_M3),
+    "market_output_max": ("output unit", OUTPUT_UNIT),
+    "market_output_beyond_step_def": ("output unit", OUTPUT_UNIT),
+    "pv_capacity_per_county_max": ("MWp", 1.0),
+    "investment_budget_max": ("yuan", INVESTMENT_UNIT_YUAN),
+    "conservation_area_min": ("ha", 1.0),
+    "conservation_area_per_county_min": ("ha", 1.0),
+    "farmer_income_per_township_min": ("yuan", MONEY_UNIT_YUAN),
+    "industry_locked_in": ("", 1.0),
 }
 
 
@@ -51,19 +58,23 @@ def prepare(valid: ValidInstance) -> ModelData:
             must[lock.township] = lock.industry
     chosen = pairs[allowed.to_numpy()].copy()
     t = valid.townships
-    for per_ha, total in PAIR_TOTALS.items():
-        chosen[total] = chosen[per_ha] * chosen["area_ha"]
+    for per_ha, (total, unit) in PAIR_TOTALS.items():
+        chosen[total] = chosen[per_ha] * chosen["area_ha"] / unit
     tids = chosen.index.get_level_values("township_id")
     chosen["township"] = tids
     chosen["basin"] = t["basin"].reindex(tids).to_numpy()
-    keep = [*PAIR_TOTALS.values(), "area_ha", "county", "basin", "township", "conservation"]
+    keep = [*(total for total, _ in PAIR_TOTALS.values()), "area_ha", "county", "basin", "township", "conservation"]
     return ModelData(
         spec=spec,
         townships=t,
         pairs=chosen[keep],
         must_locks=must,
-        income_floor=income_floor(valid.loaded, t, valid.baseline),
+        income_floor=_scaled(income_floor(valid.loaded, t, valid.baseline), MONEY_UNIT_YUAN),
     )
+
+
+def _scaled(series: pd.Series | None, unit: float) -> pd.Series | None:
+    return None if series is None else series / unit
 
 
 def build_model(data: ModelData) -> pyo.ConcreteModel:
@@ -82,6 +93,7 @@ def build_model(data: ModelData) -> pyo.ConcreteModel:
     add_income_floor(m, data)
     add_locks(m, data)
     add_objective(m, data)
+    m.objective_unit_yuan = MONEY_UNIT_YUAN  # HiGHS sees 万元; reports multiply back
     log.info(
         "built model: %d townships, %d allowed pairs, %d constraints",
         len(m.townships),

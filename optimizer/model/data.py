@@ -13,15 +13,27 @@ import pandas as pd
 
 from optimizer.instance.schema import Instance
 
+#: The model counts water in 万 m³ (10,000 m³), yearly money in 万元 (10,000 yuan) and
+#: investment in 亿元 (1e8 yuan), the units Chinese planning documents use. In m³ and yuan a region's investment budget is ~1e12
+#: and HiGHS warns that the model is badly scaled for its 1e-6 tolerances; in 万 the
+#: coefficients stay within ~1e-2…1e6. Reports convert back to m³ and yuan.
+WATER_UNIT_M3 = 1e4
+MONEY_UNIT_YUAN = 1e4
+#: Market output in thousands of the output unit (kt of fruit, GWh of power).
+OUTPUT_UNIT = 1e3
+#: Establishment investment in 亿元 (1e8 yuan): a PV township costs billions of yuan.
+INVESTMENT_UNIT_YUAN = 1e8
+
+#: per-ha pair column → (model total column, divisor from the report unit to the model unit)
 PAIR_TOTALS = {
-    "output_per_ha": "output",
-    "water_per_ha": "water_m3",
-    "pv_capacity_per_ha": "pv_mw",
-    "investment_per_ha": "investment_yuan",
-    "farmer_income_per_ha": "income_yuan",
-    "gep_material_per_ha": "gep_material_yuan",
-    "gep_regulating_per_ha": "gep_regulating_yuan",
-    "gep_cultural_per_ha": "gep_cultural_yuan",
+    "output_per_ha": ("output_1000", OUTPUT_UNIT),
+    "water_per_ha": ("water_10k_m3", WATER_UNIT_M3),
+    "pv_capacity_per_ha": ("pv_mw", 1.0),
+    "investment_per_ha": ("investment_100m_yuan", INVESTMENT_UNIT_YUAN),
+    "farmer_income_per_ha": ("income_10k_yuan", MONEY_UNIT_YUAN),
+    "gep_material_per_ha": ("gep_material_10k_yuan", MONEY_UNIT_YUAN),
+    "gep_regulating_per_ha": ("gep_regulating_10k_yuan", MONEY_UNIT_YUAN),
+    "gep_cultural_per_ha": ("gep_cultural_10k_yuan", MONEY_UNIT_YUAN),
 }
 
 

@@ -12,7 +12,7 @@ def add_income_floor(m: pyo.ConcreteModel, data: ModelData) -> None:
         return
     x = m.industry_chosen
     floor = data.income_floor.to_dict()
-    income_of = data.by("township", "income_yuan")
+    income_of = data.by("township", "income_10k_yuan")
 
     def rule(m: pyo.ConcreteModel, t: str) -> object:
         terms = income_of.get(t, [])

@@ -4,7 +4,7 @@ from __future__ import annotations
 
 import pyomo.environ as pyo
 
-from optimizer.model.data import ModelData
+from optimizer.model.data import MONEY_UNIT_YUAN, ModelData
 
 
 def _total(m: pyo.ConcreteModel, data: ModelData, column: str) -> object:
@@ -20,16 +20,20 @@ def market_farmer_share(data: ModelData, market: str) -> float:
 
 def add_objective(m: pyo.ConcreteModel, data: ModelData) -> None:
     obj = data.spec.objective
-    m.gep_material_yuan = pyo.Expression(expr=_total(m, data, "gep_material_yuan"))
-    m.gep_regulating_yuan = pyo.Expression(expr=_total(m, data, "gep_regulating_yuan"))
-    m.gep_cultural_yuan = pyo.Expression(expr=_total(m, data, "gep_cultural_yuan"))
-    m.farmer_income_yuan = pyo.Expression(expr=_total(m, data, "income_yuan"))
-    loss = sum(market_farmer_share(data, k) * m.market_revenue_loss_yuan[k] for k in m.market_revenue_loss_yuan)
+    # In 万元 (see data.MONEY_UNIT_YUAN): HiGHS sees well-scaled costs.
+    m.gep_material_10k_yuan = pyo.Expression(expr=_total(m, data, "gep_material_10k_yuan"))
+    m.gep_regulating_10k_yuan = pyo.Expression(expr=_total(m, data, "gep_regulating_10k_yuan"))
+    m.gep_cultural_10k_yuan = pyo.Expression(expr=_total(m, data, "gep_cultural_10k_yuan"))
+    m.farmer_income_10k_yuan = pyo.Expression(expr=_total(m, data, "income_10k_yuan"))
+    loss = sum(
+        market_farmer_share(data, k) * m.market_revenue_loss_yuan[k] / MONEY_UNIT_YUAN
+        for k in m.market_revenue_loss_yuan
+    )
     delta = 1.0 if obj.double_count == "count_both" else 0.0
-    gep = m.gep_regulating_yuan + m.gep_cultural_yuan
+    gep = m.gep_regulating_10k_yuan + m.gep_cultural_10k_yuan
     if delta:
-        gep = gep + m.gep_material_yuan
+        gep = gep + m.gep_material_10k_yuan
     m.weighted_gep_and_income = pyo.Objective(
-        expr=obj.gep_weight * gep + obj.income_weight * (m.farmer_income_yuan - loss),
+        expr=obj.gep_weight * gep + obj.income_weight * (m.farmer_income_10k_yuan - loss),
         sense=pyo.maximize,
     )

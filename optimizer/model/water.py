@@ -1,18 +1,18 @@
-"""Water: per township, per county and per basin budgets (m³/yr)."""
+"""Water: per township, per county and per basin budgets (rows in 万 m³/yr)."""
 
 from __future__ import annotations
 
 import pyomo.environ as pyo
 
-from optimizer.model.data import ModelData
+from optimizer.model.data import WATER_UNIT_M3, ModelData
 
 
 def add_water_limits(m: pyo.ConcreteModel, data: ModelData) -> None:
     x = m.industry_chosen
     limits = data.spec.constraints.water
     if limits.per_township:
-        use_of: dict[str, list[tuple[tuple[str, str], float]]] = data.by("township", "water_m3")
-        available = data.townships["water_available_m3"].to_dict()
+        use_of: dict[str, list[tuple[tuple[str, str], float]]] = data.by("township", "water_10k_m3")
+        available = (data.townships["water_available_m3"] / WATER_UNIT_M3).to_dict()
         limited = sorted(t for t in use_of if sum(v for _, v in use_of[t]) > 0)
 
         def per_township(m: pyo.ConcreteModel, t: str) -> object:
@@ -20,23 +20,23 @@ def add_water_limits(m: pyo.ConcreteModel, data: ModelData) -> None:
 
         m.water_use_per_township_max = pyo.Constraint(limited, rule=per_township)
     if limits.county_max_m3:
-        by_county = data.by("county", "water_m3")
+        by_county = data.by("county", "water_10k_m3")
         counties = list(limits.county_max_m3)
 
         def per_county(m: pyo.ConcreteModel, c: str) -> object:
             terms = by_county.get(c, [])
             if not terms:
                 return pyo.Constraint.Skip
-            return sum(v * x[p] for p, v in terms) <= limits.county_max_m3[c]
+            return sum(v * x[p] for p, v in terms) <= limits.county_max_m3[c] / WATER_UNIT_M3
 
         m.water_use_per_county_max = pyo.Constraint(counties, rule=per_county)
     if limits.basin_max_m3:
-        by_basin = data.by("basin", "water_m3")
+        by_basin = data.by("basin", "water_10k_m3")
 
         def per_basin(m: pyo.ConcreteModel, b: str) -> object:
             terms = by_basin.get(b, [])
             if not terms:
                 return pyo.Constraint.Skip
-            return sum(v * x[p] for p, v in terms) <= limits.basin_max_m3[b]
+            return sum(v * x[p] for p, v in terms) <= limits.basin_max_m3[b] / WATER_UNIT_M3
 
         m.water_use_per_basin_max = pyo.Constraint(list(limits.basin_max_m3), rule=per_basin)

@@ -125,7 +125,9 @@ def objective_value(valid: ValidInstance, tot: dict[str, Any]) -> float:
     return obj.gep_weight * gep + obj.income_weight * tot["farmer_income_after_price_steps_yuan"]
 
 
-def constraint_report(m: pyo.ConcreteModel, families: dict[str, str], tol: float = 1e-6) -> list[dict[str, Any]]:
+def constraint_report(
+    m: pyo.ConcreteModel, families: dict[str, tuple[str, float]], tol: float = 1e-6
+) -> list[dict[str, Any]]:
     """Every limit with its left-hand side, bound and slack; `binding` when slack ≈ 0.
 
     Per-township rows (one industry, water, income floor) are included only when they
@@ -134,7 +136,7 @@ def constraint_report(m: pyo.ConcreteModel, families: dict[str, str], tol: float
     per_township = {"one_industry_per_township", "water_use_per_township_max",
                     "farmer_income_per_township_min", "industry_locked_in"}  # fmt: skip
     rows = []
-    for name, unit in families.items():
+    for name, (unit, scale) in families.items():
         comp = m.component(name)
         if comp is None:
             continue
@@ -142,9 +144,10 @@ def constraint_report(m: pyo.ConcreteModel, families: dict[str, str], tol: float
             body = pyo.value(con.body, exception=False)
             if body is None:
                 continue
+            body *= scale  # back from 万 m³ / 万元 to the units planners read in reports
             lower, upper = con.lower, con.upper
-            lo = None if lower is None else pyo.value(lower)
-            up = None if upper is None else pyo.value(upper)
+            lo = None if lower is None else pyo.value(lower) * scale
+            up = None if upper is None else pyo.value(upper) * scale
             if lo is not None and up is not None and lo == up:
                 if name == "one_industry_per_township":
                     continue
