@@ -31,7 +31,7 @@ from rich.markup import escape
 from rich.table import Table
 
 from optimizer import __version__
-from optimizer.errors import InputError
+from optimizer.errors import InputError, Location, Problem
 
 
 class Exit(IntEnum):
@@ -168,6 +168,13 @@ def solve(
                    "check locks, income floors, conservation share and budgets)")
         err.print(f"[bold red]Infeasible:[/] no plan meets every limit. Limits in conflict: {escape(fam)}")
         raise typer.Exit(Exit.INFEASIBLE)
+    if s["status"] == "error":
+        err.print(f"[bold red]HiGHS failed ({escape(str(s['termination']))}).[/] Nothing was written. "
+                  "Rerun with -v to see the HiGHS log, and report it with the instance.")
+        raise typer.Exit(Exit.INTERNAL)
+    if s["status"] == "interrupted_no_solution":
+        err.print("[bold yellow]Interrupted before HiGHS found any plan.[/] Nothing was written.")
+        raise typer.Exit(Exit.NO_SOLUTION)
     if result.run_dir is None:
         err.print(
             f"[bold red]Stopped ({s['termination']}) before HiGHS found any plan.[/] Nothing was written. "
@@ -183,7 +190,7 @@ def solve(
     if status_text != "optimal":
         err.print(
             f"[bold yellow]Stopped early ({status_text}):[/] the plan is feasible but not proven best; "
-            f"gap {s['gap']:.2%} to the bound."
+            + (f"gap {s['gap']:.2%} to the bound." if s["gap"] is not None else "HiGHS had no bound yet.")
         )
         raise typer.Exit(Exit.STOPPED_WITH_PLAN)
 
@@ -293,6 +300,9 @@ def sweep(
 
     try:
         if resume is not None:
+            if not (resume / "sweep.json").exists():
+                raise InputError([Problem(Location(resume), "not a sweep folder (no sweep.json)",
+                                          "give the folder `optimizer sweep` printed, results/<instance>/sweep-<id>")])
             saved = json.loads((resume / "sweep.json").read_text(encoding="utf-8"))["spec"]
             from optimizer.sweep import Vary
 
@@ -347,10 +357,15 @@ def sweep(
                        for c in cols])
     out.print(show)
     out.print(f"Sweep folder: [bold]{escape(str(sweep_dir))}[/] (sweep_summary.csv, sweep.png, points/)")
+    n_infeasible = int((table["status"] == "infeasible").sum())
+    if n_infeasible:
+        out.print(f"{n_infeasible} point(s) have no feasible plan (status 'infeasible'; the limits in conflict are "
+                  "in sweep_summary.csv). That is an answer, not an error.", highlight=False, markup=False)
     n_failed = int((table["status"] == "failed").sum())
     if n_failed:
-        err.print(f"[yellow]{n_failed} point(s) failed; see points/*.failed.json, fix, then --resume {escape(str(sweep_dir))}[/]")
-        raise typer.Exit(Exit.INTERNAL if n_failed == len(table) else Exit.STOPPED_WITH_PLAN)
+        err.print(f"[yellow]{n_failed} point(s) failed; see points/*.failed.json, fix the cause, then "
+                  f"optimizer sweep --resume {escape(str(sweep_dir))}[/]")
+        raise typer.Exit(Exit.INTERNAL)
 
 
 @app.command()
@@ -394,9 +409,22 @@ def check(
     instance: Annotated[Path, typer.Argument(help="Instance YAML file the run was made from.")],
     run_dir: Annotated[Path, typer.Argument(help="Run folder holding allocation.csv and summary.json.")],
 ) -> None:
-    """Recheck a run independently: every limit and the objective, from the input tables."""
+    """Recheck a run independently: every limit and the objective, from the input tables.
+
+    A what-if run (scenarios, --set) is checked against the limits it was solved under,
+    from its own instance.resolved.yaml.
+    """
     from optimizer.check import check_run
 
+    if not (run_dir / "summary.json").exists() or not (run_dir / "allocation.csv").exists():
+        err.print(f"[red]{escape(str(run_dir))} is not a finished run folder (no summary.json and allocation.csv)[/]")
+        raise typer.Exit(Exit.INVALID_INPUT)
+    resolved = run_dir / "instance.resolved.yaml"
+    if resolved.exists():
+        summary = json.loads((run_dir / "summary.json").read_text(encoding="utf-8"))
+        if summary.get("overrides_applied"):
+            err.print(f"checking against the run's resolved instance ({len(summary['overrides_applied'])} what-if changes)")
+            instance = resolved
     report = check_run(instance, run_dir)
     if report.ok:
         out.print(f"[green]OK[/] every limit holds; objective recomputed as {report.objective_yuan:,.0f} yuan")

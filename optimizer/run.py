@@ -96,8 +96,9 @@ def solve_instance(
     if start_plan is not None:
         from optimizer.model.start import repaired_start
 
+        t0 = time.perf_counter()
         start = repaired_start(m, data, start_plan)
-        timings["start"] = time.perf_counter() - t0 - timings["build"]
+        timings["start"] = time.perf_counter() - t0
     note("solving with HiGHS")
     outcome = solve(m, options, start=start)
     timings["transfer"] = outcome.transfer_seconds
@@ -127,6 +128,9 @@ def solve_instance(
     note("writing results")
     t0 = time.perf_counter()
     plan = chosen_pairs(m)
+    for var in m.industry_chosen.values():  # reports use the 0/1 plan, not HiGHS's 1e-9 noise
+        if var.value is not None:
+            var.set_value(float(round(var.value)), skip_validation=True)
     alloc = tables.allocation_table(valid, plan)
     industries = [i for i, ind in loaded.spec.industries.items() if ind.candidate]
     counties = tables.county_totals(alloc, industries)
@@ -143,8 +147,10 @@ def solve_instance(
     summary["nearly_binding_constraints"] = [
         r["name"] for r in limits if not r["binding"] and r["sense"] == "<=" and (r["used_share"] or 0) >= 0.95
     ]
+    steps = {name: sorted(mk.price_steps, key=lambda s: s.above_output)  # as markets.py numbers them
+             for name, mk in data.spec.constraints.markets.items()}  # fmt: skip
     summary["price_steps_reached"] = [
-        f"{market} beyond {data.spec.constraints.markets[market].price_steps[k].above_output:,.0f}"
+        f"{market} beyond {steps[market][k].above_output:,.0f}"
         for (market, k), var in m.market_output_beyond_step.items()
         if (var.value or 0.0) > 1e-6
     ]

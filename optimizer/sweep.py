@@ -112,7 +112,9 @@ def new_sweep_dir(results_root: Path, instance_name: str) -> Path:
 
 
 def point_done(sweep_dir: Path, point_id: str) -> bool:
-    return (sweep_dir / "points" / point_id / "manifest.json").exists()
+    """A finished run folder, or a recorded proof that the point has no feasible plan."""
+    points = sweep_dir / "points"
+    return (points / point_id / "manifest.json").exists() or (points / f"{point_id}.infeasible.json").exists()
 
 
 def run_chain(spec_dict: dict[str, Any], sweep_dir: str, chain: list[dict[str, Any]]) -> list[dict[str, Any]]:
@@ -131,8 +133,13 @@ def run_chain(spec_dict: dict[str, Any], sweep_dir: str, chain: list[dict[str, A
     for point in chain:
         pid = point["id"]
         if point_done(root, pid):
-            rows.append(_row_from_folder(root, point))
-            previous = _plan_from_folder(root / "points" / pid)
+            marker = root / "points" / f"{pid}.infeasible.json"
+            if marker.exists():
+                rows.append(json.loads(marker.read_text(encoding="utf-8"))["row"])
+                previous = None
+            else:
+                rows.append(_row_from_folder(root, point))
+                previous = _plan_from_folder(root / "points" / pid)
             continue
         sets = [*spec.sets, *[f"{p}={v}" for p, v in point["values"].items()]]
         try:
@@ -140,6 +147,15 @@ def run_chain(spec_dict: dict[str, Any], sweep_dir: str, chain: list[dict[str, A
                 Path(spec.instance), options, results_root=root, folder="points", run_id=pid,
                 scenarios=spec.scenarios, sets=sets, start_plan=previous if spec.warm_start else None,
             )  # fmt: skip
+            if result.summary["status"] == "infeasible":  # an answer, not a failure: no plan meets the limits
+                row = {"point": pid, **point["values"], "status": "infeasible",
+                       "error": "limits in conflict: " + ", ".join(result.summary.get("infeasible_families") or [])}
+                (root / "points").mkdir(parents=True, exist_ok=True)
+                (root / "points" / f"{pid}.infeasible.json").write_text(
+                    json.dumps({"row": row}, ensure_ascii=False, indent=2), encoding="utf-8")
+                rows.append(row)
+                previous = None
+                continue
             if result.run_dir is None:
                 raise RuntimeError(f"no plan: {result.summary['status']} ({result.summary.get('termination')})")
             previous = result.plan
@@ -255,13 +271,13 @@ def run_sweep(
 
 
 def _changed_from_first(sweep_dir: Path, table: pd.DataFrame) -> pd.DataFrame:
-    ok = table[table["status"] != "failed"]
+    ok = table[~table["status"].isin(["failed", "infeasible"])]
     if ok.empty:
         return table
     first = _plan_from_folder(sweep_dir / "points" / ok["point"].iloc[0])
     changed = []
     for pid, status in zip(table["point"], table["status"]):
-        if status == "failed":
+        if status in ("failed", "infeasible"):
             changed.append(None)
             continue
         plan = _plan_from_folder(sweep_dir / "points" / pid)
@@ -277,7 +293,7 @@ def _plot(table: pd.DataFrame, spec: SweepSpec, target: Path) -> None:
     matplotlib.use("Agg")
     import matplotlib.pyplot as plt
 
-    ok = table[table["status"] != "failed"].copy()
+    ok = table[~table["status"].isin(["failed", "infeasible"])].copy()
     if ok.empty:
         return
     x_path = spec.varies[0].path

@@ -80,3 +80,18 @@ def test_cli_sweep_and_resume(tmp_path):
     assert res.exit_code == 0, res.output
     res = CliRunner().invoke(app, ["sweep", str(TINY), "--vary", "industries.pv.prise_yuan_per_unit=1,2"])
     assert res.exit_code == 2 and "did you mean --set industries.pv.price_yuan_per_unit?" in res.output
+
+
+def test_infeasible_point_is_an_answer_not_a_failure(tmp_path):
+    # 80% conservation with an income floor: the LP relaxation is already infeasible.
+    spec = SweepSpec(
+        instance=str(TINY),
+        varies=[parse_vary("constraints.min_conservation_share=0.1,0.8")],
+        sets=["constraints.income_floor.min_share_of_baseline=1.0"],
+        options={"gap": 1e-9},
+    )
+    table = run_sweep(spec, tmp_path, serial=True)
+    row = table.set_index("point").loc["p1-0.8"]
+    assert row["status"] == "infeasible" and "conservation_area_min" in row["error"]
+    again = run_sweep(spec, tmp_path, serial=True)  # resume: recorded, not rerun
+    assert again.set_index("point").loc["p1-0.8", "status"] == "infeasible"

@@ -125,3 +125,25 @@ def test_geometry_problems_are_located(tmp_path):
     probs = "\n".join(_problems(y))
     assert "no coordinate reference system" in probs
     assert "townships.gpkg:row 2:column geometry: invalid geometry (Self-intersection" in probs
+
+
+def test_table_reading_forgives_spaces_and_names_layers(tmp_path):
+    import geopandas as gpd
+    import pandas as pd
+    from shapely.geometry import Point
+
+    y = _copy_tiny(tmp_path)
+    csv = tmp_path / "townships.csv"
+    lines = csv.read_text(encoding="utf-8").splitlines()
+    lines[0] = ", ".join(lines[0].split(","))  # "township_id, name, county, ..."
+    csv.write_text("\n".join(lines) + "\n", encoding="utf-8")
+    load_and_validate(y)  # spaces after commas in the header are not a problem
+    df = pd.read_csv(TINY.parent / "townships.csv", dtype=str)
+    g = gpd.GeoDataFrame(df, geometry=[Point(i, 0) for i in range(4)], crs=4326)
+    g.to_file(tmp_path / "two.gpkg", layer="boundary", engine="pyogrio")
+    g.to_file(tmp_path / "two.gpkg", layer="townships", engine="pyogrio")
+    y.write_text(y.read_text(encoding="utf-8").replace("townships: townships.csv", "townships: two.gpkg"), encoding="utf-8")
+    probs = "\n".join(_problems(y))
+    assert "the file has 2 layers (boundary, townships)" in probs and "layer: NAME" in probs
+    y.write_text(y.read_text(encoding="utf-8").replace("townships: two.gpkg", "townships: {path: two.gpkg, layer: townshps}"), encoding="utf-8")
+    assert "did you mean 'townships'?" in "\n".join(_problems(y))

@@ -55,10 +55,9 @@ class Applied:
 
 
 def split_path(dotted: str) -> tuple[str | int, ...]:
-    parts: list[str | int] = []
-    for piece in dotted.strip().split("."):
-        parts.append(int(piece) if piece.isdigit() else piece)
-    return tuple(parts)
+    """Dotted path → keys. Digits stay text (township ids like 0012 keep their zeros);
+    they are read as list positions only where the YAML node is a list."""
+    return tuple(piece.strip() for piece in dotted.strip().split("."))
 
 
 def parse_set(expr: str, origin: Location) -> Override | Problem:
@@ -140,7 +139,8 @@ def apply_one(data: dict[str, Any], ov: Override) -> tuple[Applied | None, Probl
                 else:
                     return None, _unknown(ov, depth, allowed)
             node = node[key]
-        elif isinstance(node, list) and isinstance(key, int):
+        elif isinstance(node, list) and str(key).isdigit():
+            key = int(key)
             if key >= len(node):
                 return None, Problem(ov.origin, f"{ov.source}: '{ov.dotted}': list has only {len(node)} items", path=ov.dotted)
             node = node[key]
@@ -148,6 +148,7 @@ def apply_one(data: dict[str, Any], ov: Override) -> tuple[Applied | None, Probl
             return None, _unknown(ov, depth, [])
     last = path[-1]
     if isinstance(node, list):
+        last = int(last) if str(last).isdigit() else last
         if not isinstance(last, int) or last >= len(node):
             return None, Problem(ov.origin, f"{ov.source}: '{ov.dotted}': no such list item", path=ov.dotted)
         old = node[last]
@@ -206,6 +207,17 @@ def scenario_overrides(
     scenarios = data.get("scenarios") or {}
     result: list[Override] = []
     problems: list[Problem] = []
+    shape = []
+    if not isinstance(named, dict) or any(not isinstance(v, (dict, type(None))) for v in named.values()):
+        shape.append(Problem(yaml_location(file, positions, ("overrides",)),
+                             "overrides must map a name to {path: value, ...}",
+                             "e.g. overrides: {dry_year: {constraints.water.county_max_m3.A: 0.7*}}"))
+    if not isinstance(scenarios, dict) or any(not isinstance(v, (list, type(None))) for v in scenarios.values()):
+        shape.append(Problem(yaml_location(file, positions, ("scenarios",)),
+                             "scenarios must map a name to a list of override names",
+                             "e.g. scenarios: {dry_and_cheap: [dry_year, pv_price_cut]}"))
+    if shape:
+        return [], shape
     expanded: list[str] = []
     for name in names:
         if name in scenarios:
