@@ -1,0 +1,34 @@
+"""Region-scale runs (slow: deselected by default; run with `python -m pytest -m slow`)."""
+
+from __future__ import annotations
+
+import json
+import os
+import subprocess
+import sys
+import time
+
+import pytest
+
+from optimizer.generate import generate_instance
+
+
+@pytest.mark.slow
+def test_20000_townships_keep_the_time_limit_and_memory(tmp_path):
+    instance = generate_instance(tmp_path / "inst", 20_000, seed=2, table_format="gpkg")
+    limit = 30
+    start = time.perf_counter()
+    proc = subprocess.Popen([sys.executable, "-m", "optimizer", "-q", "solve", str(instance), "--time-limit",
+                             str(limit), "--results", str(tmp_path / "r")],
+                            stdout=subprocess.DEVNULL, stderr=subprocess.PIPE)
+    _, status, usage = os.wait4(proc.pid, 0)  # this child's own peak memory
+    wall = time.perf_counter() - start
+    code = os.waitstatus_to_exitcode(status)
+    assert code in (0, 6), proc.stderr.read().decode()[-2000:]
+    assert usage.ru_maxrss / 1024 < 2048  # MB
+    run_dir = next((tmp_path / "r").iterdir()).iterdir().__next__()
+    s = json.loads((run_dir / "summary.json").read_text(encoding="utf-8"))
+    assert s["timings_s"]["solve"] <= limit + 5
+    assert s["bound_yuan"] >= s["objective_yuan"] and s["gap"] is not None
+    assert s["check_ok"] is True
+    assert wall < limit + 60
