@@ -215,36 +215,21 @@ def _check_references(inst: LoadedInstance, townships: pd.DataFrame, problems: l
                     did_you_mean(use, industries) or "define it under industries: with candidate: false",
                 )
             )
-    for county in cons.water.county_max_m3:
-        if county not in counties:
-            problems.append(
-                Problem(
-                    inst.locate("constraints", "water", "county_max_m3", county),
-                    f"county '{county}' is not in the township table",
-                    did_you_mean(county, counties),
-                    path=f"constraints.water.county_max_m3.{county}",
+    # Budgets keyed by a county or basin name must name one of the table's.
+    keyed = (
+        (("water", "county_max_m3"), cons.water.county_max_m3, counties, "the township table"),
+        (("water", "basin_max_m3"), cons.water.basin_max_m3, basins, "the township table's 'basin' column"),
+        (("grid_county_max_mw",), cons.grid_county_max_mw, counties, "the township table"),
+    )
+    for keys, limits, known, where in keyed:
+        kind = "basin" if "basin" in keys[-1] else "county"
+        for key in limits:
+            if key not in known:
+                dotted = ".".join(("constraints", *keys, key))
+                problems.append(
+                    Problem(inst.locate("constraints", *keys, key), f"{kind} '{key}' is not in {where}",
+                            did_you_mean(key, known), path=dotted)
                 )
-            )
-    for basin in cons.water.basin_max_m3:
-        if basin not in basins:
-            problems.append(
-                Problem(
-                    inst.locate("constraints", "water", "basin_max_m3", basin),
-                    f"basin '{basin}' is not in the township table's 'basin' column",
-                    did_you_mean(basin, basins),
-                    path=f"constraints.water.basin_max_m3.{basin}",
-                )
-            )
-    for county in cons.grid_county_max_mw:
-        if county not in counties:
-            problems.append(
-                Problem(
-                    inst.locate("constraints", "grid_county_max_mw", county),
-                    f"county '{county}' is not in the township table",
-                    did_you_mean(county, counties),
-                    path=f"constraints.grid_county_max_mw.{county}",
-                )
-            )
     for name, market in cons.markets.items():
         for j, ind in enumerate(market.industries):
             if ind not in industries:
