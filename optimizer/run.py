@@ -189,6 +189,7 @@ def solve_instance(
             "set": list(sets),
             "overrides_applied": [a.to_dict() for a in loaded.applied_overrides],
             "overrides_diff": [str(a) for a in loaded.applied_overrides],
+            "sources": [src.model_dump(mode="json") for src in loaded.spec.sources],
             "resolved_instance": loaded.spec.model_dump(mode="json"),
             "solver_options": outcome.options,
             "status": outcome.status,

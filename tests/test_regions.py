@@ -25,6 +25,8 @@ def runs(tmp_path_factory) -> dict[str, tuple[dict, pd.DataFrame]]:
     for name in ("fuchuan", "guanling", "zhaotong", "karst3"):
         run = solve_instance(ROOT / name / f"{name}.yaml", SolveOptions(), results_root=results)
         assert run.summary["status"] == "optimal" and run.check_ok, name
+        manifest = json.loads((run.run_dir / "manifest.json").read_text(encoding="utf-8"))
+        assert len(manifest["sources"]) >= 10 and all(s["source"] for s in manifest["sources"]), name
         alloc = pd.read_csv(run.run_dir / "allocation.csv", dtype={"township_id": str}, encoding="utf-8-sig")
         out[name] = (json.loads((run.run_dir / "summary.json").read_text(encoding="utf-8")), alloc)
     return out

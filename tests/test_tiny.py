@@ -62,6 +62,7 @@ def test_run_folder_is_complete(results):
     assert set(manifest["outputs"]) == names - {"manifest.json"}
     assert any(k.endswith("townships.csv") for k in manifest["inputs"])
     assert manifest["solver_options"]["random_seed"] == SolveOptions().seed
+    assert manifest["sources"] == []  # the tiny instance cites none; shipped ones do (test_regions)
     assert not list(results.glob("**/*.partial"))
 
 
