@@ -436,11 +436,32 @@ def check(
     raise typer.Exit(Exit.CHECK_FAILED)
 
 
+_GLOBAL_FLAGS = {"-q", "--quiet", "-v", "-vv", "-vvv", "--verbose", "--debug"}
+
+
+def _globals_first(argv: list[str]) -> list[str]:
+    """Accept -q/-v/--debug anywhere (`optimizer solve x.yaml -q`), as planners type them.
+
+    Typer wants global options before the subcommand; tokens that are the value of an
+    option (`--set -v`) are left alone.
+    """
+    flags, rest = [], []
+    for i, tok in enumerate(argv):
+        prev = argv[i - 1] if i else ""
+        takes_value = prev.startswith("-") and prev not in _GLOBAL_FLAGS and "=" not in prev and prev not in (
+            "--serial", "--json", "--warm-start", "--cold-start", "--no-write", "--help", "--version")
+        if tok in _GLOBAL_FLAGS and not takes_value:
+            flags.append(tok)
+        else:
+            rest.append(tok)
+    return flags + rest
+
+
 def main() -> None:
     """Console-script entry: no traceback reaches a planner unless --debug is given."""
     debug = "--debug" in sys.argv
     try:
-        rc = app(standalone_mode=False)
+        rc = app(args=_globals_first(sys.argv[1:]), standalone_mode=False)
         sys.exit(rc if isinstance(rc, int) else 0)
     except typer.Exit as exc:
         sys.exit(exc.exit_code)

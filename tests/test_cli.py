@@ -123,3 +123,11 @@ def test_debug_shows_traceback_for_internal_error(tmp_path, monkeypatch):
     monkeypatch.setattr(sys, "argv", ["optimizer", "--debug", "solve", str(TINY)])
     with pytest.raises(RuntimeError, match="boom"):
         main()
+
+
+def test_global_flags_anywhere():
+    from optimizer.cli import _globals_first
+
+    assert _globals_first(["solve", "x.yaml", "-q"]) == ["-q", "solve", "x.yaml"]
+    assert _globals_first(["solve", "x.yaml", "--debug", "-v"]) == ["--debug", "-v", "solve", "x.yaml"]
+    assert _globals_first(["solve", "x.yaml", "--set", "-v"]) == ["solve", "x.yaml", "--set", "-v"]
