@@ -95,3 +95,9 @@ def test_infeasible_point_is_an_answer_not_a_failure(tmp_path):
     assert row["status"] == "infeasible" and "conservation_area_min" in row["error"]
     again = run_sweep(spec, tmp_path, serial=True)  # resume: recorded, not rerun
     assert again.set_index("point").loc["p1-0.8", "status"] == "infeasible"
+
+
+def test_warm_started_sweep_gives_the_same_optima(tmp_path):
+    cold = run_sweep(_spec(), tmp_path / "cold", serial=True)
+    warm = run_sweep(_spec(warm_start=True), tmp_path / "warm", serial=True)
+    assert _objectives(cold) == pytest.approx(_objectives(warm))

@@ -36,8 +36,10 @@ def repaired_start(m: pyo.ConcreteModel, data: ModelData, plan: pd.Series) -> li
         if prev is not None and (t, prev) in x:
             values[t, i] = 1.0 if i == prev else 0.0
     # Evaluate each limit at the start; free the townships of every broken one.
-    for key, val in values.items():
-        x[key].set_value(val, skip_validation=True)
+    # Townships without a previous choice count as 0 here: a "≤" limit broken by the kept
+    # townships alone is broken whatever HiGHS does with the rest.
+    for key in x:
+        x[key].set_value(values.get(key, 0.0), skip_validation=True)
     free: set[str] = set()
     del data  # the limits are read from the model itself, as HiGHS will see them
     for name, _sense in _LIMITS:
