@@ -132,31 +132,6 @@ def _service_quantity(service, svc, output, overrides, ind_id, index) -> pd.Seri
     return quantity
 
 
-def service_values(spec: Instance, pairs_chosen: pd.DataFrame, site: pd.DataFrame | None) -> pd.DataFrame:
-    """Long table of GEP by service for chosen pairs: quantity, unit, price, value per township."""
-    overrides = site_overrides(site)
-    rows = []
-    for (tid, ind_id), rec in pairs_chosen.iterrows():
-        ind = spec.industries[ind_id]
-        for service, svc in ind.gep.items():
-            q = _service_quantity(
-                service, svc, pd.Series([rec["output_per_ha"]], index=[tid]), overrides, ind_id, pd.Index([tid])
-            ).iloc[0]
-            rows.append(
-                {
-                    "township_id": tid,
-                    "industry": ind_id,
-                    "service": service,
-                    "category": svc.category,
-                    "quantity": q * rec["area_ha"],
-                    "unit": svc.unit,
-                    "unit_price_yuan": svc.unit_price_yuan,
-                    "value_yuan": q * rec["area_ha"] * svc.unit_price_yuan,
-                }
-            )
-    return pd.DataFrame(rows)
-
-
 def _gates(ind: Industry, t: pd.DataFrame) -> pd.Series:
     ok = pd.Series(True, index=t.index)
     s = ind.suitability

@@ -230,9 +230,3 @@ def write_resolved_instance(target: Path, loaded: LoadedInstance) -> None:
     if loaded.applied_overrides:
         header += "".join(f"#   {a}\n" for a in loaded.applied_overrides)
     target.write_text(header + yaml.safe_dump(data, sort_keys=False, allow_unicode=True), encoding="utf-8")
-
-
-def plan_from_csv(valid: ValidInstance, path: Path) -> pd.Series:
-    """Read a plan (township_id, industry) — used by later commands such as evaluate."""
-    df = pd.read_csv(path, dtype=str, encoding="utf-8-sig")
-    return pd.Series(df["industry"].to_numpy(), index=df["township_id"].to_numpy())
