@@ -1,6 +1,6 @@
 """Re-solve speed-up: a 10-point sweep warm-started point to point vs ten cold solves.
 
-Both runs go through `optimizer.sweep.run_sweep` serially (one process, one HiGHS
+Both runs go through `optimizer.analyses.sweep.run_sweep` serially (one process, one HiGHS
 thread), so the only difference is the MIP start from the neighbouring point's plan.
 A script, not a test: it prints the timings it measured.
 
@@ -16,7 +16,7 @@ import time
 from pathlib import Path
 
 from optimizer.generate import generate_instance
-from optimizer.sweep import SweepSpec, parse_vary, run_sweep
+from optimizer.analyses.sweep import SweepSpec, parse_vary, run_sweep
 
 
 def main() -> None:

@@ -19,17 +19,9 @@ import pandas as pd
 from optimizer.instance.load import LoadedInstance, load_instance
 from optimizer.instance.validate import ValidInstance, validate
 from optimizer.outputs import tables
-from optimizer.outputs.write import (
-    final_path,
-    run_folder,
-    sha256,
-    summary_table,
-    versions,
-    write_csv,
-    write_geopackage,
-    write_json,
-)
-from optimizer.solve import SolveOptions, SolveOutcome, solve, write_model
+from optimizer.outputs.gpkg import write_geopackage
+from optimizer.outputs.write import final_path, run_folder, sha256, versions, write_csv, write_json
+from optimizer.solve.options import SolveOptions, SolveOutcome
 
 log = logging.getLogger(__name__)
 
@@ -67,6 +59,8 @@ def solve_instance(
     """Solve an instance and write its run folder (only when a plan exists)."""
     from optimizer.model import build_model, prepare
     from optimizer.model.build import FAMILIES, chosen_pairs
+    from optimizer.model.report import constraint_report
+    from optimizer.solve import solve, write_model
 
     note = phase or (lambda name: None)
     path = Path(path)
@@ -137,7 +131,7 @@ def solve_instance(
     summary["totals"] = tables.totals(valid, alloc)
     summary["market_revenue_loss_yuan"] = tables.market_losses(valid, alloc)
     summary["per_county"] = counties.to_dict(orient="records")
-    summary["constraints"] = tables.constraint_report(m, FAMILIES)
+    summary["constraints"] = constraint_report(m, FAMILIES)
     # Definitions and locks hold with equality by construction; they are not scarce limits.
     limits = [r for r in summary["constraints"]
               if r["family"] not in ("market_output_beyond_step_def", "industry_locked_in")]
@@ -164,7 +158,7 @@ def solve_instance(
         write_resolved_instance(partial / "instance.resolved.yaml", loaded)
         write_json(partial / "summary.json", summary)
         write_geopackage(
-            partial / "allocation.gpkg", alloc, loaded.geometry, loaded.crs, summary_table(summary), counties
+            partial / "allocation.gpkg", alloc, loaded.geometry, loaded.crs, tables.summary_table(summary), counties
         )
         timings["write"] = time.perf_counter() - t0
 

@@ -698,7 +698,7 @@ def build_karst3() -> gpd.GeoDataFrame:
 
 def _verify_karst3() -> None:
     """Every (township, industry) pair of karst3 has the coefficients of its own region."""
-    from optimizer.coefficients import PER_HA_COLUMNS
+    from optimizer.instance.coefficients import PER_HA_COLUMNS
     from optimizer.instance.load import load_instance
     from optimizer.instance.validate import validate
 

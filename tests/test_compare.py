@@ -32,7 +32,8 @@ import pytest
 import typer
 from typer.testing import CliRunner
 
-from optimizer.compare import compare_runs, constraint_changes, register, write_comparison
+from optimizer.analyses.compare import compare_runs, constraint_changes, write_comparison
+from optimizer.cli.compare import register
 from optimizer.errors import InputError
 from optimizer.run import solve_instance
 from optimizer.solve import SolveOptions
@@ -235,7 +236,7 @@ def test_different_instances_warn_but_compare(runs, tmp_path, caplog):
     s = json.loads((other / "summary.json").read_text(encoding="utf-8"))
     s["instance"] = "tiny_copy"
     (other / "summary.json").write_text(json.dumps(s), encoding="utf-8")
-    with caplog.at_level("WARNING", logger="optimizer.compare"):
+    with caplog.at_level("WARNING", logger="optimizer.analyses.compare"):
         comp = compare_runs(runs[0], other)
     assert any("different instances ('tiny' and 'tiny_copy')" in w for w in comp.warnings)
     assert "different instances" in caplog.text

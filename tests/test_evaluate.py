@@ -1,4 +1,4 @@
-"""Scoring a planner's own plan (optimizer/evaluate.py), against hand arithmetic.
+"""Scoring a planner's own plan (optimizer/analyses/evaluate.py), against hand arithmetic.
 
 Tiny instance (tests/data/tiny, four townships of 100 ha; see tests/test_tiny.py), per
 township and year, objective = regulating + cultural GEP + farmers' income (material
@@ -35,7 +35,9 @@ import typer
 from typer.testing import CliRunner
 
 from optimizer.errors import InputError
-from optimizer.evaluate import PLAN_VIOLATES, evaluate_plan, read_plan, register
+from optimizer.analyses.evaluate import PLAN_VIOLATES, evaluate_plan
+from optimizer.analyses.plans import read_plan
+from optimizer.cli.evaluate import register
 from optimizer.instance.load import load_instance
 from optimizer.instance.validate import validate
 from optimizer.run import solve_instance

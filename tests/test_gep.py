@@ -1,4 +1,4 @@
-"""GEP accounting (optimizer/gep.py), checked against arithmetic done by hand.
+"""GEP accounting (optimizer/analyses/gep.py), checked against arithmetic done by hand.
 
 The tiny instance (tests/data/tiny): four townships of 100 ha, counties A (T1, T2) and
 B (T3, T4), all in city X, baseline maize everywhere.
@@ -39,7 +39,8 @@ import typer
 from typer.testing import CliRunner
 
 from optimizer.errors import InputError
-from optimizer.gep import gep_accounts, price_set_problems, register, write_gep
+from optimizer.analyses.gep import gep_accounts, price_set_problems, write_gep
+from optimizer.cli.gep import register
 from optimizer.instance.load import load_instance
 from optimizer.instance.validate import validate
 from optimizer.outputs.tables import allocation_table

@@ -4,7 +4,7 @@ Hypothesis draws small random instances (2–7 townships, 2–4 candidate indust
 gates, site-specific overrides and a random subset of every constraint family), writes
 them as YAML + CSV, and solves them with `optimizer.run.solve_instance` at gap 0. A
 brute-force solver written here straight from docs/model.md — it imports nothing from
-`optimizer.coefficients`, `optimizer.model` or `optimizer.check` — enumerates every
+`optimizer.instance.coefficients`, `optimizer.model` or `optimizer.check` — enumerates every
 assignment (at most 4^7 = 16,384), keeps the feasible ones and takes the best objective,
 with the falling-price loss computed exactly.
 

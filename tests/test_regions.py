@@ -89,8 +89,8 @@ def test_gep_and_evaluate_work_on_every_instance(name, tmp_path):
     Conserving every township pays farmers less than maize in most townships, so the
     income floor of each shipped instance must be named as broken, with its amount.
     """
-    from optimizer.evaluate import evaluate_plan
-    from optimizer.gep import account_instance
+    from optimizer.analyses.evaluate import evaluate_plan
+    from optimizer.analyses.gep import account_instance
 
     instance = ROOT / name / f"{name}.yaml"
     accounts, out = account_instance(instance, results_root=tmp_path)

@@ -8,7 +8,7 @@ import shutil
 import pandas as pd
 import pytest
 
-from optimizer.sweep import SweepSpec, parse_vary, run_sweep
+from optimizer.analyses.sweep import SweepSpec, parse_vary, run_sweep
 from tests.conftest import TINY
 
 

@@ -1,4 +1,4 @@
-"""Reading an instance: YAML with line numbers, township tables through pyogrio.
+"""Reading an instance: YAML with positions, its tables, scenarios and `--set` applied.
 
 The loader keeps the position of every YAML node so that a schema error on
 `industries.apple.yield_per_ha` can be reported as `fuchuan.yaml:42:5`, which is what
@@ -13,16 +13,15 @@ from pathlib import Path
 from typing import Any
 
 import pandas as pd
-import yaml
 from pydantic import ValidationError
 
 from optimizer.errors import InputError, Location, Problem, did_you_mean
-from optimizer.instance.schema import Instance, TableRef
+from optimizer.instance.overrides import apply_one, apply_to_table, parse_set, scenario_overrides
+from optimizer.instance.schema import Instance, TableRef, allowed_keys
+from optimizer.instance.tables import read_table
+from optimizer.instance.yamlfile import PathKey, read_yaml, yaml_location
 
 log = logging.getLogger(__name__)
-
-PathKey = tuple[str | int, ...]
-
 
 @dataclass
 class LoadedInstance:
@@ -52,53 +51,6 @@ class LoadedInstance:
         return yaml_location(self.path, self.positions, tuple(path))
 
 
-def _positions(node: yaml.Node, prefix: PathKey, out: dict[PathKey, tuple[int, int]]) -> None:
-    out[prefix] = (node.start_mark.line + 1, node.start_mark.column + 1)
-    if isinstance(node, yaml.MappingNode):
-        for key_node, value_node in node.value:
-            key = key_node.value
-            # Point key errors (unknown keys) at the key itself.
-            out[prefix + (key,)] = (key_node.start_mark.line + 1, key_node.start_mark.column + 1)
-            _positions(value_node, prefix + (key,), out)
-            out[prefix + (key,)] = (key_node.start_mark.line + 1, key_node.start_mark.column + 1)
-    elif isinstance(node, yaml.SequenceNode):
-        for i, item in enumerate(node.value):
-            _positions(item, prefix + (i,), out)
-
-
-def yaml_location(file: Path, positions: dict[PathKey, tuple[int, int]], path: PathKey) -> Location:
-    for end in range(len(path), -1, -1):
-        pos = positions.get(tuple(path[:end]))
-        if pos is not None:
-            return Location(file=file, line=pos[0], column=pos[1])
-    return Location(file=file)
-
-
-def read_yaml(path: Path) -> tuple[dict[str, Any], dict[PathKey, tuple[int, int]]]:
-    """Parse YAML once for data and once for positions; YAML syntax errors are located."""
-    try:
-        text = path.read_text(encoding="utf-8")
-    except FileNotFoundError:
-        raise InputError([Problem(Location(path), "file not found")]) from None
-    except UnicodeDecodeError as exc:
-        raise InputError(
-            [Problem(Location(path), f"not UTF-8 text ({exc.reason}); save the file as UTF-8")]
-        ) from None
-    try:
-        data = yaml.safe_load(text)
-        node = yaml.compose(text, Loader=yaml.SafeLoader)
-    except yaml.MarkedYAMLError as exc:
-        mark = exc.problem_mark
-        loc = Location(path, mark.line + 1, mark.column + 1) if mark else Location(path)
-        raise InputError([Problem(loc, f"YAML syntax error: {exc.problem}")]) from None
-    if not isinstance(data, dict):
-        raise InputError([Problem(Location(path, 1, 1), "an instance must be a YAML mapping (key: value)")])
-    positions: dict[PathKey, tuple[int, int]] = {}
-    if node is not None:
-        _positions(node, (), positions)
-    return data, positions
-
-
 def _schema_problems(
     path: Path, data: dict[str, Any], positions: dict[PathKey, tuple[int, int]], exc: ValidationError
 ) -> list[Problem]:
@@ -112,7 +64,7 @@ def _schema_problems(
         suggestion = None
         if err["type"] == "extra_forbidden":
             parent = _get(data, loc[:-1])
-            model_fields = _allowed_keys(loc[:-1])
+            model_fields = allowed_keys(loc[:-1])
             suggestion = did_you_mean(str(loc[-1]), model_fields) if model_fields else None
             message = f"unknown key '{loc[-1]}'"
             if parent is None:
@@ -140,84 +92,8 @@ def _get(data: Any, path: PathKey) -> Any:
     return data
 
 
-def _allowed_keys(parent: PathKey) -> list[str]:
-    """Field names of the schema model at a YAML path, for 'did you mean' on unknown keys."""
-    import types
-    import typing
-
-    from pydantic import BaseModel
-
-    def unwrap(annotation: Any) -> Any:
-        origin = typing.get_origin(annotation)
-        if origin in (typing.Union, types.UnionType):
-            models = [a for a in typing.get_args(annotation) if isinstance(a, type) and issubclass(a, BaseModel)]
-            return models[0] if models else None
-        return annotation
-
-    current: Any = Instance
-    for key in parent:
-        current = unwrap(current)
-        origin = typing.get_origin(current)
-        if origin is dict:
-            current = typing.get_args(current)[1]
-        elif origin is list:
-            current = typing.get_args(current)[0]
-        elif isinstance(current, type) and issubclass(current, BaseModel) and key in current.model_fields:
-            current = current.model_fields[key].annotation
-        else:
-            return []
-    current = unwrap(current)
-    if isinstance(current, type) and issubclass(current, BaseModel):
-        return list(current.model_fields)
-    return []
-
-
 def _table_ref(ref: TableRef | str) -> TableRef:
     return TableRef(path=ref) if isinstance(ref, str) else ref
-
-
-def read_table(path: Path, layer: str | None = None) -> tuple[pd.DataFrame, Any | None, str | None]:
-    """Read a township or site table; returns (attributes, geometry or None, CRS string)."""
-    suffix = path.suffix.lower()
-    if suffix == ".csv":
-        try:
-            df = pd.read_csv(path, dtype=str, keep_default_na=False, encoding="utf-8-sig")
-        except UnicodeDecodeError:  # Excel on a Chinese Windows saves CSV as GBK
-            df = pd.read_csv(path, dtype=str, keep_default_na=False, encoding="gbk")
-        df.columns = [str(c).strip() for c in df.columns]
-        return df, None, None
-    if suffix in {".gpkg", ".geojson", ".json", ".shp", ".fgb"}:
-        import geopandas as gpd
-        import pyogrio
-
-        layers = [str(row[0]) for row in pyogrio.list_layers(path)]
-        if layer is None and len(layers) > 1:
-            raise InputError([Problem(Location(path), f"the file has {len(layers)} layers ({', '.join(layers)})",
-                                      "say which one with townships: {path: ..., layer: NAME}")])
-        if layer is not None and layer not in layers:
-            raise InputError([Problem(Location(path), f"no layer '{layer}' in the file (it has: {', '.join(layers)})",
-                                      did_you_mean(layer, layers))])
-        gdf = gpd.read_file(path, layer=layer, engine="pyogrio")
-        if not isinstance(gdf, gpd.GeoDataFrame):  # a table without geometry
-            df = pd.DataFrame(gdf).astype(object)
-            df = df.where(df.notna(), "").astype(str)
-            df.columns = [str(c).strip() for c in df.columns]
-            return df, None, None
-        crs = gdf.crs.to_string() if gdf.crs is not None else None
-        geometry = gdf.geometry if "geometry" in gdf else None
-        attrs = pd.DataFrame(gdf.drop(columns=gdf.geometry.name, errors="ignore"))
-        attrs = attrs.astype(object).where(attrs.notna(), "").astype(str)
-        attrs.columns = [str(c).strip() for c in attrs.columns]
-        return attrs, geometry, crs
-    raise InputError(
-        [
-            Problem(
-                Location(path),
-                f"unsupported table format '{suffix}'",
-                "use .gpkg, .geojson or .csv",
-            )
-        ]
-    )
 
 
 def load_instance(
@@ -227,8 +103,6 @@ def load_instance(
 
     Cross-checks live in `validate.py`. Raises InputError with every problem at once.
     """
-    from optimizer.instance.overrides import apply_one, parse_set, scenario_overrides
-
     path = Path(path)
     data, positions = read_yaml(path)
     problems: list[Problem] = []
@@ -296,8 +170,6 @@ def load_instance(
         except Exception as exc:  # pyogrio/GDAL errors: say which file, not a traceback
             problems.append(Problem(Location(tpath), f"could not read the table: {exc}"))
         if table_overrides and not townships.empty:
-            from optimizer.instance.overrides import apply_to_table
-
             for ov in table_overrides:
                 done, problem = apply_to_table(townships, ov)
                 if problem is not None:

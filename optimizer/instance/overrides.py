@@ -24,6 +24,8 @@ from typing import Any
 import yaml
 
 from optimizer.errors import Location, Problem, did_you_mean
+from optimizer.instance.schema import allowed_keys, is_free_mapping
+from optimizer.instance.yamlfile import yaml_location
 
 
 @dataclass(frozen=True)
@@ -89,41 +91,10 @@ def _value(text: str) -> Any:
 
 
 def _allowed_children(data: Any, path: tuple[str | int, ...]) -> list[str]:
-    from optimizer.instance.load import _allowed_keys
-
-    keys = _allowed_keys(path)
+    keys = allowed_keys(path)
     if isinstance(data, dict):
         keys = sorted(set(keys) | {str(k) for k in data})
     return keys
-
-
-def _is_free_mapping(path: tuple[str | int, ...]) -> bool:
-    """True where the schema has dict[str, …] (free keys: counties, markets, industries)."""
-    import types
-    import typing
-
-    from pydantic import BaseModel
-
-    from optimizer.instance.schema import Instance
-
-    current: Any = Instance
-    for key in path:
-        origin = typing.get_origin(current)
-        if origin in (typing.Union, types.UnionType):
-            models = [a for a in typing.get_args(current) if isinstance(a, type) and issubclass(a, BaseModel)]
-            current = models[0] if models else None
-            origin = None
-        if typing.get_origin(current) is dict:
-            current = typing.get_args(current)[1]
-        elif typing.get_origin(current) is list:
-            current = typing.get_args(current)[0]
-        elif isinstance(current, type) and issubclass(current, BaseModel) and key in current.model_fields:
-            current = current.model_fields[key].annotation
-        else:
-            return False
-    if typing.get_origin(current) in (typing.Union, types.UnionType):
-        current = next((a for a in typing.get_args(current) if a is not type(None)), current)
-    return typing.get_origin(current) is dict
 
 
 def apply_one(data: dict[str, Any], ov: Override) -> tuple[Applied | None, Problem | None]:
@@ -134,7 +105,7 @@ def apply_one(data: dict[str, Any], ov: Override) -> tuple[Applied | None, Probl
         if isinstance(node, dict):
             if key not in node:
                 allowed = _allowed_children(node, path[:depth])
-                if str(key) in allowed or _is_free_mapping(path[:depth]):
+                if str(key) in allowed or is_free_mapping(path[:depth]):
                     node[key] = {}
                 else:
                     return None, _unknown(ov, depth, allowed)
@@ -155,7 +126,7 @@ def apply_one(data: dict[str, Any], ov: Override) -> tuple[Applied | None, Probl
     elif isinstance(node, dict):
         if last not in node:
             allowed = _allowed_children(node, path[:-1])
-            if str(last) not in allowed and not _is_free_mapping(path[:-1]):
+            if str(last) not in allowed and not is_free_mapping(path[:-1]):
                 return None, _unknown(ov, len(path) - 1, allowed)
         old = node.get(last)
     else:
@@ -201,7 +172,6 @@ def scenario_overrides(
     data: dict[str, Any], names: list[str], positions: dict, file: Any
 ) -> tuple[list[Override], list[Problem]]:
     """Expand scenario and override names (in order) into overrides; report conflicts."""
-    from optimizer.instance.load import yaml_location
 
     named = data.get("overrides") or {}
     scenarios = data.get("scenarios") or {}

@@ -287,3 +287,62 @@ SITE_FIELDS: tuple[str, ...] = (
     "farmer_payments_yuan_per_ha",
     "farmer_share_of_value_added",
 )
+
+
+# --------------------------------------------------------------------------- introspection
+# For did-you-mean hints and --set paths: which keys the schema allows at a YAML path.
+
+
+def allowed_keys(parent: tuple[str | int, ...]) -> list[str]:
+    """Field names of the schema model at a YAML path, for 'did you mean' on unknown keys."""
+    import types
+    import typing
+
+    def unwrap(annotation: Any) -> Any:
+        origin = typing.get_origin(annotation)
+        if origin in (typing.Union, types.UnionType):
+            models = [a for a in typing.get_args(annotation) if isinstance(a, type) and issubclass(a, BaseModel)]
+            return models[0] if models else None
+        return annotation
+
+    current: Any = Instance
+    for key in parent:
+        current = unwrap(current)
+        origin = typing.get_origin(current)
+        if origin is dict:
+            current = typing.get_args(current)[1]
+        elif origin is list:
+            current = typing.get_args(current)[0]
+        elif isinstance(current, type) and issubclass(current, BaseModel) and key in current.model_fields:
+            current = current.model_fields[key].annotation
+        else:
+            return []
+    current = unwrap(current)
+    if isinstance(current, type) and issubclass(current, BaseModel):
+        return list(current.model_fields)
+    return []
+
+
+def is_free_mapping(path: tuple[str | int, ...]) -> bool:
+    """True where the schema has dict[str, …] (free keys: counties, markets, industries)."""
+    import types
+    import typing
+
+    current: Any = Instance
+    for key in path:
+        origin = typing.get_origin(current)
+        if origin in (typing.Union, types.UnionType):
+            models = [a for a in typing.get_args(current) if isinstance(a, type) and issubclass(a, BaseModel)]
+            current = models[0] if models else None
+            origin = None
+        if typing.get_origin(current) is dict:
+            current = typing.get_args(current)[1]
+        elif typing.get_origin(current) is list:
+            current = typing.get_args(current)[0]
+        elif isinstance(current, type) and issubclass(current, BaseModel) and key in current.model_fields:
+            current = current.model_fields[key].annotation
+        else:
+            return False
+    if typing.get_origin(current) in (typing.Union, types.UnionType):
+        current = next((a for a in typing.get_args(current) if a is not type(None)), current)
+    return typing.get_origin(current) is dict

@@ -15,7 +15,7 @@ from dataclasses import dataclass
 import numpy as np
 import pandas as pd
 
-from optimizer.coefficients import baseline, gate_failures, pair_table
+from optimizer.instance.coefficients import baseline, gate_failures, pair_table
 from optimizer.errors import InputError, Location, Problem, did_you_mean
 from optimizer.instance.load import LoadedInstance
 from optimizer.instance.schema import SITE_FIELDS, TOWNSHIP_COLUMNS

@@ -6,10 +6,10 @@ serves a solved plan and a planner's own plan.
 
 from __future__ import annotations
 
+import json
 from typing import Any
 
 import pandas as pd
-import pyomo.environ as pyo
 
 from optimizer.instance.schema import GEP_CATEGORIES
 from optimizer.instance.validate import ValidInstance
@@ -125,53 +125,16 @@ def objective_value(valid: ValidInstance, tot: dict[str, Any]) -> float:
     return obj.gep_weight * gep + obj.income_weight * tot["farmer_income_after_price_steps_yuan"]
 
 
-def constraint_report(
-    m: pyo.ConcreteModel, families: dict[str, tuple[str, float]], tol: float = 1e-6
-) -> list[dict[str, Any]]:
-    """Every limit with its left-hand side, bound and slack; `binding` when slack ≈ 0.
-
-    Per-township rows (one industry, water, income floor) are included only when they
-    bind, to keep summaries of 20,000-township runs readable.
-    """
-    per_township = {"one_industry_per_township", "water_use_per_township_max",
-                    "farmer_income_per_township_min", "industry_locked_in"}  # fmt: skip
+def summary_table(summary: dict[str, Any]) -> pd.DataFrame:
+    """Flatten the summary's headline figures to key/value rows for the GeoPackage."""
     rows = []
-    for name, (unit, scale) in families.items():
-        comp = m.component(name)
-        if comp is None:
-            continue
-        for index, con in comp.items():
-            body = pyo.value(con.body, exception=False)
-            if body is None:
-                continue
-            body *= scale  # back from 万 m³ / 万元 to the units planners read in reports
-            lower, upper = con.lower, con.upper
-            lo = None if lower is None else pyo.value(lower) * scale
-            up = None if upper is None else pyo.value(upper) * scale
-            if lo is not None and up is not None and lo == up:
-                if name == "one_industry_per_township":
-                    continue
-                sense, rhs, slack = "==", up, abs(body - up)
-            elif up is not None:
-                sense, rhs, slack = "<=", up, up - body
-            else:
-                sense, rhs, slack = ">=", lo, body - lo
-            binding = slack <= tol * max(1.0, abs(rhs))
-            used = body / rhs if rhs else None
-            if name in per_township and not binding:
-                continue
-            rows.append(
-                {
-                    "name": f"{name}[{index}]" if index is not None else name,
-                    "family": name,
-                    "index": index if not isinstance(index, tuple) else list(index),
-                    "lhs": body,
-                    "sense": sense,
-                    "rhs": rhs,
-                    "slack": slack,
-                    "unit": unit,
-                    "binding": bool(binding),
-                    "used_share": used,
-                }
-            )
-    return rows
+    for key in ("instance", "run_id", "status", "termination", "objective_yuan", "bound_yuan", "gap",
+                "double_count"):  # fmt: skip
+        rows.append((key, summary.get(key)))
+    for key, val in summary.get("totals", {}).items():
+        if isinstance(val, dict):
+            for sub, v in val.items():
+                rows.append((f"totals.{key}.{sub}", v if not isinstance(v, dict) else json.dumps(v, ensure_ascii=False)))
+        else:
+            rows.append((f"totals.{key}", val))
+    return pd.DataFrame({"key": [r[0] for r in rows], "value": [str(r[1]) for r in rows]})

@@ -21,23 +21,21 @@ from __future__ import annotations
 
 import logging
 import math
-import re
 import tempfile
 from collections.abc import Callable
 from dataclasses import dataclass, field
 from pathlib import Path
-from typing import Annotated, Any, Optional
+from typing import Any
 
 import numpy as np
 import pandas as pd
-import typer
 
-from optimizer.check import Violation, check_plan, format_amount
-from optimizer.errors import InputError, Location, Problem, did_you_mean
-from optimizer.gep import plan_file, print_problems, township_layer, write_layers
+from optimizer.check import Violation, check_plan
+from optimizer.analyses.plans import plan_file, read_plan
 from optimizer.instance.load import load_instance
 from optimizer.instance.validate import ValidInstance, validate
 from optimizer.outputs import tables
+from optimizer.outputs.gpkg import township_layer, write_layers
 
 log = logging.getLogger(__name__)
 
@@ -47,157 +45,6 @@ PLAN_VIOLATES = 7
 #: Exit code for an invalid plan file or instance (the CLI's INVALID_INPUT).
 INVALID_INPUT = 2
 
-_MAX_LISTED = 20  # missing townships named one by one; the rest counted
-
-_EXCEL_NUMBER = re.compile(r"^\d(\.\d+)?[eE]\+?\d+$")
-
-
-# --------------------------------------------------------------------------- plan file
-
-
-def read_plan(path: Path | str, valid: ValidInstance) -> pd.Series:
-    """Read a plan CSV (`township_id`, `industry`; other columns ignored) as industry per township.
-
-    Every problem is collected and raised at once as an InputError: a missing column,
-    an unknown township (did-you-mean on ids, or the id of a township named by its
-    name), a township listed twice (with the row of its first listing), an unknown or
-    empty industry (did-you-mean on ids and labels), and townships with no row at all.
-    Rows are numbered as data rows, header excluded, like the validator's table errors;
-    blank lines keep their numbers so the row matches what a spreadsheet shows (+1).
-    A file saved by Excel in GBK (the default on Chinese Windows) is accepted.
-
-    Industries that exist but may not be chosen (a non-candidate baseline land use, a
-    pair outside the gates) are not file errors: they are the plan's choices, and the
-    checker reports them as violations.
-    """
-    path = Path(path)
-    df = _read_csv(path)
-    df.columns = [str(c).strip() for c in df.columns]
-    problems: list[Problem] = []
-    for col in ("township_id", "industry"):
-        if col not in df.columns:
-            problems.append(
-                Problem(
-                    Location(path, table_column=col),
-                    f"required column '{col}' is missing (a plan needs township_id and industry)",
-                    did_you_mean(col, df.columns),
-                )
-            )
-    if problems:
-        raise InputError(problems)
-
-    t = valid.townships
-    ids = set(t.index)
-    by_name: dict[str, list[str]] = {}
-    for tid, name in zip(t.index, t["name"]):
-        by_name.setdefault(str(name), []).append(tid)
-    industries = valid.spec.industries
-    by_label = {}
-    for iid, ind in industries.items():
-        by_label[ind.label] = iid
-        if ind.label_zh:
-            by_label[ind.label_zh] = iid
-
-    # Townships listed somewhere: an unknown id is most likely a misspelling of one that is not.
-    listed_ids = {_known_id(str(v).strip(), ids) for v in df["township_id"]}
-    unlisted = ids - listed_ids
-    chosen: dict[str, str] = {}
-    first_row: dict[str, int] = {}
-    for pos, (raw_tid, raw_ind) in enumerate(zip(df["township_id"], df["industry"])):
-        row = pos + 1
-        tid, iid = str(raw_tid).strip(), str(raw_ind).strip()
-        if not tid and not iid and not any(str(v).strip() for v in df.iloc[pos]):
-            continue  # a blank line
-        cell = Location(path, row=row, table_column="township_id")
-        if not tid:
-            problems.append(Problem(cell, "township_id is empty"))
-            continue
-        if _known_id(tid, ids) != tid:
-            log.info("%s row %d: township id %s read as %s (a spreadsheet wrote it as a number)", path, row, tid, tid[:-2])
-            tid = tid[:-2]
-        if tid not in ids:
-            problems.append(Problem(cell, f"unknown township '{tid}'", _township_hint(tid, ids, unlisted, by_name)))
-        elif tid in first_row:
-            problems.append(
-                Problem(cell, f"township '{tid}' ({t.at[tid, 'name']}) is listed twice (first at row {first_row[tid]})")
-            )
-        else:
-            first_row[tid] = row
-        icell = Location(path, row=row, table_column="industry")
-        if not iid:
-            problems.append(Problem(icell, f"industry is empty for township '{tid}'", f"industries: {', '.join(industries)}"))
-        elif iid not in industries:
-            hint = (
-                f"'{iid}' is the label of industry '{by_label[iid]}'; use its id"
-                if iid in by_label
-                else did_you_mean(iid, industries) or f"industries: {', '.join(industries)}"
-            )
-            problems.append(Problem(icell, f"unknown industry '{iid}'", hint))
-        elif tid in ids and first_row.get(tid) == row:
-            chosen[tid] = iid
-
-    listed = set(first_row)
-    missing = [tid for tid in t.index if tid not in listed]
-    if missing:
-        named = ", ".join(f"{tid} ({t.at[tid, 'name']})" for tid in missing[:_MAX_LISTED])
-        more = f" and {len(missing) - _MAX_LISTED} more" if len(missing) > _MAX_LISTED else ""
-        n = len(missing)
-        problems.append(
-            Problem(
-                Location(path, table_column="township_id"),
-                f"{n} township{'s have' if n != 1 else ' has'} no row: {named}{more}",
-                "every township of the instance needs exactly one row",
-            )
-        )
-    if problems:
-        raise InputError(problems)
-    plan = pd.Series([chosen[tid] for tid in t.index], index=t.index, name="industry")
-    log.info("read plan %s: %d townships", path, len(plan))
-    return plan
-
-
-def _read_csv(path: Path) -> pd.DataFrame:
-    """The plan table as text, blank lines kept as empty rows so row numbers stay true."""
-    if not path.exists():
-        raise InputError([Problem(Location(path), "file not found")])
-    if path.suffix.lower() in (".xlsx", ".xls", ".ods"):
-        raise InputError(
-            [Problem(Location(path), "a plan must be a CSV file", "in Excel: File ▸ Save As ▸ CSV UTF-8")]
-        )
-    last: Exception | None = None
-    for encoding in ("utf-8-sig", "gb18030"):
-        try:
-            return pd.read_csv(path, dtype=str, keep_default_na=False, encoding=encoding, skip_blank_lines=False)
-        except UnicodeDecodeError as exc:
-            last = exc
-        except pd.errors.EmptyDataError:
-            raise InputError([Problem(Location(path), "the file is empty", "write a header: township_id,industry")]) from None
-        except pd.errors.ParserError as exc:
-            raise InputError([Problem(Location(path), f"not a readable CSV table: {exc}")]) from None
-    raise InputError([Problem(Location(path), f"not UTF-8 or GBK text ({last})", "save the file as CSV UTF-8")])
-
-
-def _known_id(tid: str, ids: set[str]) -> str:
-    """`451123100.0` (a spreadsheet's number) is township 451123100."""
-    if tid not in ids and tid.endswith(".0") and tid[:-2] in ids:
-        return tid[:-2]
-    return tid
-
-
-def _township_hint(tid: str, ids: set[str], unlisted: set[str], by_name: dict[str, list[str]]) -> str | None:
-    if tid in by_name:
-        owners = by_name[tid]
-        return f"'{tid}' is the name of township {', '.join(owners)}; use its id"
-    if _EXCEL_NUMBER.match(tid):
-        return "a spreadsheet turned the id into a number; format the column as text and retype the ids"
-    hint = did_you_mean(tid, sorted(unlisted)) or did_you_mean(tid, sorted(ids))
-    if hint:
-        return hint
-    close = did_you_mean(tid, by_name)
-    if close:
-        name = close.split("'")[1]
-        return f"did you mean {', '.join(by_name[name])} ({name})?"
-    return None
 
 
 # --------------------------------------------------------------------------- evaluation
@@ -575,114 +422,3 @@ def _write(ev: Evaluation, valid: ValidInstance, folder: Path, opt_alloc: pd.Dat
 
 
 # --------------------------------------------------------------------------- command
-
-
-EPILOG = (
-    "Exit codes: 0 the plan meets every limit; 7 it breaks at least one limit (listed); "
-    "2 invalid plan file or instance; 1 internal error."
-)
-
-
-def register(app: typer.Typer) -> None:
-    """Add the `evaluate` command to a Typer app (the lead wires it into optimizer.cli)."""
-    @app.command(name="evaluate", epilog=EPILOG)
-    def evaluate_command(
-        instance: Annotated[Path, typer.Argument(help="Instance YAML file.")],
-        plan: Annotated[Path, typer.Argument(help="The plan: a CSV with township_id,industry (other columns ignored), or a run folder.")],
-        results: Annotated[Path, typer.Option("--results", help="Folder for outputs: <results>/<instance>/<run id>-evaluate/ and the optimum's run.")] = Path("results"),
-        optimum: Annotated[Optional[Path], typer.Option("--optimum", help="Compare with this existing run folder instead of solving again.")] = None,
-        time_limit: Annotated[Optional[float], typer.Option("--time-limit", help="Time limit of the optimum solve (seconds).", min=0.01)] = None,
-        gap: Annotated[float, typer.Option("--gap", help="Relative MIP gap of the optimum solve.", min=0.0)] = 1e-4,
-        threads: Annotated[int, typer.Option("--threads", help="HiGHS threads for the optimum solve.", min=1)] = 1,
-        seed: Annotated[int, typer.Option("--seed", help="HiGHS random seed for the optimum solve.")] = 20260101,
-        scenario: Annotated[Optional[str], typer.Option("--scenario", "-s", help="Scenarios or named overrides to apply first, comma-separated, as for solve.")] = None,
-        set_: Annotated[Optional[list[str]], typer.Option("--set", help="Change one value by its path (repeatable), as for solve.")] = None,
-    ) -> None:
-        """Score your own plan: every limit checked in plain words, GEP and income, and the optimum's lead.
-
-        Example: optimizer evaluate instances/fuchuan/fuchuan.yaml my_plan.csv
-        """
-        from rich.console import Console
-
-        from optimizer.solve import SolveOptions
-
-        out = Console(soft_wrap=True)
-        err = Console(stderr=True, soft_wrap=True)
-        options = SolveOptions(time_limit=time_limit, gap=gap, threads=threads, seed=seed)
-        try:
-            with err.status("starting", spinner="dots") as status:
-                ev = evaluate_plan(
-                    instance, plan, options=options, results_root=results, optimum_run=optimum,
-                    scenarios=[n.strip() for n in (scenario or "").split(",") if n.strip()], sets=set_ or [],
-                    phase=lambda name: status.update(name),
-                )  # fmt: skip
-        except InputError as exc:
-            files = {p.location.file for p in exc.problems}
-            in_plan = files <= {plan, plan / "allocation.csv"}
-            print_problems(err, exc, "The plan file has" if in_plan else "The input has")
-            raise typer.Exit(INVALID_INPUT) from None
-        print_evaluation(out, ev)
-        if ev.violations:
-            raise typer.Exit(PLAN_VIOLATES)
-
-
-def _show(x: float, unit: str) -> str:
-    """Money in whole yuan; other figures as the checker formats them."""
-    return f"{x:,.0f}" if unit.startswith("yuan") else format_amount(x)
-
-
-def print_evaluation(console: Any, ev: Evaluation) -> None:
-    """Verdict and violations one per line, the comparison table, differing townships, folders."""
-    from rich.markup import escape
-    from rich.table import Table
-
-    n = len(ev.violations)
-    if n:
-        console.print(f"[bold red]Plan {escape(str(ev.plan_file))} breaks {n} limit{'s' if n != 1 else ''}:[/]")
-        for v in ev.violations:
-            console.print(f"  ✗ {v.message}", highlight=False, markup=False)
-    else:
-        console.print(f"[bold green]Plan {escape(str(ev.plan_file))} meets every limit.[/]")
-    t = ev.totals
-    console.print(
-        f"Plan: GEP {t['gep_total_yuan']:,.0f} yuan/yr (material {t['gep_material_yuan']:,.0f}, regulating "
-        f"{t['gep_regulating_yuan']:,.0f}, cultural {t['gep_cultural_yuan']:,.0f}); farmers' income "
-        f"{t['farmer_income_after_price_steps_yuan']:,.0f} yuan/yr after price steps; objective {ev.objective_yuan:,.0f}.",
-        highlight=False, markup=False,
-    )  # fmt: skip
-    if ev.comparison.empty:
-        for note in ev.notes:
-            console.print(f"Note: {note}", highlight=False, markup=False)
-        if ev.out_dir:
-            console.print(f"Evaluation: [bold]{ev.out_dir}[/]")
-        return
-    table = Table(title=f"plan against the optimum ({ev.optimum_status}, run {ev.optimum_run_id})", header_style="bold")
-    for col in ("part", "unit", "weight", "plan", "optimum", "left on the table"):
-        table.add_column(col, justify="left" if col in ("part", "unit") else "right")
-    for r in ev.comparison.itertuples(index=False):
-        weight = "" if not r.in_objective else ("Z" if r.part == "objective_yuan" else f"{r.objective_weight:g}")
-        table.add_row(
-            r.description, r.unit, weight, _show(r.plan, r.unit), _show(r.optimum, r.unit),
-            _show(r.left_on_the_table, r.unit),
-        )  # fmt: skip
-    console.print(table)
-    d = ev.differing
-    if d.empty:
-        console.print("Every township has the optimum's industry.")
-    else:
-        console.print(f"{len(d)} township{'s differ' if len(d) != 1 else ' differs'} from the optimum "
-                      "(objective contribution left on the table, before price steps):", highlight=False)  # fmt: skip
-        for r in d.head(15).itertuples(index=False):
-            console.print(
-                f"  {r.township_id} {r.name} ({r.county}): plan {r.plan_industry}, optimum {r.optimum_industry}, "
-                f"{r.left_on_the_table_yuan:,.0f} yuan/yr left on the table",
-                highlight=False, markup=False,
-            )
-        if len(d) > 15:
-            console.print(f"  … and {len(d) - 15} more (differing_townships.csv)", highlight=False)
-    for note in ev.notes:
-        console.print(f"Note: {note}", highlight=False, markup=False)
-    if ev.optimum_run_dir:
-        console.print(f"Optimum: [bold]{ev.optimum_run_dir}[/]")
-    if ev.out_dir:
-        console.print(f"Evaluation: [bold]{ev.out_dir}[/] (evaluate.gpkg layer plan has differs_from_optimum)")

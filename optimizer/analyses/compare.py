@@ -21,12 +21,12 @@ import logging
 import math
 from dataclasses import dataclass, field
 from pathlib import Path
-from typing import Annotated, Any
+from typing import Any
 
 import pandas as pd
-import typer
 
 from optimizer.errors import InputError, Location, Problem
+from optimizer.outputs.gpkg import write_comparison_gpkg
 from optimizer.outputs.write import final_path, run_folder, sha256, versions, write_csv, write_json
 
 log = logging.getLogger(__name__)
@@ -61,7 +61,7 @@ REQUIRED_COLUMNS = ["township_id", "name", "county", "industry", "area_ha", *FIG
 _TEXT_COLUMNS = ["township_id", "name", "county", "city", "industry", "industry_label", "industry_label_zh",
                  "output_unit", "baseline_land_use", "locked"]  # fmt: skip
 
-#: Families whose rows summary.json lists only when they bind (tables.constraint_report keeps
+#: Families whose rows summary.json lists only when they bind (model.report.constraint_report keeps
 #: 20,000-township summaries readable): a missing row means "not binding", not "no such limit".
 PER_TOWNSHIP_FAMILIES = frozenset({"one_industry_per_township", "water_use_per_township_max",
                                    "farmer_income_per_township_min", "industry_locked_in"})  # fmt: skip
@@ -527,171 +527,10 @@ def write_comparison(comp: Comparison, results_root: Path, run_id: str | None = 
         write_csv(partial / "county_changes.csv", comp.per_county)
         write_csv(partial / "total_changes.csv", comp.totals)
         write_csv(partial / "constraint_changes.csv", comp.constraint_changes)
-        _write_gpkg(partial / "comparison.gpkg", comp)
+        write_comparison_gpkg(partial / "comparison.gpkg", (comp.run_a.path, comp.run_b.path),
+                              comp.changed_townships, comp.per_county, comp.totals)
         data = comp.to_dict()
         data["versions"] = versions()
         data["outputs"] = {p.name: sha256(p) for p in sorted(partial.iterdir())}
         write_json(partial / "comparison.json", data)
     return final_path(partial)
-
-
-def _geometry_source(comp: Comparison) -> tuple[Path, dict[str, Any]] | None:
-    """Run A's allocation layer if it has geometry, else run B's (the townships are the same)."""
-    import pyogrio
-
-    for run in (comp.run_a, comp.run_b):
-        gpkg = run.path / "allocation.gpkg"
-        if not gpkg.is_file():
-            continue
-        try:
-            info = pyogrio.read_info(gpkg, layer="allocation")
-        except Exception as exc:  # a damaged or foreign file: fall back, don't fail the comparison
-            log.warning("cannot read %s layer 'allocation' (%s); trying the other run", gpkg, exc)
-            continue
-        if info.get("geometry_type"):
-            return gpkg, info
-    return None
-
-
-def _write_gpkg(path: Path, comp: Comparison) -> None:
-    import geopandas as gpd
-    import pyogrio
-
-    changed = comp.changed_townships.reset_index(drop=True)
-    source = _geometry_source(comp)
-    if source is None:
-        log.info("no township geometry in either run: writing changed_townships without geometry")
-        pyogrio.write_dataframe(changed, path, layer="changed_townships", driver="GPKG")
-    else:
-        gpkg, info = source
-        shapes = pyogrio.read_dataframe(gpkg, layer="allocation", columns=["township_id"])
-        geom = shapes.drop_duplicates("township_id").set_index("township_id").geometry
-        layer = gpd.GeoDataFrame(changed, geometry=geom.reindex(changed["township_id"]).to_numpy(), crs=shapes.crs)
-        # Keep the source's geometry type, so an empty layer (no change) still opens as polygons.
-        pyogrio.write_dataframe(layer, path, layer="changed_townships", driver="GPKG",
-                                geometry_type=info["geometry_type"])
-    pyogrio.write_dataframe(comp.per_county, path, layer="county_changes", driver="GPKG")
-    pyogrio.write_dataframe(comp.totals, path, layer="total_changes", driver="GPKG")
-
-
-# ---------------------------------------------------------------------------------------
-# Command line
-
-
-def register(app: typer.Typer) -> None:
-    """Add `compare RUN_A RUN_B` to a Typer app (the CLI wires it; tests use a bare app)."""
-
-    @app.command("compare")
-    def compare(
-        run_a: Annotated[Path, typer.Argument(metavar="RUN_A", help="The reference run folder (A), e.g. results/fuchuan/<run id>.")],
-        run_b: Annotated[Path, typer.Argument(metavar="RUN_B", help="The run to compare with it (B); every change is B − A.")],
-        results: Annotated[Path, typer.Option("--results", help="Folder for the comparison outputs (<results>/<instance>-compare/<id>/).")] = Path("results"),
-        no_write: Annotated[bool, typer.Option("--no-write", help="Only print; write no files.")] = False,
-    ) -> None:
-        """Compare two runs: townships that changed industry, GEP, income, water, PV and investment per county and in total, and limits that became binding or slack.
-
-        Writes CSV tables, comparison.json and comparison.gpkg (changed townships as a map layer).
-
-        Example: optimizer compare results/fuchuan/20261127-101500-ab12cd results/fuchuan/20261127-103000-cd34ef
-        """
-        from rich.console import Console
-        from rich.markup import escape
-
-        out, err = Console(soft_wrap=True), Console(stderr=True, soft_wrap=True)
-        try:
-            comp = compare_runs(run_a, run_b)
-        except InputError as exc:
-            n = len(exc.problems)
-            err.print(f"[bold red]Cannot compare: {n} problem{'s' if n != 1 else ''}:[/]")
-            for p in exc.problems:
-                err.print(f"  [cyan]{escape(str(p.location))}[/]  {escape(p.message)}"
-                          + (f"  [green]({escape(p.suggestion)})[/]" if p.suggestion else ""), highlight=False)
-            raise typer.Exit(2) from None
-        for w in comp.warnings:
-            err.print(f"[yellow]Warning:[/] {escape(w)}", highlight=False)
-        print_comparison(comp, out)
-        if not no_write:
-            folder = write_comparison(comp, results)
-            out.print(f"Comparison: [bold]{escape(str(folder))}[/] (comparison.gpkg maps the changed townships)")
-
-
-def _num(x: Any, digits: int = 0, sign: bool = False) -> str:
-    if x is None or (isinstance(x, float) and math.isnan(x)):
-        return "—"
-    if sign and round(x, digits) == 0:
-        return "0"
-    return f"{x:{'+' if sign else ''},.{digits}f}"
-
-
-def _run_line(label: str, r: RunInfo) -> str:
-    gap = f"{r.gap:.4%}" if isinstance(r.gap, (int, float)) else "—"
-    what = ", ".join(r.scenarios) or ("--set" if r.overrides_applied else "as given")
-    return (f"{label}: {r.instance} {r.run_id} ({what}) — {r.status}, objective {_num(r.objective_yuan)} "
-            f"yuan/yr, bound {_num(r.bound_yuan)}, gap {gap}")
-
-
-def print_comparison(comp: Comparison, console: Any, max_townships: int = 30) -> None:
-    """The comparison as rich tables: totals, changed townships, limits that changed status."""
-    from rich.markup import escape
-    from rich.table import Table
-
-    console.print(_run_line("A", comp.run_a), highlight=False, markup=False)
-    console.print(_run_line("B", comp.run_b), highlight=False, markup=False)
-    for label, r in (("A", comp.run_a), ("B", comp.run_b)):
-        for o in r.overrides_applied[:8]:
-            console.print(f"  {label}: {o.get('path')}: {o.get('old')!r} → {o.get('new')!r} ({o.get('source')})",
-                          highlight=False, markup=False)
-
-    t = Table(title="Totals (B − A)", header_style="bold")
-    for col, just in (("figure", "left"), ("A", "right"), ("B", "right"), ("change", "right"), ("change %", "right")):
-        t.add_column(col, justify=just)  # type: ignore[arg-type]
-    for row in comp.totals.itertuples(index=False):
-        digits = 1 if row.unit == "MWp" else 0
-        t.add_row(escape(f"{row.label} ({row.unit})"), _num(row.a, digits), _num(row.b, digits),
-                  _num(row.change, digits, sign=True),
-                  "—" if math.isnan(row.change_pct) else ("0%" if row.change == 0 else f"{row.change_pct:+.1f}%"))
-    console.print(t)
-
-    ct = comp.changed_townships
-    n = len(ct)
-    if n == 0:
-        console.print(f"No township changed industry ({comp.townships_compared} compared).")
-    else:
-        moves = ", ".join(f"{k} ×{v}" for k, v in comp.transitions.items())
-        t = Table(title=f"Townships that changed industry: {n} of {comp.townships_compared} ({moves})",
-                  header_style="bold")
-        for col in ("township", "county", "A → B", "Δ GEP total (yuan/yr)", "Δ income (yuan/yr)",
-                    "Δ water (m³/yr)", "Δ PV (MWp)", "Δ investment (yuan)"):  # fmt: skip
-            t.add_column(col, justify="left" if col in ("township", "county", "A → B") else "right")
-        for row in ct.head(max_townships).itertuples(index=False):
-            t.add_row(escape(f"{row.township_id} {row.name}"), escape(str(row.county)),
-                      escape(f"{row.industry_a} → {row.industry_b}"),
-                      _num(row.delta_gep_total_yuan, sign=True), _num(row.delta_farmer_income_yuan, sign=True),
-                      _num(row.delta_water_use_m3, sign=True), _num(row.delta_pv_capacity_mw, 1, sign=True),
-                      _num(row.delta_investment_yuan, sign=True))
-        console.print(t)
-        if n > max_townships:
-            console.print(f"… and {n - max_townships} more (changed_townships.csv has them all)")
-
-    lc = comp.limit_changes
-    if lc.empty:
-        console.print("No limit changed between binding, nearly binding and slack.")
-    else:
-        t = Table(title="Limits that changed status", header_style="bold")
-        for col in ("limit", "change", "A used", "B used", "A limit", "B limit"):
-            t.add_column(col, justify="left" if col in ("limit", "change") else "right")
-        for row in lc.itertuples(index=False):
-            t.add_row(escape(row.name), row.change, _share(row.used_share_a, row.status_a), _share(row.used_share_b, row.status_b),
-                      _num(row.rhs_a), _num(row.rhs_b))
-        console.print(t)
-    changed_rhs = comp.constraint_changes[comp.constraint_changes["rhs_changed"]]
-    if not changed_rhs.empty:
-        shown = [f"{r.name} {_num(r.rhs_a)} → {_num(r.rhs_b)}" for r in changed_rhs.head(12).itertuples(index=False)]
-        console.print("Limits whose value differs between the runs: " + ", ".join(shown)
-                      + (" …" if len(changed_rhs) > 12 else ""), highlight=False, markup=False)
-
-
-def _share(share: float, status: str) -> str:
-    if status in ("absent", "slack (not listed)"):
-        return status
-    return "—" if share is None or math.isnan(share) else f"{share:.0%}"

@@ -1,0 +1,132 @@
+"""The command-line face of the optimiser: one thin module per command, exit codes, rich output.
+
+No modelling logic lives here: each command parses, calls the library and presents the
+result, importing heavy libraries only when it runs. Only this package prints.
+
+Exit codes (also in `optimizer --help`):
+  0  solved within the gap (or the command succeeded)
+  1  internal error (a bug: rerun with --debug and report the traceback)
+  2  invalid input (every problem is listed with its file and line/row)
+  3  the instance is infeasible: no plan meets every limit
+  4  stopped (time limit or Ctrl-C) before any plan was found
+  5  the independent checker disagrees with the solver's plan
+  6  stopped (time limit or Ctrl-C) with a plan: results written, flagged as not proven
+  7  `evaluate`: the planner's plan breaks at least one limit
+"""
+
+from __future__ import annotations
+
+import logging
+import sys
+from typing import Annotated, Optional
+
+import typer
+from rich.logging import RichHandler
+
+from optimizer import __version__
+from optimizer.cli import compare, evaluate, gep, solve, sweep, tools, validate
+from optimizer.cli.common import EPILOG, Exit, err, fail_input, out, state
+from optimizer.errors import InputError
+
+__all__ = ["Exit", "app", "main"]
+
+app = typer.Typer(
+    name="optimizer",
+    help=(
+        "Karst township industrial-layout optimiser (石漠化地区 一乡一业 产业布局优化).\n\n"
+        "Chooses one industry per township (apple, citrus, agro-PV, conservation, …) to maximise GEP "
+        "and farmers' income under soil, water, sunlight, market, grid and budget limits, with HiGHS.\n\n"
+        "Typical week: `optimizer validate my.yaml`, then `optimizer solve my.yaml`, then open "
+        "results/<instance>/<run>/allocation.gpkg in QGIS."
+    ),
+    epilog=EPILOG,
+    no_args_is_help=True,
+    add_completion=False,
+    pretty_exceptions_enable=False,
+)
+
+def _version(value: bool) -> None:
+    if value:
+        out.print(f"optimizer {__version__}")
+        raise typer.Exit()
+
+
+@app.callback()
+def main_options(
+    verbose: Annotated[int, typer.Option("--verbose", "-v", count=True, help="More detail: -v progress and HiGHS log, -vv debug.")] = 0,
+    quiet: Annotated[bool, typer.Option("--quiet", "-q", help="Only errors and the final result.")] = False,
+    debug: Annotated[bool, typer.Option("--debug", help="Show full tracebacks on errors (for bug reports).")] = False,
+    version: Annotated[Optional[bool], typer.Option("--version", callback=_version, is_eager=True, help="Show the version.")] = None,
+) -> None:
+    level = logging.WARNING
+    if verbose == 1:
+        level = logging.INFO
+    elif verbose >= 2 or debug:
+        level = logging.DEBUG
+    if quiet:
+        level = logging.ERROR
+    logging.basicConfig(
+        level=level,
+        format="%(message)s",
+        handlers=[RichHandler(console=err, show_path=False, rich_tracebacks=debug)],
+        force=True,
+    )
+    if level > logging.DEBUG:
+        logging.getLogger("pyomo").setLevel(max(level, logging.WARNING))
+    state["debug"] = debug
+    state["quiet"] = quiet
+
+
+for _module in (solve, validate, sweep, compare, gep, evaluate, tools):
+    _module.register(app)
+
+
+_GLOBAL_FLAGS = {"-q", "--quiet", "-v", "-vv", "-vvv", "--verbose", "--debug"}
+
+
+def _globals_first(argv: list[str]) -> list[str]:
+    """Accept -q/-v/--debug anywhere (`optimizer solve x.yaml -q`), as planners type them.
+
+    Typer wants global options before the subcommand; tokens that are the value of an
+    option (`--set -v`) are left alone.
+    """
+    flags, rest = [], []
+    for i, tok in enumerate(argv):
+        prev = argv[i - 1] if i else ""
+        takes_value = prev.startswith("-") and prev not in _GLOBAL_FLAGS and "=" not in prev and prev not in (
+            "--serial", "--json", "--warm-start", "--cold-start", "--no-write", "--help", "--version")
+        if tok in _GLOBAL_FLAGS and not takes_value:
+            flags.append(tok)
+        else:
+            rest.append(tok)
+    return flags + rest
+
+
+def main() -> None:
+    """Console-script entry: no traceback reaches a planner unless --debug is given."""
+    debug = "--debug" in sys.argv
+    try:
+        rc = app(args=_globals_first(sys.argv[1:]), standalone_mode=False)
+        sys.exit(rc if isinstance(rc, int) else 0)
+    except typer.Exit as exc:
+        sys.exit(exc.exit_code)
+    except InputError as exc:
+        try:
+            fail_input(exc)
+        except typer.Exit as e2:
+            sys.exit(e2.exit_code)
+    except KeyboardInterrupt:
+        err.print("[yellow]Aborted by the user; nothing was written.[/]")
+        sys.exit(Exit.ABORTED)
+    except typer.Abort:
+        err.print("[yellow]Aborted.[/]")
+        sys.exit(Exit.ABORTED)
+    except typer.TyperException as exc:  # usage errors: unknown option, missing argument
+        exc.show()  # type: ignore[attr-defined]
+        sys.exit(getattr(exc, "exit_code", 2))
+    except Exception as exc:
+        if debug:
+            raise
+        err.print(f"[bold red]Internal error:[/] {type(exc).__name__}: {exc}")
+        err.print("This is a bug in the optimiser. Rerun with --debug to see the traceback and report it.")
+        sys.exit(Exit.INTERNAL)

@@ -1,0 +1,127 @@
+"""`optimizer solve INSTANCE`: validate, build, solve with HiGHS, write and check a run folder."""
+
+from __future__ import annotations
+
+import logging
+from pathlib import Path
+from typing import Annotated, Optional
+
+import typer
+from rich.markup import escape
+from rich.table import Table
+
+from optimizer.cli.common import EPILOG, Exit, NullStatus, err, fail_input, fmt, names, out, state
+from optimizer.errors import InputError
+
+
+def register(app: typer.Typer) -> None:
+    app.command(epilog=EPILOG)(solve)
+
+
+def solve(
+    instance: Annotated[Path, typer.Argument(help="Instance YAML file, e.g. instances/fuchuan/fuchuan.yaml.")],
+    time_limit: Annotated[Optional[float], typer.Option("--time-limit", help="Stop HiGHS after this many seconds and keep the best plan found.", min=0.01)] = None,
+    gap: Annotated[float, typer.Option("--gap", help="Relative MIP gap at which HiGHS stops (1e-4 = within 0.01% of the best possible).", min=0.0)] = 1e-4,
+    threads: Annotated[int, typer.Option("--threads", help="HiGHS threads (1 is reproducible and usually as fast).", min=1)] = 1,
+    seed: Annotated[int, typer.Option("--seed", help="HiGHS random seed, fixed so reruns give the same plan.")] = 20260101,
+    write_model_to: Annotated[Optional[Path], typer.Option("--write-model", help="Also write the model as .lp or .mps (by extension) with readable names.")] = None,
+    results: Annotated[Path, typer.Option("--results", help="Folder for run outputs.")] = Path("results"),
+    scenario: Annotated[Optional[str], typer.Option("--scenario", "-s", help="Scenarios or named overrides of the instance to apply, comma-separated, in order: --scenario dry_year,pv_price_cut.")] = None,
+    set_: Annotated[Optional[list[str]], typer.Option("--set", help="Change one value by its path (repeatable; applied after scenarios): --set constraints.water.county_max_m3.富川瑶族自治县=0.7*  (a trailing * multiplies).")] = None,
+) -> None:
+    """Solve an instance and write results/<instance>/<run id>/ (CSV, GeoPackage, summary, manifest).
+
+    Example: optimizer solve instances/fuchuan/fuchuan.yaml --time-limit 60
+    """
+    from optimizer.run import solve_instance
+    from optimizer.solve import SolveOptions
+
+    if write_model_to is not None and write_model_to.suffix.lower() not in (".lp", ".mps"):
+        err.print(f"[red]--write-model needs a file ending in .lp or .mps, not '{write_model_to.name}'[/]")
+        raise typer.Exit(Exit.INVALID_INPUT)
+    options = SolveOptions(time_limit=time_limit, gap=gap, threads=threads, seed=seed)
+    try:
+        with err.status("starting", spinner="dots") if not state["quiet"] else NullStatus() as status:
+            def phase(name: str) -> None:
+                if status is not None:
+                    status.update(name)
+                logging.getLogger("optimizer").info("%s …", name)
+
+            result = solve_instance(
+                instance, options, results_root=results, model_file=write_model_to, phase=phase,
+                scenarios=names(scenario), sets=set_ or [],
+            )
+    except InputError as exc:
+        fail_input(exc)
+        return
+    s = result.summary
+    status_text = s["status"]
+    if result.outcome is not None and status_text == "infeasible":
+        fam = ", ".join(s.get("infeasible_families") or [])
+        if not fam:
+            fam = ("(none alone: the conflict involves several limits together with the one-industry choice; "
+                   "check locks, income floors, conservation share and budgets)")
+        err.print(f"[bold red]Infeasible:[/] no plan meets every limit. Limits in conflict: {escape(fam)}")
+        raise typer.Exit(Exit.INFEASIBLE)
+    if s["status"] == "error":
+        err.print(f"[bold red]HiGHS failed ({escape(str(s['termination']))}).[/] Nothing was written. "
+                  "Rerun with -v to see the HiGHS log, and report it with the instance.")
+        raise typer.Exit(Exit.INTERNAL)
+    if s["status"] == "interrupted_no_solution":
+        err.print("[bold yellow]Interrupted before HiGHS found any plan.[/] Nothing was written.")
+        raise typer.Exit(Exit.NO_SOLUTION)
+    if result.run_dir is None:
+        err.print(
+            f"[bold red]Stopped ({s['termination']}) before HiGHS found any plan.[/] Nothing was written. "
+            "Give it more time (--time-limit) or a looser --gap."
+        )
+        raise typer.Exit(Exit.NO_SOLUTION)
+    _print_summary(s, result.run_dir, result.timings)
+    if result.check_ok is False:
+        err.print("[bold red]The independent checker disagrees with the solver's plan:[/]")
+        for msg in result.check_messages[:20]:
+            err.print(f"  {msg}", highlight=False, markup=False)
+        raise typer.Exit(Exit.CHECK_FAILED)
+    if status_text != "optimal":
+        err.print(
+            f"[bold yellow]Stopped early ({status_text}):[/] the plan is feasible but not proven best; "
+            + (f"gap {s['gap']:.2%} to the bound." if s["gap"] is not None else "HiGHS had no bound yet.")
+        )
+        raise typer.Exit(Exit.STOPPED_WITH_PLAN)
+
+
+def _print_summary(s: dict, run_dir: Path, timings: dict[str, float]) -> None:
+    tot = s["totals"]
+    table = Table(title=f"{s['instance']} — {s['status']}", show_header=True, header_style="bold")
+    table.add_column("figure")
+    table.add_column("plan", justify="right")
+    table.add_column("baseline", justify="right")
+    table.add_row("objective (yuan/yr)", fmt(s["objective_yuan"]), "")
+    table.add_row("best bound (yuan/yr)", fmt(s["bound_yuan"]), "")
+    table.add_row("gap", f"{s['gap']:.4%}" if s["gap"] is not None else "—", "")
+    table.add_row("farmers' income (yuan/yr)", fmt(tot["farmer_income_after_price_steps_yuan"]), fmt(tot["baseline_farmer_income_yuan"]))
+    table.add_row("GEP total (yuan/yr)", fmt(tot["gep_total_yuan"]), fmt(tot["baseline_gep_total_yuan"]))
+    for cat in ("material", "regulating", "cultural"):
+        table.add_row(f"  GEP {cat}", fmt(tot[f"gep_{cat}_yuan"]), "")
+    table.add_row("water use (m³/yr)", fmt(tot["water_use_m3"]), "")
+    table.add_row("PV capacity (MWp)", fmt(tot["pv_capacity_mw"], 1), "")
+    table.add_row("investment (yuan)", fmt(tot["investment_yuan"]), "")
+    for ind, n in sorted(tot["townships_by_industry"].items()):
+        table.add_row(f"townships: {ind}", str(n), "")
+    out.print(table)
+    if s.get("overrides_applied"):
+        out.print("What-if changes applied:", highlight=False)
+        for a in s["overrides_applied"]:
+            out.print(f"  {a['path']}: {a['old']!r} → {a['new']!r}  ({a['source']})", highlight=False, markup=False)
+    binding = s.get("binding_constraints", [])
+    if binding:
+        out.print(f"Binding limits ({len(binding)}): " + ", ".join(binding[:12]) + (" …" if len(binding) > 12 else ""), highlight=False, markup=False)
+    near = s.get("nearly_binding_constraints", [])
+    if near:
+        out.print(f"Limits ≥ 95% used ({len(near)}): " + ", ".join(near[:12]) + (" …" if len(near) > 12 else ""), highlight=False, markup=False)
+    steps = s.get("price_steps_reached", [])
+    if steps:
+        out.print(f"Falling-price steps reached: {', '.join(steps)}", highlight=False, markup=False)
+    phases = ", ".join(f"{k} {v:.2f}s" for k, v in timings.items())
+    out.print(f"Timings: {phases}", highlight=False, markup=False)
+    out.print(f"Results: [bold]{run_dir}[/] (allocation.gpkg opens in QGIS)")

@@ -1,0 +1,117 @@
+"""`optimizer sweep INSTANCE --vary PATH=…`: every combination a full run, on Dask."""
+
+from __future__ import annotations
+
+import json
+import math
+from pathlib import Path
+from typing import Annotated, Optional
+
+import typer
+from rich.markup import escape
+from rich.table import Table
+
+from optimizer.cli.common import EPILOG, Exit, err, fail_input, fmt, names, out, state
+from optimizer.errors import InputError, Location, Problem
+
+
+def register(app: typer.Typer) -> None:
+    app.command(epilog=EPILOG)(sweep)
+
+
+def sweep(
+    instance: Annotated[Optional[Path], typer.Argument(help="Instance YAML file (not needed with --resume).")] = None,
+    vary: Annotated[Optional[list[str]], typer.Option("--vary", help="PATH=v1,v2,... or PATH=start:stop:step (a trailing * makes factors: 0.6:1.0:0.1*). Repeat for a Cartesian product.")] = None,
+    scenario: Annotated[Optional[str], typer.Option("--scenario", "-s", help="Scenarios applied to every point, comma-separated.")] = None,
+    set_: Annotated[Optional[list[str]], typer.Option("--set", help="A fixed change applied to every point (repeatable).")] = None,
+    time_limit: Annotated[Optional[float], typer.Option("--time-limit", help="HiGHS time limit per point (s).", min=0.01)] = None,
+    gap: Annotated[float, typer.Option("--gap", help="Relative MIP gap per point.", min=0.0)] = 1e-4,
+    threads: Annotated[int, typer.Option("--threads", help="HiGHS threads per point.", min=1)] = 1,
+    seed: Annotated[int, typer.Option("--seed", help="HiGHS random seed.")] = 20260101,
+    scheduler: Annotated[Optional[str], typer.Option("--scheduler", help="Address of an existing Dask scheduler (tcp://host:8786); default: a local cluster.")] = None,
+    workers: Annotated[Optional[int], typer.Option("--workers", help="Workers of the local cluster (default: one per core, at most one per chain).", min=1)] = None,
+    serial: Annotated[bool, typer.Option("--serial", help="Run in this process without Dask.")] = False,
+    resume: Annotated[Optional[Path], typer.Option("--resume", help="A sweep folder to finish: runs only the points without a finished run.")] = None,
+    warm_start: Annotated[bool, typer.Option("--warm-start/--cold-start", help="Start each point from the previous point's plan (a repaired MIP start). Off by default: it did not pay on the benchmark (docs/performance.md).")] = False,
+    results: Annotated[Path, typer.Option("--results", help="Folder for run outputs.")] = Path("results"),
+) -> None:
+    """Run a what-if sweep: every combination of --vary values is a full run, on Dask.
+
+    Example: optimizer sweep instances/fuchuan/fuchuan.yaml
+      --vary "constraints.water.county_max_m3.富川瑶族自治县=0.6:1.0:0.1*"
+      --vary industries.agro_pv.price_yuan_per_unit=300,360
+    Writes results/<instance>/sweep-<id>/ with one run folder per point, sweep_summary.csv and sweep.png.
+    """
+    from rich.progress import BarColumn, MofNCompleteColumn, Progress, TextColumn, TimeElapsedColumn
+
+    from optimizer.instance.load import load_instance
+    from optimizer.analyses.sweep import SweepSpec, new_sweep_dir, parse_vary, run_sweep
+
+    try:
+        if resume is not None:
+            if not (resume / "sweep.json").exists():
+                raise InputError([Problem(Location(resume), "not a sweep folder (no sweep.json)",
+                                          "give the folder `optimizer sweep` printed, results/<instance>/sweep-<id>")])
+            saved = json.loads((resume / "sweep.json").read_text(encoding="utf-8"))["spec"]
+            from optimizer.analyses.sweep import Vary
+
+            spec = SweepSpec(**{**saved, "varies": [Vary(**v) for v in saved["varies"]]})
+            sweep_dir = resume
+            from optimizer.analyses.sweep import point_done
+
+            finished = sum(point_done(sweep_dir, p["id"]) for p in spec.points())
+            err.print(f"Resuming {escape(str(sweep_dir))}: {finished} of {len(spec.points())} points already finished.")
+        else:
+            if instance is None or not vary:
+                err.print("[red]give an INSTANCE and at least one --vary (or --resume SWEEP_DIR)[/]")
+                raise typer.Exit(Exit.INVALID_INPUT)
+            varies = [parse_vary(v) for v in vary]
+            spec = SweepSpec(
+                instance=str(instance.resolve()), varies=varies, scenarios=names(scenario), sets=set_ or [],
+                options={"time_limit": time_limit, "gap": gap, "threads": threads, "seed": seed},
+                warm_start=warm_start,
+            )
+            # Check the instance and every value once, up front: a typo fails fast, not per point.
+            loaded = load_instance(instance, scenarios=spec.scenarios, sets=spec.sets)
+            for v in varies:
+                for val in v.values:
+                    load_instance(instance, scenarios=spec.scenarios, sets=[*spec.sets, f"{v.path}={val}"])
+            sweep_dir = new_sweep_dir(results, loaded.spec.name)
+    except InputError as exc:
+        fail_input(exc)
+        return
+    with Progress(TextColumn("[bold]sweep"), BarColumn(), MofNCompleteColumn(), TextColumn("{task.fields[failed]} failed"),
+                  TimeElapsedColumn(), console=err, disable=state["quiet"]) as bar:
+        task = bar.add_task("points", total=len(spec.points()), failed=0)
+
+        def progress(done: int, failed: int, total: int) -> None:
+            bar.update(task, completed=done, failed=failed)
+
+        try:
+            table = run_sweep(spec, sweep_dir, scheduler=scheduler, workers=workers, serial=serial, progress=progress)
+        except KeyboardInterrupt:
+            from optimizer.analyses.sweep import point_done
+
+            finished = sum(point_done(sweep_dir, p["id"]) for p in spec.points())
+            bar.stop()
+            err.print(f"[yellow]Interrupted: {finished} of {len(spec.points())} points are finished and kept.[/] "
+                      f"Finish the rest with: optimizer sweep --resume {escape(str(sweep_dir))}")
+            raise typer.Exit(Exit.ABORTED) from None
+    show = Table(title=f"sweep {sweep_dir.name}", header_style="bold")
+    cols = ["point", "status", "objective_yuan", "gep_total_yuan", "farmer_income_yuan", "townships_changed_from_first"]
+    for c in cols:
+        show.add_column(c, justify="left" if c in ("point", "status") else "right")
+    for _, r in table.iterrows():
+        show.add_row(*[(fmt(r[c]) if isinstance(r.get(c), float) and not math.isnan(r[c]) else str(r.get(c, "")))
+                       for c in cols])
+    out.print(show)
+    out.print(f"Sweep folder: [bold]{escape(str(sweep_dir))}[/] (sweep_summary.csv, sweep.png, points/)")
+    n_infeasible = int((table["status"] == "infeasible").sum())
+    if n_infeasible:
+        out.print(f"{n_infeasible} point(s) have no feasible plan (status 'infeasible'; the limits in conflict are "
+                  "in sweep_summary.csv). That is an answer, not an error.", highlight=False, markup=False)
+    n_failed = int((table["status"] == "failed").sum())
+    if n_failed:
+        err.print(f"[yellow]{n_failed} point(s) failed; see points/*.failed.json, fix the cause, then "
+                  f"optimizer sweep --resume {escape(str(sweep_dir))}[/]")
+        raise typer.Exit(Exit.INTERNAL)

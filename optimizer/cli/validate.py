@@ -1,0 +1,44 @@
+"""`optimizer validate INSTANCE`: every problem at once, located, without solving."""
+
+from __future__ import annotations
+
+import json
+from pathlib import Path
+from typing import Annotated, Optional
+
+import typer
+
+from optimizer.cli.common import EPILOG, Exit, fail_input, names, out
+from optimizer.errors import InputError
+
+
+def register(app: typer.Typer) -> None:
+    app.command(epilog=EPILOG)(validate)
+
+
+def validate(
+    instance: Annotated[Path, typer.Argument(help="Instance YAML file.")],
+    as_json: Annotated[bool, typer.Option("--json", help="Print problems as JSON (for editors and scripts).")] = False,
+    scenario: Annotated[Optional[str], typer.Option("--scenario", "-s", help="Scenarios or named overrides to apply first, comma-separated.")] = None,
+    set_: Annotated[Optional[list[str]], typer.Option("--set", help="Change one value by its path (repeatable), as for solve.")] = None,
+) -> None:
+    """Check an instance without solving: every problem at once, with file and line or row."""
+    from optimizer.run import load_and_validate
+
+    try:
+        valid = load_and_validate(instance, scenarios=names(scenario), sets=set_ or [])
+    except InputError as exc:
+        if as_json:
+            out.print_json(json.dumps([p.to_dict() for p in exc.problems], ensure_ascii=False))
+            raise typer.Exit(Exit.INVALID_INPUT) from None
+        fail_input(exc)
+        return
+    n_pairs = int(valid.pairs["allowed"].sum())
+    if as_json:
+        out.print_json(json.dumps([]))
+        return
+    out.print(
+        f"[green]OK[/] {instance}: {len(valid.townships)} townships, "
+        f"{sum(1 for i in valid.spec.industries.values() if i.candidate)} candidate industries, "
+        f"{n_pairs} allowed township-industry pairs."
+    )
