@@ -57,7 +57,13 @@ def main_options(
     quiet: Annotated[bool, typer.Option("--quiet", "-q", help="Only errors and the final result.")] = False,
     debug: Annotated[bool, typer.Option("--debug", help="Show full tracebacks on errors (for bug reports).")] = False,
     version: Annotated[Optional[bool], typer.Option("--version", callback=_version, is_eager=True, help="Show the version.")] = None,
+    lang: Annotated[Optional[str], typer.Option("--lang", metavar="zh|en", help="Language of messages, tables and reports (default: from LANG/LC_ALL).")] = None,
 ) -> None:
+    from optimizer.i18n import LANGUAGES, set_language
+
+    if lang is not None and lang.lower() not in LANGUAGES:
+        raise typer.BadParameter(f"'{lang}': use zh or en", param_hint="--lang")
+    state["lang"] = set_language(lang)
     level = logging.WARNING
     if verbose == 1:
         level = logging.INFO
@@ -82,6 +88,7 @@ for _module in (solve, validate, sweep, compare, gep, evaluate, tools):
 
 
 _GLOBAL_FLAGS = {"-q", "--quiet", "-v", "-vv", "-vvv", "--verbose", "--debug"}
+_GLOBAL_WITH_VALUE = {"--lang"}
 
 
 def _globals_first(argv: list[str]) -> list[str]:
@@ -91,8 +98,19 @@ def _globals_first(argv: list[str]) -> list[str]:
     option (`--set -v`) are left alone.
     """
     flags, rest = [], []
+    skip = False
     for i, tok in enumerate(argv):
         prev = argv[i - 1] if i else ""
+        if skip:
+            skip = False
+            continue
+        if tok in _GLOBAL_WITH_VALUE and i + 1 < len(argv):
+            flags += [tok, argv[i + 1]]
+            skip = True
+            continue
+        if tok.split("=", 1)[0] in _GLOBAL_WITH_VALUE and "=" in tok:
+            flags.append(tok)
+            continue
         takes_value = prev.startswith("-") and prev not in _GLOBAL_FLAGS and "=" not in prev and prev not in (
             "--serial", "--json", "--warm-start", "--cold-start", "--no-write", "--help", "--version")
         if tok in _GLOBAL_FLAGS and not takes_value:

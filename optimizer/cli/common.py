@@ -33,7 +33,7 @@ EPILOG = (
 
 out = Console(soft_wrap=True)
 err = Console(stderr=True, soft_wrap=True)
-state = {"debug": False, "quiet": False}
+state = {"debug": False, "quiet": False, "lang": "en"}
 
 
 
