@@ -86,3 +86,17 @@ def did_you_mean(word: str, choices: Iterable[str]) -> str | None:
         lowered = {o.lower(): o for o in options}
         close = [lowered[str(word).lower()]] if str(word).lower() in lowered else []
     return f"did you mean '{close[0]}'?" if close else None
+
+
+@dataclass
+class InfeasibleInstance(Exception):
+    """Valid input whose limits no plan can meet: an answer (exit 3), not an input error.
+
+    `conflicts` are located, in words, like input problems, but they say which limits
+    conflict rather than what is wrong with a file.
+    """
+
+    conflicts: list[Problem] = field(default_factory=list)
+
+    def __str__(self) -> str:
+        return "\n".join(str(p) for p in self.conflicts)

@@ -39,6 +39,15 @@ class RunResult:
     check_messages: list[str] = field(default_factory=list)
     plan: pd.Series | None = None  # industry per township; a sweep's next point starts from it
 
+    @property
+    def has_plan(self) -> bool:
+        """True when the run folder holds a plan (allocation.csv), proven optimal or not."""
+        return self.run_dir is not None and self.summary.get("status") in WITH_PLAN
+
+    @property
+    def infeasible(self) -> bool:
+        return self.summary.get("status") == "infeasible"
+
 
 def load_and_validate(path: Path, scenarios: list[str] | tuple[str, ...] = (), sets: list[str] | tuple[str, ...] = ()) -> ValidInstance:
     return validate(load_instance(path, scenarios=scenarios, sets=sets))
@@ -56,7 +65,13 @@ def solve_instance(
     folder: str | None = None,
     start_plan: pd.Series | None = None,
 ) -> RunResult:
-    """Solve an instance and write its run folder (only when a plan exists)."""
+    """Solve an instance and write its run folder.
+
+    A folder is written when there is a plan, and also when the answer is "infeasible"
+    (found by validation or by HiGHS): then it holds the diagnosis — which limits
+    conflict, naming townships and counties, and the least relaxation under which a plan
+    exists — instead of an allocation. Stops without a plan write nothing.
+    """
     from optimizer.model import build_model, prepare
     from optimizer.model.build import FAMILIES, chosen_pairs
     from optimizer.model.report import constraint_report
@@ -74,6 +89,10 @@ def solve_instance(
     t0 = time.perf_counter()
     valid = validate(loaded)
     timings["validate"] = time.perf_counter() - t0
+
+    if valid.conflicts:  # validation proved that no plan meets the limits: the answer, without solving
+        timings["total"] = time.perf_counter() - t_start
+        return _infeasible_run(loaded, valid, None, None, timings, results_root, folder, run_id, sets, path)
 
     note("building the model")
     t0 = time.perf_counter()
@@ -114,6 +133,9 @@ def solve_instance(
         "scenarios": list(loaded.scenarios),
         "overrides_applied": [a.to_dict() for a in loaded.applied_overrides],
     }
+    if outcome.status == "infeasible":
+        timings["total"] = time.perf_counter() - t_start
+        return _infeasible_run(loaded, valid, data, outcome, timings, results_root, folder, run_id, sets, path)
     if outcome.status not in WITH_PLAN:
         timings["total"] = time.perf_counter() - t_start
         summary["timings_s"] = timings
@@ -173,27 +195,8 @@ def solve_instance(
         summary["timings_s"] = timings
         summary["check_ok"] = report.ok
         write_json(partial / "summary.json", summary)  # again, now with every phase timed
-        manifest = {
-            "tool": "karst-layout-optimizer",
-            "versions": versions(),
-            "command": "solve",
-            "instance_file": str(path.resolve()),
-            "inputs": {str(p): sha256(p) for p in loaded.input_files},
-            "scenarios": list(loaded.scenarios),
-            "set": list(sets),
-            "overrides_applied": [a.to_dict() for a in loaded.applied_overrides],
-            "overrides_diff": [str(a) for a in loaded.applied_overrides],
-            "sources": [src.model_dump(mode="json") for src in loaded.spec.sources],
-            "resolved_instance": loaded.spec.model_dump(mode="json"),
-            "solver_options": outcome.options,
-            "status": outcome.status,
-            "objective_yuan": outcome.objective,
-            "bound_yuan": outcome.bound,
-            "gap": outcome.gap,
-            "check_ok": report.ok,
-            "timings_s": timings,
-            "outputs": {p.name: sha256(p) for p in sorted(partial.iterdir())},
-        }
+        manifest = _manifest(loaded, path, sets, outcome, timings, partial)
+        manifest["check_ok"] = report.ok
         write_json(partial / "manifest.json", manifest)
     run_dir = final_path(partial)
     summary["timings_s"] = timings
@@ -224,3 +227,121 @@ def write_resolved_instance(target: Path, loaded: LoadedInstance) -> None:
     if loaded.applied_overrides:
         header += "".join(f"#   {a}\n" for a in loaded.applied_overrides)
     target.write_text(header + yaml.safe_dump(data, sort_keys=False, allow_unicode=True), encoding="utf-8")
+
+
+def _manifest(
+    loaded: LoadedInstance, path: Path, sets: list[str] | tuple[str, ...], outcome: SolveOutcome | None,
+    timings: dict[str, float], partial: Path,
+) -> dict[str, Any]:
+    """Versions, input hashes, the resolved instance, solver options and outputs' hashes (written last)."""
+    return {
+        "tool": "karst-layout-optimizer",
+        "versions": versions(),
+        "command": "solve",
+        "instance_file": str(path.resolve()),
+        "inputs": {str(p): sha256(p) for p in loaded.input_files},
+        "scenarios": list(loaded.scenarios),
+        "set": list(sets),
+        "overrides_applied": [a.to_dict() for a in loaded.applied_overrides],
+        "overrides_diff": [str(a) for a in loaded.applied_overrides],
+        "sources": [src.model_dump(mode="json") for src in loaded.spec.sources],
+        "resolved_instance": loaded.spec.model_dump(mode="json"),
+        "solver_options": outcome.options if outcome is not None else None,
+        "status": outcome.status if outcome is not None else "infeasible",
+        "objective_yuan": outcome.objective if outcome is not None else None,
+        "bound_yuan": outcome.bound if outcome is not None else None,
+        "gap": outcome.gap if outcome is not None else None,
+        "timings_s": timings,
+        "outputs": {p.name: sha256(p) for p in sorted(partial.iterdir())},
+    }
+
+
+def _infeasible_run(
+    loaded: LoadedInstance,
+    valid: ValidInstance,
+    data: Any | None,
+    outcome: SolveOutcome | None,
+    timings: dict[str, float],
+    results_root: Path,
+    folder: str | None,
+    run_id: str | None,
+    sets: list[str] | tuple[str, ...],
+    path: Path,
+) -> RunResult:
+    """Write the answer "infeasible" as a run folder: the limits in conflict, in words.
+
+    Found by validation (`valid.conflicts`: exact per-limit bounds, located in the YAML
+    or the tables) or by HiGHS (its IIS rows when the LP relaxation is infeasible, and
+    the least relaxation of the limits under which a plan exists).
+    """
+    from optimizer.model.build import FAMILIES
+    from optimizer.model.report import describe_relaxation, in_report_units
+
+    locks = {lk.township: lk.industry for lk in loaded.spec.constraints.locks if not lk.forbid}
+    conflicts: list[dict[str, Any]] = []
+    for p in valid.conflicts:
+        conflicts.append({"text": p.message, "where": str(p.location), "family": _family_of(p), **p.to_dict()})
+    relaxation: list[dict[str, Any]] = []
+    ways_out: list[dict[str, Any]] = []
+    if outcome is not None:
+        for r in in_report_units(outcome.relaxation, FAMILIES):
+            relaxation.append({**r, "text": describe_relaxation(r, valid.townships, locks)})
+        for way in outcome.ways_out:
+            rows = [{**r, "text": describe_relaxation(r, valid.townships, locks)}
+                    for r in in_report_units(way["rows"], FAMILIES)]
+            ways_out.append({"family": way["family"], "rows": rows})
+    summary: dict[str, Any] = {
+        "instance": loaded.spec.name,
+        "instance_file": str(path),
+        "status": "infeasible",
+        "termination": outcome.termination if outcome is not None else "proven by validation",
+        "found_by": "HiGHS" if outcome is not None else "validation",
+        "has_solution": False,
+        "objective_yuan": None,
+        "bound_yuan": None,
+        "gap": None,
+        "infeasible_families": (outcome.infeasible_families if outcome is not None
+                                else sorted({_family_of(p) for p in valid.conflicts})),
+        "conflicts": conflicts,
+        "infeasible_rows": outcome.infeasible_rows if outcome is not None else [],
+        "least_relaxation": relaxation,
+        "ways_out": ways_out,
+        "scenarios": list(loaded.scenarios),
+        "overrides_applied": [a.to_dict() for a in loaded.applied_overrides],
+    }
+    with run_folder(results_root, folder or loaded.spec.name, run_id=run_id) as partial:
+        summary["run_id"] = final_path(partial).name
+        if outcome is not None:
+            (partial / "highs.log").write_text(outcome.log_text, encoding="utf-8")
+        write_resolved_instance(partial / "instance.resolved.yaml", loaded)
+        summary["timings_s"] = timings
+        write_json(partial / "summary.json", summary)
+        write_json(partial / "manifest.json", _manifest(loaded, path, sets, outcome, timings, partial))
+    return RunResult(outcome=outcome, run_dir=final_path(partial), summary=summary, timings=timings)
+
+
+#: Where validation locates a conflict → the model family it concerns (docs/model.md names).
+_CONFLICT_FAMILIES = (
+    ("constraints.water.county_max_m3", "water_use_per_county_max"),
+    ("constraints.water.basin_max_m3", "water_use_per_basin_max"),
+    ("constraints.markets", "market_output_max"),
+    ("constraints.grid_county_max_mw", "pv_capacity_per_county_max"),
+    ("constraints.investment_budget_yuan", "investment_budget_max"),
+    ("constraints.min_conservation_share_per_county", "conservation_area_per_county_min"),
+    ("constraints.min_conservation_share", "conservation_area_min"),
+    ("constraints.income_floor", "farmer_income_per_township_min"),
+)
+
+
+def _family_of(problem: Any) -> str:
+    """The constraint family a validation conflict is about, so sweeps and reports can group them."""
+    dotted = problem.path or ""
+    for prefix, family in _CONFLICT_FAMILIES:
+        if dotted.startswith(prefix):
+            return family
+    column = problem.location.table_column
+    if column == "water_available_m3":
+        return "water_use_per_township_max"
+    if column == "township_id":
+        return "one_industry_per_township"
+    return "limits"

@@ -24,6 +24,13 @@ def _problems(path: Path) -> list[str]:
     return [str(p) for p in exc.value.problems]
 
 
+def _conflicts(path: Path) -> list[str]:
+    """Limits no plan can meet: valid input whose answer is "infeasible" (not an InputError)."""
+    valid = load_and_validate(path)
+    assert valid.conflicts, "expected validation to prove the instance infeasible"
+    return [str(p) for p in valid.conflicts]
+
+
 def _line_of(path: Path, needle: str) -> int:
     return next(i for i, line in enumerate(path.read_text(encoding="utf-8").splitlines(), 1) if needle in line)
 
@@ -73,7 +80,7 @@ def test_township_with_no_allowed_industry_and_impossible_limits(tmp_path):
     text = text.replace("  min_conservation_share: 0.1\n", "  min_conservation_share: 0.1\n  investment_budget_yuan: 0\n")
     text = text.replace("suitability: {min_irradiance_kwh_per_m2: 1100}", "suitability: {min_irradiance_kwh_per_m2: 1250}")
     y.write_text(text, encoding="utf-8")
-    probs = "\n".join(_problems(y))
+    probs = "\n".join(_conflicts(y))
     assert "township T3 (Gamma) can take no industry" in probs
     assert "fruit: soil depth 30 cm < 40 cm" in probs
     assert "pv: irradiance 1200 kWh/m² < 1250" in probs
@@ -86,7 +93,7 @@ def test_impossible_conservation_share_and_budget(tmp_path):
     text = text.replace("    counts_as_conservation: true\n", "    counts_as_conservation: true\n    investment_yuan_per_ha: 100\n")
     text = text.replace("  min_conservation_share: 0.1\n", "  min_conservation_share: 0.1\n  investment_budget_yuan: 1000\n")
     y.write_text(text, encoding="utf-8")
-    probs = "\n".join(_problems(y))
+    probs = "\n".join(_conflicts(y))
     assert "no plan can meet this investment budget: even the least possible is 40,000 yuan, above the limit of 1,000 yuan" in probs
 
 

@@ -331,7 +331,7 @@ def evaluate_plan(
         ev.optimum_status = result.summary.get("status")
         ev.optimum_solver_objective_yuan = result.summary.get("objective_yuan")
         ev.optimum_check_ok = result.check_ok
-        if result.run_dir is not None:
+        if result.has_plan:
             ev.optimum_run_dir = result.run_dir
             opt_plan = read_plan(result.run_dir / "allocation.csv", valid)
         elif ev.optimum_status == "infeasible":

@@ -138,8 +138,9 @@ def run_chain(spec_dict: dict[str, Any], sweep_dir: str, chain: list[dict[str, A
                 rows.append(json.loads(marker.read_text(encoding="utf-8"))["row"])
                 previous = None
             else:
-                rows.append(_row_from_folder(root, point))
-                previous = _plan_from_folder(root / "points" / pid)
+                row = _row_from_folder(root, point)
+                rows.append(row)
+                previous = _plan_from_folder(root / "points" / pid) if row["status"] != "infeasible" else None
             continue
         sets = [*spec.sets, *[f"{p}={v}" for p, v in point["values"].items()]]
         try:
@@ -147,13 +148,9 @@ def run_chain(spec_dict: dict[str, Any], sweep_dir: str, chain: list[dict[str, A
                 Path(spec.instance), options, results_root=root, folder="points", run_id=pid,
                 scenarios=spec.scenarios, sets=sets, start_plan=previous if spec.warm_start else None,
             )  # fmt: skip
-            if result.summary["status"] == "infeasible":  # an answer, not a failure: no plan meets the limits
-                row = {"point": pid, **point["values"], "status": "infeasible",
-                       "error": "limits in conflict: " + ", ".join(result.summary.get("infeasible_families") or [])}
-                (root / "points").mkdir(parents=True, exist_ok=True)
-                (root / "points" / f"{pid}.infeasible.json").write_text(
-                    json.dumps({"row": row}, ensure_ascii=False, indent=2), encoding="utf-8")
-                rows.append(row)
+            if result.infeasible:  # an answer, not a failure: its folder holds the diagnosis
+                (root / "points" / f"{pid}.failed.json").unlink(missing_ok=True)
+                rows.append(_row_from_folder(root, point))
                 previous = None
                 continue
             if result.run_dir is None:
@@ -182,6 +179,11 @@ def _plan_from_folder(run_dir: Path) -> pd.Series:
 def _row_from_folder(root: Path, point: dict[str, Any]) -> dict[str, Any]:
     run_dir = root / "points" / point["id"]
     s = json.loads((run_dir / "summary.json").read_text(encoding="utf-8"))
+    if s["status"] == "infeasible":
+        words = [c["text"] for c in s.get("conflicts", [])] + [r["text"] for r in s.get("least_relaxation", [])]
+        return {"point": point["id"], **point["values"], "status": "infeasible",
+                "error": "limits in conflict: " + ", ".join(s.get("infeasible_families") or [])
+                         + (" — " + "; ".join(words[:5]) if words else "")}  # fmt: skip
     t = s["totals"]
     row: dict[str, Any] = {"point": point["id"], **point["values"], "status": s["status"],
                            "objective_yuan": s["objective_yuan"], "bound_yuan": s["bound_yuan"], "gap": s["gap"],

@@ -25,8 +25,8 @@ from rich.logging import RichHandler
 
 from optimizer import __version__
 from optimizer.cli import compare, evaluate, gep, solve, sweep, tools, validate
-from optimizer.cli.common import EPILOG, Exit, err, fail_input, out, state
-from optimizer.errors import InputError
+from optimizer.cli.common import EPILOG, Exit, err, fail_input, out, print_infeasible, state
+from optimizer.errors import InfeasibleInstance, InputError
 
 __all__ = ["Exit", "app", "main"]
 
@@ -133,6 +133,9 @@ def main() -> None:
             fail_input(exc)
         except typer.Exit as e2:
             sys.exit(e2.exit_code)
+    except InfeasibleInstance as exc:
+        print_infeasible({"conflicts": [{"where": str(p.location), "text": p.message} for p in exc.conflicts]})
+        sys.exit(Exit.INFEASIBLE)
     except KeyboardInterrupt:
         err.print("[yellow]Aborted by the user; nothing was written.[/]")
         sys.exit(Exit.ABORTED)

@@ -80,3 +80,38 @@ def print_problems(console: Any, exc: InputError, head: str) -> None:
         )
 
 
+
+
+def print_infeasible(summary: dict[str, Any], run_dir: Any | None = None) -> None:
+    """The answer "infeasible", one wording for every command: which limits conflict, in words.
+
+    Validation's conflicts are located (file:line or file:row:column); HiGHS's come as the
+    rows of its irreducible infeasible subset and as the least relaxation of the limits
+    under which a plan exists.
+    """
+    from optimizer.i18n import _
+
+    err.print("[bold red]" + escape(_("Infeasible: no plan meets every limit.")) + "[/]")
+    for c in summary.get("conflicts", []):
+        err.print(f"  [cyan]{escape(c['where'])}[/]  {escape(c['text'])}", highlight=False)
+    rows = summary.get("infeasible_rows") or []
+    if rows:
+        err.print(escape(_("Limits that cannot hold together (found by HiGHS): {rows}").format(
+            rows=", ".join(rows[:12]) + (" …" if len(rows) > 12 else ""))), highlight=False)
+    relax = summary.get("least_relaxation") or []
+    if relax:
+        err.print(escape(_("The least change to the limits that admits a plan:")), highlight=False)
+        for r in relax[:20]:
+            err.print(f"  • {escape(r['text'])}", highlight=False)
+    ways = summary.get("ways_out") or []
+    if len(ways) > 1:
+        err.print(escape(_("Or move one kind of limit alone:")), highlight=False)
+        for way in ways:
+            texts = [r["text"] for r in way["rows"]]
+            more = _(" (and {n} more)").format(n=len(texts) - 3) if len(texts) > 3 else ""
+            err.print(f"  • {escape('; '.join(texts[:3]) + more)}", highlight=False)
+    if not summary.get("conflicts") and not rows and not relax:
+        fam = ", ".join(summary.get("infeasible_families") or [])
+        err.print(escape(_("Limits in conflict: {families}").format(families=fam or _("not identified within the time limit"))))
+    if run_dir is not None:
+        err.print(escape(_("Diagnosis: {folder} (summary.json)").format(folder=run_dir)), highlight=False)

@@ -10,7 +10,7 @@ import typer
 from rich.markup import escape
 from rich.table import Table
 
-from optimizer.cli.common import EPILOG, Exit, NullStatus, err, fail_input, fmt, names, out, state
+from optimizer.cli.common import EPILOG, Exit, NullStatus, err, fail_input, fmt, names, out, print_infeasible, state
 from optimizer.errors import InputError
 
 
@@ -56,12 +56,8 @@ def solve(
         return
     s = result.summary
     status_text = s["status"]
-    if result.outcome is not None and status_text == "infeasible":
-        fam = ", ".join(s.get("infeasible_families") or [])
-        if not fam:
-            fam = ("(none alone: the conflict involves several limits together with the one-industry choice; "
-                   "check locks, income floors, conservation share and budgets)")
-        err.print(f"[bold red]Infeasible:[/] no plan meets every limit. Limits in conflict: {escape(fam)}")
+    if status_text == "infeasible":
+        print_infeasible(s, result.run_dir)
         raise typer.Exit(Exit.INFEASIBLE)
     if s["status"] == "error":
         err.print(f"[bold red]HiGHS failed ({escape(str(s['termination']))}).[/] Nothing was written. "

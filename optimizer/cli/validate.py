@@ -8,7 +8,7 @@ from typing import Annotated, Optional
 
 import typer
 
-from optimizer.cli.common import EPILOG, Exit, fail_input, names, out
+from optimizer.cli.common import EPILOG, Exit, fail_input, names, out, print_infeasible
 from optimizer.errors import InputError
 
 
@@ -34,6 +34,12 @@ def validate(
         fail_input(exc)
         return
     n_pairs = int(valid.pairs["allowed"].sum())
+    if valid.conflicts:  # valid input, but the answer is already known: infeasible
+        if as_json:
+            out.print_json(json.dumps([{**p.to_dict(), "kind": "infeasible"} for p in valid.conflicts], ensure_ascii=False))
+        else:
+            print_infeasible({"conflicts": [{"where": str(p.location), "text": p.message} for p in valid.conflicts]})
+        raise typer.Exit(Exit.INFEASIBLE)
     if as_json:
         out.print_json(json.dumps([]))
         return

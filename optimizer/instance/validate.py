@@ -10,7 +10,7 @@ no plan can meet. Each message names the file and line (YAML) or row and column
 from __future__ import annotations
 
 import logging
-from dataclasses import dataclass
+from dataclasses import dataclass, field
 
 import numpy as np
 import pandas as pd
@@ -25,12 +25,18 @@ log = logging.getLogger(__name__)
 
 @dataclass
 class ValidInstance:
-    """An instance that passed every check: typed township table and the pair table."""
+    """An instance that passed every check: typed township table and the pair table.
+
+    `conflicts` lists limits that no plan can meet: the input is valid and the answer is
+    "infeasible" (exit 3 from the CLI), which `prepare()` refuses to build a model for.
+    """
 
     loaded: LoadedInstance
     townships: pd.DataFrame  # typed, indexed by township_id
     pairs: pd.DataFrame  # docs/model.md coefficients, indexed by (township_id, industry)
     baseline: pd.DataFrame
+    #: Limits no plan can meet, found before solving (valid input, infeasible instance).
+    conflicts: list[Problem] = field(default_factory=list)
 
     @property
     def spec(self):  # type: ignore[no-untyped-def]
@@ -318,9 +324,19 @@ def _check_references(inst: LoadedInstance, townships: pd.DataFrame, problems: l
 
 
 def _check_feasibility(
-    inst: LoadedInstance, t: pd.DataFrame, pairs: pd.DataFrame, base: pd.DataFrame, problems: list[Problem]
+    inst: LoadedInstance,
+    t: pd.DataFrame,
+    pairs: pd.DataFrame,
+    base: pd.DataFrame,
+    problems: list[Problem],
+    conflicts: list[Problem],
 ) -> None:
-    """Limits that no plan can meet, found from per-township best cases (cheap, exact bounds)."""
+    """Limits that no plan can meet, found from per-township best cases (cheap, exact bounds).
+
+    A lock on a pair its gates exclude is contradictory input (`problems`). Everything
+    else found here is a property of valid input: the limits conflict, so the answer is
+    "infeasible" (`conflicts`), reported like a solver's infeasibility, never as bad input.
+    """
     spec = inst.spec
     cons = spec.constraints
     allowed = pairs["allowed"].copy()
@@ -353,7 +369,7 @@ def _check_feasibility(
             if ind.candidate:
                 why = gate_failures(ind, row)
                 reasons.append(f"{ind_id}: {', '.join(why) if why else 'locked out'}")
-        problems.append(
+        conflicts.append(
             Problem(
                 _cell(inst.townships_file, int(row["_row"]), "township_id"),
                 f"township {tid} ({row['name']}) can take no industry: " + "; ".join(reasons),
@@ -369,7 +385,7 @@ def _check_feasibility(
         return values.groupby(level=0).min()
 
     def report(path: tuple, what: str, least: float, limit: float, unit: str) -> None:
-        problems.append(
+        conflicts.append(
             Problem(
                 inst.locate(*path),
                 f"no plan can meet this {what}: even the least possible is {least:,.0f} {unit}, above the limit "
@@ -395,7 +411,7 @@ def _check_feasibility(
         over = water_min > t["water_available_m3"].reindex(water_min.index) * (1 + 1e-9)
         for tid in over[over].index[:50]:
             row = t.loc[tid]
-            problems.append(
+            conflicts.append(
                 Problem(
                     _cell(inst.townships_file, int(row["_row"]), "water_available_m3"),
                     f"township {tid} ({row['name']}): every allowed industry uses more water "
@@ -427,7 +443,7 @@ def _check_feasibility(
         most = cons_area.sum()
         need = cons.min_conservation_share * total_area.sum()
         if most < need * (1 - 1e-9):
-            problems.append(
+            conflicts.append(
                 Problem(
                     inst.locate("constraints", "min_conservation_share"),
                     f"no plan can meet the conservation share: at most {most:,.0f} ha can be conserved "
@@ -441,7 +457,7 @@ def _check_feasibility(
         need_c = total_area.groupby(county_of).sum() * share
         for county in need_c.index:
             if most_c.get(county, 0.0) < need_c[county] * (1 - 1e-9):
-                problems.append(
+                conflicts.append(
                     Problem(
                         inst.locate("constraints", "min_conservation_share_per_county"),
                         f"{county} can conserve at most {most_c.get(county, 0.0):,.0f} ha but needs "
@@ -455,7 +471,7 @@ def _check_feasibility(
         short = best < floor.reindex(best.index) - 1e-6 * (1 + floor.reindex(best.index).abs())
         for tid in short[short].index[:50]:
             row = t.loc[tid]
-            problems.append(
+            conflicts.append(
                 Problem(
                     inst.locate("constraints", "income_floor"),
                     f"township {tid} ({row['name']}): no allowed industry reaches the income floor of "
@@ -491,11 +507,14 @@ def validate(inst: LoadedInstance) -> ValidInstance:
         raise InputError(_sorted(problems))
     pairs = pair_table(inst.spec, t, inst.site)
     base = baseline(pairs, t)
-    _check_feasibility(inst, t, pairs, base, problems)
+    conflicts: list[Problem] = []
+    _check_feasibility(inst, t, pairs, base, problems, conflicts)
     if problems:
         raise InputError(_sorted(problems))
     log.info("validated %s: %d townships, %d allowed pairs", inst.path.name, len(t), int(pairs["allowed"].sum()))
-    return ValidInstance(loaded=inst, townships=t, pairs=pairs, baseline=base)
+    if conflicts:
+        log.info("%d limits no plan can meet", len(conflicts))
+    return ValidInstance(loaded=inst, townships=t, pairs=pairs, baseline=base, conflicts=_sorted(conflicts))
 
 
 def _sorted(problems: list[Problem]) -> list[Problem]:

@@ -7,6 +7,7 @@ import logging
 import pandas as pd
 import pyomo.environ as pyo
 
+from optimizer.errors import InfeasibleInstance
 from optimizer.instance.validate import ValidInstance, income_floor
 from optimizer.model.assignment import add_one_industry_per_township
 from optimizer.model.budget import add_investment_budget
@@ -46,7 +47,13 @@ FAMILIES: dict[str, tuple[str, float]] = {
 
 
 def prepare(valid: ValidInstance) -> ModelData:
-    """Allowed pairs after gates and locks, with per-township totals (per-ha × area)."""
+    """Allowed pairs after gates and locks, with per-township totals (per-ha × area).
+
+    Raises InfeasibleInstance when validation already proved that no plan meets the
+    limits: there is nothing to build, and the answer is "infeasible".
+    """
+    if valid.conflicts:
+        raise InfeasibleInstance(list(valid.conflicts))
     spec = valid.spec
     pairs = valid.pairs
     allowed = pairs["allowed"].copy()

@@ -61,3 +61,51 @@ def constraint_report(
                 }
             )
     return rows
+
+
+def in_report_units(rows: list[dict[str, Any]], families: dict[str, tuple[str, float]]) -> list[dict[str, Any]]:
+    """Rows of the least relaxation (model units) converted to m³, yuan, ha, MWp, with the unit."""
+    out = []
+    for r in rows:
+        unit, scale = families.get(r["family"], ("", 1.0))
+        out.append({**r, "rhs": r["rhs"] * scale, "relax_by": r["relax_by"] * scale, "unit": unit})
+    return out
+
+
+def describe_relaxation(row: dict[str, Any], townships: Any, locks: dict[str, str]) -> str:
+    """One limit of the least relaxation in a planner's words, with both figures and the unit.
+
+    `townships` is the typed township table (for names); `locks` the must-locks by township.
+    """
+    from optimizer.i18n import _
+
+    family, index = row["family"], row["index"]
+    key = index[0] if isinstance(index, list) and index else index
+    name = ""
+    if family in ("water_use_per_township_max", "farmer_income_per_township_min", "industry_locked_in"):
+        name = str(townships.at[key, "name"]) if key in townships.index else ""
+    figures = {"rhs": _amount(row["rhs"]), "by": _amount(row["relax_by"]), "unit": row.get("unit", ""),
+               "key": key, "name": name}  # fmt: skip
+    words = {
+        "water_use_per_township_max": _("water available in township {key} ({name}), {rhs} {unit}: needs {by} {unit} more"),
+        "water_use_per_county_max": _("water budget of county {key}, {rhs} {unit}: needs {by} {unit} more"),
+        "water_use_per_basin_max": _("water budget of basin {key}, {rhs} {unit}: needs {by} {unit} more"),
+        "market_output_max": _("market cap of '{key}', {rhs} {unit}: needs {by} {unit} more"),
+        "pv_capacity_per_county_max": _("grid quota of county {key}, {rhs} MWp: needs {by} MWp more"),
+        "investment_budget_max": _("investment budget, {rhs} yuan: needs {by} yuan more"),
+        "conservation_area_min": _("conservation area required, {rhs} ha: must fall by {by} ha"),
+        "conservation_area_per_county_min": _("conservation area required in county {key}, {rhs} ha: must fall by {by} ha"),
+        "farmer_income_per_township_min": _("income floor of township {key} ({name}), {rhs} yuan/yr: must fall by {by} yuan/yr"),
+    }
+    if family == "industry_locked_in":
+        return _("the lock of township {key} ({name}) to '{industry}' must be lifted").format(
+            key=key, name=name, industry=locks.get(str(key), "?"))
+    template = words.get(family, _("{family}[{key}], limit {rhs} {unit}: must move by {by} {unit}"))
+    return template.format(family=family, **figures)
+
+
+def _amount(x: float) -> str:
+    """Whole units for large figures, enough digits for small ones (never 50 vs 50)."""
+    if abs(x) >= 100:
+        return f"{x:,.0f}"
+    return f"{x:,.4g}"

@@ -169,10 +169,29 @@ def solve(m: pyo.ConcreteModel, options: SolveOptions, start: list[tuple[Any, fl
         label = "error"
 
     families: list[str] = []
+    iis: list[str] = []
+    relaxation: list[dict[str, Any]] = []
+    ways_out: list[dict[str, Any]] = []
     if label == "infeasible":
-        from optimizer.solve.diagnose import families_by_removal, iis_families
+        from optimizer.solve.diagnose import conflict_holds, elastic_relaxation, iis_rows
 
-        families = iis_families(opt, h) or families_by_removal(m, options)
+        # The diagnosis shares the user's time limit (60 s without one).
+        budget = 60.0 if options.time_limit is None else max(0.5, options.time_limit - solve_seconds)
+        deadline = time.monotonic() + budget
+        iis = iis_rows(opt, h)
+        if iis and not conflict_holds(m, iis, options, budget / 4):
+            log.info("HiGHS's candidate conflict set %s is not infeasible on its own; not reported", iis)
+            iis = []
+        relaxation = elastic_relaxation(m, options, budget) or []
+        families = sorted({r.split("[", 1)[0] for r in iis} | {r["family"] for r in relaxation})
+        # Each family of the conflict alone, where moving it alone is enough: the ways out.
+        for family in families:
+            left = deadline - time.monotonic()
+            if left < 0.2:
+                break
+            alone = elastic_relaxation(m, options, left, only={family})
+            if alone is not None:
+                ways_out.append({"family": family, "rows": alone})
     if has_solution:
         results.solution_loader.load_vars()
 
@@ -188,6 +207,9 @@ def solve(m: pyo.ConcreteModel, options: SolveOptions, start: list[tuple[Any, fl
         mip_nodes=mip_nodes,
         log_text=results.solver_log or "",
         infeasible_families=families,
+        infeasible_rows=iis,
+        relaxation=relaxation,
+        ways_out=ways_out,
         options={
             "solver": "HiGHS",
             "highs_version": ".".join(str(v) for v in opt.version()),

@@ -33,6 +33,9 @@ class SolveOutcome:
     mip_nodes: int | None
     log_text: str
     infeasible_families: list[str] = field(default_factory=list)
+    infeasible_rows: list[str] = field(default_factory=list)  # rows of HiGHS's IIS
+    relaxation: list[dict[str, Any]] = field(default_factory=list)  # least relaxation, model units
+    ways_out: list[dict[str, Any]] = field(default_factory=list)  # one family moving alone, model units
     options: dict[str, Any] = field(default_factory=dict)
 
     def to_dict(self) -> dict[str, Any]:
