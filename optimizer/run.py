@@ -94,6 +94,7 @@ def solve_instance(
         timings["total"] = time.perf_counter() - t_start
         return _infeasible_run(loaded, valid, None, None, timings, results_root, folder, run_id, sets, path)
 
+    options = options.for_size(len(valid.townships))
     note("building the model")
     t0 = time.perf_counter()
     data = prepare(valid)
@@ -141,9 +142,17 @@ def solve_instance(
         summary["timings_s"] = timings
         return RunResult(outcome=outcome, run_dir=None, summary=summary, timings=timings)
 
+    plan = chosen_pairs(m)
+    if outcome.status == "optimal" and options.gap == 0.0:
+        t0 = time.perf_counter()
+        summary["runner_up"] = _runner_up(m, valid, plan, options, outcome)
+        timings["runner_up"] = time.perf_counter() - t0
+    else:
+        summary["runner_up"] = None
+    summary["gap_rule"] = options.gap_rule
+
     note("writing results")
     t0 = time.perf_counter()
-    plan = chosen_pairs(m)
     for var in m.industry_chosen.values():  # reports use the 0/1 plan, not HiGHS's 1e-9 noise
         if var.value is not None:
             var.set_value(float(round(var.value)), skip_validation=True)
@@ -345,3 +354,26 @@ def _family_of(problem: Any) -> str:
     if column == "township_id":
         return "one_industry_per_township"
     return "limits"
+
+
+def _runner_up(m: Any, valid: ValidInstance, plan: pd.Series, options: SolveOptions,
+               outcome: SolveOutcome) -> dict[str, Any] | None:
+    """The best other plan of an exactly solved instance: difference, near tie, townships."""
+    from optimizer.solve.runner_up import NEAR_TIE_SHARE, runner_up
+
+    budget = 10.0 if options.time_limit is None else max(0.1, min(10.0, options.time_limit / 10))
+    found = runner_up(m, plan.to_dict(), options, budget)
+    if found is None:
+        return None
+    if found["objective"] is None:
+        return {"exists": False, "note": "no other plan meets every limit"}
+    unit = getattr(m, "objective_unit_yuan", 1.0)
+    second = found["objective"] * unit
+    best = outcome.objective or 0.0
+    diff = best - second
+    names = valid.townships["name"]
+    differ = [{"township_id": t, "name": str(names.get(t, "")), "optimum": plan[t], "runner_up": i}
+              for t, i in sorted(found["plan"].items()) if plan.get(t) != i]  # fmt: skip
+    share = diff / max(abs(best), 1.0)
+    return {"exists": True, "objective_yuan": second, "difference_yuan": diff, "difference_share": share,
+            "near_tie": share <= NEAR_TIE_SHARE, "townships": differ}  # fmt: skip

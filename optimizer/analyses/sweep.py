@@ -29,7 +29,8 @@ import os
 import re
 import secrets
 import traceback
-from collections.abc import Callable
+from collections.abc import Callable, Iterator
+from contextlib import contextmanager
 from dataclasses import asdict, dataclass, field
 from datetime import datetime
 from pathlib import Path
@@ -207,8 +208,52 @@ def run_sweep(
     serial: bool = False,
     progress: Callable[[int, int, int], None] | None = None,
 ) -> pd.DataFrame:
-    """Run (or resume) every point; write sweep.json, sweep_summary.csv and sweep.png."""
+    """Run (or resume) every point; write sweep.json, sweep_summary.csv and sweep.png.
+
+    Holds a lock on the folder for the whole run: a second `--resume` of the same sweep
+    is refused instead of deleting the first one's unfinished points.
+    """
     sweep_dir.mkdir(parents=True, exist_ok=True)
+    with sweep_lock(sweep_dir):
+        return _run_sweep(spec, sweep_dir, scheduler=scheduler, workers=workers, serial=serial, progress=progress)
+
+
+@contextmanager
+def sweep_lock(sweep_dir: Path) -> Iterator[None]:
+    """An exclusive lock on `sweep_dir/sweep.lock` (released when the process ends, even if killed)."""
+    import fcntl
+
+    path = sweep_dir / "sweep.lock"
+    handle = open(path, "a+", encoding="utf-8")
+    try:
+        try:
+            fcntl.flock(handle, fcntl.LOCK_EX | fcntl.LOCK_NB)
+        except BlockingIOError:
+            handle.seek(0)
+            holder = handle.read().strip() or "another process"
+            raise InputError([Problem(
+                Location(sweep_dir),
+                f"another `optimizer sweep` is running on this folder ({holder})",
+                "wait for it to finish (or stop it), then resume",
+            )]) from None
+        handle.seek(0)
+        handle.truncate()
+        handle.write(f"pid {os.getpid()}, since {datetime.now().isoformat(timespec='seconds')}")
+        handle.flush()
+        yield
+    finally:
+        handle.close()
+
+
+def _run_sweep(
+    spec: SweepSpec,
+    sweep_dir: Path,
+    *,
+    scheduler: str | None,
+    workers: int | None,
+    serial: bool,
+    progress: Callable[[int, int, int], None] | None,
+) -> pd.DataFrame:
     points = spec.points()
     definition = {"spec": asdict(spec), "points": points, "created": datetime.now().isoformat()}
     spec_file = sweep_dir / "sweep.json"

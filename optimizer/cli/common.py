@@ -31,8 +31,65 @@ EPILOG = (
     "5 checker disagrees; 6 stopped early with a plan (written, flagged); 7 (evaluate) the plan breaks a limit."
 )
 
-out = Console(soft_wrap=True)
-err = Console(stderr=True, soft_wrap=True)
+class _PipeSafe:
+    """A text stream that stops writing, silently, once its reader has gone.
+
+    `optimizer validate x.yaml | head` closes the pipe early; without this, the next
+    print raises BrokenPipeError and a refused instance (exit 2) would end as exit 1.
+    The command runs to its end and keeps its exit code.
+    """
+
+    def __init__(self, name: str) -> None:
+        self._name = name
+        self.broken = False
+
+    @property
+    def _stream(self) -> Any:
+        import sys
+
+        return getattr(sys, self._name)
+
+    def write(self, text: str) -> int:
+        if not self.broken:
+            try:
+                return self._stream.write(text)
+            except BrokenPipeError:
+                self._silence()
+        return len(text)
+
+    def flush(self) -> None:
+        if not self.broken:
+            try:
+                self._stream.flush()
+            except BrokenPipeError:
+                self._silence()
+
+    def _silence(self) -> None:
+        import os
+
+        self.broken = True
+        try:  # point the descriptor at /dev/null so the interpreter's final flush is quiet too
+            devnull = os.open(os.devnull, os.O_WRONLY)
+            os.dup2(devnull, self._stream.fileno())
+        except (OSError, ValueError):
+            pass
+
+    def isatty(self) -> bool:
+        try:
+            return self._stream.isatty()
+        except (OSError, ValueError):
+            return False
+
+    def fileno(self) -> int:
+        return self._stream.fileno()
+
+    @property
+    def encoding(self) -> str:
+        return getattr(self._stream, "encoding", "utf-8")
+
+
+out = Console(soft_wrap=True, file=_PipeSafe("stdout"))  # type: ignore[arg-type]
+err = Console(stderr=True, soft_wrap=True, file=_PipeSafe("stderr"))  # type: ignore[arg-type]
 state = {"debug": False, "quiet": False, "lang": "en"}
 
 

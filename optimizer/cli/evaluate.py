@@ -26,7 +26,7 @@ def register(app: typer.Typer) -> None:
         results: Annotated[Path, typer.Option("--results", help="Folder for outputs: <results>/<instance>/<run id>-evaluate/ and the optimum's run.")] = Path("results"),
         optimum: Annotated[Optional[Path], typer.Option("--optimum", help="Compare with this existing run folder instead of solving again.")] = None,
         time_limit: Annotated[Optional[float], typer.Option("--time-limit", help="Time limit of the optimum solve (seconds).", min=0.01)] = None,
-        gap: Annotated[float, typer.Option("--gap", help="Relative MIP gap of the optimum solve.", min=0.0)] = 1e-4,
+        gap: Annotated[Optional[float], typer.Option("--gap", help="Relative MIP gap at which HiGHS stops (1e-4 = within 0.01%% of the best possible). Default: exact (0) up to 200 townships, 1e-4 above.", min=0.0)] = None,
         threads: Annotated[int, typer.Option("--threads", help="HiGHS threads for the optimum solve.", min=1)] = 1,
         seed: Annotated[int, typer.Option("--seed", help="HiGHS random seed for the optimum solve.")] = 20260101,
         scenario: Annotated[Optional[str], typer.Option("--scenario", "-s", help="Scenarios or named overrides to apply first, comma-separated, as for solve.")] = None,

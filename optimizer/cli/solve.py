@@ -21,7 +21,7 @@ def register(app: typer.Typer) -> None:
 def solve(
     instance: Annotated[Path, typer.Argument(help="Instance YAML file, e.g. instances/fuchuan/fuchuan.yaml.")],
     time_limit: Annotated[Optional[float], typer.Option("--time-limit", help="Stop HiGHS after this many seconds and keep the best plan found.", min=0.01)] = None,
-    gap: Annotated[float, typer.Option("--gap", help="Relative MIP gap at which HiGHS stops (1e-4 = within 0.01% of the best possible).", min=0.0)] = 1e-4,
+    gap: Annotated[Optional[float], typer.Option("--gap", help="Relative MIP gap at which HiGHS stops (1e-4 = within 0.01%% of the best possible). Default: exact (0) up to 200 townships, 1e-4 above.", min=0.0)] = None,
     threads: Annotated[int, typer.Option("--threads", help="HiGHS threads (1 is reproducible and usually as fast).", min=1)] = 1,
     seed: Annotated[int, typer.Option("--seed", help="HiGHS random seed, fixed so reruns give the same plan.")] = 20260101,
     write_model_to: Annotated[Optional[Path], typer.Option("--write-model", help="Also write the model as .lp or .mps (by extension) with readable names.")] = None,
@@ -94,7 +94,8 @@ def _print_summary(s: dict, run_dir: Path, timings: dict[str, float]) -> None:
     table.add_column("baseline", justify="right")
     table.add_row("objective (yuan/yr)", fmt(s["objective_yuan"]), "")
     table.add_row("best bound (yuan/yr)", fmt(s["bound_yuan"]), "")
-    table.add_row("gap", f"{s['gap']:.4%}" if s["gap"] is not None else "—", "")
+    table.add_row("gap", (f"{s['gap']:.4%}" if s["gap"] is not None else "—")
+                  + (f" ({s['gap_rule']})" if s.get("gap_rule") else ""), "")
     table.add_row("farmers' income (yuan/yr)", fmt(tot["farmer_income_after_price_steps_yuan"]), fmt(tot["baseline_farmer_income_yuan"]))
     table.add_row("GEP total (yuan/yr)", fmt(tot["gep_total_yuan"]), fmt(tot["baseline_gep_total_yuan"]))
     for cat in ("material", "regulating", "cultural"):
@@ -112,6 +113,17 @@ def _print_summary(s: dict, run_dir: Path, timings: dict[str, float]) -> None:
     binding = s.get("binding_constraints", [])
     if binding:
         out.print(f"Binding limits ({len(binding)}): " + ", ".join(binding[:12]) + (" …" if len(binding) > 12 else ""), highlight=False, markup=False)
+    ru = s.get("runner_up")
+    if ru and ru.get("exists"):
+        towns = ", ".join(f"{t['township_id']} {t['name']} ({t['optimum']}→{t['runner_up']})" for t in ru["townships"][:6])
+        line = (f"Runner-up plan: {fmt(ru['objective_yuan'])} yuan/yr, {fmt(ru['difference_yuan'])} below "
+                f"({ru['difference_share']:.3%}); differs in {len(ru['townships'])} township(s): {towns}")
+        if ru["near_tie"]:
+            out.print(f"[yellow]Near tie:[/] {escape(line)}", highlight=False)
+        else:
+            out.print(line, highlight=False, markup=False)
+    elif ru is not None and not ru.get("exists", True):
+        out.print("No other plan meets every limit.", highlight=False)
     near = s.get("nearly_binding_constraints", [])
     if near:
         out.print(f"Limits ≥ 95% used ({len(near)}): " + ", ".join(near[:12]) + (" …" if len(near) > 12 else ""), highlight=False, markup=False)

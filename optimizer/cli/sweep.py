@@ -25,7 +25,7 @@ def sweep(
     scenario: Annotated[Optional[str], typer.Option("--scenario", "-s", help="Scenarios applied to every point, comma-separated.")] = None,
     set_: Annotated[Optional[list[str]], typer.Option("--set", help="A fixed change applied to every point (repeatable).")] = None,
     time_limit: Annotated[Optional[float], typer.Option("--time-limit", help="HiGHS time limit per point (s).", min=0.01)] = None,
-    gap: Annotated[float, typer.Option("--gap", help="Relative MIP gap per point.", min=0.0)] = 1e-4,
+    gap: Annotated[Optional[float], typer.Option("--gap", help="Relative MIP gap at which HiGHS stops (1e-4 = within 0.01%% of the best possible). Default: exact (0) up to 200 townships, 1e-4 above.", min=0.0)] = None,
     threads: Annotated[int, typer.Option("--threads", help="HiGHS threads per point.", min=1)] = 1,
     seed: Annotated[int, typer.Option("--seed", help="HiGHS random seed.")] = 20260101,
     scheduler: Annotated[Optional[str], typer.Option("--scheduler", help="Address of an existing Dask scheduler (tcp://host:8786); default: a local cluster.")] = None,

@@ -24,7 +24,7 @@ import highspy
 import pyomo.environ as pyo
 from pyomo.contrib.solver.solvers.highs import Highs
 
-from optimizer.solve.options import SolveOptions, SolveOutcome, relative_gap
+from optimizer.solve.options import DEFAULT_GAP, SolveOptions, SolveOutcome, relative_gap
 
 log = logging.getLogger(__name__)
 
@@ -111,7 +111,8 @@ def solve(m: pyo.ConcreteModel, options: SolveOptions, start: list[tuple[Any, fl
     for cb in (h.cbSimplexInterrupt, h.cbIpmInterrupt, h.cbMipInterrupt):
         cb.subscribe(guard)
 
-    solver_options = {"random_seed": options.seed, "mip_rel_gap": options.gap, **options.extra}
+    gap = DEFAULT_GAP if options.gap is None else options.gap  # callers resolve it per size (for_size)
+    solver_options = {"random_seed": options.seed, "mip_rel_gap": gap, **options.extra}
     previous = None
     if threading.current_thread() is threading.main_thread():
         previous = signal.signal(signal.SIGINT, guard.on_sigint)
@@ -214,7 +215,8 @@ def solve(m: pyo.ConcreteModel, options: SolveOptions, start: list[tuple[Any, fl
             "solver": "HiGHS",
             "highs_version": ".".join(str(v) for v in opt.version()),
             "time_limit_s": options.time_limit,
-            "mip_rel_gap": options.gap,
+            "mip_rel_gap": gap,
+            "gap_rule": options.gap_rule,
             "threads": options.threads,
             "random_seed": options.seed,
             **options.extra,

@@ -2,20 +2,33 @@
 
 from __future__ import annotations
 
-from dataclasses import asdict, dataclass, field
+from dataclasses import asdict, dataclass, field, replace
 from typing import Any
 
 DEFAULT_GAP = 1e-4
 DEFAULT_SEED = 20260101
+#: Up to this many townships an instance is solved exactly (relative gap 0) by default:
+#: such models solve in milliseconds, and at a gap of 1e-4 HiGHS may stop at a plan that
+#: is not the best (in a water sweep, more water then seemed to lower the optimum).
+EXACT_UP_TO_TOWNSHIPS = 200
 
 
 @dataclass
 class SolveOptions:
     time_limit: float | None = None  # seconds of HiGHS time
-    gap: float = DEFAULT_GAP
+    gap: float | None = None  # relative MIP gap; None: exact up to EXACT_UP_TO_TOWNSHIPS, else DEFAULT_GAP
     threads: int = 1
     seed: int = DEFAULT_SEED
     extra: dict[str, Any] = field(default_factory=dict)  # raw HiGHS options, for experts
+    gap_rule: str = ""  # how the gap was chosen, for the summary
+
+    def for_size(self, townships: int) -> SolveOptions:
+        """These options with the automatic gap resolved for an instance of this size."""
+        if self.gap is not None:
+            return replace(self, gap_rule=self.gap_rule or "given")
+        if townships <= EXACT_UP_TO_TOWNSHIPS:
+            return replace(self, gap=0.0, gap_rule=f"exact: {townships} ≤ {EXACT_UP_TO_TOWNSHIPS} townships")
+        return replace(self, gap=DEFAULT_GAP, gap_rule=f"default {DEFAULT_GAP:g}: {townships} > {EXACT_UP_TO_TOWNSHIPS} townships")
 
 
 @dataclass
