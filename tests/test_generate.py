@@ -1,4 +1,4 @@
-"""Tests of the synthetic instance generator (optimizer/generate.py).
+"""Tests of the synthetic instance generator (optimizer/generate/).
 
 The coefficients, plans and limits are recomputed here from the written files alone,
 following docs/model.md, without using the generator's own helpers.
