@@ -64,6 +64,7 @@ def solve_instance(
     run_id: str | None = None,
     folder: str | None = None,
     start_plan: pd.Series | None = None,
+    progress: Callable[[dict[str, Any]], None] | None = None,
 ) -> RunResult:
     """Solve an instance and write its run folder.
 
@@ -114,7 +115,7 @@ def solve_instance(
         start = repaired_start(m, data, start_plan)
         timings["start"] = time.perf_counter() - t0
     note("solving with HiGHS")
-    outcome = solve(m, options, start=start)
+    outcome = solve(m, options, start=start, progress=progress)
     timings["transfer"] = outcome.transfer_seconds
     timings["solve"] = outcome.solve_seconds
 

@@ -23,8 +23,8 @@ from typing import Annotated, Optional
 import typer
 from rich.logging import RichHandler
 
-from optimizer import __version__
-from optimizer.cli import compare, evaluate, gep, solve, sweep, tools, validate
+import optimizer
+from optimizer.cli import compare, evaluate, gep, instances, solve, sweep, tools, validate
 from optimizer.cli.common import EPILOG, Exit, err, fail_input, out, print_infeasible, state
 from optimizer.errors import InfeasibleInstance, InputError
 
@@ -47,7 +47,7 @@ app = typer.Typer(
 
 def _version(value: bool) -> None:
     if value:
-        out.print(f"optimizer {__version__}")
+        out.print(f"optimizer {optimizer.__version__}")
         raise typer.Exit()
 
 
@@ -83,7 +83,7 @@ def main_options(
     state["quiet"] = quiet
 
 
-for _module in (solve, validate, sweep, compare, gep, evaluate, tools):
+for _module in (solve, validate, sweep, compare, gep, evaluate, instances, tools):
     _module.register(app)
 
 

@@ -26,10 +26,26 @@ class Exit(IntEnum):
     ABORTED = 130
 
 
-EPILOG = (
-    "Exit codes: 0 solved; 1 internal error; 2 invalid input; 3 infeasible; 4 stopped without a plan; "
-    "5 checker disagrees; 6 stopped early with a plan (written, flagged); 7 (evaluate) the plan breaks a limit."
-)
+#: What each exit code means, in one line each (the README's table, `optimizer --help`).
+EXIT_MEANING = {
+    Exit.OK: "done (solved within the gap, or the command succeeded)",
+    Exit.INTERNAL: "internal error (a bug: rerun with --debug and report the traceback)",
+    Exit.INVALID_INPUT: "invalid input (every problem listed with its file and line/row)",
+    Exit.INFEASIBLE: "infeasible: no plan meets every limit (the run folder says which limits conflict)",
+    Exit.NO_SOLUTION: "stopped (time limit or Ctrl-C) before any plan was found",
+    Exit.CHECK_FAILED: "the independent checker disagrees with the solver's plan",
+    Exit.STOPPED_WITH_PLAN: "stopped early with a plan: written, flagged as not proven best",
+    Exit.PLAN_VIOLATES: "the plan breaks at least one limit (listed)",
+    Exit.ABORTED: "aborted by a second Ctrl-C",
+}
+
+
+def exit_codes(*codes: Exit) -> str:
+    """The epilog of one command: only the exit codes it can return."""
+    return "Exit codes: " + "; ".join(f"{int(c)} {EXIT_MEANING[c]}" for c in codes) + "."
+
+
+EPILOG = exit_codes(*Exit)
 
 class _PipeSafe:
     """A text stream that stops writing, silently, once its reader has gone.
@@ -41,7 +57,11 @@ class _PipeSafe:
 
     def __init__(self, name: str) -> None:
         self._name = name
-        self.broken = False
+        self._broken_on: Any = None  # the stream whose reader went away (sys.stdout may be replaced)
+
+    @property
+    def broken(self) -> bool:
+        return self._broken_on is not None and self._broken_on is self._stream
 
     @property
     def _stream(self) -> Any:
@@ -67,7 +87,7 @@ class _PipeSafe:
     def _silence(self) -> None:
         import os
 
-        self.broken = True
+        self._broken_on = self._stream
         try:  # point the descriptor at /dev/null so the interpreter's final flush is quiet too
             devnull = os.open(os.devnull, os.O_WRONLY)
             os.dup2(devnull, self._stream.fileno())
@@ -172,3 +192,86 @@ def print_infeasible(summary: dict[str, Any], run_dir: Any | None = None) -> Non
         err.print(escape(_("Limits in conflict: {families}").format(families=fam or _("not identified within the time limit"))))
     if run_dir is not None:
         err.print(escape(_("Diagnosis: {folder} (summary.json)").format(folder=run_dir)), highlight=False)
+
+
+class LiveStatus:
+    """A status line that stays on the terminal while HiGHS solves, or nothing when piped.
+
+    Pyomo captures stdout and stderr (descriptors included) while HiGHS runs, so the
+    status console writes to a duplicate of the terminal's stderr taken before. On a
+    terminal the line is updated in place; when stderr is not a terminal (a log file, a
+    pipe) a plain line is printed every 15 s of solving instead; with -q nothing at all.
+    """
+
+    def __init__(self, quiet: bool) -> None:
+        import os
+        import sys
+
+        self.quiet = quiet
+        self.console: Console | None = None
+        self.status: Any = None
+        self._last_plain = 0.0
+        if quiet:
+            return
+        try:
+            stream = os.fdopen(os.dup(sys.stderr.fileno()), "w", buffering=1, encoding="utf-8", errors="replace")
+        except (OSError, ValueError, AttributeError):  # no descriptor (tests, embedded use)
+            return
+        self.console = Console(file=stream, soft_wrap=True)
+
+    def __enter__(self) -> LiveStatus:
+        if self.console is not None and self.console.is_terminal:
+            self.status = self.console.status("starting", spinner="dots")
+            self.status.__enter__()
+        return self
+
+    def __exit__(self, *exc: object) -> None:
+        if self.status is not None:
+            self.status.__exit__(*exc)
+        if self.console is not None:
+            self.console.file.close()
+
+    def phase(self, name: str) -> None:
+        if self.status is not None:
+            self.status.update(escape(name))
+
+    def solving(self, p: dict[str, Any]) -> None:
+        """One progress report from HiGHS's callbacks (see optimizer.solve.highs)."""
+        from optimizer.i18n import _
+
+        limit = p.get("time_limit_s")
+        elapsed = _("{s:.0f} s of {limit:.0f} s").format(s=p["elapsed_s"], limit=limit) if limit else _("{s:.0f} s").format(s=p["elapsed_s"])
+        parts = [_("solving with HiGHS"), elapsed]
+        if p.get("best_yuan") is not None:
+            parts.append(_("best plan {v} yuan/yr").format(v=fmt(p["best_yuan"])))
+        else:
+            parts.append(_("no plan yet"))
+        if p.get("bound_yuan") is not None:
+            parts.append(_("bound {v}").format(v=fmt(p["bound_yuan"])))
+        if p.get("gap") is not None:
+            parts.append(_("gap {g:.3%}").format(g=p["gap"]))
+        line = " · ".join(parts)
+        if self.status is not None:
+            self.status.update(escape(line))
+        elif self.console is not None and p["elapsed_s"] - self._last_plain >= 15:
+            self._last_plain = p["elapsed_s"]
+            self.console.print(line, highlight=False, markup=False)
+
+
+_NUMBER = __import__("re").compile(r"^[\s+\-−—]*[\d,.]+\s*%?$|^—$|^$")
+
+
+def fit(table: Any) -> Any:
+    """Make a table readable at 80 columns without cutting a number.
+
+    Columns whose cells are all numbers keep their full width (never wrapped or
+    abbreviated); text columns fold onto further lines instead of ending in "…".
+    """
+    for column in table.columns:
+        cells = [str(c) for c in column._cells]
+        if cells and all(_NUMBER.match(c) for c in cells):
+            column.no_wrap = True
+            column.min_width = max([len(c) for c in cells] + [len(str(column.header))])
+        else:
+            column.overflow = "fold"
+    return table

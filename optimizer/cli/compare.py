@@ -8,13 +8,14 @@ from typing import Annotated, Any
 
 import typer
 
+from optimizer.cli.common import Exit, exit_codes, fit
 from optimizer.errors import InputError
 
 
 def register(app: typer.Typer) -> None:
     """Add `compare RUN_A RUN_B` to a Typer app (the CLI wires it; tests use a bare app)."""
 
-    @app.command("compare")
+    @app.command("compare", epilog=exit_codes(Exit.OK, Exit.INTERNAL, Exit.INVALID_INPUT))
     def compare(
         run_a: Annotated[Path, typer.Argument(metavar="RUN_A", help="The reference run folder (A), e.g. results/fuchuan/<run id>.")],
         run_b: Annotated[Path, typer.Argument(metavar="RUN_B", help="The run to compare with it (B); every change is B − A.")],
@@ -85,7 +86,7 @@ def print_comparison(comp: Any, console: Any, max_townships: int = 30) -> None:
         t.add_row(escape(f"{row.label} ({row.unit})"), _num(row.a, digits), _num(row.b, digits),
                   _num(row.change, digits, sign=True),
                   "—" if math.isnan(row.change_pct) else ("0%" if row.change == 0 else f"{row.change_pct:+.1f}%"))
-    console.print(t)
+    console.print(fit(t))
 
     ct = comp.changed_townships
     n = len(ct)
@@ -104,7 +105,7 @@ def print_comparison(comp: Any, console: Any, max_townships: int = 30) -> None:
                       _num(row.delta_gep_total_yuan, sign=True), _num(row.delta_farmer_income_yuan, sign=True),
                       _num(row.delta_water_use_m3, sign=True), _num(row.delta_pv_capacity_mw, 1, sign=True),
                       _num(row.delta_investment_yuan, sign=True))
-        console.print(t)
+        console.print(fit(t))
         if n > max_townships:
             console.print(f"… and {n - max_townships} more (changed_townships.csv has them all)")
 
@@ -118,7 +119,7 @@ def print_comparison(comp: Any, console: Any, max_townships: int = 30) -> None:
         for row in lc.itertuples(index=False):
             t.add_row(escape(row.name), row.change, _share(row.used_share_a, row.status_a), _share(row.used_share_b, row.status_b),
                       _num(row.rhs_a), _num(row.rhs_b))
-        console.print(t)
+        console.print(fit(t))
     changed_rhs = comp.constraint_changes[comp.constraint_changes["rhs_changed"]]
     if not changed_rhs.empty:
         shown = [f"{r.name} {_num(r.rhs_a)} → {_num(r.rhs_b)}" for r in changed_rhs.head(12).itertuples(index=False)]

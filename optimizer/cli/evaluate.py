@@ -7,14 +7,10 @@ from typing import Annotated, Any, Optional
 
 import typer
 
-from optimizer.cli.common import Exit, print_problems
+from optimizer.cli.common import Exit, exit_codes, fit, print_problems
 from optimizer.errors import InputError
 
-
-EPILOG = (
-    "Exit codes: 0 the plan meets every limit; 7 it breaks at least one limit (listed); "
-    "2 invalid plan file or instance; 1 internal error."
-)
+EPILOG = exit_codes(Exit.OK, Exit.INTERNAL, Exit.INVALID_INPUT, Exit.PLAN_VIOLATES)
 
 
 def register(app: typer.Typer) -> None:
@@ -102,7 +98,7 @@ def print_evaluation(console: Any, ev: Any) -> None:
             r.description, r.unit, weight, _show(r.plan, r.unit), _show(r.optimum, r.unit),
             _show(r.left_on_the_table, r.unit),
         )  # fmt: skip
-    console.print(table)
+    console.print(fit(table))
     d = ev.differing
     if d.empty:
         console.print("Every township has the optimum's industry.")

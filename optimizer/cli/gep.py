@@ -7,7 +7,7 @@ from typing import Annotated, Any, Optional
 
 import typer
 
-from optimizer.cli.common import names, print_problems
+from optimizer.cli.common import Exit, exit_codes, fit, names, print_problems
 from optimizer.errors import InputError
 
 
@@ -15,7 +15,7 @@ def register(app: typer.Typer) -> None:
     """Add the `gep` command to a Typer app (the lead wires it into optimizer.cli)."""
     @app.command(
         name="gep",
-        epilog="Exit codes: 0 written; 1 internal error; 2 invalid instance, plan file or convention.",
+        epilog=exit_codes(Exit.OK, Exit.INTERNAL, Exit.INVALID_INPUT),
     )
     def gep_command(
         instance: Annotated[Path, typer.Argument(help="Instance YAML file, e.g. instances/fuchuan/fuchuan.yaml.")],
@@ -76,7 +76,7 @@ def print_accounts(console: Any, accounts: Any) -> None:
         if not baseline_only:
             cells = [_fmt(tot[key]), *cells, _fmt(tot[f"change_{key}"])]
         table.add_row(label, *cells)
-    console.print(table)
+    console.print(fit(table))
     if accounts.price_changes:
         changed = accounts.prices[accounts.prices["price_from"] == "price set"]
         console.print(f"Unit prices from price set '{accounts.convention}':", highlight=False)
@@ -102,7 +102,7 @@ def print_accounts(console: Any, accounts: Any) -> None:
                 cells = [_fmt(r.gep_total_yuan), _fmt(r.change_gep_total_yuan),
                          _fmt(r.farmer_income_yuan), _fmt(r.change_farmer_income_yuan)]  # fmt: skip
             ct.add_row(str(r.county), str(r.townships), *cells)
-        console.print(ct)
+        console.print(fit(ct))
 
 
 def _print_townships(console: Any, accounts: Any, baseline_only: bool, limit: int = 25) -> None:
@@ -126,6 +126,6 @@ def _print_townships(console: Any, accounts: Any, baseline_only: bool, limit: in
                      _fmt(r.farmer_income_yuan), _fmt(r.change_farmer_income_yuan)]  # fmt: skip
         per_ha = [_fmt(r.gep_total_yuan_per_ha), _fmt(r.farmer_income_yuan_per_ha)]
         table.add_row(f"{r.township_id} {r.name}", str(r.industry), *cells, *per_ha)
-    console.print(table)
+    console.print(fit(table))
     if len(bt) > limit:
         console.print(f"… {len(bt) - limit} more townships in gep_by_township.csv", highlight=False)

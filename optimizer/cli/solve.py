@@ -10,12 +10,24 @@ import typer
 from rich.markup import escape
 from rich.table import Table
 
-from optimizer.cli.common import EPILOG, Exit, NullStatus, err, fail_input, fmt, names, out, print_infeasible, state
+from optimizer.cli.common import (
+    Exit,
+    LiveStatus,
+    err,
+    exit_codes,
+    fail_input,
+    fit,
+    fmt,
+    names,
+    out,
+    print_infeasible,
+    state,
+)
 from optimizer.errors import InputError
 
 
 def register(app: typer.Typer) -> None:
-    app.command(epilog=EPILOG)(solve)
+    app.command(epilog=exit_codes(Exit.OK, Exit.INTERNAL, Exit.INVALID_INPUT, Exit.INFEASIBLE, Exit.NO_SOLUTION, Exit.CHECK_FAILED, Exit.STOPPED_WITH_PLAN, Exit.ABORTED))(solve)
 
 
 def solve(
@@ -41,15 +53,14 @@ def solve(
         raise typer.Exit(Exit.INVALID_INPUT)
     options = SolveOptions(time_limit=time_limit, gap=gap, threads=threads, seed=seed)
     try:
-        with err.status("starting", spinner="dots") if not state["quiet"] else NullStatus() as status:
+        with LiveStatus(state["quiet"]) as live:
             def phase(name: str) -> None:
-                if status is not None:
-                    status.update(name)
+                live.phase(name)
                 logging.getLogger("optimizer").info("%s …", name)
 
             result = solve_instance(
                 instance, options, results_root=results, model_file=write_model_to, phase=phase,
-                scenarios=names(scenario), sets=set_ or [],
+                scenarios=names(scenario), sets=set_ or [], progress=live.solving,
             )
     except InputError as exc:
         fail_input(exc)
@@ -72,7 +83,10 @@ def solve(
             "Give it more time (--time-limit) or a looser --gap."
         )
         raise typer.Exit(Exit.NO_SOLUTION)
-    _print_summary(s, result.run_dir, result.timings)
+    if state["quiet"]:
+        out.print(str(result.run_dir), highlight=False, markup=False, soft_wrap=True)
+    else:
+        _print_summary(s, result.run_dir, result.timings)
     if result.check_ok is False:
         err.print("[bold red]The independent checker disagrees with the solver's plan:[/]")
         for msg in result.check_messages[:20]:
@@ -105,7 +119,7 @@ def _print_summary(s: dict, run_dir: Path, timings: dict[str, float]) -> None:
     table.add_row("investment (yuan)", fmt(tot["investment_yuan"]), "")
     for ind, n in sorted(tot["townships_by_industry"].items()):
         table.add_row(f"townships: {ind}", str(n), "")
-    out.print(table)
+    out.print(fit(table))
     if s.get("overrides_applied"):
         out.print("What-if changes applied:", highlight=False)
         for a in s["overrides_applied"]:

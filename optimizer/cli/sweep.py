@@ -11,12 +11,12 @@ import typer
 from rich.markup import escape
 from rich.table import Table
 
-from optimizer.cli.common import EPILOG, Exit, err, fail_input, fmt, names, out, state
+from optimizer.cli.common import Exit, err, exit_codes, fail_input, fit, fmt, names, out, state
 from optimizer.errors import InputError, Location, Problem
 
 
 def register(app: typer.Typer) -> None:
-    app.command(epilog=EPILOG)(sweep)
+    app.command(epilog=exit_codes(Exit.OK, Exit.INTERNAL, Exit.INVALID_INPUT, Exit.ABORTED))(sweep)
 
 
 def sweep(
@@ -44,8 +44,8 @@ def sweep(
     """
     from rich.progress import BarColumn, MofNCompleteColumn, Progress, TextColumn, TimeElapsedColumn
 
-    from optimizer.instance.load import load_instance
     from optimizer.analyses.sweep import SweepSpec, new_sweep_dir, parse_vary, run_sweep
+    from optimizer.instance.load import load_instance
 
     try:
         if resume is not None:
@@ -104,7 +104,7 @@ def sweep(
     for _, r in table.iterrows():
         show.add_row(*[(fmt(r[c]) if isinstance(r.get(c), float) and not math.isnan(r[c]) else str(r.get(c, "")))
                        for c in cols])
-    out.print(show)
+    out.print(fit(show))
     out.print(f"Sweep folder: [bold]{escape(str(sweep_dir))}[/] (sweep_summary.csv, sweep.png, points/)")
     n_infeasible = int((table["status"] == "infeasible").sum())
     if n_infeasible:

@@ -10,13 +10,13 @@ from typing import Annotated, Optional
 import typer
 from rich.markup import escape
 
-from optimizer.cli.common import Exit, err, out
+from optimizer.cli.common import Exit, err, exit_codes, out
 
 
 def register(app: typer.Typer) -> None:
-    app.command()(schema)
-    app.command()(generate)
-    app.command()(check)
+    app.command(epilog=exit_codes(Exit.OK))(schema)
+    app.command(epilog=exit_codes(Exit.OK, Exit.INTERNAL, Exit.INVALID_INPUT))(generate)
+    app.command(epilog=exit_codes(Exit.OK, Exit.INTERNAL, Exit.INVALID_INPUT, Exit.CHECK_FAILED))(check)
 
 
 def schema(

@@ -8,12 +8,12 @@ from typing import Annotated, Optional
 
 import typer
 
-from optimizer.cli.common import EPILOG, Exit, fail_input, names, out, print_infeasible
+from optimizer.cli.common import Exit, exit_codes, fail_input, names, out, print_infeasible
 from optimizer.errors import InputError
 
 
 def register(app: typer.Typer) -> None:
-    app.command(epilog=EPILOG)(validate)
+    app.command(epilog=exit_codes(Exit.OK, Exit.INTERNAL, Exit.INVALID_INPUT, Exit.INFEASIBLE))(validate)
 
 
 def validate(

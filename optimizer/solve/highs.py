@@ -18,6 +18,7 @@ import signal
 import threading
 import time
 from pathlib import Path
+from collections.abc import Callable
 from typing import Any
 
 import highspy
@@ -28,21 +29,54 @@ from optimizer.solve.options import DEFAULT_GAP, SolveOptions, SolveOutcome, rel
 
 log = logging.getLogger(__name__)
 
-class _Guard:
-    """Interrupts HiGHS when the wall clock passes the limit or the user presses Ctrl-C."""
+#: Progress reports: elapsed s, time limit s (or None), best plan and bound in yuan (or None).
+Progress = Callable[[dict[str, Any]], None]
 
-    def __init__(self, time_limit: float | None) -> None:
-        self.deadline = None if time_limit is None else time.monotonic() + time_limit
+
+class _Guard:
+    """Interrupts HiGHS when the wall clock passes the limit or the user presses Ctrl-C.
+
+    Also the source of live progress: HiGHS calls it often from its own callbacks, and
+    every half second it passes elapsed time, best plan, bound and gap to `progress`.
+    """
+
+    def __init__(self, time_limit: float | None, progress: Progress | None = None, unit: float = 1.0) -> None:
+        self.started = time.monotonic()
+        self.time_limit = time_limit
+        self.deadline = None if time_limit is None else self.started + time_limit
         self.user_interrupted = False
         self.timed_out = False
         self.best: float | None = None
+        self.progress = progress
+        self.unit = unit
+        self._last_report = 0.0
 
     def __call__(self, event: Any) -> None:
+        now = time.monotonic()
+        if self.progress is not None and now - self._last_report >= 0.5:
+            self._last_report = now
+            self._report(event, now)
         if self.user_interrupted:
             event.interrupt()
-        elif self.deadline is not None and time.monotonic() > self.deadline:
+        elif self.deadline is not None and now > self.deadline:
             self.timed_out = True
             event.interrupt()
+
+    def _report(self, event: Any, now: float) -> None:
+        data = getattr(event, "data_out", None)
+        best = bound = gap = None
+        if data is not None:
+            primal, dual = getattr(data, "mip_primal_bound", None), getattr(data, "mip_dual_bound", None)
+            best = primal * self.unit if primal is not None and abs(primal) < 1e30 else None
+            bound = dual * self.unit if dual is not None and abs(dual) < 1e30 else None
+            g = getattr(data, "mip_gap", None)
+            gap = g if g is not None and 0 <= g < 1e30 and best is not None else None
+        try:
+            self.progress({"elapsed_s": now - self.started, "time_limit_s": self.time_limit,  # type: ignore[misc]
+                           "best_yuan": best, "bound_yuan": bound, "gap": gap})
+        except Exception as exc:  # a display problem must never stop a solve
+            log.debug("progress display failed: %s", exc)
+            self.progress = None
 
     def on_sigint(self, signum: int, frame: Any) -> None:
         if self.user_interrupted:  # a second Ctrl-C: the user really wants out
@@ -85,11 +119,18 @@ def write_model(m: pyo.ConcreteModel, path: Path) -> None:
     m.write(str(path), format=fmt, io_options={"symbolic_solver_labels": True})
 
 
-def solve(m: pyo.ConcreteModel, options: SolveOptions, start: list[tuple[Any, float]] | None = None) -> SolveOutcome:
+def solve(
+    m: pyo.ConcreteModel,
+    options: SolveOptions,
+    start: list[tuple[Any, float]] | None = None,
+    progress: Progress | None = None,
+) -> SolveOutcome:
     """Solve with HiGHS; load the incumbent into the model whenever one exists.
 
     `start` is an optional MIP start: [(Pyomo variable, value)], possibly partial (HiGHS
     completes a partial start by solving a small sub-MIP over the unset variables).
+    `progress` is called about twice a second from HiGHS's callbacks (see `_Guard`); it
+    runs while Pyomo captures stdout/stderr, so it must write to its own stream.
     """
     opt = Highs()
     t0 = time.perf_counter()
@@ -107,7 +148,7 @@ def solve(m: pyo.ConcreteModel, options: SolveOptions, start: list[tuple[Any, fl
             status = h.setSolution(len(cols), idx, vals)
             log.info("MIP start with %d of %d columns set (%s)", len(cols), h.getNumCol(), status)
 
-    guard = _Guard(options.time_limit)
+    guard = _Guard(options.time_limit, progress, getattr(m, "objective_unit_yuan", 1.0))
     for cb in (h.cbSimplexInterrupt, h.cbIpmInterrupt, h.cbMipInterrupt):
         cb.subscribe(guard)
 
