@@ -1,4 +1,4 @@
-"""Tests of the independent plan checker (optimizer/check.py).
+"""Tests of the independent plan checker (optimizer/check/).
 
 Every expected figure below is worked out by hand in the comments, from the tiny instance
 built by `base_instance`, so that the checker is tested against arithmetic rather than
@@ -33,6 +33,7 @@ take pv by a forbid lock).
 
 from __future__ import annotations
 
+import ast
 import copy
 import json
 from pathlib import Path
@@ -41,6 +42,7 @@ import pandas as pd
 import pytest
 import yaml
 
+import optimizer.check
 from optimizer.check import CheckReport, check_plan, check_run, format_amount, price_step_loss
 
 TOWNSHIPS = [
@@ -740,3 +742,80 @@ def test_format_amount() -> None:
     assert format_amount(12.5, "MWp") == "12.5 MWp"
     assert format_amount(0.0000123, "t") == "1.23e-05 t"
     assert format_amount(0, "ha") == "0 ha"
+
+
+# ------------------------------------------------------------------ independence
+
+#: What the checker must never import: the code it audits (docs/model.md, "independent").
+FORBIDDEN = ("optimizer.model", "optimizer.solve", "optimizer.coefficients", "optimizer.instance")
+CHECK_DIR = Path(optimizer.check.__file__).parent
+
+
+def imported_modules(source: str, package: str) -> list[tuple[int, str]]:
+    """(line, module) for every import in `source`, relative ones resolved against `package`,
+    `from a import b` also as `a.b`, and `importlib.import_module("…")` / `__import__("…")`."""
+    found: list[tuple[int, str]] = []
+    for node in ast.walk(ast.parse(source)):
+        if isinstance(node, ast.Import):
+            found += [(node.lineno, alias.name) for alias in node.names]
+        elif isinstance(node, ast.ImportFrom):
+            if node.level:
+                parts = package.split(".")
+                base = ".".join(parts[: len(parts) - node.level + 1])
+                module = f"{base}.{node.module}" if node.module else base
+            else:
+                module = node.module or ""
+            found.append((node.lineno, module))
+            found += [(node.lineno, f"{module}.{alias.name}") for alias in node.names]
+        elif isinstance(node, ast.Call) and node.args:
+            func = node.func
+            name = func.attr if isinstance(func, ast.Attribute) else getattr(func, "id", "")
+            arg = node.args[0]
+            if name in ("import_module", "__import__") and isinstance(arg, ast.Constant):
+                found.append((node.lineno, str(arg.value)))
+    return found
+
+
+def forbidden_imports(source: str, package: str = "optimizer.check") -> list[tuple[int, str]]:
+    return [
+        (line, module)
+        for line, module in imported_modules(source, package)
+        if any(module == f or module.startswith(f + ".") for f in FORBIDDEN)
+    ]
+
+
+def test_forbidden_import_detector_catches_each_form() -> None:
+    sources = [
+        "import optimizer.model.build",
+        "from optimizer.solve import solve",
+        "from optimizer import coefficients",
+        "from .. import instance",
+        "from ..instance.load import load_instance",
+        "import importlib\nimportlib.import_module('optimizer.model')",
+    ]
+    for source in sources:
+        assert forbidden_imports(source), source
+    assert not forbidden_imports("from optimizer.check.values import number\nfrom . import water")
+    assert not forbidden_imports("import optimizer.errors\nfrom optimizer.modelling import x")
+
+
+def test_checker_imports_nothing_from_the_code_it_checks() -> None:
+    files = sorted(CHECK_DIR.glob("*.py"))
+    names = {f.name for f in files}
+    assert {"__init__.py", "water.py", "assignment.py", "objective.py"} <= names, names
+    bad = [
+        f"{f.name}:{line} imports {module}"
+        for f in files
+        for line, module in forbidden_imports(f.read_text(encoding="utf-8"))
+    ]
+    assert not bad, "the checker must stay independent of the model: " + "; ".join(bad)
+
+
+def test_checker_public_api() -> None:
+    # other packages import exactly these names from optimizer.check
+    assert set(optimizer.check.__all__) == {
+        "CheckReport", "ConstraintValue", "Mismatch", "Violation", "check_plan", "check_run",
+        "format_amount", "price_step_loss",
+    }  # fmt: skip
+    for name in optimizer.check.__all__:
+        assert getattr(optimizer.check, name) is not None

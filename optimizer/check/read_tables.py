@@ -1,0 +1,205 @@
+"""The township table, the site-coefficient table and the allocation, read by the checker.
+
+CSVs are read as text so that ids keep their leading zeros; spatial tables through
+pyogrio without geometry. Only the allocation's `township_id` and `industry` decide the
+plan; its other columns are read so that they can be compared with the recomputation.
+"""
+
+from __future__ import annotations
+
+from collections.abc import Iterable, Mapping
+from dataclasses import dataclass
+from pathlib import Path
+from typing import Any
+
+import numpy as np
+import pandas as pd
+
+from optimizer.check.read_instance import SITE_FIELD_DEFAULTS, Instance
+from optimizer.check.values import cell_text, numbers, strings
+
+TOWNSHIP_REQUIRED = (
+    "township_id",
+    "name",
+    "county",
+    "plannable_area_ha",
+    "soil_depth_cm",
+    "slope_deg",
+    "rocky_desertification_grade",
+    "water_available_m3",
+    "irradiance_kwh_per_m2",
+    "baseline_land_use",
+)
+TOWNSHIP_NUMERIC = (
+    "plannable_area_ha",
+    "soil_depth_cm",
+    "slope_deg",
+    "rocky_desertification_grade",
+    "water_available_m3",
+    "irradiance_kwh_per_m2",
+)
+TOWNSHIP_TEXT = ("township_id", "name", "name_zh", "county", "city", "basin", "baseline_land_use")
+
+#: Numeric columns of allocation.csv (docs/outputs.md) that the checker recomputes.
+ALLOCATION_NUMERIC: tuple[str, ...] = (
+    "area_ha",
+    "output_amount",
+    "water_use_m3",
+    "pv_capacity_mw",
+    "investment_yuan",
+    "revenue_yuan",
+    "operating_cost_yuan",
+    "value_added_yuan",
+    "farmer_income_yuan",
+    "gep_material_yuan",
+    "gep_regulating_yuan",
+    "gep_cultural_yuan",
+    "gep_total_yuan",
+    "baseline_farmer_income_yuan",
+    "baseline_gep_total_yuan",
+    "change_farmer_income_yuan",
+    "change_gep_total_yuan",
+)
+#: Text columns of allocation.csv that the checker can also derive and compare.
+ALLOCATION_TEXT: tuple[str, ...] = (
+    "name",
+    "county",
+    "city",
+    "industry_label",
+    "industry_label_zh",
+    "output_unit",
+    "baseline_land_use",
+    "locked",
+)
+#: Unit of each allocation figure, for messages (output_amount: the industry's own unit).
+ALLOCATION_UNITS = {
+    "area_ha": "ha",
+    "water_use_m3": "m³",
+    "pv_capacity_mw": "MWp",
+    "investment_yuan": "yuan",
+    "revenue_yuan": "yuan",
+    "operating_cost_yuan": "yuan",
+    "value_added_yuan": "yuan",
+    "farmer_income_yuan": "yuan",
+    "gep_material_yuan": "yuan",
+    "gep_regulating_yuan": "yuan",
+    "gep_cultural_yuan": "yuan",
+    "gep_total_yuan": "yuan",
+    "baseline_farmer_income_yuan": "yuan",
+    "baseline_gep_total_yuan": "yuan",
+    "change_farmer_income_yuan": "yuan",
+    "change_gep_total_yuan": "yuan",
+}
+
+
+def _table_ref(ref: Any, base: Path, what: str) -> tuple[Path, str | None]:
+    if isinstance(ref, str):
+        return base / ref, None
+    if isinstance(ref, Mapping) and ref.get("path"):
+        layer = ref.get("layer")
+        return base / str(ref["path"]), None if layer is None else str(layer)
+    raise ValueError(f"instance key '{what}' must be a path or {{path, layer}}, got {ref!r}")
+
+
+def _read_table(path: Path, layer: str | None, text_columns: Iterable[str]) -> pd.DataFrame:
+    """Read a CSV (everything as text, so ids keep leading zeros) or an OGR table."""
+    if path.suffix.lower() == ".csv":
+        return pd.read_csv(path, dtype=str, keep_default_na=False, encoding="utf-8-sig")
+    import pyogrio  # only needed for spatial tables
+
+    df = pyogrio.read_dataframe(path, layer=layer, read_geometry=False)
+    df = pd.DataFrame(df)
+    for col in text_columns:
+        if col in df.columns:
+            df[col] = strings(df[col])
+    return df
+
+
+def read_townships(inst: Instance) -> pd.DataFrame:
+    """The township table: required columns checked, ids as text, figures as numbers."""
+    path, layer = _table_ref(inst.townships_ref, inst.path.parent, "townships")
+    df = _read_table(path, layer, TOWNSHIP_TEXT)
+    missing = [c for c in TOWNSHIP_REQUIRED if c not in df.columns]
+    if missing:
+        raise ValueError(f"{path}: township table lacks column(s) {', '.join(missing)}")
+    for col in TOWNSHIP_TEXT:
+        if col in df.columns:
+            df[col] = strings(df[col])
+    for col in TOWNSHIP_NUMERIC:
+        df[col] = pd.to_numeric(df[col], errors="coerce")
+    dupes = df["township_id"][df["township_id"].duplicated()].unique().tolist()
+    if dupes:
+        raise ValueError(f"{path}: township id(s) appear more than once: {', '.join(dupes)}")
+    return df.reset_index(drop=True)
+
+
+@dataclass
+class Site:
+    """Site overrides: the first row of each (township, industry), blank cells as NaN."""
+
+    keys: pd.MultiIndex
+    columns: dict[str, np.ndarray]  # usable column → float per row of `keys`
+
+    def rows(self, tids: np.ndarray, iids: np.ndarray) -> np.ndarray:
+        """Row of each (township, industry) pair in the table, or -1."""
+        if not len(self.keys) or not len(tids):
+            return np.full(len(tids), -1, dtype=np.intp)
+        return self.keys.get_indexer(pd.MultiIndex.from_arrays([tids, iids]))
+
+    def values(self, column: str, rows: np.ndarray) -> np.ndarray | None:
+        """The column's value for each row index (NaN where -1 or blank); None if absent."""
+        col = self.columns.get(column)
+        if col is None:
+            return None
+        return np.where(rows >= 0, col[np.maximum(rows, 0)], np.nan) if len(col) else None
+
+
+def read_site(inst: Instance, notes: list[str]) -> Site:
+    """Site overrides by (township, industry): only non-blank cells count."""
+    empty = Site(pd.MultiIndex.from_arrays([[], []]), {})
+    if inst.site_ref is None:
+        return empty
+    path, layer = _table_ref(inst.site_ref, inst.path.parent, "site_coefficients")
+    df = _read_table(path, layer, ("township_id", "industry"))
+    for col in ("township_id", "industry"):
+        if col not in df.columns:
+            raise ValueError(f"{path}: site-coefficient table lacks column {col}")
+    usable = []
+    for col in df.columns:
+        if col in ("township_id", "industry", "source") or col.startswith("note"):
+            continue  # kept for people, like the validator does
+        if col in SITE_FIELD_DEFAULTS or col.startswith("gep."):
+            usable.append(col)
+        else:
+            notes.append(f"site-coefficient column '{col}' is not a site-specific field; ignored")
+    tids = strings(df["township_id"])
+    iids = strings(df["industry"])
+    twice = pd.DataFrame({"t": tids, "i": iids}).duplicated().to_numpy()
+    for k in np.flatnonzero(twice):
+        notes.append(
+            f"site coefficients for {tids[k]}/{iids[k]} appear twice; the first row is used"
+        )
+    keep = ~twice
+    return Site(
+        pd.MultiIndex.from_arrays([tids[keep], iids[keep]]),
+        {c: numbers(df[c])[keep] for c in usable},
+    )
+
+
+def read_allocation(allocation: pd.DataFrame | Path | str) -> pd.DataFrame:
+    """Allocation as text ids + numeric figure columns, whatever it was read from."""
+    if isinstance(allocation, (str, Path)):
+        df = pd.read_csv(Path(allocation), dtype=str, keep_default_na=False, encoding="utf-8-sig")
+    else:
+        df = allocation.copy()
+    for col in ("township_id", "industry"):
+        if col not in df.columns:
+            raise ValueError(f"the allocation has no '{col}' column")
+        df[col] = strings(df[col])
+    for col in ALLOCATION_NUMERIC:
+        if col in df.columns:
+            df[col] = pd.to_numeric(df[col], errors="coerce")
+    for col in ALLOCATION_TEXT:
+        if col in df.columns:
+            df[col] = strings(df[col], cell_text)
+    return df.reset_index(drop=True)
