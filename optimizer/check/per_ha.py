@@ -2,7 +2,7 @@
 
 The checker's own code for the table "Per-hectare coefficients of a pair": industry
 values, overridden by non-blank cells of the site-coefficient table. It shares nothing
-with `optimizer/coefficients.py` on purpose: a mistake there must show up here as a
+with `optimizer/instance/coefficients.py` on purpose: a mistake there must show up here as a
 disagreement, not be repeated.
 """
 
