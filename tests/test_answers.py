@@ -97,3 +97,27 @@ def test_two_sweeps_on_one_folder_are_refused(tmp_path):
                 pass
     with sweep_lock(tmp_path):  # released again
         pass
+
+
+def test_limit_tolerance_is_stated_in_units_and_reported(tmp_path):
+    """County water exceeded by 0.5 m³ holds within the 1 m³ tolerance (and says so); by 2 m³ it is broken."""
+    from optimizer.check import check_plan
+
+    res = solve_instance(TINY, SolveOptions(), results_root=tmp_path / "r")
+    plan = pd.read_csv(res.run_dir / "allocation.csv", dtype={"township_id": str}, encoding="utf-8-sig")
+    used = plan.loc[plan["county"] == "A", "water_use_m3"].sum()
+    assert used > 10
+    for over, ok in ((0.5, True), (2.0, False)):
+        folder = tmp_path / f"over{over}"
+        folder.mkdir()
+        for f in TINY.parent.iterdir():
+            shutil.copy(f, folder / f.name)
+        y = folder / TINY.name
+        y.write_text(y.read_text(encoding="utf-8").replace("county_max_m3: {A: 15000}", f"county_max_m3: {{A: {used - over}}}"),
+                     encoding="utf-8")
+        report = check_plan(y, plan[["township_id", "industry"]])
+        assert report.ok is ok, report.describe()
+        row = next(c for c in report.constraints if c.name == "water_use_per_county_max" and c.index == "A")
+        assert row.within_tolerance is ok
+        if ok:
+            assert any("holds within tolerance" in n and "tolerance 1 m³" in n for n in report.notes), report.notes

@@ -24,7 +24,7 @@ from optimizer.check.values import close, ident, number
 
 def compare_summary(ctx: Context, summary: Mapping[str, Any], plan: PlanTable) -> None:
     """Every figure of `summary` that the checker can recompute, as Mismatches."""
-    rep, inst, tol, pt = ctx.findings.report, ctx.inst, ctx.tol, plan.pt
+    rep, inst, pt = ctx.findings.report, ctx.inst, plan.pt
     rep.summary_checked = True
 
     dc = summary.get("double_count")

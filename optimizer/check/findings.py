@@ -14,8 +14,8 @@ from typing import Any
 
 import numpy as np
 
-from optimizer.check.report import CheckReport, ConstraintValue, Mismatch, Violation
-from optimizer.check.values import floats, holds_all
+from optimizer.check.report import CheckReport, ConstraintValue, Mismatch, Violation, format_amount
+from optimizer.check.values import floats, holds_within, limit_tolerance
 
 log = logging.getLogger(__name__)
 
@@ -87,14 +87,23 @@ class Findings:
                 slack = lhs_a - rhs_a
             else:
                 slack = -np.abs(lhs_a - rhs_a)
-        ok = holds_all(lhs_a, sense, rhs_a, self.tol)
+        tol = limit_tolerance(unit, rhs_a)
+        ok = holds_within(lhs_a, sense, rhs_a, tol)
+        with np.errstate(invalid="ignore"):
+            within = ok & (slack < 0)  # exceeded, but by less than the stated tolerance
         lhs_l, rhs_l = lhs_a.tolist(), rhs_a.tolist()
         self.report.constraints.extend(
             [
-                ConstraintValue(name, i, lo, hi, sense, unit, s, good)
-                for i, lo, hi, s, good in zip(index, lhs_l, rhs_l, slack.tolist(), ok.tolist())
+                ConstraintValue(name, i, lo, hi, sense, unit, s, good, w)
+                for i, lo, hi, s, good, w in zip(index, lhs_l, rhs_l, slack.tolist(), ok.tolist(), within.tolist())
             ]
         )
+        for k in np.flatnonzero(within).tolist():
+            where = f"[{index[k]}]" if index[k] is not None else ""
+            self.report.notes.append(
+                f"{name}{where} holds within tolerance: off by {format_amount(-float(slack[k]), unit)} "
+                f"(tolerance {format_amount(float(tol[k]), unit)})"
+            )
         for k in np.flatnonzero(~ok).tolist():
             lo, hi = lhs_l[k], rhs_l[k]
             self.violate(name, index[k], lo, hi, unit, sense, describe(k, lo, hi))

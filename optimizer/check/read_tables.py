@@ -190,6 +190,10 @@ def read_allocation(allocation: pd.DataFrame | Path | str) -> pd.DataFrame:
     """Allocation as text ids + numeric figure columns, whatever it was read from."""
     if isinstance(allocation, (str, Path)):
         df = pd.read_csv(Path(allocation), dtype=str, keep_default_na=False, encoding="utf-8-sig")
+        # The tool writes text a spreadsheet would run as a formula (=, +, -, @, tab, CR
+        # first) with a leading apostrophe; read such a cell as what it stands for.
+        for col in df.columns:
+            df[col] = df[col].map(_formula_text)
     else:
         df = allocation.copy()
     for col in ("township_id", "industry"):
@@ -203,3 +207,9 @@ def read_allocation(allocation: pd.DataFrame | Path | str) -> pd.DataFrame:
         if col in df.columns:
             df[col] = strings(df[col], cell_text)
     return df.reset_index(drop=True)
+
+
+def _formula_text(cell: str) -> str:
+    if cell.startswith("'") and cell[1:2] in ("=", "+", "-", "@", "\t", "\r"):
+        return cell[1:]
+    return cell

@@ -93,6 +93,8 @@ class ConstraintValue:
     unit: str
     slack: float
     satisfied: bool
+    #: Exceeded (negative slack) but by less than the unit's stated tolerance.
+    within_tolerance: bool = False
 
     def to_dict(self) -> dict[str, Any]:
         return jsonable(asdict(self))

@@ -58,6 +58,8 @@ def constraint_report(
                     "unit": unit,
                     "binding": bool(binding),
                     "used_share": used,
+                    # HiGHS keeps rows to its feasibility tolerance; a hair over is said so.
+                    "exceeded_by": max(0.0, -slack),
                 }
             )
     return rows
