@@ -20,6 +20,7 @@ from optimizer.instance.load import LoadedInstance, load_instance
 from optimizer.instance.validate import ValidInstance, validate
 from optimizer.outputs import tables
 from optimizer.outputs.gpkg import write_geopackage
+from optimizer.outputs.report import write_run_report
 from optimizer.outputs.write import final_path, run_folder, sha256, versions, write_csv, write_json
 from optimizer.solve.options import SolveOptions, SolveOutcome
 
@@ -205,6 +206,9 @@ def solve_instance(
         summary["timings_s"] = timings
         summary["check_ok"] = report.ok
         write_json(partial / "summary.json", summary)  # again, now with every phase timed
+        t0 = time.perf_counter()
+        write_run_report(partial)  # before the manifest, which lists its sha256
+        timings["report"] = time.perf_counter() - t0
         manifest = _manifest(loaded, path, sets, outcome, timings, partial)
         manifest["check_ok"] = report.ok
         write_json(partial / "manifest.json", manifest)

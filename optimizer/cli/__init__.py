@@ -24,7 +24,7 @@ import typer
 from rich.logging import RichHandler
 
 import optimizer
-from optimizer.cli import compare, evaluate, gep, instances, solve, sweep, tools, validate
+from optimizer.cli import compare, evaluate, gep, instances, report, solve, sweep, tools, validate
 from optimizer.cli.common import EPILOG, Exit, err, fail_input, out, print_infeasible, state
 from optimizer.errors import InfeasibleInstance, InputError
 
@@ -83,7 +83,7 @@ def main_options(
     state["quiet"] = quiet
 
 
-for _module in (solve, validate, sweep, compare, gep, evaluate, instances, tools):
+for _module in (solve, validate, sweep, compare, gep, evaluate, instances, report, tools):
     _module.register(app)
 
 

@@ -113,6 +113,8 @@ def totals(valid: ValidInstance, alloc: pd.DataFrame) -> dict[str, Any]:
     out["area_ha_by_industry"] = {k: float(v) for k, v in alloc.groupby("industry")["area_ha"].sum().items()}
     out["market_revenue_loss_yuan"] = float(sum(losses.values()))
     out["farmer_income_after_price_steps_yuan"] = out["farmer_income_yuan"] - share_loss
+    for cat in GEP_CATEGORIES:  # the baseline by category: the report sets the plan against it
+        out[f"baseline_gep_{cat}_yuan"] = float(valid.baseline[f"baseline_gep_{cat}_yuan"].sum())
     return out
 
 

@@ -1,0 +1,51 @@
+"""`optimizer report FOLDER`: (re)write report.html for a run, sweep, compare, gep or evaluate folder."""
+
+from __future__ import annotations
+
+from pathlib import Path
+from typing import Annotated, Optional
+
+import typer
+from rich.markup import escape
+
+from optimizer.cli.common import Exit, err, out, print_problems
+from optimizer.errors import InputError
+from optimizer.i18n import _
+
+
+def register(app: typer.Typer) -> None:
+    app.command(epilog=_("Exit codes: 0 written; 1 internal error; 2 not a results folder, or a file in it is damaged."))(report)
+
+
+def report(
+    folder: Annotated[Path, typer.Argument(metavar="FOLDER", help=_("A run folder (results/<instance>/<run id>), or a sweep, compare, gep or evaluate folder."))],
+    output: Annotated[Optional[Path], typer.Option("--output", "-o", metavar="FILE", help=_("Write the report here instead of FOLDER/report.html."))] = None,
+) -> None:
+    """Write report.html: one offline HTML file with the map, the plan against the baseline, charts, every limit and the sources.
+
+    Every solve writes one; run this to regenerate it (in another --lang, or after an upgrade)
+    or to make one for a sweep, compare, gep or evaluate folder.
+
+    Example: optimizer --lang zh report results/fuchuan/<run id>
+    """
+    from optimizer.outputs.report import REPORT_FILE, write_report
+    from optimizer.outputs.write import sha256
+
+    try:
+        path = write_report(folder, output)
+    except InputError as exc:
+        print_problems(err, exc, _("Cannot write the report:"))
+        raise typer.Exit(Exit.INVALID_INPUT) from None
+    manifest = folder / "manifest.json"
+    if output is None and manifest.is_file():
+        import json
+
+        try:
+            listed = (json.loads(manifest.read_text(encoding="utf-8")).get("outputs") or {}).get(REPORT_FILE)
+        except (json.JSONDecodeError, AttributeError):
+            listed = None
+        if listed and listed != sha256(path):
+            err.print(_("Note: report.html now differs from the one whose checksum manifest.json lists "
+                        "(regenerated in another language or by another version); the run's results are unchanged."),
+                      highlight=False, markup=False)  # fmt: skip
+    out.print(_("Report: {path}").format(path=f"[bold]{escape(str(path))}[/]"))  # the result: shown even with -q

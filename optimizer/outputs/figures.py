@@ -1,0 +1,530 @@
+"""Maps and charts for the HTML report, drawn with matplotlib and returned as inline SVG.
+
+Why SVG inline: the report must be one file that opens offline, with nothing fetched,
+and print sharply. Text is drawn as outlines (matplotlib's `svg.fonttype: path`), so
+Chinese township names look the same on a machine without Chinese fonts; each
+township's shape is its own SVG group with a `<title>` (its name, industry and figures),
+which browsers show on hover and screen readers read out.
+
+Why matplotlib's object API (`Figure`, never `pyplot`): no global figure state, so a
+Dask worker or a test can draw while another figure is open, and no GUI backend is
+ever touched.
+
+Library code: logs (a missing Chinese font once), never prints.
+"""
+
+from __future__ import annotations
+
+import html
+import io
+import logging
+import math
+import re
+import warnings
+from collections.abc import Iterator, Sequence
+from contextlib import contextmanager
+from dataclasses import dataclass, field
+from functools import lru_cache
+from pathlib import Path
+from typing import Any
+
+import numpy as np
+
+from optimizer.i18n import _
+
+log = logging.getLogger(__name__)
+
+#: Font families tried for Chinese text, in order (Noto from Debian's fonts-noto-cjk first).
+CJK_FONTS = (
+    "Noto Sans CJK SC", "Source Han Sans SC", "Noto Sans SC", "Microsoft YaHei", "PingFang SC",
+    "WenQuanYi Zen Hei", "WenQuanYi Micro Hei", "SimHei", "Noto Sans CJK JP",
+)  # fmt: skip
+_CJK_FILE_HINTS = ("cjk", "wqy", "sourcehan", "msyh", "simhei", "pingfang", "notosanssc")
+
+#: Above this many townships a map is drawn as one raster layer (a PNG inside the SVG):
+#: 20,000 vector outlines make a 30 MB page that browsers scroll slowly.
+VECTOR_MAX = 1500
+#: Above this many townships in one panel, names are left off (they would overlap).
+LABEL_MAX = 120
+#: At most this many regional panels; more scattered counties get one map.
+MAX_PANELS = 6
+
+#: Industry colours, the same as the GeoPackage's QGIS style (optimizer/outputs/gpkg.py).
+INDUSTRY_COLOURS = {
+    "apple": "#d62728", "citrus": "#ff7f0e", "agro_pv": "#1f77b4",
+    "conservation": "#2ca02c", "maize_sweet_potato": "#bcbd22",
+}  # fmt: skip
+_PALETTE = ["#9467bd", "#8c564b", "#e377c2", "#7f7f7f", "#17becf"]
+BASELINE_COLOUR = "#b0b0b0"
+PLAN_COLOUR = "#2b7a78"
+
+
+def industry_colours(industries: Sequence[str]) -> dict[str, str]:
+    """A colour per industry id: fixed for the shipped industries, a palette for the rest."""
+    out: dict[str, str] = {}
+    extra = 0
+    for ind in sorted(set(industries)):
+        if ind in INDUSTRY_COLOURS:
+            out[ind] = INDUSTRY_COLOURS[ind]
+        else:
+            out[ind] = _PALETTE[extra % len(_PALETTE)]
+            extra += 1
+    return out
+
+
+# --------------------------------------------------------------------------- fonts and SVG
+
+
+@lru_cache(maxsize=1)
+def cjk_font() -> str | None:
+    """A font family that draws Chinese, or None (logged once).
+
+    matplotlib caches the font list the first time it runs; fonts installed later
+    (`apt-get install fonts-noto-cjk`) are then invisible to it, so the system font
+    folders are searched for CJK files and added before giving up.
+    """
+    from matplotlib import font_manager
+
+    def pick() -> str | None:
+        names = {f.name for f in font_manager.fontManager.ttflist}
+        return next((n for n in CJK_FONTS if n in names), None)
+
+    found = pick()
+    if found is None:
+        for path in font_manager.findSystemFonts():
+            if any(h in Path(path).name.lower() for h in _CJK_FILE_HINTS):
+                try:
+                    font_manager.fontManager.addfont(path)
+                except (OSError, RuntimeError, ValueError):  # an unreadable font file: skip it
+                    continue
+        found = pick()
+    if found is None:
+        log.warning("no Chinese font found for the report's maps and charts (install fonts-noto-cjk); "
+                    "Chinese names are drawn as empty boxes")  # fmt: skip
+    else:
+        log.debug("report charts use the font %s", found)
+    return found
+
+
+@contextmanager
+def _style() -> Iterator[None]:
+    import matplotlib
+
+    font = cjk_font()
+    rc = {
+        "font.family": "sans-serif",
+        "font.sans-serif": [*([font] if font else []), "DejaVu Sans"],
+        "font.size": 9,
+        "svg.fonttype": "path",  # glyphs as outlines: Chinese renders without fonts on the reader's side
+        "svg.hashsalt": "karst-report",  # stable ids, so the same run gives the same file
+        "axes.spines.top": False,
+        "axes.spines.right": False,
+        "axes.titlesize": 10,
+        "axes.titleweight": "bold",
+        "legend.frameon": False,
+    }
+    with matplotlib.rc_context(rc), warnings.catch_warnings():
+        if font is None:  # already logged once; matplotlib would warn per glyph
+            warnings.filterwarnings("ignore", message="Glyph .* missing from")
+        yield
+
+
+def svg_of(fig: Any, prefix: str, titles: dict[str, str] | None = None) -> str:
+    """The figure as an `<svg>` element to inline in HTML.
+
+    Ids get `prefix` so that several figures on one page never share one (matplotlib
+    names its clip paths and glyphs alike in every file); `titles` maps an artist's gid
+    to the hover text of its group.
+    """
+    buf = io.StringIO()
+    # Layouts are set by hand: bbox_inches="tight" or tight_layout would draw every figure
+    # twice more, and a 60-township chart costs seconds per pass.
+    fig.savefig(buf, format="svg", metadata={"Date": None})
+    text = buf.getvalue()
+    text = text[text.index("<svg"):]
+    for gid, title in (titles or {}).items():
+        text = text.replace(f'<g id="{gid}">', f'<g id="{gid}"><title>{html.escape(title)}</title>', 1)
+    text = re.sub(r'\bid="([^"]+)"', lambda m: f'id="{prefix}-{m[1]}"', text)
+    text = re.sub(r'(xlink:href|href)="#([^"]+)"', lambda m: f'{m[1]}="#{prefix}-{m[2]}"', text)
+    text = re.sub(r"url\(#([^)]+)\)", lambda m: f"url(#{prefix}-{m[1]})", text)
+    head_end = text.index(">")
+    head = text[:head_end]
+    width = re.search(r'\bwidth="([\d.]+)pt"', head)
+    head = re.sub(r'\s(width|height)="[^"]*"', "", head)
+    style = f' class="figure" style="max-width:{float(width[1]) * 4 / 3:.0f}px"' if width else ' class="figure"'
+    return head + style + text[head_end:]
+
+
+def _new_figure(width: float, height: float) -> Any:
+    from matplotlib.figure import Figure
+
+    return Figure(figsize=(width, height))
+
+
+# --------------------------------------------------------------------------- maps
+
+
+@dataclass
+class MapData:
+    """What a township map shows: shapes, counties, colours, names and hover texts (aligned)."""
+
+    geometry: Sequence[Any]  # shapely geometries (None where missing)
+    counties: Sequence[str]
+    names: Sequence[str]
+    colours: Sequence[str]
+    titles: Sequence[str]
+    geographic: bool
+    legend: list[tuple[str, str]] = field(default_factory=list)  # (label, colour)
+    emphasis: Sequence[bool] | None = None  # drawn with a thick dark outline
+    emphasis_label: str | None = None
+    colorbar: tuple[Any, Any, str] | None = None  # (colormap, norm, label) for graduated maps
+
+
+def _polygon_path(geom: Any) -> Any:
+    """A matplotlib Path for a (Multi)Polygon, holes included (None for other geometry)."""
+    from matplotlib.path import Path as MPath
+
+    parts = getattr(geom, "geoms", [geom])
+    verts, codes = [], []
+    for poly in parts:
+        if getattr(poly, "geom_type", "") != "Polygon" or poly.is_empty:
+            continue
+        for ring in (poly.exterior, *poly.interiors):
+            xy = np.asarray(ring.coords, dtype=float)[:, :2]
+            if len(xy) < 3:
+                continue
+            c = np.full(len(xy), MPath.LINETO, dtype=MPath.code_type)
+            c[0], c[-1] = MPath.MOVETO, MPath.CLOSEPOLY
+            verts.append(xy)
+            codes.append(c)
+    if not verts:
+        return None
+    return MPath(np.concatenate(verts), np.concatenate(codes))
+
+
+def map_regions(geometry: Sequence[Any], counties: Sequence[str]) -> list[np.ndarray]:
+    """Townships grouped into regions that are far apart (one map panel each).
+
+    An instance such as karst3 joins counties hundreds of kilometres apart; one map of
+    all of them is mostly empty space with three specks. Counties whose bounding boxes
+    lie within one typical county size of each other (single linkage) form a region;
+    the map is split only when the regions' boxes cover less than a quarter of the whole
+    extent. Returns township positions per region (one region: no split).
+    """
+    import shapely
+
+    geoms = np.asarray(geometry, dtype=object)
+    present = np.array([g is not None and not shapely.is_missing(g) and not g.is_empty for g in geoms])
+    everyone = [np.flatnonzero(present)]
+    if present.sum() < 2:
+        return everyone
+    bounds = np.full((len(geoms), 4), np.nan)
+    bounds[present] = shapely.bounds(geoms[present].tolist())
+    county_arr = np.asarray([str(c) for c in counties], dtype=object)
+    names = sorted(set(county_arr[present]))
+    if len(names) < 2:
+        return everyone
+    boxes = {}
+    for c in names:
+        b = bounds[present & (county_arr == c)]
+        boxes[c] = (b[:, 0].min(), b[:, 1].min(), b[:, 2].max(), b[:, 3].max())
+    size = float(np.median([math.hypot(b[2] - b[0], b[3] - b[1]) for b in boxes.values()])) or 1.0
+    parent = {c: c for c in names}
+
+    def root(c: str) -> str:
+        while parent[c] != c:
+            parent[c] = parent[parent[c]]
+            c = parent[c]
+        return c
+
+    for i, a in enumerate(names):
+        for b in names[i + 1:]:
+            ba, bb = boxes[a], boxes[b]
+            gap = math.hypot(max(0.0, max(ba[0], bb[0]) - min(ba[2], bb[2])),
+                             max(0.0, max(ba[1], bb[1]) - min(ba[3], bb[3])))  # fmt: skip
+            if gap <= size:
+                parent[root(a)] = root(b)
+    groups: dict[str, list[str]] = {}
+    for c in names:
+        groups.setdefault(root(c), []).append(c)
+    if not 2 <= len(groups) <= MAX_PANELS:
+        return everyone
+
+    def area(cs: list[str]) -> float:
+        b = np.array([boxes[c] for c in cs])
+        return max(b[:, 2].max() - b[:, 0].min(), size * 0.1) * max(b[:, 3].max() - b[:, 1].min(), size * 0.1)
+
+    whole = area(names)
+    if sum(area(cs) for cs in groups.values()) >= 0.25 * whole:
+        return everyone
+    regions = [np.flatnonzero(present & np.isin(county_arr, cs)) for cs in groups.values()]
+    # West to east, as a reader scans a map.
+    return sorted(regions, key=lambda idx: float(np.nanmin(bounds[idx, 0])))
+
+
+def township_map(data: MapData, prefix: str = "map") -> str:
+    """A map of the townships as inline SVG: one panel, or an overview and one panel per region."""
+    import shapely
+    from matplotlib.patches import Patch, Rectangle
+
+    geoms = np.asarray(data.geometry, dtype=object)
+    n = len(geoms)
+    regions = map_regions(geoms, data.counties)
+    present = np.concatenate(regions) if regions else np.array([], dtype=int)
+    if not len(present):
+        return ""
+    is_points = all(getattr(geoms[k], "geom_type", "") in ("Point", "MultiPoint") for k in present)
+    paths = {} if is_points else {int(k): _polygon_path(geoms[k]) for k in present}
+    vector = n <= VECTOR_MAX
+    emphasis = np.asarray(data.emphasis if data.emphasis is not None else np.zeros(n, bool), dtype=bool)
+    all_bounds = np.asarray(shapely.bounds([geoms[k] for k in present]))
+    lat = float(np.mean(all_bounds[:, [1, 3]])) if data.geographic else 0.0
+    aspect = 1.0 / max(0.2, math.cos(math.radians(lat))) if data.geographic else 1.0
+    split = len(regions) > 1
+    titles: dict[str, str] = {}
+
+    entries = [label for label, _c in data.legend] + (
+        [data.emphasis_label] if data.emphasis_label and emphasis.any() else [])
+    with _style():
+        spare = None  # an empty grid cell, where the legend goes
+        if split:
+            k = len(regions)
+            cols = 2
+            rows = math.ceil(k / cols)
+            legend_in = 0.0
+            if entries and k % cols == 0:  # no spare cell: the legend goes below
+                legend_in = 0.22 * math.ceil(len(entries) / legend_columns(entries, 8.6)) + 0.1
+            height = 2.4 + 4.2 * rows + legend_in
+            fig = _new_figure(9.0, height)
+            grid = fig.add_gridspec(rows + 1, cols, height_ratios=[0.55] + [1.0] * rows, left=0.01, right=0.99,
+                                    top=0.97, bottom=(legend_in + 0.05) / height, hspace=0.12, wspace=0.04)  # fmt: skip
+            axes = [fig.add_subplot(grid[0, :])] + [fig.add_subplot(grid[1 + i // cols, i % cols]) for i in range(k)]
+            if k % cols:
+                spare = fig.add_subplot(grid[rows, cols - 1])
+                spare.set_axis_off()
+        else:
+            b = all_bounds
+            w = (b[:, 2].max() - b[:, 0].min()) or 1.0
+            h = ((b[:, 3].max() - b[:, 1].min()) or 1.0) * aspect
+            width = 8.0
+            legend_rows = math.ceil(len(entries) / legend_columns(entries, width - 0.4)) if entries else 0
+            map_h = float(np.clip(width * h / w, 3.5, 7.5))
+            fig = _new_figure(width, map_h + 0.22 * legend_rows + 0.1)
+            fig.subplots_adjust(left=0.01, right=0.99 if data.colorbar is None else 0.88, top=0.99,
+                                bottom=(0.22 * legend_rows + 0.1) / (map_h + 0.22 * legend_rows + 0.1))  # fmt: skip
+            axes = [fig.add_subplot(1, 1, 1)]
+
+        def draw(ax: Any, idx: np.ndarray, labels: bool, gids: bool) -> None:
+            if is_points:
+                xy = np.array([[geoms[k].centroid.x, geoms[k].centroid.y] for k in idx])
+                ax.scatter(xy[:, 0], xy[:, 1], c=[data.colours[k] for k in idx], s=30 if len(idx) < 500 else 4,
+                           edgecolors=["#111" if emphasis[k] else "none" for k in idx], linewidths=1.2)  # fmt: skip
+            elif vector:
+                from matplotlib.patches import PathPatch
+
+                for k in idx:
+                    p = paths.get(int(k))
+                    if p is None:
+                        continue
+                    patch = PathPatch(p, facecolor=data.colours[k], edgecolor="#222" if emphasis[k] else "#555",
+                                      linewidth=1.8 if emphasis[k] else 0.4, alpha=0.9)  # fmt: skip
+                    if gids:
+                        gid = f"township-{k}"
+                        patch.set_gid(gid)
+                        titles[gid] = data.titles[k]
+                    ax.add_patch(patch)
+            else:
+                from matplotlib.collections import PathCollection
+
+                keep = [k for k in idx if paths.get(int(k)) is not None]
+                coll = PathCollection([paths[int(k)] for k in keep], facecolors=[data.colours[k] for k in keep],
+                                      edgecolors=["#222" if emphasis[k] else "none" for k in keep],
+                                      linewidths=[1.0 if emphasis[k] else 0.0 for k in keep], rasterized=True)  # fmt: skip
+                ax.add_collection(coll)
+            b = np.asarray(shapely.bounds([geoms[k] for k in idx]))
+            x0, y0, x1, y1 = b[:, 0].min(), b[:, 1].min(), b[:, 2].max(), b[:, 3].max()
+            pad = 0.03 * max(x1 - x0, (y1 - y0), 1e-9)
+            ax.set_xlim(x0 - pad, x1 + pad)
+            ax.set_ylim(y0 - pad, y1 + pad)
+            ax.set_aspect(aspect)
+            ax.set_xticks([])
+            ax.set_yticks([])
+            for s in ax.spines.values():
+                s.set_visible(False)
+            if labels and len(idx) <= LABEL_MAX:
+                _label_townships(ax, fig, idx, geoms, data.names, is_points, aspect,
+                                 (x1 - x0 + 2 * pad, (y1 - y0 + 2 * pad) * aspect))  # fmt: skip
+
+        if split:
+            overview = axes[0]
+            draw(overview, present, labels=False, gids=False)
+            overview.set_title(_("Overview: the regions of this instance"))
+            for r, idx in enumerate(regions, start=1):
+                b = np.asarray(shapely.bounds([geoms[k] for k in idx]))
+                x0, y0, x1, y1 = b[:, 0].min(), b[:, 1].min(), b[:, 2].max(), b[:, 3].max()
+                overview.add_patch(Rectangle((x0, y0), x1 - x0, y1 - y0, fill=False, edgecolor="#333",
+                                             linewidth=0.8, linestyle="--"))  # fmt: skip
+                overview.annotate(str(r), (x0, y1), fontsize=11, fontweight="bold", xytext=(-3, 3),
+                                  textcoords="offset points", ha="right", va="bottom")  # fmt: skip
+                ax = axes[r]
+                draw(ax, idx, labels=True, gids=True)
+                names = sorted({str(data.counties[k]) for k in idx})
+                shown = ", ".join(names[:3]) + (" …" if len(names) > 3 else "")
+                ax.set_title(f"{r} · {shown}")
+        else:
+            draw(axes[0], present, labels=True, gids=True)
+
+        handles = [Patch(facecolor=c, edgecolor="#555", linewidth=0.4, label=label) for label, c in data.legend]
+        if data.emphasis_label and emphasis.any():
+            handles.append(Patch(facecolor="white", edgecolor="#222", linewidth=1.8, label=data.emphasis_label))
+        if handles and spare is not None:
+            spare.legend(handles=handles, loc="center", ncol=1, fontsize=9)
+        elif handles:  # in the room left below the map
+            ncol = legend_columns([h.get_label() for h in handles], fig.get_size_inches()[0] - 0.4)
+            fig.legend(handles=handles, loc="lower center", ncol=ncol, fontsize=8, bbox_to_anchor=(0.5, 0.0))
+        if data.colorbar is not None:
+            from matplotlib.cm import ScalarMappable
+
+            cmap, norm, label = data.colorbar
+            cax = fig.add_axes((0.91, 0.25, 0.02, 0.5))
+            cb = fig.colorbar(ScalarMappable(norm=norm, cmap=cmap), cax=cax)
+            cb.set_label(label)
+        return svg_of(fig, prefix, titles)
+
+
+def _label_width_em(text: str) -> float:
+    """Width of a label in ems: CJK characters are square, Latin ones about half as wide."""
+    return sum(1.0 if ord(ch) >= 0x2E80 else 0.58 for ch in text) or 1.0
+
+
+def _label_townships(ax: Any, fig: Any, idx: np.ndarray, geoms: np.ndarray, names: Sequence[str],
+                     is_points: bool, aspect: float, extent: tuple[float, float]) -> None:  # fmt: skip
+    """Township names at a point inside each shape, shrunk to fit it (left off below 4 pt)."""
+    import matplotlib.patheffects as pe
+
+    pos = ax.get_position()
+    fw, fh = fig.get_size_inches()
+    # points per x data unit on the page (set_aspect shrinks one side of the box to fit)
+    scale = min(pos.width * fw * 72 / extent[0], pos.height * fh * 72 / extent[1])
+    base = float(np.clip(12.0 - len(idx) / 8.0, 6.0, 11.0))
+    for k in idx:
+        g = geoms[k]
+        text = str(names[k])
+        if is_points:
+            size = base * 0.8
+        else:
+            x0, _y0, x1, _y1 = g.bounds
+            size = min(base, 0.8 * (x1 - x0) * scale / _label_width_em(text))
+            if size < 4.0:
+                continue
+        pt = g.centroid if is_points else g.representative_point()
+        ax.annotate(text, (pt.x, pt.y), ha="center", va="center", fontsize=size, color="#111",
+                    xytext=(0, 6) if is_points else (0, 0), textcoords="offset points",
+                    path_effects=[pe.withStroke(linewidth=2.0, foreground="white")])  # fmt: skip
+
+
+# --------------------------------------------------------------------------- charts
+
+
+def legend_columns(labels: Sequence[str], width_in: float, size: float = 8.0, most: int = 4) -> int:
+    """How many legend columns fit across `width_in` inches (entries estimated, not drawn)."""
+    if not labels:
+        return 1
+    entry = max(_label_width_em(str(t)) for t in labels) * size / 72.0 + 0.45  # swatch and gap
+    return int(np.clip(width_in // entry, 1, min(most, len(labels))))
+
+
+def _margin_in(labels: Sequence[str], size: float = 9.0) -> float:
+    """Inches a column of labels needs at `size` points (estimated, without drawing)."""
+    return max((_label_width_em(str(t)) for t in labels), default=1.0) * size / 72.0 + 0.12
+
+
+def paired_bars(
+    labels: Sequence[str],
+    panels: Sequence[tuple[str, Sequence[float], Sequence[float] | None]],
+    colours: Sequence[str] | None,
+    unit: str,
+    prefix: str,
+    plan_label: str | None = None,
+    baseline_label: str | None = None,
+    legend: list[tuple[str, str]] | None = None,
+) -> str:
+    """Horizontal bars per row (township, county, category): the plan beside the baseline.
+
+    `panels` are (title, plan values, baseline values or None), drawn side by side on
+    a shared row axis. Values are in `unit` already (e.g. million yuan/yr).
+    """
+    from matplotlib.patches import Patch
+
+    rows = len(labels)
+    handles = [Patch(facecolor=c, label=label) for label, c in (legend or [])]
+    if plan_label and not legend:
+        handles.append(Patch(facecolor=PLAN_COLOUR, label=plan_label))
+    if baseline_label and any(p[2] is not None for p in panels):
+        handles.append(Patch(facecolor=BASELINE_COLOUR, label=baseline_label))
+    ncol = legend_columns([h.get_label() for h in handles], 8.6)
+    legend_in = 0.2 * math.ceil(len(handles) / ncol) + 0.1 if handles else 0.0
+    top_in, bottom_in = legend_in + 0.3, 0.45
+    height = 0.22 * rows + 0.2 + top_in + bottom_in
+    width = 9.0
+    with _style():
+        fig = _new_figure(width, height)
+        left = min(0.45, _margin_in(labels) / width)
+        fig.subplots_adjust(left=left, right=0.98, top=1 - top_in / height, bottom=bottom_in / height, wspace=0.08)
+        axes = fig.subplots(1, len(panels), sharey=True, squeeze=False)[0]
+        y = np.arange(rows)
+        plan_colours = list(colours) if colours is not None else [PLAN_COLOUR] * rows
+        for ax, (title, plan, base) in zip(axes, panels):
+            h = 0.4 if base is not None else 0.7
+            ax.barh(y - (h / 2 if base is not None else 0), plan, height=h, color=plan_colours,
+                    edgecolor="#444", linewidth=0.3)  # fmt: skip
+            if base is not None:
+                ax.barh(y + h / 2, base, height=h, color=BASELINE_COLOUR, edgecolor="#777", linewidth=0.3)
+            ax.set_title(title, pad=4)
+            ax.set_xlabel(unit, labelpad=2)
+            ax.grid(axis="x", alpha=0.3)
+            ax.axvline(0, color="#444", linewidth=0.6)
+            ax.set_ylim(rows - 0.5, -0.5)
+        axes[0].set_yticks(y, [str(s) for s in labels])
+        axes[0].tick_params(axis="y", length=0)
+        if handles:
+            fig.legend(handles=handles, loc="upper center", ncol=ncol, fontsize=8, bbox_to_anchor=(0.5, 1.0))
+        return svg_of(fig, prefix)
+
+
+def sweep_lines(
+    x: Sequence[Any],
+    x_label: str,
+    series: Sequence[tuple[str, Sequence[float]]],
+    groups: Sequence[str] | None,
+    unit: str,
+    prefix: str,
+) -> str:
+    """Headline figures of a sweep against its first varied value, one line per other combination."""
+    xs = list(x)
+    try:
+        xv = np.array([float(str(v).rstrip("*")) for v in xs])
+        ticks = None
+    except ValueError:
+        xv = np.arange(len(xs), dtype=float)
+        ticks = [str(v) for v in xs]
+    keys = list(groups) if groups is not None else [""] * len(xs)
+    with _style():
+        fig = _new_figure(9.0, 3.2)
+        axes = fig.subplots(1, len(series), squeeze=False)[0]
+        for ax, (title, values) in zip(axes, series):
+            vals = np.asarray(values, dtype=float)
+            for key in dict.fromkeys(keys):
+                sel = np.array([k == key for k in keys])
+                order = np.argsort(xv[sel], kind="stable")
+                ax.plot(xv[sel][order], vals[sel][order], marker="o", markersize=3.5, label=key or None)
+            ax.set_title(title)
+            ax.set_xlabel(x_label)
+            ax.set_ylabel(unit)
+            ax.grid(alpha=0.3)
+            if ticks is not None:
+                ax.set_xticks(xv, ticks, rotation=30, ha="right")
+        if any(keys):
+            axes[0].legend(fontsize=7)
+        fig.subplots_adjust(left=0.08, right=0.98, top=0.9, bottom=0.25 if ticks else 0.18, wspace=0.3)
+        return svg_of(fig, prefix)

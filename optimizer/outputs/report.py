@@ -1,0 +1,908 @@
+"""`report.html`: what a planner takes to the meeting, one offline file per results folder.
+
+Every solved run gets one (the pipeline writes it into the `.partial` folder before the
+manifest, so its sha256 is listed); `optimizer report FOLDER` (re)generates it, also for
+sweep, compare, gep and evaluate folders. The report is built from the folder's own
+files only (summary.json, allocation.csv, the GeoPackage, instance.resolved.yaml,
+manifest.json …), so a report regenerated a year later says what the run said.
+
+One file, no network: CSS is inline, maps and charts are inline SVG drawn by matplotlib
+(`figures.py`), and a Content-Security-Policy forbids the browser to fetch anything, so a
+report mailed to a county office opens the same without internet.
+
+Kinds of folder are a small registry (`REPORT_KINDS`, keyed by kind): each entry says how
+to recognise its folder and builds a `Page` of `Section`s made of blocks the templates
+know (text, callout, facts, figure, table, limits, sources, links). A new analysis
+(frontier, value, robust, alternatives …) adds its report with `@report_kind("frontier",
+detect=...)` and a builder that reuses these blocks (or adds a block template).
+
+Every user-facing string goes through `optimizer.i18n._` (English source strings; the
+catalogue translates), and `<html lang>` follows `language()`.
+"""
+
+from __future__ import annotations
+
+import json
+import logging
+import math
+import os
+from collections.abc import Callable, Iterable, Sequence
+from dataclasses import dataclass, field
+from pathlib import Path
+from typing import Any
+
+import pandas as pd
+
+from optimizer.errors import InputError, Location, Problem
+from optimizer.i18n import _, language, ngettext
+
+log = logging.getLogger(__name__)
+
+REPORT_FILE = "report.html"
+#: Per-township charts and tables show at most this many rows (the CSV has them all).
+ROWS_MAX = 60
+_TEXT_COLUMNS = ("township_id", "name", "county", "city", "industry", "industry_label", "industry_label_zh",
+                 "output_unit", "baseline_land_use", "locked", "plan_industry", "optimum_industry",
+                 "industry_a", "industry_b", "violations")  # fmt: skip
+_CATEGORIES = ("material", "regulating", "cultural")
+
+
+# --------------------------------------------------------------------------- page model
+
+
+@dataclass
+class Block:
+    """One piece of a section, rendered by `templates/blocks/<kind>.html.j2`."""
+
+    kind: str
+    data: dict[str, Any] = field(default_factory=dict)
+
+
+@dataclass
+class Section:
+    key: str  # the anchor (#key) in the table of contents
+    title: str
+    blocks: list[Block] = field(default_factory=list)
+
+
+@dataclass
+class Page:
+    kind: str
+    title: str
+    subtitle: str
+    sections: list[Section]
+    footer: list[str] = field(default_factory=list)
+
+
+@dataclass(frozen=True)
+class ReportKind:
+    """A kind of results folder: how to recognise it and how to build its page."""
+
+    name: str
+    detect: Callable[[Path], bool]
+    build: Callable[[Path], Page]
+
+
+#: Kinds in the order they are tried (first match wins).
+REPORT_KINDS: dict[str, ReportKind] = {}
+
+
+def report_kind(name: str, detect: Callable[[Path], bool]) -> Callable[[Callable[[Path], Page]], Callable[[Path], Page]]:
+    """Register a page builder for a kind of folder (decorator)."""
+
+    def register(build: Callable[[Path], Page]) -> Callable[[Path], Page]:
+        REPORT_KINDS[name] = ReportKind(name, detect, build)
+        return build
+
+    return register
+
+
+def folder_kind(folder: Path) -> ReportKind:
+    """The kind of results folder `folder` is; a located InputError if it is none of them."""
+    folder = Path(folder)
+    if not folder.is_dir():
+        what = "no such folder" if not folder.exists() else "a file, not a results folder"
+        raise InputError([Problem(Location(folder), what, "give a run, sweep, compare, gep or evaluate folder")])
+    for kind in REPORT_KINDS.values():
+        if kind.detect(folder):
+            return kind
+    kinds = ", ".join(REPORT_KINDS)
+    raise InputError([Problem(
+        Location(folder),
+        f"not a results folder this tool wrote (known kinds: {kinds})",
+        "a run folder has summary.json and allocation.csv; sweep, compare, gep and evaluate folders "
+        "have sweep.json, comparison.json, gep_by_township.csv or evaluation.json",
+    )])  # fmt: skip
+
+
+def build_report(folder: Path) -> str:
+    """The report of a results folder as one HTML document."""
+    folder = Path(folder)
+    page = folder_kind(folder).build(folder)
+    return render(page)
+
+
+def write_report(folder: Path, target: Path | None = None) -> Path:
+    """Write `report.html` (or `target`) for a results folder, atomically; return its path."""
+    folder = Path(folder)
+    text = build_report(folder)
+    target = Path(target) if target is not None else folder / REPORT_FILE
+    tmp = target.with_name(f".{target.name}.{os.getpid()}.tmp")  # same folder: the rename is atomic
+    try:
+        tmp.write_text(text, encoding="utf-8")
+        os.replace(tmp, target)
+    except BaseException:
+        tmp.unlink(missing_ok=True)
+        raise
+    log.info("wrote %s", target)
+    return target
+
+
+def render(page: Page) -> str:
+    """Fill the page template (Jinja2, autoescaped; SVG blocks are marked safe where made)."""
+    return _environment().get_template("report.html.j2").render(page=page, lang=_html_lang())
+
+
+def _environment() -> Any:
+    from jinja2 import Environment, PackageLoader, StrictUndefined
+
+    env = Environment(
+        loader=PackageLoader("optimizer.outputs", "templates"),
+        autoescape=True,
+        undefined=StrictUndefined,
+        trim_blocks=True,
+        lstrip_blocks=True,
+        keep_trailing_newline=True,
+    )
+    env.globals.update(_=_, ngettext=ngettext)
+    return env
+
+
+def _html_lang() -> str:
+    return {"zh": "zh-CN"}.get(language(), language())
+
+
+# --------------------------------------------------------------------------- reading folders
+
+
+def _json(path: Path) -> dict[str, Any]:
+    try:
+        data = json.loads(path.read_text(encoding="utf-8"))
+    except json.JSONDecodeError as exc:
+        raise InputError([Problem(Location(path, line=exc.lineno, column=exc.colno),
+                                  f"not valid JSON ({exc.msg})")]) from None  # fmt: skip
+    except OSError as exc:
+        raise InputError([Problem(Location(path), f"cannot be read ({exc.strerror})")]) from None
+    if not isinstance(data, dict):
+        raise InputError([Problem(Location(path), "not a JSON object")])
+    return data
+
+
+def _csv(path: Path) -> pd.DataFrame:
+    """A CSV the tool wrote, ids and names kept as text (451123100 is not a number)."""
+    try:
+        head = pd.read_csv(path, nrows=0, encoding="utf-8-sig")
+        dtype = {c: str for c in _TEXT_COLUMNS if c in head.columns}
+        df = pd.read_csv(path, dtype=dtype, encoding="utf-8-sig", keep_default_na=False, na_values=[""])
+    except (OSError, pd.errors.ParserError, pd.errors.EmptyDataError, UnicodeDecodeError) as exc:
+        raise InputError([Problem(Location(path), f"cannot be read ({exc})")]) from None
+    for c in _TEXT_COLUMNS:
+        if c in df.columns:
+            df[c] = df[c].fillna("")
+    return df
+
+
+def _resolved(folder: Path) -> dict[str, Any]:
+    """instance.resolved.yaml as a plain dict ({} when absent or unreadable)."""
+    path = folder / "instance.resolved.yaml"
+    if not path.is_file():
+        return {}
+    import yaml
+
+    try:
+        data = yaml.safe_load(path.read_text(encoding="utf-8"))
+    except (OSError, yaml.YAMLError) as exc:
+        log.warning("cannot read %s (%s): the report leaves out what it would have said", path, exc)
+        return {}
+    return data if isinstance(data, dict) else {}
+
+
+def _manifest(folder: Path) -> dict[str, Any]:
+    path = folder / "manifest.json"
+    return _json(path) if path.is_file() else {}
+
+
+def _sources(folder: Path, manifest: dict[str, Any], resolved: dict[str, Any]) -> list[dict[str, Any]]:
+    rows = manifest.get("sources") if isinstance(manifest.get("sources"), list) else resolved.get("sources")
+    return [r for r in (rows or []) if isinstance(r, dict)]
+
+
+@dataclass
+class Shapes:
+    geometry: pd.Series  # shapely geometries indexed by township id (text)
+    geographic: bool
+
+
+def _shapes(folder: Path, gpkg: str, layer: str, resolved: dict[str, Any] | None = None) -> Shapes | None:
+    """Township geometry from a GeoPackage the tool wrote, else from the instance's own table."""
+    path = folder / gpkg
+    if path.is_file():
+        try:
+            import pyogrio
+
+            info = pyogrio.read_info(path, layer=layer)
+            if info.get("geometry_type"):
+                gdf = pyogrio.read_dataframe(path, layer=layer, columns=["township_id"])
+                ids = gdf["township_id"].astype(str).to_numpy()
+                geo = bool(gdf.crs is not None and gdf.crs.is_geographic)
+                return Shapes(pd.Series(gdf.geometry.to_numpy(), index=ids), geo)
+            return None  # a table without geometry (CSV instance): no map
+        except Exception as exc:  # a damaged file: try the instance's table
+            log.warning("cannot read the township shapes of %s layer %s (%s)", path, layer, exc)
+    town = (resolved or {}).get("townships")
+    ref = town if isinstance(town, dict) else {"path": town} if isinstance(town, str) else None
+    if not ref or not ref.get("path"):
+        return None
+    table = Path(str(ref["path"]))
+    table = table if table.is_absolute() else folder / table
+    if not table.is_file() or table.suffix.lower() == ".csv":
+        return None
+    try:
+        from optimizer.instance.tables import read_table
+
+        attrs, geometry, crs = read_table(table, ref.get("layer"))
+    except Exception as exc:
+        log.warning("cannot read township shapes from %s (%s)", table, exc)
+        return None
+    if geometry is None or "township_id" not in attrs:
+        return None
+    import pyproj
+
+    geo = bool(crs and pyproj.CRS.from_user_input(crs).is_geographic)
+    return Shapes(pd.Series(geometry.to_numpy(), index=attrs["township_id"].astype(str).to_numpy()), geo)
+
+
+# --------------------------------------------------------------------------- formatting
+
+
+def _missing(x: Any) -> bool:
+    return x is None or (isinstance(x, float) and not math.isfinite(x))
+
+
+def num(x: Any, decimals: int = 0, sign: bool = False) -> str:
+    """A number with thousands separators ('—' when missing)."""
+    if _missing(x):
+        return "—"
+    x = float(x)
+    if sign and round(x, decimals) == 0:
+        return "0"
+    return f"{x:{'+' if sign else ''},.{decimals}f}"
+
+
+def mio(x: Any, sign: bool = False) -> str:
+    """Yuan as million yuan, one decimal."""
+    return "—" if _missing(x) else num(float(x) / 1e6, 1, sign)
+
+
+def pct(share: Any, decimals: int | None = None) -> str:
+    """A share as a percentage: whole percent, one decimal just below 100% (so 99.6% is not '100%')."""
+    if _missing(share):
+        return "—"
+    p = 100.0 * float(share)
+    if decimals is None:
+        decimals = 1 if 99.0 <= p < 99.95 or 0 < abs(p) < 1 else 0
+    return f"{p:.{decimals}f}%"
+
+
+def small_pct(share: float) -> str:
+    """A gap as a short percentage (0.01%, 0.0032%, 1.2%)."""
+    p = 100.0 * abs(share)
+    if p == 0:
+        return "0%"
+    if p < 0.0001:
+        return _("less than {p}").format(p="0.0001%")
+    return f"{p:.2g}%" if p < 1 else f"{p:.1f}%"
+
+
+def scaled(value: float, limit: float, unit: str) -> tuple[str, str, str]:
+    """Two amounts of one unit at the scale a planner reads: ('10.9', '11.2', 'million m³')."""
+    ref = max(abs(limit or 0.0), abs(value or 0.0))
+    factor, name = 1.0, unit
+    if unit == "m³":
+        factor, name = (1e6, _("million m³")) if ref >= 1e6 else (1e3, _("thousand m³")) if ref >= 1e4 else (1.0, _("m³"))
+    elif unit == "yuan":
+        factor, name = (1e9, _("billion yuan")) if ref >= 1e9 else (1e6, _("million yuan")) if ref >= 1e6 else (1.0, _("yuan"))
+    elif unit == "t":
+        factor, name = (1e3, _("thousand t")) if ref >= 1e4 else (1.0, _("t"))
+    elif unit == "MWh":
+        factor, name = (1e3, _("GWh")) if ref >= 1e4 else (1.0, _("MWh"))
+    elif unit == "ha":
+        name = _("ha")
+    elif unit == "MWp":
+        name = _("MWp")
+    if unit == "ha":
+        decimals = 0
+    elif unit == "MWp" or factor == 1.0:
+        decimals = 1 if ref < 1e4 else 0
+    else:
+        decimals = 2 if ref / factor < 10 else 1
+    return num(value / factor, decimals), num(limit / factor, decimals), name
+
+
+def industry_label(ind: str, label: str = "", label_zh: str = "") -> str:
+    """An industry's name in the report's language (its id when it has no label)."""
+    if language() == "zh" and label_zh:
+        return label_zh
+    return label or label_zh or ind
+
+
+def short_label(label: str) -> str:
+    """An industry's name without its explanation in brackets, for table cells and headings."""
+    for bracket in (" (", "（", "("):
+        if bracket in label and not label.startswith(bracket.strip()):
+            return label.split(bracket, 1)[0].strip()
+    return label
+
+
+def _labels(alloc: pd.DataFrame, col: str = "industry") -> dict[str, str]:
+    out: dict[str, str] = {}
+    for row in alloc.drop_duplicates(col).itertuples(index=False):
+        ind = getattr(row, col)
+        if col == "industry":
+            out[ind] = industry_label(ind, getattr(row, "industry_label", ""), getattr(row, "industry_label_zh", ""))
+        else:
+            out[ind] = ind
+    return out
+
+
+def _industry_names(resolved: dict[str, Any]) -> dict[str, str]:
+    out = {}
+    for ind, spec in (resolved.get("industries") or {}).items():
+        spec = spec if isinstance(spec, dict) else {}
+        out[str(ind)] = industry_label(str(ind), str(spec.get("label") or ""), str(spec.get("label_zh") or ""))
+    return out
+
+
+def _township_names(df: pd.DataFrame) -> list[str]:
+    """Township names, made unique with the id where two share a name (常见于不同县)."""
+    names = df["name"].astype(str).tolist()
+    counts = pd.Series(names).value_counts()
+    return [n if counts[n] == 1 else f"{n} ({t})" for n, t in zip(names, df["township_id"])]
+
+
+# --------------------------------------------------------------------------- shared blocks
+
+
+def _figure(svg: str, caption: str = "", note: str = "") -> Block:
+    from markupsafe import Markup
+
+    return Block("figure", {"svg": Markup(svg), "caption": caption, "note": note})
+
+
+def _table(columns: Sequence[tuple[str, str]], rows: Iterable[Sequence[Any]], caption: str = "",
+           note: str = "") -> Block:  # fmt: skip
+    """columns: (heading, 'text' | 'num'); cells are pre-formatted strings."""
+    return Block("table", {"columns": list(columns), "rows": [list(r) for r in rows], "caption": caption, "note": note})
+
+
+def _text(*paragraphs: str) -> Block:
+    return Block("text", {"paragraphs": [p for p in paragraphs if p]})
+
+
+def _callout(level: str, text: str) -> Block:
+    return Block("callout", {"level": level, "text": text})
+
+
+def _facts(items: Sequence[tuple[str, str]]) -> Block:
+    return Block("facts", {"items": list(items)})
+
+
+def _map_block(shapes: Shapes | None, df: pd.DataFrame, colours: Sequence[str], titles: Sequence[str],
+               legend: list[tuple[str, str]], caption: str, emphasis: Sequence[bool] | None = None,
+               emphasis_label: str | None = None, colorbar: Any = None, prefix: str = "map") -> Block:  # fmt: skip
+    """The township map, or a sentence saying why there is none."""
+    if shapes is None:
+        return _callout("info", _("The township table has no geometry, so there is no map; the tables below list every township."))
+    from optimizer.outputs.figures import MapData, township_map
+
+    geom = shapes.geometry[~shapes.geometry.index.duplicated()].reindex(df["township_id"].astype(str)).to_numpy()
+    missing = int(sum(g is None for g in geom))
+    data = MapData(geometry=geom, counties=df["county"].astype(str).tolist(), names=_township_names(df),
+                   colours=list(colours), titles=list(titles), geographic=shapes.geographic, legend=legend,
+                   emphasis=emphasis, emphasis_label=emphasis_label, colorbar=colorbar)  # fmt: skip
+    svg = township_map(data, prefix=prefix)
+    if not svg:
+        return _callout("info", _("No township has a shape to draw, so there is no map."))
+    note = ""
+    if missing:
+        note = ngettext("{n} township has no shape and is not drawn.", "{n} townships have no shape and are not drawn.",
+                        missing).format(n=missing)  # fmt: skip
+    return _figure(svg, caption, note)
+
+
+def _industry_map(shapes: Shapes | None, alloc: pd.DataFrame, caption: str, industry_col: str = "industry",
+                  emphasis: Sequence[bool] | None = None, emphasis_label: str | None = None,
+                  extra: Callable[[Any], str] | None = None, prefix: str = "map") -> Block:  # fmt: skip
+    from optimizer.outputs.figures import industry_colours
+
+    labels = _labels(alloc, "industry") if industry_col == "industry" else {}
+    inds = alloc[industry_col].astype(str)
+    colours = industry_colours(inds.unique().tolist())
+    counts = inds.value_counts()
+    legend = [(f"{labels.get(i, i)} ({counts[i]})", colours[i]) for i in sorted(counts.index, key=lambda i: -counts[i])]
+    titles = []
+    for row in alloc.itertuples(index=False):
+        ind = str(getattr(row, industry_col))
+        t = _("{name} ({id}), {county}: {industry}").format(
+            name=row.name, id=row.township_id, county=row.county, industry=labels.get(ind, ind))
+        if extra is not None:
+            t += "; " + extra(row)
+        titles.append(t)
+    return _map_block(shapes, alloc, [colours[i] for i in inds], titles, legend, caption, emphasis, emphasis_label,
+                      prefix=prefix)  # fmt: skip
+
+
+def _money_extra(row: Any) -> str:
+    return _("GEP {gep}, farmers' income {income} million yuan/yr").format(
+        gep=mio(row.gep_total_yuan), income=mio(row.farmer_income_yuan))
+
+
+def _township_chart(df: pd.DataFrame, plan_gep: str, base_gep: str | None, plan_income: str,
+                    base_income: str | None, colour_col: str | None, prefix: str,
+                    labels: dict[str, str] | None = None) -> Block:  # fmt: skip
+    """GEP and income per township, plan beside baseline (the largest GEP first)."""
+    from optimizer.outputs.figures import industry_colours, paired_bars
+
+    shown = df.sort_values(plan_gep, ascending=False, kind="stable")
+    note = ""
+    if len(shown) > ROWS_MAX:
+        shown = shown.head(ROWS_MAX)
+        note = _("The {n} townships with the largest GEP of {total}; the CSV lists them all.").format(n=ROWS_MAX, total=len(df))
+    names = dict(zip(df["township_id"], _township_names(df)))
+    legend = None
+    colours = None
+    if colour_col is not None:
+        cmap = industry_colours(df[colour_col].astype(str).unique().tolist())
+        colours = [cmap[str(i)] for i in shown[colour_col]]
+        present = list(dict.fromkeys(str(i) for i in shown[colour_col]))
+        legend = [((labels or {}).get(i, i), cmap[i]) for i in present]
+    svg = paired_bars(
+        [names[t] for t in shown["township_id"]],
+        [(_("GEP"), shown[plan_gep] / 1e6, None if base_gep is None else shown[base_gep] / 1e6),
+         (_("Farmers' income"), shown[plan_income] / 1e6, None if base_income is None else shown[base_income] / 1e6)],
+        colours, _("million yuan/yr"), prefix, plan_label=_("plan"), baseline_label=_("baseline"), legend=legend,
+    )  # fmt: skip
+    caption = _("Bars: the plan, coloured by industry; grey: the baseline land use.") if base_gep else ""
+    return _figure(svg, caption, note)
+
+
+def _county_chart(counties: pd.DataFrame, prefix: str) -> Block | None:
+    """GEP and income per county, plan beside baseline (only worth a chart for two or more)."""
+    if len(counties) < 2:
+        return None
+    from optimizer.outputs.figures import paired_bars
+
+    shown = counties.sort_values("gep_total_yuan", ascending=False, kind="stable").head(ROWS_MAX)
+    base_g = shown["baseline_gep_total_yuan"] / 1e6 if "baseline_gep_total_yuan" in shown else None
+    base_i = shown["baseline_farmer_income_yuan"] / 1e6 if "baseline_farmer_income_yuan" in shown else None
+    svg = paired_bars(shown["county"].astype(str).tolist(),
+                      [(_("GEP"), shown["gep_total_yuan"] / 1e6, base_g),
+                       (_("Farmers' income"), shown["farmer_income_yuan"] / 1e6, base_i)],
+                      None, _("million yuan/yr"), prefix, plan_label=_("plan"), baseline_label=_("baseline"))  # fmt: skip
+    return _figure(svg)
+
+
+def _sources_section(sources: list[dict[str, Any]]) -> Section:
+    blocks: list[Block] = []
+    if not sources:
+        blocks.append(_text(_("The instance lists no sources.")))
+    else:
+        n_est = sum(bool(s.get("estimate")) for s in sources)
+        blocks.append(_text(ngettext(
+            "{n} of {total} figures are estimates (marked): replace them with local data where you have it.",
+            "{n} of {total} figures are estimates (marked): replace them with local data where you have it.",
+            n_est).format(n=n_est, total=len(sources))))  # fmt: skip
+        rows = [{"item": str(s.get("item", "")), "source": str(s.get("source", "")), "estimate": bool(s.get("estimate"))}
+                for s in sources]  # fmt: skip
+        blocks.append(Block("sources", {"rows": rows}))
+    return Section("sources", _("Sources"), blocks)
+
+
+def _whatif_section(scenarios: Sequence[str], overrides: Sequence[dict[str, Any]]) -> Section:
+    if not scenarios and not overrides:
+        return Section("what-ifs", _("What-ifs applied"), [_text(_("None: the instance was solved as written."))])
+    blocks = []
+    if scenarios:
+        blocks.append(_text(_("Scenarios: {names}.").format(names=", ".join(scenarios))))
+    if overrides:
+        rows = [(str(o.get("path", "")), _value(o.get("old")), _value(o.get("new")), _source_name(str(o.get("source", ""))))
+                for o in overrides]  # fmt: skip
+        blocks.append(_table([(_("value"), "text"), (_("was"), "num"), (_("now"), "num"), (_("set by"), "text")], rows))
+    return Section("what-ifs", _("What-ifs applied"), blocks)
+
+
+def _value(v: Any) -> str:
+    if isinstance(v, float):
+        return f"{v:,.6g}"
+    if isinstance(v, (dict, list)):
+        return json.dumps(v, ensure_ascii=False)
+    return "—" if v is None else str(v)
+
+
+def _source_name(source: str) -> str:
+    if source == "--set":
+        return _("command line (--set)")
+    return source
+
+
+# --------------------------------------------------------------------------- limits in plain words
+
+
+#: Rows that define auxiliary variables or fix locks: not limits a planner weighs.
+_NOT_LIMITS = frozenset({"market_output_beyond_step_def", "industry_locked_in", "one_industry_per_township"})
+
+
+def _market_units(resolved: dict[str, Any], alloc: pd.DataFrame | None) -> dict[str, tuple[str, list[str]]]:
+    """Market → (output unit, its industries), from the resolved instance and the plan."""
+    units: dict[str, str] = {}
+    if alloc is not None and "output_unit" in alloc:
+        for ind, g in alloc.groupby("industry"):
+            units[str(ind)] = str(g["output_unit"].iloc[0])
+    for ind, spec in (resolved.get("industries") or {}).items():
+        if isinstance(spec, dict) and spec.get("output_unit"):
+            units.setdefault(str(ind), str(spec["output_unit"]))
+    markets = ((resolved.get("constraints") or {}).get("markets") or {})
+    out = {}
+    for name, m in markets.items():
+        inds = [str(i) for i in (m.get("industries") or [])] if isinstance(m, dict) else []
+        out[str(name)] = (next((units[i] for i in inds if i in units), ""), inds)
+    return out
+
+
+def limit_sentence(row: dict[str, Any], township_names: dict[str, str], markets: dict[str, tuple[str, list[str]]],
+                   industries: dict[str, str]) -> str:  # fmt: skip
+    """One limit in plain words: 'county water of 富川瑶族自治县: 10.9 of 11.2 million m³ used (97%)'."""
+    fam, idx = str(row.get("family", "")), row.get("index")
+    unit = str(row.get("unit") or "")
+    place = str(idx) if idx is not None else ""
+    township = township_names.get(place, place)
+    if fam == "water_use_per_county_max":
+        what = _("county water of {county}").format(county=place)
+    elif fam == "water_use_per_basin_max":
+        what = _("water of basin {basin}").format(basin=place)
+    elif fam == "water_use_per_township_max":
+        what = _("water of township {township}").format(township=township)
+    elif fam == "market_output_max":
+        unit, inds = markets.get(place, ("", []))
+        sold = ", ".join(industries.get(i, i) for i in inds)
+        what = (_("market for {market} ({industries})").format(market=place, industries=sold) if sold
+                else _("market for {market}").format(market=place))  # fmt: skip
+    elif fam == "pv_capacity_per_county_max":
+        what = _("grid capacity for PV in {county}").format(county=place)
+    elif fam == "investment_budget_max":
+        what = _("investment budget")
+    elif fam == "conservation_area_min":
+        what = _("conservation land")
+    elif fam == "conservation_area_per_county_min":
+        what = _("conservation land in {county}").format(county=place)
+    elif fam == "farmer_income_per_township_min":
+        what = _("farmers' income floor of {township}").format(township=township)
+    else:
+        what = str(row.get("name", fam))
+    lhs, rhs = float(row.get("lhs") or 0.0), float(row.get("rhs") or 0.0)
+    used, limit, unit_name = scaled(lhs, rhs, unit or "output unit")
+    if unit_name == "output unit":
+        unit_name = _("output units")
+    share = pct(row.get("used_share"))
+    sense = row.get("sense")
+    if sense == ">=":
+        return _("{what}: {used} {unit} against a minimum of {limit} {unit} ({share} of the minimum)").format(
+            what=what, used=used, limit=limit, unit=unit_name, share=share)
+    if sense == "==":
+        return _("{what}: {used} {unit} (fixed at {limit} {unit})").format(what=what, used=used, limit=limit, unit=unit_name)
+    return _("{what}: {used} of {limit} {unit} used ({share})").format(
+        what=what, used=used, limit=limit, unit=unit_name, share=share)
+
+
+def limit_status(row: dict[str, Any]) -> tuple[str, str]:
+    """(css level, words) of a limit: binding, nearly binding (≥ 95% used) or slack."""
+    share = row.get("used_share")
+    if row.get("binding"):
+        if row.get("sense") == ">=":
+            return "binding", _("binding: the plan is at the minimum")
+        return "binding", _("binding: this limit stops a better plan")
+    if row.get("sense") == "<=" and isinstance(share, (int, float)) and share >= 0.95:
+        return "near", _("nearly binding (95% or more used)")
+    return "slack", _("room left")
+
+
+def _limit_rows(constraints: Sequence[dict[str, Any]], township_names: dict[str, str],
+                markets: dict[str, tuple[str, list[str]]], industries: dict[str, str]) -> list[dict[str, Any]]:  # fmt: skip
+    rows = []
+    for r in constraints:
+        if r.get("family") in _NOT_LIMITS:
+            continue
+        level, words = limit_status(r)
+        share = r.get("used_share")
+        rows.append({
+            "text": limit_sentence(r, township_names, markets, industries),
+            "level": level, "status": words,
+            "share": None if _missing(share) else max(0.0, float(share)),
+            "good_high": r.get("sense") == ">=",
+            "order": {"binding": 0, "near": 1, "slack": 2}[level],
+        })  # fmt: skip
+    rows.sort(key=lambda r: (r["order"], -(r["share"] or 0.0)))
+    return rows
+
+
+# --------------------------------------------------------------------------- the run report
+
+
+def solve_sentence(status: str, objective: Any, bound: Any, gap: Any) -> tuple[str, str]:
+    """(css level, one sentence) saying what the solver proved about this plan."""
+    obj = _("{value} million yuan/yr").format(value=mio(objective))
+    bnd = _("{value} million yuan/yr").format(value=mio(bound))
+    have_gap = not _missing(gap) and not _missing(bound)
+    if status == "optimal":
+        if have_gap and float(gap) <= 1e-9:
+            return "ok", _("HiGHS proved that no plan is better than this one: its objective, {objective}, equals the "
+                           "best possible bound.").format(objective=obj)  # fmt: skip
+        if have_gap:
+            return "ok", _("HiGHS proved that no plan is better than this one by more than {gap} (objective {objective}, "
+                           "best possible {bound}).").format(gap=small_pct(float(gap)), objective=obj, bound=bnd)  # fmt: skip
+        return "ok", _("HiGHS reports this plan as optimal (objective {objective}).").format(objective=obj)
+    why = {
+        "time_limit_feasible": _("HiGHS stopped at the time limit"),
+        "interrupted_feasible": _("HiGHS was interrupted (Ctrl-C)"),
+        "stopped_feasible": _("HiGHS stopped early"),
+    }.get(status)
+    if why is not None:
+        if have_gap:
+            return "warn", _("{why}: this plan meets every limit, but the best possible plan is at most {gap} better "
+                             "(objective {objective}, bound {bound}).").format(
+                why=why, gap=small_pct(float(gap)), objective=obj, bound=bnd)  # fmt: skip
+        return "warn", _("{why} before it had a bound: this plan meets every limit, but how far it is from the best "
+                         "is not known (objective {objective}).").format(why=why, objective=obj)  # fmt: skip
+    return "warn", _("Solver status: {status} (objective {objective}).").format(status=status, objective=obj)
+
+
+def objective_sentence(double_count: Any, weights: dict[str, Any]) -> str:
+    g, h = weights.get("gep", 1.0), weights.get("income", 1.0)
+    if double_count == "count_both":
+        return _("The objective adds all GEP, material included (weight {gep}), and farmers' income after falling "
+                 "prices (weight {income}).").format(gep=f"{g:g}", income=f"{h:g}")  # fmt: skip
+    return _("The objective adds regulating and cultural GEP (weight {gep}) and farmers' income after falling "
+             "prices (weight {income}); material GEP is left out because fruit sold is already income.").format(
+        gep=f"{g:g}", income=f"{h:g}")  # fmt: skip
+
+
+def _checker_block(check_ok: Any) -> Block | None:
+    if check_ok is True:
+        return _callout("ok", _("The independent checker recomputed every limit and the objective from the input "
+                                "tables: they hold."))  # fmt: skip
+    if check_ok is False:
+        return _callout("bad", _("The independent checker disagrees with the solver's plan: see check.json before "
+                                 "using this plan."))  # fmt: skip
+    return None
+
+
+def _is_run(folder: Path) -> bool:
+    return (folder / "summary.json").is_file() and (folder / "allocation.csv").is_file()
+
+
+def _is_sweep(folder: Path) -> bool:
+    return (folder / "sweep.json").is_file()
+
+
+def _is_compare(folder: Path) -> bool:
+    return (folder / "comparison.json").is_file()
+
+
+def _is_gep(folder: Path) -> bool:
+    return (folder / "gep_by_township.csv").is_file()
+
+
+def _is_evaluate(folder: Path) -> bool:
+    return (folder / "evaluation.json").is_file()
+
+
+@report_kind("run", _is_run)
+def run_page(folder: Path) -> Page:
+    """The report of one solved run."""
+    s = _json(folder / "summary.json")
+    alloc = _csv(folder / "allocation.csv")
+    resolved = _resolved(folder)
+    manifest = _manifest(folder)
+    tot = s.get("totals") or {}
+    name = str(s.get("instance") or resolved.get("name") or folder.name)
+    title = str(resolved.get("title") or name)
+    labels = _labels(alloc)
+    industries = {**_industry_names(resolved), **labels}
+
+    # 1. The result in a few sentences and figures.
+    level, sentence = solve_sentence(str(s.get("status")), s.get("objective_yuan"), s.get("bound_yuan"), s.get("gap"))
+    counts = alloc["industry"].value_counts()
+    split = ", ".join(f"{short_label(labels.get(i, i))} {n}" for i, n in counts.items())
+    result = [
+        _callout(level, sentence),
+        _text(objective_sentence(s.get("double_count"), s.get("weights") or {}),
+              ngettext("{n} township: {split}.", "{n} townships: {split}.", len(alloc)).format(n=len(alloc), split=split)),
+    ]  # fmt: skip
+    checker = _checker_block(s.get("check_ok"))
+    if checker:
+        result.append(checker)
+    base_income, income = tot.get("baseline_farmer_income_yuan"), tot.get("farmer_income_after_price_steps_yuan")
+    result.append(_facts([
+        (_("Objective"), _("{value} million yuan/yr").format(value=mio(s.get("objective_yuan")))),
+        (_("Farmers' income"), _("{value} million yuan/yr (baseline {baseline})").format(
+            value=mio(income), baseline=mio(base_income))),
+        (_("GEP"), _("{value} million yuan/yr (baseline {baseline})").format(
+            value=mio(tot.get("gep_total_yuan")), baseline=mio(tot.get("baseline_gep_total_yuan")))),
+        (_("Water use"), _("{value} million m³/yr").format(value=num((tot.get("water_use_m3") or 0) / 1e6, 2))),
+        (_("PV capacity"), _("{value} MWp").format(value=num(tot.get("pv_capacity_mw"), 1))),
+        (_("Investment"), _("{value} million yuan").format(value=mio(tot.get("investment_yuan")))),
+    ]))  # fmt: skip
+    sections = [Section("result", _("Result"), result)]
+
+    # 2. The map.
+    shapes = _shapes(folder, "allocation.gpkg", "allocation", resolved)
+    locked = (alloc["locked"] == "must").to_numpy() if "locked" in alloc else None
+    sections.append(Section("map", _("Map of the plan"), [_industry_map(
+        shapes, alloc, _("Townships coloured by the industry the plan chooses; hover a township for its figures."),
+        emphasis=locked, emphasis_label=_("locked by the instance"), extra=_money_extra)]))  # fmt: skip
+
+    # 3. Plan against the baseline.
+    sections.append(Section("baseline", _("The plan against the baseline"), _baseline_blocks(tot)))
+
+    # 4. By township and county.
+    sections.append(Section("townships", _("By township"), [
+        _township_chart(alloc, "gep_total_yuan", "baseline_gep_total_yuan", "farmer_income_yuan",
+                        "baseline_farmer_income_yuan", "industry", "townships", labels),
+        _township_table(alloc, labels)]))  # fmt: skip
+    counties = pd.DataFrame(s.get("per_county") or [])
+    if counties.empty:
+        counties = alloc.groupby("county", as_index=False)[
+            ["gep_total_yuan", "farmer_income_yuan", "baseline_gep_total_yuan", "baseline_farmer_income_yuan",
+             "water_use_m3", "pv_capacity_mw", "investment_yuan"]].sum()  # fmt: skip
+        counties["townships"] = alloc.groupby("county").size().to_numpy()
+    blocks = [b for b in (_county_chart(counties, "counties"), _county_table(counties, labels)) if b is not None]
+    sections.append(Section("counties", _("By county"), blocks))
+
+    # 5. Limits.
+    names = dict(zip(alloc["township_id"], alloc["name"].astype(str)))
+    rows = _limit_rows(s.get("constraints") or [], names, _market_units(resolved, alloc), industries)
+    limit_blocks: list[Block] = [Block("limits", {"rows": rows})] if rows else [_text(_("The instance sets no shared limits."))]
+    limit_blocks.append(_text(_("Per-township limits (water, income floors) are listed only where they bind.")))
+    steps = s.get("price_steps_reached") or []
+    if steps:
+        limit_blocks.append(_text(_("Falling prices reached: {steps}; revenue lost to them: {loss} million yuan/yr.").format(
+            steps="; ".join(map(str, steps)), loss=mio(tot.get("market_revenue_loss_yuan")))))  # fmt: skip
+    n_locked = int(locked.sum()) if locked is not None else 0
+    if n_locked:
+        limit_blocks.append(_text(ngettext("{n} township is locked to an industry by the instance.",
+                                           "{n} townships are locked to an industry by the instance.", n_locked).format(n=n_locked)))
+    sections.append(Section("limits", _("Limits and how much of each is used"), limit_blocks))
+
+    # 6. What-ifs, sources, files.
+    sections.append(_whatif_section(s.get("scenarios") or [], s.get("overrides_applied") or []))
+    sections.append(_sources_section(_sources(folder, manifest, resolved)))
+    sections.append(_files_section(folder, s, manifest))
+    subtitle = _("Run {run_id} of instance {name}").format(run_id=s.get("run_id") or folder.name, name=name)
+    return Page("run", _("Plan: {title}").format(title=title), subtitle, sections, _footer(manifest))
+
+
+def _baseline_blocks(tot: dict[str, Any]) -> list[Block]:
+    from optimizer.outputs.figures import paired_bars
+
+    def get(key: str) -> Any:
+        return tot.get(key)
+
+    rows_spec = [
+        (_("Farmers' income (after falling prices)"), "farmer_income_after_price_steps_yuan", "baseline_farmer_income_yuan"),
+        (_("Farmers' income (before falling prices)"), "farmer_income_yuan", "baseline_farmer_income_yuan"),
+        (_("GEP, total"), "gep_total_yuan", "baseline_gep_total_yuan"),
+        (_("GEP, material (products)"), "gep_material_yuan", "baseline_gep_material_yuan"),
+        (_("GEP, regulating (soil, water, carbon)"), "gep_regulating_yuan", "baseline_gep_regulating_yuan"),
+        (_("GEP, cultural (recreation)"), "gep_cultural_yuan", "baseline_gep_cultural_yuan"),
+    ]  # fmt: skip
+    rows = []
+    for label, plan_key, base_key in rows_spec:
+        plan, base = get(plan_key), get(base_key)
+        change = None if _missing(plan) or _missing(base) else float(plan) - float(base)
+        rel = "—" if change is None or not base else pct(change / abs(float(base)))
+        rows.append((label, mio(plan), mio(base), mio(change, sign=True), rel))
+    loss = get("market_revenue_loss_yuan")
+    if loss:
+        rows.append((_("Revenue lost to falling prices"), mio(loss), "", "", ""))
+    table = _table([("", "text"), (_("plan"), "num"), (_("baseline"), "num"), (_("change"), "num"), (_("change %"), "num")],
+                   rows, caption=_("million yuan/yr"))  # fmt: skip
+    blocks = [table]
+    chart_rows = [r for r in rows_spec[2:] if not _missing(get(r[1]))]
+    chart_rows.insert(0, rows_spec[0])
+    plan_vals = [float(get(k) or 0.0) / 1e6 for _l, k, _b in chart_rows]
+    base_vals = [float(get(b) or 0.0) / 1e6 if not _missing(get(b)) else 0.0 for _l, _k, b in chart_rows]
+    if any(_missing(get(b)) for _l, _k, b in chart_rows):
+        blocks.append(_text(_("This run's summary has no baseline GEP by category (older run): those baselines are shown as 0.")))
+    svg = paired_bars([lbl for lbl, _k, _b in chart_rows], [(_("plan against baseline"), plan_vals, base_vals)], None,
+                      _("million yuan/yr"), "baseline", plan_label=_("plan"), baseline_label=_("baseline"))  # fmt: skip
+    blocks.append(_figure(svg))
+    return blocks
+
+
+def _township_table(alloc: pd.DataFrame, labels: dict[str, str]) -> Block:
+    df = alloc.sort_values("gep_total_yuan", ascending=False, kind="stable")
+    note = ""
+    if len(df) > ROWS_MAX:
+        df = df.head(ROWS_MAX)
+        note = _("The {n} townships with the largest GEP of {total}; allocation.csv lists them all.").format(n=ROWS_MAX, total=len(alloc))
+    rows = [(f"{r.name}", r.county, short_label(labels.get(r.industry, r.industry)), num(r.area_ha), mio(r.gep_total_yuan),
+             mio(r.change_gep_total_yuan, sign=True), mio(r.farmer_income_yuan), mio(r.change_farmer_income_yuan, sign=True),
+             num(r.water_use_m3 / 1e3, 0)) for r in df.itertuples(index=False)]  # fmt: skip
+    cols = [(_("township"), "text"), (_("county"), "text"), (_("industry"), "text"), (_("area (ha)"), "num"),
+            (_("GEP"), "num"), (_("GEP change"), "num"), (_("income"), "num"), (_("income change"), "num"),
+            (_("water (thousand m³)"), "num")]  # fmt: skip
+    return _table(cols, rows, caption=_("Money in million yuan/yr; changes against the baseline."), note=note)
+
+
+def _county_table(counties: pd.DataFrame, labels: dict[str, str]) -> Block:
+    inds = [c.removeprefix("townships_") for c in counties.columns if c.startswith("townships_")]
+    cols = [(_("county"), "text"), (_("townships"), "num")] + [(short_label(labels.get(i, i)), "num") for i in inds] + [
+        (_("GEP"), "num"), (_("income"), "num"), (_("water (million m³)"), "num"), (_("PV (MWp)"), "num"),
+        (_("investment (million yuan)"), "num")]  # fmt: skip
+    rows = []
+    for r in counties.to_dict(orient="records"):
+        rows.append([str(r.get("county", "")), num(r.get("townships"))] + [num(r.get(f"townships_{i}")) for i in inds] + [
+            mio(r.get("gep_total_yuan")), mio(r.get("farmer_income_yuan")), num((r.get("water_use_m3") or 0) / 1e6, 2),
+            num(r.get("pv_capacity_mw"), 1), mio(r.get("investment_yuan"))])  # fmt: skip
+    return _table(cols, rows, caption=_("Townships per industry; money in million yuan/yr (investment: once)."))
+
+
+def _files_section(folder: Path, s: dict[str, Any], manifest: dict[str, Any]) -> Section:
+    notes = {
+        "allocation.gpkg": _("the map for QGIS (styled by industry)"),
+        "allocation.csv": _("one row per township (opens in Excel)"),
+        "county_totals.csv": _("totals per county"),
+        "summary.json": _("status, totals, every limit"),
+        "manifest.json": _("versions and checksums of inputs and outputs"),
+        "check.json": _("the independent checker's verdict"),
+        "instance.resolved.yaml": _("the instance as solved: solving it repeats the run"),
+        "highs.log": _("the solver's log"),
+    }
+    items = [{"href": n, "text": n, "note": note} for n, note in notes.items() if (folder / n).exists() or n == "manifest.json"]
+    blocks = [Block("links", {"items": items})]
+    timings = s.get("timings_s") or {}
+    phases = {
+        "read": _("reading"), "validate": _("validation"), "build": _("model building"), "start": _("start plan"),
+        "write_model": _("model file"), "transfer": _("transfer to HiGHS"), "solve": _("solving"),
+        "write": _("writing"), "check": _("checking"), "report": _("report"), "total": _("total"),
+    }  # fmt: skip
+    if timings:
+        blocks.append(_text(_("Time taken: {phases}.").format(phases=", ".join(
+            _("{phase} {seconds} s").format(phase=phases.get(k, k), seconds=f"{float(v):.2f}")
+            for k, v in timings.items() if isinstance(v, (int, float))))))  # fmt: skip
+    return Section("files", _("Files of this run"), blocks)
+
+
+def _footer(manifest: dict[str, Any]) -> list[str]:
+    v = manifest.get("versions") or {}
+    if not v:
+        from optimizer import __version__
+
+        v = {"optimizer": __version__}
+    parts = [f"{k} {v[k]}" for k in ("optimizer", "highspy", "pyomo", "python") if k in v]
+    return [_("Made by karst-layout-optimizer ({versions}).").format(versions=", ".join(parts))]
+
+
+def write_run_report(folder: Path) -> Path | None:
+    """The pipeline's call: write report.html, but never lose a solved run to a report bug.
+
+    A report that cannot be drawn (a broken font, a damaged shape) is logged with the
+    command that retries it; the run folder is still finished and checked.
+    """
+    try:
+        return write_report(folder)
+    except Exception as exc:
+        log.warning("report.html was not written (%s: %s); write it later with: optimizer report %s",
+                    type(exc).__name__, exc, folder.name.removesuffix(".partial"))  # fmt: skip
+        log.debug("report failure", exc_info=True)
+        return None
