@@ -262,8 +262,11 @@ def map_regions(geometry: Sequence[Any], counties: Sequence[str]) -> list[np.nda
     return sorted(regions, key=lambda idx: float(np.nanmin(bounds[idx, 0])))
 
 
-def township_map(data: MapData, prefix: str = "map") -> str:
-    """A map of the townships as inline SVG: one panel, or an overview and one panel per region."""
+def township_map(data: MapData, prefix: str = "map", compact: bool = False) -> str:
+    """A map of the townships as inline SVG: one panel, or an overview and one panel per region.
+
+    `compact`: a small map without names or legend, for small multiples (one per sweep point).
+    """
     import shapely
     from matplotlib.patches import Patch, Rectangle
 
@@ -283,7 +286,7 @@ def township_map(data: MapData, prefix: str = "map") -> str:
     split = len(regions) > 1
     titles: dict[str, str] = {}
 
-    entries = [label for label, _c in data.legend] + (
+    entries = [] if compact else [label for label, _c in data.legend] + (
         [data.emphasis_label] if data.emphasis_label and emphasis.any() else [])
     with _style():
         spare = None  # an empty grid cell, where the legend goes
@@ -294,8 +297,8 @@ def township_map(data: MapData, prefix: str = "map") -> str:
             legend_in = 0.0
             if entries and k % cols == 0:  # no spare cell: the legend goes below
                 legend_in = 0.22 * math.ceil(len(entries) / legend_columns(entries, 8.6)) + 0.1
-            height = 2.4 + 4.2 * rows + legend_in
-            fig = _new_figure(9.0, height)
+            height = (2.4 + 4.2 * rows) * (0.5 if compact else 1.0) + legend_in
+            fig = _new_figure(4.5 if compact else 9.0, height)
             grid = fig.add_gridspec(rows + 1, cols, height_ratios=[0.55] + [1.0] * rows, left=0.01, right=0.99,
                                     top=0.97, bottom=(legend_in + 0.05) / height, hspace=0.12, wspace=0.04)  # fmt: skip
             axes = [fig.add_subplot(grid[0, :])] + [fig.add_subplot(grid[1 + i // cols, i % cols]) for i in range(k)]
@@ -306,11 +309,11 @@ def township_map(data: MapData, prefix: str = "map") -> str:
             b = all_bounds
             w = (b[:, 2].max() - b[:, 0].min()) or 1.0
             h = ((b[:, 3].max() - b[:, 1].min()) or 1.0) * aspect
-            width = 8.0
+            width = 4.0 if compact else 8.0
             legend_rows = math.ceil(len(entries) / legend_columns(entries, width - 0.4)) if entries else 0
-            map_h = float(np.clip(width * h / w, 3.5, 7.5))
+            map_h = float(np.clip(width * h / w, 0.45 * width, 0.95 * width))
             fig = _new_figure(width, map_h + 0.22 * legend_rows + 0.1)
-            fig.subplots_adjust(left=0.01, right=0.99 if data.colorbar is None else 0.88, top=0.99,
+            fig.subplots_adjust(left=0.01, right=0.99 if data.colorbar is None else 0.8, top=0.99,
                                 bottom=(0.22 * legend_rows + 0.1) / (map_h + 0.22 * legend_rows + 0.1))  # fmt: skip
             axes = [fig.add_subplot(1, 1, 1)]
 
@@ -358,7 +361,8 @@ def township_map(data: MapData, prefix: str = "map") -> str:
         if split:
             overview = axes[0]
             draw(overview, present, labels=False, gids=False)
-            overview.set_title(_("Overview: the regions of this instance"))
+            if not compact:
+                overview.set_title(_("Overview: the regions of this instance"))
             for r, idx in enumerate(regions, start=1):
                 b = np.asarray(shapely.bounds([geoms[k] for k in idx]))
                 x0, y0, x1, y1 = b[:, 0].min(), b[:, 1].min(), b[:, 2].max(), b[:, 3].max()
@@ -367,15 +371,16 @@ def township_map(data: MapData, prefix: str = "map") -> str:
                 overview.annotate(str(r), (x0, y1), fontsize=11, fontweight="bold", xytext=(-3, 3),
                                   textcoords="offset points", ha="right", va="bottom")  # fmt: skip
                 ax = axes[r]
-                draw(ax, idx, labels=True, gids=True)
+                draw(ax, idx, labels=not compact, gids=True)
                 names = sorted({str(data.counties[k]) for k in idx})
                 shown = ", ".join(names[:3]) + (" …" if len(names) > 3 else "")
-                ax.set_title(f"{r} · {shown}")
+                ax.set_title(str(r) if compact else f"{r} · {shown}")
         else:
-            draw(axes[0], present, labels=True, gids=True)
+            draw(axes[0], present, labels=not compact, gids=True)
 
-        handles = [Patch(facecolor=c, edgecolor="#555", linewidth=0.4, label=label) for label, c in data.legend]
-        if data.emphasis_label and emphasis.any():
+        handles = [] if compact else [Patch(facecolor=c, edgecolor="#555", linewidth=0.4, label=label)
+                                      for label, c in data.legend]  # fmt: skip
+        if data.emphasis_label and emphasis.any() and not compact:
             handles.append(Patch(facecolor="white", edgecolor="#222", linewidth=1.8, label=data.emphasis_label))
         if handles and spare is not None:
             spare.legend(handles=handles, loc="center", ncol=1, fontsize=9)
@@ -386,8 +391,10 @@ def township_map(data: MapData, prefix: str = "map") -> str:
             from matplotlib.cm import ScalarMappable
 
             cmap, norm, label = data.colorbar
-            cax = fig.add_axes((0.91, 0.25, 0.02, 0.5))
-            cb = fig.colorbar(ScalarMappable(norm=norm, cmap=cmap), cax=cax)
+            from matplotlib.ticker import StrMethodFormatter
+
+            cax = fig.add_axes((0.82, 0.25, 0.02, 0.5))
+            cb = fig.colorbar(ScalarMappable(norm=norm, cmap=cmap), cax=cax, format=StrMethodFormatter("{x:,.0f}"))
             cb.set_label(label)
         return svg_of(fig, prefix, titles)
 
@@ -519,11 +526,11 @@ def sweep_lines(
                 order = np.argsort(xv[sel], kind="stable")
                 ax.plot(xv[sel][order], vals[sel][order], marker="o", markersize=3.5, label=key or None)
             ax.set_title(title)
-            ax.set_xlabel(x_label)
             ax.set_ylabel(unit)
             ax.grid(alpha=0.3)
             if ticks is not None:
                 ax.set_xticks(xv, ticks, rotation=30, ha="right")
+        axes[len(axes) // 2].set_xlabel(x_label)
         if any(keys):
             axes[0].legend(fontsize=7)
         fig.subplots_adjust(left=0.08, right=0.98, top=0.9, bottom=0.25 if ticks else 0.18, wspace=0.3)

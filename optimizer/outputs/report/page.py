@@ -1,23 +1,8 @@
-"""`report.html`: what a planner takes to the meeting, one offline file per results folder.
+"""The report's building blocks: pages, sections and blocks, the registry of folder kinds,
+reading a results folder, plain-words formatting, and the blocks every kind shares (map,
+charts, limits, what-ifs, sources).
 
-Every solved run gets one (the pipeline writes it into the `.partial` folder before the
-manifest, so its sha256 is listed); `optimizer report FOLDER` (re)generates it, also for
-sweep, compare, gep and evaluate folders. The report is built from the folder's own
-files only (summary.json, allocation.csv, the GeoPackage, instance.resolved.yaml,
-manifest.json …), so a report regenerated a year later says what the run said.
-
-One file, no network: CSS is inline, maps and charts are inline SVG drawn by matplotlib
-(`figures.py`), and a Content-Security-Policy forbids the browser to fetch anything, so a
-report mailed to a county office opens the same without internet.
-
-Kinds of folder are a small registry (`REPORT_KINDS`, keyed by kind): each entry says how
-to recognise its folder and builds a `Page` of `Section`s made of blocks the templates
-know (text, callout, facts, figure, table, limits, sources, links). A new analysis
-(frontier, value, robust, alternatives …) adds its report with `@report_kind("frontier",
-detect=...)` and a builder that reuses these blocks (or adds a block template).
-
-Every user-facing string goes through `optimizer.i18n._` (English source strings; the
-catalogue translates), and `<html lang>` follows `language()`.
+Library code: logs, never prints. Every user-facing string goes through `_()`.
 """
 
 from __future__ import annotations
@@ -165,7 +150,7 @@ def _html_lang() -> str:
 # --------------------------------------------------------------------------- reading folders
 
 
-def _json(path: Path) -> dict[str, Any]:
+def read_json(path: Path) -> dict[str, Any]:
     try:
         data = json.loads(path.read_text(encoding="utf-8"))
     except json.JSONDecodeError as exc:
@@ -178,7 +163,7 @@ def _json(path: Path) -> dict[str, Any]:
     return data
 
 
-def _csv(path: Path) -> pd.DataFrame:
+def read_csv(path: Path) -> pd.DataFrame:
     """A CSV the tool wrote, ids and names kept as text (451123100 is not a number)."""
     try:
         head = pd.read_csv(path, nrows=0, encoding="utf-8-sig")
@@ -192,7 +177,7 @@ def _csv(path: Path) -> pd.DataFrame:
     return df
 
 
-def _resolved(folder: Path) -> dict[str, Any]:
+def resolved_instance(folder: Path) -> dict[str, Any]:
     """instance.resolved.yaml as a plain dict ({} when absent or unreadable)."""
     path = folder / "instance.resolved.yaml"
     if not path.is_file():
@@ -207,12 +192,12 @@ def _resolved(folder: Path) -> dict[str, Any]:
     return data if isinstance(data, dict) else {}
 
 
-def _manifest(folder: Path) -> dict[str, Any]:
+def manifest_of(folder: Path) -> dict[str, Any]:
     path = folder / "manifest.json"
-    return _json(path) if path.is_file() else {}
+    return read_json(path) if path.is_file() else {}
 
 
-def _sources(folder: Path, manifest: dict[str, Any], resolved: dict[str, Any]) -> list[dict[str, Any]]:
+def sources_of(folder: Path, manifest: dict[str, Any], resolved: dict[str, Any]) -> list[dict[str, Any]]:
     rows = manifest.get("sources") if isinstance(manifest.get("sources"), list) else resolved.get("sources")
     return [r for r in (rows or []) if isinstance(r, dict)]
 
@@ -223,7 +208,7 @@ class Shapes:
     geographic: bool
 
 
-def _shapes(folder: Path, gpkg: str, layer: str, resolved: dict[str, Any] | None = None) -> Shapes | None:
+def township_shapes(folder: Path, gpkg: str, layer: str, resolved: dict[str, Any] | None = None) -> Shapes | None:
     """Township geometry from a GeoPackage the tool wrote, else from the instance's own table."""
     path = folder / gpkg
     if path.is_file():
@@ -265,13 +250,13 @@ def _shapes(folder: Path, gpkg: str, layer: str, resolved: dict[str, Any] | None
 # --------------------------------------------------------------------------- formatting
 
 
-def _missing(x: Any) -> bool:
+def missing(x: Any) -> bool:
     return x is None or (isinstance(x, float) and not math.isfinite(x))
 
 
 def num(x: Any, decimals: int = 0, sign: bool = False) -> str:
     """A number with thousands separators ('—' when missing)."""
-    if _missing(x):
+    if missing(x):
         return "—"
     x = float(x)
     if sign and round(x, decimals) == 0:
@@ -281,12 +266,12 @@ def num(x: Any, decimals: int = 0, sign: bool = False) -> str:
 
 def mio(x: Any, sign: bool = False) -> str:
     """Yuan as million yuan, one decimal."""
-    return "—" if _missing(x) else num(float(x) / 1e6, 1, sign)
+    return "—" if missing(x) else num(float(x) / 1e6, 1, sign)
 
 
 def pct(share: Any, decimals: int | None = None) -> str:
     """A share as a percentage: whole percent, one decimal just below 100% (so 99.6% is not '100%')."""
-    if _missing(share):
+    if missing(share):
         return "—"
     p = 100.0 * float(share)
     if decimals is None:
@@ -344,7 +329,7 @@ def short_label(label: str) -> str:
     return label
 
 
-def _labels(alloc: pd.DataFrame, col: str = "industry") -> dict[str, str]:
+def industry_labels(alloc: pd.DataFrame, col: str = "industry") -> dict[str, str]:
     out: dict[str, str] = {}
     for row in alloc.drop_duplicates(col).itertuples(index=False):
         ind = getattr(row, col)
@@ -355,7 +340,7 @@ def _labels(alloc: pd.DataFrame, col: str = "industry") -> dict[str, str]:
     return out
 
 
-def _industry_names(resolved: dict[str, Any]) -> dict[str, str]:
+def industry_names(resolved: dict[str, Any]) -> dict[str, str]:
     out = {}
     for ind, spec in (resolved.get("industries") or {}).items():
         spec = spec if isinstance(spec, dict) else {}
@@ -363,7 +348,7 @@ def _industry_names(resolved: dict[str, Any]) -> dict[str, str]:
     return out
 
 
-def _township_names(df: pd.DataFrame) -> list[str]:
+def township_names(df: pd.DataFrame) -> list[str]:
     """Township names, made unique with the id where two share a name (常见于不同县)."""
     names = df["name"].astype(str).tolist()
     counts = pd.Series(names).value_counts()
@@ -373,59 +358,62 @@ def _township_names(df: pd.DataFrame) -> list[str]:
 # --------------------------------------------------------------------------- shared blocks
 
 
-def _figure(svg: str, caption: str = "", note: str = "") -> Block:
+def figure_block(svg: str, caption: str = "", note: str = "") -> Block:
     from markupsafe import Markup
 
     return Block("figure", {"svg": Markup(svg), "caption": caption, "note": note})
 
 
-def _table(columns: Sequence[tuple[str, str]], rows: Iterable[Sequence[Any]], caption: str = "",
+def table_block(columns: Sequence[tuple[str, str]], rows: Iterable[Sequence[Any]], caption: str = "",
            note: str = "") -> Block:  # fmt: skip
     """columns: (heading, 'text' | 'num'); cells are pre-formatted strings."""
     return Block("table", {"columns": list(columns), "rows": [list(r) for r in rows], "caption": caption, "note": note})
 
 
-def _text(*paragraphs: str) -> Block:
+def text_block(*paragraphs: str) -> Block:
     return Block("text", {"paragraphs": [p for p in paragraphs if p]})
 
 
-def _callout(level: str, text: str) -> Block:
+def callout(level: str, text: str) -> Block:
     return Block("callout", {"level": level, "text": text})
 
 
-def _facts(items: Sequence[tuple[str, str]]) -> Block:
+def facts(items: Sequence[tuple[str, str]]) -> Block:
     return Block("facts", {"items": list(items)})
 
 
-def _map_block(shapes: Shapes | None, df: pd.DataFrame, colours: Sequence[str], titles: Sequence[str],
+def map_block(shapes: Shapes | None, df: pd.DataFrame, colours: Sequence[str], titles: Sequence[str],
                legend: list[tuple[str, str]], caption: str, emphasis: Sequence[bool] | None = None,
-               emphasis_label: str | None = None, colorbar: Any = None, prefix: str = "map") -> Block:  # fmt: skip
+               emphasis_label: str | None = None, colorbar: Any = None, prefix: str = "map",
+               compact: bool = False) -> Block:  # fmt: skip
     """The township map, or a sentence saying why there is none."""
     if shapes is None:
-        return _callout("info", _("The township table has no geometry, so there is no map; the tables below list every township."))
+        return callout("info", _("The township table has no geometry, so there is no map; the tables below list every township."))
     from optimizer.outputs.figures import MapData, township_map
 
     geom = shapes.geometry[~shapes.geometry.index.duplicated()].reindex(df["township_id"].astype(str)).to_numpy()
     missing = int(sum(g is None for g in geom))
-    data = MapData(geometry=geom, counties=df["county"].astype(str).tolist(), names=_township_names(df),
+    data = MapData(geometry=geom, counties=df["county"].astype(str).tolist(), names=township_names(df),
                    colours=list(colours), titles=list(titles), geographic=shapes.geographic, legend=legend,
                    emphasis=emphasis, emphasis_label=emphasis_label, colorbar=colorbar)  # fmt: skip
-    svg = township_map(data, prefix=prefix)
+    svg = township_map(data, prefix=prefix, compact=compact)
     if not svg:
-        return _callout("info", _("No township has a shape to draw, so there is no map."))
+        return callout("info", _("No township has a shape to draw, so there is no map."))
     note = ""
     if missing:
         note = ngettext("{n} township has no shape and is not drawn.", "{n} townships have no shape and are not drawn.",
                         missing).format(n=missing)  # fmt: skip
-    return _figure(svg, caption, note)
+    return figure_block(svg, caption, note)
 
 
-def _industry_map(shapes: Shapes | None, alloc: pd.DataFrame, caption: str, industry_col: str = "industry",
+def industry_map(shapes: Shapes | None, alloc: pd.DataFrame, caption: str, industry_col: str = "industry",
                   emphasis: Sequence[bool] | None = None, emphasis_label: str | None = None,
-                  extra: Callable[[Any], str] | None = None, prefix: str = "map") -> Block:  # fmt: skip
+                  extra: Callable[[Any], str] | None = None, prefix: str = "map",
+                  labels: dict[str, str] | None = None, compact: bool = False) -> Block:  # fmt: skip
     from optimizer.outputs.figures import industry_colours
 
-    labels = _labels(alloc, "industry") if industry_col == "industry" else {}
+    if labels is None:
+        labels = industry_labels(alloc, "industry") if "industry_label" in alloc else {}
     inds = alloc[industry_col].astype(str)
     colours = industry_colours(inds.unique().tolist())
     counts = inds.value_counts()
@@ -438,16 +426,16 @@ def _industry_map(shapes: Shapes | None, alloc: pd.DataFrame, caption: str, indu
         if extra is not None:
             t += "; " + extra(row)
         titles.append(t)
-    return _map_block(shapes, alloc, [colours[i] for i in inds], titles, legend, caption, emphasis, emphasis_label,
-                      prefix=prefix)  # fmt: skip
+    return map_block(shapes, alloc, [colours[i] for i in inds], titles, legend, caption, emphasis, emphasis_label,
+                     prefix=prefix, compact=compact)  # fmt: skip
 
 
-def _money_extra(row: Any) -> str:
+def money_extra(row: Any) -> str:
     return _("GEP {gep}, farmers' income {income} million yuan/yr").format(
         gep=mio(row.gep_total_yuan), income=mio(row.farmer_income_yuan))
 
 
-def _township_chart(df: pd.DataFrame, plan_gep: str, base_gep: str | None, plan_income: str,
+def township_chart(df: pd.DataFrame, plan_gep: str, base_gep: str | None, plan_income: str,
                     base_income: str | None, colour_col: str | None, prefix: str,
                     labels: dict[str, str] | None = None) -> Block:  # fmt: skip
     """GEP and income per township, plan beside baseline (the largest GEP first)."""
@@ -458,14 +446,14 @@ def _township_chart(df: pd.DataFrame, plan_gep: str, base_gep: str | None, plan_
     if len(shown) > ROWS_MAX:
         shown = shown.head(ROWS_MAX)
         note = _("The {n} townships with the largest GEP of {total}; the CSV lists them all.").format(n=ROWS_MAX, total=len(df))
-    names = dict(zip(df["township_id"], _township_names(df)))
+    names = dict(zip(df["township_id"], township_names(df)))
     legend = None
     colours = None
     if colour_col is not None:
         cmap = industry_colours(df[colour_col].astype(str).unique().tolist())
         colours = [cmap[str(i)] for i in shown[colour_col]]
         present = list(dict.fromkeys(str(i) for i in shown[colour_col]))
-        legend = [((labels or {}).get(i, i), cmap[i]) for i in present]
+        legend = [(short_label((labels or {}).get(i, i)), cmap[i]) for i in present]
     svg = paired_bars(
         [names[t] for t in shown["township_id"]],
         [(_("GEP"), shown[plan_gep] / 1e6, None if base_gep is None else shown[base_gep] / 1e6),
@@ -473,10 +461,10 @@ def _township_chart(df: pd.DataFrame, plan_gep: str, base_gep: str | None, plan_
         colours, _("million yuan/yr"), prefix, plan_label=_("plan"), baseline_label=_("baseline"), legend=legend,
     )  # fmt: skip
     caption = _("Bars: the plan, coloured by industry; grey: the baseline land use.") if base_gep else ""
-    return _figure(svg, caption, note)
+    return figure_block(svg, caption, note)
 
 
-def _county_chart(counties: pd.DataFrame, prefix: str) -> Block | None:
+def county_chart(counties: pd.DataFrame, prefix: str) -> Block | None:
     """GEP and income per county, plan beside baseline (only worth a chart for two or more)."""
     if len(counties) < 2:
         return None
@@ -489,16 +477,16 @@ def _county_chart(counties: pd.DataFrame, prefix: str) -> Block | None:
                       [(_("GEP"), shown["gep_total_yuan"] / 1e6, base_g),
                        (_("Farmers' income"), shown["farmer_income_yuan"] / 1e6, base_i)],
                       None, _("million yuan/yr"), prefix, plan_label=_("plan"), baseline_label=_("baseline"))  # fmt: skip
-    return _figure(svg)
+    return figure_block(svg)
 
 
-def _sources_section(sources: list[dict[str, Any]]) -> Section:
+def sources_section(sources: list[dict[str, Any]]) -> Section:
     blocks: list[Block] = []
     if not sources:
-        blocks.append(_text(_("The instance lists no sources.")))
+        blocks.append(text_block(_("The instance lists no sources.")))
     else:
         n_est = sum(bool(s.get("estimate")) for s in sources)
-        blocks.append(_text(ngettext(
+        blocks.append(text_block(ngettext(
             "{n} of {total} figures are estimates (marked): replace them with local data where you have it.",
             "{n} of {total} figures are estimates (marked): replace them with local data where you have it.",
             n_est).format(n=n_est, total=len(sources))))  # fmt: skip
@@ -508,17 +496,19 @@ def _sources_section(sources: list[dict[str, Any]]) -> Section:
     return Section("sources", _("Sources"), blocks)
 
 
-def _whatif_section(scenarios: Sequence[str], overrides: Sequence[dict[str, Any]]) -> Section:
+def whatif_section(scenarios: Sequence[str], overrides: Sequence[dict[str, Any]], key: str = "what-ifs",
+                   title: str | None = None) -> Section:  # fmt: skip
+    title = title or _("What-ifs applied")
     if not scenarios and not overrides:
-        return Section("what-ifs", _("What-ifs applied"), [_text(_("None: the instance was solved as written."))])
+        return Section(key, title, [text_block(_("None: the instance was solved as written."))])
     blocks = []
     if scenarios:
-        blocks.append(_text(_("Scenarios: {names}.").format(names=", ".join(scenarios))))
+        blocks.append(text_block(_("Scenarios: {names}.").format(names=", ".join(scenarios))))
     if overrides:
         rows = [(str(o.get("path", "")), _value(o.get("old")), _value(o.get("new")), _source_name(str(o.get("source", ""))))
                 for o in overrides]  # fmt: skip
-        blocks.append(_table([(_("value"), "text"), (_("was"), "num"), (_("now"), "num"), (_("set by"), "text")], rows))
-    return Section("what-ifs", _("What-ifs applied"), blocks)
+        blocks.append(table_block([(_("value"), "text"), (_("was"), "num"), (_("now"), "num"), (_("set by"), "text")], rows))
+    return Section(key, title, blocks)
 
 
 def _value(v: Any) -> str:
@@ -539,10 +529,10 @@ def _source_name(source: str) -> str:
 
 
 #: Rows that define auxiliary variables or fix locks: not limits a planner weighs.
-_NOT_LIMITS = frozenset({"market_output_beyond_step_def", "industry_locked_in", "one_industry_per_township"})
+NOT_LIMITS = frozenset({"market_output_beyond_step_def", "industry_locked_in", "one_industry_per_township"})
 
 
-def _market_units(resolved: dict[str, Any], alloc: pd.DataFrame | None) -> dict[str, tuple[str, list[str]]]:
+def market_units(resolved: dict[str, Any], alloc: pd.DataFrame | None) -> dict[str, tuple[str, list[str]]]:
     """Market → (output unit, its industries), from the resolved instance and the plan."""
     units: dict[str, str] = {}
     if alloc is not None and "output_unit" in alloc:
@@ -559,13 +549,13 @@ def _market_units(resolved: dict[str, Any], alloc: pd.DataFrame | None) -> dict[
     return out
 
 
-def limit_sentence(row: dict[str, Any], township_names: dict[str, str], markets: dict[str, tuple[str, list[str]]],
+def limit_sentence(row: dict[str, Any], names_by_id: dict[str, str], markets: dict[str, tuple[str, list[str]]],
                    industries: dict[str, str]) -> str:  # fmt: skip
     """One limit in plain words: 'county water of 富川瑶族自治县: 10.9 of 11.2 million m³ used (97%)'."""
     fam, idx = str(row.get("family", "")), row.get("index")
     unit = str(row.get("unit") or "")
     place = str(idx) if idx is not None else ""
-    township = township_names.get(place, place)
+    township = names_by_id.get(place, place)
     if fam == "water_use_per_county_max":
         what = _("county water of {county}").format(county=place)
     elif fam == "water_use_per_basin_max":
@@ -616,18 +606,18 @@ def limit_status(row: dict[str, Any]) -> tuple[str, str]:
     return "slack", _("room left")
 
 
-def _limit_rows(constraints: Sequence[dict[str, Any]], township_names: dict[str, str],
+def limit_rows(constraints: Sequence[dict[str, Any]], names_by_id: dict[str, str],
                 markets: dict[str, tuple[str, list[str]]], industries: dict[str, str]) -> list[dict[str, Any]]:  # fmt: skip
     rows = []
     for r in constraints:
-        if r.get("family") in _NOT_LIMITS:
+        if r.get("family") in NOT_LIMITS:
             continue
         level, words = limit_status(r)
         share = r.get("used_share")
         rows.append({
-            "text": limit_sentence(r, township_names, markets, industries),
+            "text": limit_sentence(r, names_by_id, markets, industries),
             "level": level, "status": words,
-            "share": None if _missing(share) else max(0.0, float(share)),
+            "share": None if missing(share) else max(0.0, float(share)),
             "good_high": r.get("sense") == ">=",
             "order": {"binding": 0, "near": 1, "slack": 2}[level],
         })  # fmt: skip
@@ -635,14 +625,14 @@ def _limit_rows(constraints: Sequence[dict[str, Any]], township_names: dict[str,
     return rows
 
 
-# --------------------------------------------------------------------------- the run report
+# --------------------------------------------------------------------------- sentences every kind uses
 
 
 def solve_sentence(status: str, objective: Any, bound: Any, gap: Any) -> tuple[str, str]:
     """(css level, one sentence) saying what the solver proved about this plan."""
     obj = _("{value} million yuan/yr").format(value=mio(objective))
     bnd = _("{value} million yuan/yr").format(value=mio(bound))
-    have_gap = not _missing(gap) and not _missing(bound)
+    have_gap = not missing(gap) and not missing(bound)
     if status == "optimal":
         if have_gap and float(gap) <= 1e-9:
             return "ok", _("HiGHS proved that no plan is better than this one: its objective, {objective}, equals the "
@@ -676,214 +666,17 @@ def objective_sentence(double_count: Any, weights: dict[str, Any]) -> str:
         gep=f"{g:g}", income=f"{h:g}")  # fmt: skip
 
 
-def _checker_block(check_ok: Any) -> Block | None:
+def checker_block(check_ok: Any) -> Block | None:
     if check_ok is True:
-        return _callout("ok", _("The independent checker recomputed every limit and the objective from the input "
+        return callout("ok", _("The independent checker recomputed every limit and the objective from the input "
                                 "tables: they hold."))  # fmt: skip
     if check_ok is False:
-        return _callout("bad", _("The independent checker disagrees with the solver's plan: see check.json before "
+        return callout("bad", _("The independent checker disagrees with the solver's plan: see check.json before "
                                  "using this plan."))  # fmt: skip
     return None
 
 
-def _is_run(folder: Path) -> bool:
-    return (folder / "summary.json").is_file() and (folder / "allocation.csv").is_file()
-
-
-def _is_sweep(folder: Path) -> bool:
-    return (folder / "sweep.json").is_file()
-
-
-def _is_compare(folder: Path) -> bool:
-    return (folder / "comparison.json").is_file()
-
-
-def _is_gep(folder: Path) -> bool:
-    return (folder / "gep_by_township.csv").is_file()
-
-
-def _is_evaluate(folder: Path) -> bool:
-    return (folder / "evaluation.json").is_file()
-
-
-@report_kind("run", _is_run)
-def run_page(folder: Path) -> Page:
-    """The report of one solved run."""
-    s = _json(folder / "summary.json")
-    alloc = _csv(folder / "allocation.csv")
-    resolved = _resolved(folder)
-    manifest = _manifest(folder)
-    tot = s.get("totals") or {}
-    name = str(s.get("instance") or resolved.get("name") or folder.name)
-    title = str(resolved.get("title") or name)
-    labels = _labels(alloc)
-    industries = {**_industry_names(resolved), **labels}
-
-    # 1. The result in a few sentences and figures.
-    level, sentence = solve_sentence(str(s.get("status")), s.get("objective_yuan"), s.get("bound_yuan"), s.get("gap"))
-    counts = alloc["industry"].value_counts()
-    split = ", ".join(f"{short_label(labels.get(i, i))} {n}" for i, n in counts.items())
-    result = [
-        _callout(level, sentence),
-        _text(objective_sentence(s.get("double_count"), s.get("weights") or {}),
-              ngettext("{n} township: {split}.", "{n} townships: {split}.", len(alloc)).format(n=len(alloc), split=split)),
-    ]  # fmt: skip
-    checker = _checker_block(s.get("check_ok"))
-    if checker:
-        result.append(checker)
-    base_income, income = tot.get("baseline_farmer_income_yuan"), tot.get("farmer_income_after_price_steps_yuan")
-    result.append(_facts([
-        (_("Objective"), _("{value} million yuan/yr").format(value=mio(s.get("objective_yuan")))),
-        (_("Farmers' income"), _("{value} million yuan/yr (baseline {baseline})").format(
-            value=mio(income), baseline=mio(base_income))),
-        (_("GEP"), _("{value} million yuan/yr (baseline {baseline})").format(
-            value=mio(tot.get("gep_total_yuan")), baseline=mio(tot.get("baseline_gep_total_yuan")))),
-        (_("Water use"), _("{value} million m³/yr").format(value=num((tot.get("water_use_m3") or 0) / 1e6, 2))),
-        (_("PV capacity"), _("{value} MWp").format(value=num(tot.get("pv_capacity_mw"), 1))),
-        (_("Investment"), _("{value} million yuan").format(value=mio(tot.get("investment_yuan")))),
-    ]))  # fmt: skip
-    sections = [Section("result", _("Result"), result)]
-
-    # 2. The map.
-    shapes = _shapes(folder, "allocation.gpkg", "allocation", resolved)
-    locked = (alloc["locked"] == "must").to_numpy() if "locked" in alloc else None
-    sections.append(Section("map", _("Map of the plan"), [_industry_map(
-        shapes, alloc, _("Townships coloured by the industry the plan chooses; hover a township for its figures."),
-        emphasis=locked, emphasis_label=_("locked by the instance"), extra=_money_extra)]))  # fmt: skip
-
-    # 3. Plan against the baseline.
-    sections.append(Section("baseline", _("The plan against the baseline"), _baseline_blocks(tot)))
-
-    # 4. By township and county.
-    sections.append(Section("townships", _("By township"), [
-        _township_chart(alloc, "gep_total_yuan", "baseline_gep_total_yuan", "farmer_income_yuan",
-                        "baseline_farmer_income_yuan", "industry", "townships", labels),
-        _township_table(alloc, labels)]))  # fmt: skip
-    counties = pd.DataFrame(s.get("per_county") or [])
-    if counties.empty:
-        counties = alloc.groupby("county", as_index=False)[
-            ["gep_total_yuan", "farmer_income_yuan", "baseline_gep_total_yuan", "baseline_farmer_income_yuan",
-             "water_use_m3", "pv_capacity_mw", "investment_yuan"]].sum()  # fmt: skip
-        counties["townships"] = alloc.groupby("county").size().to_numpy()
-    blocks = [b for b in (_county_chart(counties, "counties"), _county_table(counties, labels)) if b is not None]
-    sections.append(Section("counties", _("By county"), blocks))
-
-    # 5. Limits.
-    names = dict(zip(alloc["township_id"], alloc["name"].astype(str)))
-    rows = _limit_rows(s.get("constraints") or [], names, _market_units(resolved, alloc), industries)
-    limit_blocks: list[Block] = [Block("limits", {"rows": rows})] if rows else [_text(_("The instance sets no shared limits."))]
-    limit_blocks.append(_text(_("Per-township limits (water, income floors) are listed only where they bind.")))
-    steps = s.get("price_steps_reached") or []
-    if steps:
-        limit_blocks.append(_text(_("Falling prices reached: {steps}; revenue lost to them: {loss} million yuan/yr.").format(
-            steps="; ".join(map(str, steps)), loss=mio(tot.get("market_revenue_loss_yuan")))))  # fmt: skip
-    n_locked = int(locked.sum()) if locked is not None else 0
-    if n_locked:
-        limit_blocks.append(_text(ngettext("{n} township is locked to an industry by the instance.",
-                                           "{n} townships are locked to an industry by the instance.", n_locked).format(n=n_locked)))
-    sections.append(Section("limits", _("Limits and how much of each is used"), limit_blocks))
-
-    # 6. What-ifs, sources, files.
-    sections.append(_whatif_section(s.get("scenarios") or [], s.get("overrides_applied") or []))
-    sections.append(_sources_section(_sources(folder, manifest, resolved)))
-    sections.append(_files_section(folder, s, manifest))
-    subtitle = _("Run {run_id} of instance {name}").format(run_id=s.get("run_id") or folder.name, name=name)
-    return Page("run", _("Plan: {title}").format(title=title), subtitle, sections, _footer(manifest))
-
-
-def _baseline_blocks(tot: dict[str, Any]) -> list[Block]:
-    from optimizer.outputs.figures import paired_bars
-
-    def get(key: str) -> Any:
-        return tot.get(key)
-
-    rows_spec = [
-        (_("Farmers' income (after falling prices)"), "farmer_income_after_price_steps_yuan", "baseline_farmer_income_yuan"),
-        (_("Farmers' income (before falling prices)"), "farmer_income_yuan", "baseline_farmer_income_yuan"),
-        (_("GEP, total"), "gep_total_yuan", "baseline_gep_total_yuan"),
-        (_("GEP, material (products)"), "gep_material_yuan", "baseline_gep_material_yuan"),
-        (_("GEP, regulating (soil, water, carbon)"), "gep_regulating_yuan", "baseline_gep_regulating_yuan"),
-        (_("GEP, cultural (recreation)"), "gep_cultural_yuan", "baseline_gep_cultural_yuan"),
-    ]  # fmt: skip
-    rows = []
-    for label, plan_key, base_key in rows_spec:
-        plan, base = get(plan_key), get(base_key)
-        change = None if _missing(plan) or _missing(base) else float(plan) - float(base)
-        rel = "—" if change is None or not base else pct(change / abs(float(base)))
-        rows.append((label, mio(plan), mio(base), mio(change, sign=True), rel))
-    loss = get("market_revenue_loss_yuan")
-    if loss:
-        rows.append((_("Revenue lost to falling prices"), mio(loss), "", "", ""))
-    table = _table([("", "text"), (_("plan"), "num"), (_("baseline"), "num"), (_("change"), "num"), (_("change %"), "num")],
-                   rows, caption=_("million yuan/yr"))  # fmt: skip
-    blocks = [table]
-    chart_rows = [r for r in rows_spec[2:] if not _missing(get(r[1]))]
-    chart_rows.insert(0, rows_spec[0])
-    plan_vals = [float(get(k) or 0.0) / 1e6 for _l, k, _b in chart_rows]
-    base_vals = [float(get(b) or 0.0) / 1e6 if not _missing(get(b)) else 0.0 for _l, _k, b in chart_rows]
-    if any(_missing(get(b)) for _l, _k, b in chart_rows):
-        blocks.append(_text(_("This run's summary has no baseline GEP by category (older run): those baselines are shown as 0.")))
-    svg = paired_bars([lbl for lbl, _k, _b in chart_rows], [(_("plan against baseline"), plan_vals, base_vals)], None,
-                      _("million yuan/yr"), "baseline", plan_label=_("plan"), baseline_label=_("baseline"))  # fmt: skip
-    blocks.append(_figure(svg))
-    return blocks
-
-
-def _township_table(alloc: pd.DataFrame, labels: dict[str, str]) -> Block:
-    df = alloc.sort_values("gep_total_yuan", ascending=False, kind="stable")
-    note = ""
-    if len(df) > ROWS_MAX:
-        df = df.head(ROWS_MAX)
-        note = _("The {n} townships with the largest GEP of {total}; allocation.csv lists them all.").format(n=ROWS_MAX, total=len(alloc))
-    rows = [(f"{r.name}", r.county, short_label(labels.get(r.industry, r.industry)), num(r.area_ha), mio(r.gep_total_yuan),
-             mio(r.change_gep_total_yuan, sign=True), mio(r.farmer_income_yuan), mio(r.change_farmer_income_yuan, sign=True),
-             num(r.water_use_m3 / 1e3, 0)) for r in df.itertuples(index=False)]  # fmt: skip
-    cols = [(_("township"), "text"), (_("county"), "text"), (_("industry"), "text"), (_("area (ha)"), "num"),
-            (_("GEP"), "num"), (_("GEP change"), "num"), (_("income"), "num"), (_("income change"), "num"),
-            (_("water (thousand m³)"), "num")]  # fmt: skip
-    return _table(cols, rows, caption=_("Money in million yuan/yr; changes against the baseline."), note=note)
-
-
-def _county_table(counties: pd.DataFrame, labels: dict[str, str]) -> Block:
-    inds = [c.removeprefix("townships_") for c in counties.columns if c.startswith("townships_")]
-    cols = [(_("county"), "text"), (_("townships"), "num")] + [(short_label(labels.get(i, i)), "num") for i in inds] + [
-        (_("GEP"), "num"), (_("income"), "num"), (_("water (million m³)"), "num"), (_("PV (MWp)"), "num"),
-        (_("investment (million yuan)"), "num")]  # fmt: skip
-    rows = []
-    for r in counties.to_dict(orient="records"):
-        rows.append([str(r.get("county", "")), num(r.get("townships"))] + [num(r.get(f"townships_{i}")) for i in inds] + [
-            mio(r.get("gep_total_yuan")), mio(r.get("farmer_income_yuan")), num((r.get("water_use_m3") or 0) / 1e6, 2),
-            num(r.get("pv_capacity_mw"), 1), mio(r.get("investment_yuan"))])  # fmt: skip
-    return _table(cols, rows, caption=_("Townships per industry; money in million yuan/yr (investment: once)."))
-
-
-def _files_section(folder: Path, s: dict[str, Any], manifest: dict[str, Any]) -> Section:
-    notes = {
-        "allocation.gpkg": _("the map for QGIS (styled by industry)"),
-        "allocation.csv": _("one row per township (opens in Excel)"),
-        "county_totals.csv": _("totals per county"),
-        "summary.json": _("status, totals, every limit"),
-        "manifest.json": _("versions and checksums of inputs and outputs"),
-        "check.json": _("the independent checker's verdict"),
-        "instance.resolved.yaml": _("the instance as solved: solving it repeats the run"),
-        "highs.log": _("the solver's log"),
-    }
-    items = [{"href": n, "text": n, "note": note} for n, note in notes.items() if (folder / n).exists() or n == "manifest.json"]
-    blocks = [Block("links", {"items": items})]
-    timings = s.get("timings_s") or {}
-    phases = {
-        "read": _("reading"), "validate": _("validation"), "build": _("model building"), "start": _("start plan"),
-        "write_model": _("model file"), "transfer": _("transfer to HiGHS"), "solve": _("solving"),
-        "write": _("writing"), "check": _("checking"), "report": _("report"), "total": _("total"),
-    }  # fmt: skip
-    if timings:
-        blocks.append(_text(_("Time taken: {phases}.").format(phases=", ".join(
-            _("{phase} {seconds} s").format(phase=phases.get(k, k), seconds=f"{float(v):.2f}")
-            for k, v in timings.items() if isinstance(v, (int, float))))))  # fmt: skip
-    return Section("files", _("Files of this run"), blocks)
-
-
-def _footer(manifest: dict[str, Any]) -> list[str]:
+def footer(manifest: dict[str, Any]) -> list[str]:
     v = manifest.get("versions") or {}
     if not v:
         from optimizer import __version__
@@ -893,16 +686,16 @@ def _footer(manifest: dict[str, Any]) -> list[str]:
     return [_("Made by karst-layout-optimizer ({versions}).").format(versions=", ".join(parts))]
 
 
-def write_run_report(folder: Path) -> Path | None:
-    """The pipeline's call: write report.html, but never lose a solved run to a report bug.
+def county_table(counties: pd.DataFrame, labels: dict[str, str]) -> Block:
+    inds = [c.removeprefix("townships_") for c in counties.columns if c.startswith("townships_")]
+    cols = [(_("county"), "text"), (_("townships"), "num")] + [(short_label(labels.get(i, i)), "num") for i in inds] + [
+        (_("GEP"), "num"), (_("income"), "num"), (_("water (million m³)"), "num"), (_("PV (MWp)"), "num"),
+        (_("investment (million yuan)"), "num")]  # fmt: skip
+    rows = []
+    for r in counties.to_dict(orient="records"):
+        rows.append([str(r.get("county", "")), num(r.get("townships"))] + [num(r.get(f"townships_{i}")) for i in inds] + [
+            mio(r.get("gep_total_yuan")), mio(r.get("farmer_income_yuan")), num((r.get("water_use_m3") or 0) / 1e6, 2),
+            num(r.get("pv_capacity_mw"), 1), mio(r.get("investment_yuan"))])  # fmt: skip
+    return table_block(cols, rows, caption=_("Townships per industry; money in million yuan/yr (investment: once)."))
 
-    A report that cannot be drawn (a broken font, a damaged shape) is logged with the
-    command that retries it; the run folder is still finished and checked.
-    """
-    try:
-        return write_report(folder)
-    except Exception as exc:
-        log.warning("report.html was not written (%s: %s); write it later with: optimizer report %s",
-                    type(exc).__name__, exc, folder.name.removesuffix(".partial"))  # fmt: skip
-        log.debug("report failure", exc_info=True)
-        return None
+

@@ -1,0 +1,486 @@
+"""Reports of the analyses' folders: gep, evaluate, compare and sweep.
+
+Each reads only what its command wrote (see docs/outputs.md and docs/gep-and-evaluate.md,
+docs/what-if.md) and reuses the shared blocks of `page.py`, so a figure reads the same in
+every report.
+"""
+
+from __future__ import annotations
+
+import logging
+from pathlib import Path
+from typing import Any
+
+import numpy as np
+import pandas as pd
+
+from optimizer.i18n import _, ngettext
+from optimizer.outputs.report.page import (
+    ROWS_MAX, Block, Page, Section, callout, county_chart, figure_block, footer, industry_labels, industry_map,
+    industry_names, limit_sentence, manifest_of, map_block, market_units, mio, missing, num, pct,
+    read_csv, read_json, report_kind, resolved_instance, short_label, solve_sentence, sources_of, sources_section,
+    table_block, text_block, township_chart, township_shapes, whatif_section,
+)
+
+log = logging.getLogger(__name__)
+
+
+def _title(resolved: dict[str, Any], name: str) -> str:
+    return str(resolved.get("title") or name)
+
+
+def _change_rows(rows: list[tuple[str, Any, Any]]) -> list[tuple[str, str, str, str, str]]:
+    """(label, plan, baseline) → table cells with the change and the change in %."""
+    out = []
+    for label, plan, base in rows:
+        change = None if missing(plan) or missing(base) else float(plan) - float(base)
+        rel = "—" if change is None or not base else pct(change / abs(float(base)))
+        out.append((label, mio(plan), mio(base), mio(change, sign=True), rel))
+    return out
+
+
+def _plan_base_columns(plan: str | None = None, base: str | None = None) -> list[tuple[str, str]]:
+    return [("", "text"), (plan or _("plan"), "num"), (base or _("baseline"), "num"), (_("change"), "num"),
+            (_("change %"), "num")]  # fmt: skip
+
+
+# --------------------------------------------------------------------------- gep
+
+
+def _is_gep(folder: Path) -> bool:
+    return (folder / "gep_by_township.csv").is_file()
+
+
+@report_kind("gep", _is_gep)
+def gep_page(folder: Path) -> Page:
+    """GEP accounts: by category against the baseline, by service, a map of GEP per hectare."""
+    from matplotlib import colormaps
+    from matplotlib.colors import Normalize
+
+    from optimizer.outputs.figures import paired_bars
+
+    manifest = manifest_of(folder)
+    resolved = resolved_instance(folder)
+    bt = read_csv(folder / "gep_by_township.csv")
+    name = str(resolved.get("name") or folder.parent.name)
+    labels = industry_names(resolved)
+    plan = str(manifest.get("plan") or "")
+    baseline_only = plan in ("", "baseline")
+    convention = str(manifest.get("convention") or "instance")
+    tot = {c: float(bt[c].sum()) for c in bt.columns if c.endswith("_yuan") and not c.endswith("_per_ha")}
+
+    head = [text_block(
+        _("GEP of the baseline land use, under the price convention '{convention}'.").format(convention=convention)
+        if baseline_only else
+        _("GEP of the plan in {plan}, under the price convention '{convention}'.").format(
+            plan=Path(plan).parent.name if Path(plan).name == "allocation.csv" else plan, convention=convention))]  # fmt: skip
+    price_set = manifest.get("price_set") or {}
+    if price_set:
+        head.append(text_block(_("Unit prices from the price set: {prices}.").format(
+            prices="; ".join(f"{k} {v:g}" for k, v in price_set.items()))))  # fmt: skip
+    cats = [(_("GEP, material (products)"), "gep_material_yuan"),
+            (_("GEP, regulating (soil, water, carbon)"), "gep_regulating_yuan"),
+            (_("GEP, cultural (recreation)"), "gep_cultural_yuan"), (_("GEP, total"), "gep_total_yuan"),
+            (_("Farmers' income (before falling prices)"), "farmer_income_yuan")]  # fmt: skip
+    if baseline_only:
+        rows = [(label, mio(tot.get(f"baseline_{key}"))) for label, key in cats]
+        head.append(table_block([("", "text"), (_("baseline"), "num")], rows, caption=_("million yuan/yr")))
+    else:
+        head.append(table_block(_plan_base_columns(), _change_rows(
+            [(label, tot.get(key), tot.get(f"baseline_{key}")) for label, key in cats]), caption=_("million yuan/yr")))
+        svg = paired_bars([label for label, _k in cats[:3]],
+                          [(_("plan against baseline"), [tot.get(k, 0.0) / 1e6 for _l, k in cats[:3]],
+                            [tot.get(f"baseline_{k}", 0.0) / 1e6 for _l, k in cats[:3]])],
+                          None, _("million yuan/yr"), "gep-categories", plan_label=_("plan"), baseline_label=_("baseline"))  # fmt: skip
+        head.append(figure_block(svg))
+    sections = [Section("accounts", _("GEP by category"), head)]
+
+    # Map: GEP per hectare, graduated.
+    shapes = township_shapes(folder, "gep.gpkg", "gep_by_township", resolved)
+    per_ha = bt["gep_total_yuan_per_ha"].astype(float).to_numpy() if "gep_total_yuan_per_ha" in bt else (
+        bt["gep_total_yuan"] / bt["area_ha"].replace(0, np.nan)).to_numpy()  # fmt: skip
+    finite = per_ha[np.isfinite(per_ha)]
+    norm = Normalize(vmin=float(finite.min()) if len(finite) else 0.0, vmax=float(finite.max()) if len(finite) else 1.0)
+    cmap = colormaps["YlGn"]
+    from matplotlib.colors import to_hex
+
+    colours = [to_hex(cmap(norm(v))) if np.isfinite(v) else "#dddddd" for v in per_ha]
+    titles = [_("{name} ({id}), {county}: {industry}; GEP {gep} yuan/ha/yr").format(
+        name=r.name, id=r.township_id, county=r.county, industry=labels.get(r.industry, r.industry),
+        gep=num(v)) for r, v in zip(bt.itertuples(index=False), per_ha)]  # fmt: skip
+    sections.append(Section("map", _("Map of GEP per hectare"), [map_block(
+        shapes, bt, colours, titles, [], _("Townships shaded by GEP per hectare (all categories)."),
+        colorbar=(cmap, norm, _("GEP, yuan/ha/yr")))]))  # fmt: skip
+
+    # By township and county.
+    bt_l = bt.assign(industry_label=[labels.get(i, i) for i in bt["industry"]], industry_label_zh="")
+    sections.append(Section("townships", _("By township"), [township_chart(
+        bt_l, "gep_total_yuan", None if baseline_only else "baseline_gep_total_yuan", "farmer_income_yuan",
+        None if baseline_only else "baseline_farmer_income_yuan", "industry", "townships", labels)]))  # fmt: skip
+    by_county = read_csv(folder / "gep_by_county.csv") if (folder / "gep_by_county.csv").is_file() else pd.DataFrame()
+    if not by_county.empty:
+        blocks: list[Block] = []
+        chart = county_chart(by_county, "counties")
+        if chart is not None:
+            blocks.append(chart)
+        blocks.append(table_block(
+            [(_("county"), "text"), (_("townships"), "num"), (_("GEP"), "num"), (_("GEP change"), "num"),
+             (_("GEP per ha (yuan)"), "num"), (_("income"), "num")],
+            [(r.county, num(r.townships), mio(r.gep_total_yuan), mio(r.change_gep_total_yuan, sign=True),
+              num(r.gep_total_yuan_per_ha), mio(r.farmer_income_yuan)) for r in by_county.itertuples(index=False)],
+            caption=_("million yuan/yr")))  # fmt: skip
+        sections.append(Section("counties", _("By county"), blocks))
+
+    # By service.
+    services = folder / "gep_by_service_total.csv"
+    if services.is_file():
+        st = read_csv(services)
+        rows = [(r.service, r.category, num(r.quantity), num(r.baseline_quantity), str(r.unit), f"{r.unit_price_yuan:g}",
+                 mio(r.value_yuan), mio(r.baseline_value_yuan), mio(r.change_value_yuan, sign=True))
+                for r in st.itertuples(index=False)]  # fmt: skip
+        sections.append(Section("services", _("By service"), [table_block(
+            [(_("service"), "text"), (_("category"), "text"), (_("quantity"), "num"), (_("baseline quantity"), "num"),
+             (_("unit"), "text"), (_("yuan per unit"), "num"), (_("value"), "num"), (_("baseline value"), "num"),
+             (_("change"), "num")], rows, caption=_("Quantities per year; values in million yuan/yr."))]))  # fmt: skip
+    sections.append(whatif_section(manifest.get("scenarios") or [], manifest.get("overrides_applied") or []))
+    sections.append(sources_section(sources_of(folder, manifest, resolved)))
+    return Page("gep", _("GEP accounts: {title}").format(title=_title(resolved, name)),
+                _("{folder} of instance {name}").format(folder=folder.name, name=name), sections, footer(manifest))
+
+
+# --------------------------------------------------------------------------- evaluate
+
+
+def _is_evaluate(folder: Path) -> bool:
+    return (folder / "evaluation.json").is_file()
+
+
+def _part_label(part: str, fallback: str) -> str:
+    """A figure's name in the report's language (evaluate's and compare's keys), else what the file says."""
+    labels = {
+        "gep_regulating_yuan": _("regulating GEP"), "gep_cultural_yuan": _("cultural GEP"),
+        "gep_material_yuan": _("material GEP"),
+        "farmer_income_after_price_steps_yuan": _("farmers' income after falling prices"),
+        "objective_yuan": _("weighted objective"), "gep_total_yuan": _("GEP total (all categories)"),
+        "farmer_income_yuan": _("farmers' income before falling prices"),
+        "market_revenue_loss_yuan": _("market revenue lost to falling prices"), "water_use_m3": _("water use"),
+        "pv_capacity_mw": _("PV capacity"), "investment_yuan": _("investment"),
+        "conservation_area_ha": _("conservation area"),
+    }  # fmt: skip
+    if part.startswith("townships_"):
+        return _("townships: {industry}").format(industry=part.removeprefix("townships_"))
+    return labels.get(part, fallback)
+
+
+def _amount(value: Any, unit: str) -> str:
+    if unit in ("yuan/yr", "yuan"):
+        return mio(value)
+    if unit == "m³/yr":
+        return "—" if missing(value) else num(float(value) / 1e6, 2)
+    if unit == "MWp":
+        return num(value, 1)
+    return num(value)
+
+
+def _unit_words(unit: str) -> str:
+    return {"yuan/yr": _("million yuan/yr"), "yuan": _("million yuan"), "m³/yr": _("million m³/yr"),
+            "MWp": _("MWp"), "ha": _("ha")}.get(unit, unit)  # fmt: skip
+
+
+@report_kind("evaluate", _is_evaluate)
+def evaluate_page(folder: Path) -> Page:
+    """A planner's plan scored: the limits it breaks, its figures against the optimum, where they differ."""
+    ev = read_json(folder / "evaluation.json")
+    manifest = manifest_of(folder)
+    resolved = resolved_instance(folder)
+    name = str(ev.get("instance") or resolved.get("name") or "")
+    plan_file = Path(str(ev.get("plan_file") or "plan.csv"))
+    violations = ev.get("violations") or []
+    verdict: list[Block] = []
+    if not violations:
+        verdict.append(callout("ok", _("The plan in {file} meets every limit.").format(file=plan_file.name)))
+    else:
+        verdict.append(callout("bad", ngettext("The plan in {file} breaks {n} limit:", "The plan in {file} breaks {n} limits:",
+                                               len(violations)).format(file=plan_file.name, n=len(violations))))
+        verdict.append(Block("list", {"items": [str(v.get("message") or v.get("name")) for v in violations]}))
+    opt = ev.get("optimum") or {}
+    if opt.get("run_id"):
+        verdict.append(text_block(_("Compared with the optimum of run {run}.").format(run=opt.get("run_id"))))
+    for note in ev.get("notes") or []:
+        verdict.append(callout("warn", str(note)))
+    sections = [Section("verdict", _("Verdict"), verdict)]
+
+    comparison = ev.get("comparison") or []
+    if comparison:
+        rows = []
+        for r in comparison:
+            unit = str(r.get("unit") or "")
+            rows.append((_part_label(str(r.get("part")), str(r.get("description"))), _unit_words(unit),
+                         _amount(r.get("plan"), unit), _amount(r.get("optimum"), unit),
+                         _amount(r.get("left_on_the_table"), unit)))  # fmt: skip
+        sections.append(Section("against-optimum", _("The plan against the optimum"), [table_block(
+            [("", "text"), (_("unit"), "text"), (_("plan"), "num"), (_("optimum"), "num"),
+             (_("optimum − plan"), "num")], rows,
+            note=_("Positive: what the optimum adds. A plan that breaks limits may score above the optimum."))]))  # fmt: skip
+
+    alloc_path = folder / "plan_allocation.csv"
+    if alloc_path.is_file():
+        alloc = read_csv(alloc_path)
+        broken = (alloc["violations"].astype(str) != "").to_numpy() if "violations" in alloc else None
+        shapes = township_shapes(folder, "evaluate.gpkg", "plan", resolved)
+
+        def extra(row: Any) -> str:
+            parts = [_("GEP {gep}, farmers' income {income} million yuan/yr").format(
+                gep=mio(row.gep_total_yuan), income=mio(row.farmer_income_yuan))]  # fmt: skip
+            if getattr(row, "optimum_industry", ""):
+                parts.append(_("optimum: {industry}").format(industry=row.optimum_industry))
+            if getattr(row, "violations", ""):
+                parts.append(str(row.violations))
+            return "; ".join(parts)
+
+        sections.append(Section("map", _("Map of the plan"), [industry_map(
+            shapes, alloc, _("Townships coloured by the plan's industry; outlined: a township-level limit is broken there."),
+            emphasis=broken, emphasis_label=_("breaks a limit"), extra=extra)]))  # fmt: skip
+    diff = folder / "differing_townships.csv"
+    if diff.is_file():
+        d = read_csv(diff)
+        labels = industry_names(resolved)
+        if not d.empty:
+            shown = d.head(ROWS_MAX)
+            rows = [(f"{r.name} ({r.township_id})", r.county, short_label(labels.get(r.plan_industry, r.plan_industry)),
+                     short_label(labels.get(r.optimum_industry, r.optimum_industry)), mio(r.left_on_the_table_yuan, sign=True))
+                    for r in shown.itertuples(index=False)]  # fmt: skip
+            sections.append(Section("differing", _("Where the plan differs from the optimum"), [table_block(
+                [(_("township"), "text"), (_("county"), "text"), (_("plan"), "text"), (_("optimum"), "text"),
+                 (_("optimum's gain (million yuan/yr)"), "num")], rows,
+                note="" if len(d) <= ROWS_MAX else _("The first {n} of {total}; differing_townships.csv lists them all.").format(
+                    n=ROWS_MAX, total=len(d)))]))  # fmt: skip
+    sections.append(whatif_section(manifest.get("scenarios") or [], manifest.get("overrides_applied") or []))
+    sections.append(sources_section(sources_of(folder, manifest, resolved)))
+    return Page("evaluate", _("Evaluation of a plan: {title}").format(title=_title(resolved, name)),
+                _("{folder}: {file} against every limit").format(folder=folder.name, file=plan_file.name), sections,
+                footer(manifest))  # fmt: skip
+
+
+# --------------------------------------------------------------------------- compare
+
+
+def _is_compare(folder: Path) -> bool:
+    return (folder / "comparison.json").is_file()
+
+
+def _find_run(recorded: str, folder: Path, instance: str, run_id: str) -> Path | None:
+    """A compared run's folder: as recorded, else beside this comparison (results/<instance>/<run id>)."""
+    for cand in (Path(recorded), folder.parent.parent / instance / run_id):
+        if (cand / "allocation.csv").is_file():
+            return cand
+    return None
+
+
+def _run_line(label: str, r: dict[str, Any]) -> str:
+    what = ", ".join(r.get("scenarios") or []) or (
+        ngettext("{n} value changed", "{n} values changed", len(r.get("overrides_applied") or [])).format(
+            n=len(r.get("overrides_applied") or [])) if r.get("overrides_applied") else _("as written"))  # fmt: skip
+    _level, sentence = solve_sentence(str(r.get("status")), r.get("objective_yuan"), r.get("bound_yuan"), r.get("gap"))
+    return _("{label}: run {run} ({what}). {sentence}").format(label=label, run=r.get("run_id"), what=what, sentence=sentence)
+
+
+@report_kind("compare", _is_compare)
+def compare_page(folder: Path) -> Page:
+    """Run B against run A: totals, the map of every township with the changed ones outlined, limits."""
+    c = read_json(folder / "comparison.json")
+    a, b = c.get("run_a") or {}, c.get("run_b") or {}
+    name = str(a.get("instance") or "")
+    head: list[Block] = [text_block(_run_line("A", a), _run_line("B", b))]
+    for w in c.get("warnings") or []:
+        head.append(callout("warn", str(w)))
+    changed = int(c.get("townships_changed") or 0)
+    moves = ", ".join(f"{k} ×{v}" for k, v in (c.get("transitions") or {}).items())
+    head.append(callout("info", ngettext("{n} of {total} townships changed industry{moves}.",
+                                         "{n} of {total} townships changed industry{moves}.", changed).format(
+        n=changed, total=c.get("townships_compared"), moves=f" ({moves})" if moves else "")))  # fmt: skip
+    rows = []
+    for t in c.get("totals") or []:
+        unit = str(t.get("unit") or "")
+        fmt = (lambda v: mio(v)) if unit.startswith("yuan") else (lambda v: num(v, 1 if unit == "MWp" else 0))
+        change = t.get("change")
+        rows.append((_part_label(str(t.get("figure")), str(t.get("label"))), _unit_words(unit) if unit.startswith("yuan") else unit, fmt(t.get("a")),
+                     fmt(t.get("b")), "—" if missing(change) else (mio(change, sign=True) if unit.startswith("yuan")
+                                                                   else num(change, 1 if unit == "MWp" else 0, sign=True)),
+                     "—" if missing(t.get("change_pct")) else f"{t['change_pct']:+.1f}%"))  # fmt: skip
+    head.append(table_block([("", "text"), (_("unit"), "text"), ("A", "num"), ("B", "num"), (_("B − A"), "num"),
+                             (_("change %"), "num")], rows))  # fmt: skip
+    sections = [Section("summary", _("What changed"), head)]
+
+    run_a = _find_run(str(a.get("path") or ""), folder, name, str(a.get("run_id") or ""))
+    run_b = _find_run(str(b.get("path") or ""), folder, str(b.get("instance") or name), str(b.get("run_id") or ""))
+    resolved = resolved_instance(run_b) if run_b is not None else {}
+    if run_a is not None and run_b is not None:
+        alloc_a, alloc_b = read_csv(run_a / "allocation.csv"), read_csv(run_b / "allocation.csv")
+        was = dict(zip(alloc_a["township_id"], alloc_a["industry"]))
+        labels = {**industry_labels(alloc_a), **industry_labels(alloc_b)}
+        moved = np.array([was.get(t) != i for t, i in zip(alloc_b["township_id"], alloc_b["industry"])])
+        shapes = township_shapes(run_a, "allocation.gpkg", "allocation", resolved_instance(run_a))
+
+        def extra(row: Any) -> str:
+            before = was.get(row.township_id, "")
+            if before == row.industry:
+                return _("unchanged")
+            return _("was {industry} in A").format(industry=labels.get(before, before))
+
+        sections.append(Section("map", _("Map of run B, changed townships outlined"), [industry_map(
+            shapes, alloc_b, _("Every township coloured by its industry in B; outlined: changed from A."),
+            emphasis=moved, emphasis_label=_("changed from A"), extra=extra)]))  # fmt: skip
+    else:
+        sections.append(Section("map", _("Map"), [callout("info", _(
+            "The two runs were not found beside this comparison, so there is no map; comparison.gpkg maps the changed "
+            "townships."))]))  # fmt: skip
+    ct_path = folder / "changed_townships.csv"
+    if ct_path.is_file():
+        ct = read_csv(ct_path)
+        if not ct.empty:
+            shown = ct.head(ROWS_MAX)
+            rows = [(f"{r.name} ({r.township_id})", r.county, f"{r.industry_a} → {r.industry_b}",
+                     mio(r.delta_gep_total_yuan, sign=True), mio(r.delta_farmer_income_yuan, sign=True),
+                     num(r.delta_water_use_m3 / 1e3, 0, sign=True)) for r in shown.itertuples(index=False)]  # fmt: skip
+            sections.append(Section("townships", _("Townships that changed industry"), [table_block(
+                [(_("township"), "text"), (_("county"), "text"), ("A → B", "text"), (_("GEP change"), "num"),
+                 (_("income change"), "num"), (_("water change (thousand m³)"), "num")], rows,
+                caption=_("Money in million yuan/yr."),
+                note="" if len(ct) <= ROWS_MAX else _("The first {n} of {total}; changed_townships.csv lists them all.").format(
+                    n=ROWS_MAX, total=len(ct)))]))  # fmt: skip
+    limits = c.get("constraint_changes") or []
+    names = {}
+    if run_b is not None:
+        alloc_b = read_csv(run_b / "allocation.csv")
+        names = dict(zip(alloc_b["township_id"], alloc_b["name"]))
+    markets = market_units(resolved, None)
+    inds = industry_names(resolved)
+    if limits:
+        rows = []
+        for r in limits:
+            row_b = {**r, "lhs": r.get("lhs_b"), "rhs": r.get("rhs_b"), "used_share": r.get("used_share_b"),
+                     "binding": r.get("binding_b")}  # fmt: skip
+            if missing(row_b["lhs"]) or missing(row_b["rhs"]):
+                row_b = {**r, "lhs": r.get("lhs_a"), "rhs": r.get("rhs_a"), "used_share": r.get("used_share_a")}
+            rows.append((limit_sentence(row_b, names, markets, inds), str(r.get("change")),
+                         pct(r.get("used_share_a")), pct(r.get("used_share_b"))))  # fmt: skip
+        sections.append(Section("limits", _("Limits that changed status"), [table_block(
+            [(_("limit (in B)"), "wrap"), (_("change"), "text"), (_("A used"), "num"), (_("B used"), "num")], rows)]))
+    else:
+        sections.append(Section("limits", _("Limits that changed status"), [text_block(
+            _("No limit changed between binding, nearly binding and room left."))]))  # fmt: skip
+    sections.append(whatif_section(a.get("scenarios") or [], a.get("overrides_applied") or [], "what-ifs-a",
+                                   _("What-ifs of run A")))
+    sections.append(whatif_section(b.get("scenarios") or [], b.get("overrides_applied") or [], "what-ifs-b",
+                                   _("What-ifs of run B")))
+    return Page("compare", _("Comparison: {title}").format(title=_title(resolved, name)),
+                _("Run B ({b}) against run A ({a}); every change is B − A.").format(a=a.get("run_id"), b=b.get("run_id")),
+                sections, footer(c))  # fmt: skip
+
+
+# --------------------------------------------------------------------------- sweep
+
+
+def _is_sweep(folder: Path) -> bool:
+    return (folder / "sweep.json").is_file()
+
+
+#: At most this many small maps in a sweep report (evenly spaced points beyond it).
+GALLERY_MAX = 12
+
+
+@report_kind("sweep", _is_sweep)
+def sweep_page(folder: Path) -> Page:
+    """A what-if sweep: headline figures against the varied values, a small map per point, links to each run."""
+    from optimizer.outputs.figures import sweep_lines
+
+    spec = read_json(folder / "sweep.json")
+    varies = [v for v in (spec.get("spec") or {}).get("varies") or [] if isinstance(v, dict)]
+    paths = [str(v.get("path")) for v in varies]
+    summary = folder / "sweep_summary.csv"
+    table = read_csv(summary) if summary.is_file() else pd.DataFrame()
+    for p in paths:
+        if p in table:
+            table[p] = table[p].astype(str)
+    points = spec.get("points") or []
+    instance = Path(str((spec.get("spec") or {}).get("instance") or ""))
+    first_run = next((folder / "points" / str(p["id"]) for p in points
+                      if (folder / "points" / str(p["id"]) / "summary.json").is_file()), None)  # fmt: skip
+    resolved = resolved_instance(first_run) if first_run is not None else {}
+    name = str(resolved.get("name") or instance.stem)
+
+    head: list[Block] = [text_block(ngettext("{n} point: every combination of", "{n} points: every combination of",
+                                             len(points)).format(n=len(points)))]  # fmt: skip
+    head.append(Block("list", {"items": [f"{v.get('path')} = {', '.join(map(str, v.get('values') or []))}" for v in varies]}))
+    if table.empty:
+        head.append(callout("warn", _("The sweep has no summary yet (sweep_summary.csv): it was interrupted; finish it "
+                                      "with optimizer sweep --resume.")))  # fmt: skip
+        return Page("sweep", _("What-if sweep: {title}").format(title=_title(resolved, name)), folder.name,
+                    [Section("points", _("Points"), head)], footer({}))  # fmt: skip
+    status = table["status"].astype(str)
+    n_ok = int((~status.isin(["failed", "infeasible"])).sum())
+    head.append(text_block(_("{ok} with a plan, {infeasible} infeasible, {failed} failed.").format(
+        ok=n_ok, infeasible=int((status == "infeasible").sum()), failed=int((status == "failed").sum()))))  # fmt: skip
+    ok = table[~status.isin(["failed", "infeasible"])]
+    if not ok.empty and paths:
+        others = paths[1:]
+        groups = [", ".join(f"{p.split('.')[-1]}={r[p]}" for p in others) for _i, r in ok.iterrows()] if others else None
+        x_label = paths[0] if len(paths[0]) <= 28 else paths[0].split(".")[-1]
+        if str(ok[paths[0]].iloc[0]).endswith("*"):
+            x_label = _("{value} (factor)").format(value=x_label)
+        svg = sweep_lines(ok[paths[0]].tolist(), x_label,
+                          [(_("Objective"), ok["objective_yuan"] / 1e6), (_("GEP"), ok["gep_total_yuan"] / 1e6),
+                           (_("Farmers' income"), ok["farmer_income_yuan"] / 1e6)],
+                          groups, _("million yuan/yr"), "sweep")  # fmt: skip
+        head.append(figure_block(svg, _("Headline figures against the first varied value.")))
+    rows = []
+    for _i, r in table.iterrows():
+        pid = str(r["point"])
+        link = folder / "points" / pid / "report.html"
+        rows.append([pid, *[str(r.get(p, "")) for p in paths], str(r["status"]), mio(r.get("objective_yuan")),
+                     mio(r.get("gep_total_yuan")), mio(r.get("farmer_income_yuan")),
+                     num(r.get("townships_changed_from_first")),
+                     f"points/{pid}/report.html" if link.is_file() else ""])  # fmt: skip
+    head.append(Block("points", {"columns": [_("point"), *paths, _("status"), _("objective"), _("GEP"),
+                                             _("farmers' income"), _("townships changed from the first point")],
+                                 "rows": rows, "link_text": _("report")}))  # fmt: skip
+    sections = [Section("points", _("Points"), head)]
+
+    # Small multiples: the plan of (up to GALLERY_MAX evenly spaced) points.
+    ok_ids = [str(p) for p in ok["point"]]
+    if len(ok_ids) > GALLERY_MAX:
+        ok_ids = [ok_ids[int(round(k))] for k in np.linspace(0, len(ok_ids) - 1, GALLERY_MAX)]
+    items = []
+    legend: dict[str, str] = {}
+    for k, pid in enumerate(ok_ids):
+        run = folder / "points" / pid
+        if not (run / "allocation.csv").is_file():
+            continue
+        alloc = read_csv(run / "allocation.csv")
+        shapes = township_shapes(run, "allocation.gpkg", "allocation", resolved_instance(run))
+        block = industry_map(shapes, alloc, "", prefix=f"point{k}", compact=True)
+        if block.kind != "figure":
+            break  # no geometry: no gallery
+        from optimizer.outputs.figures import industry_colours
+
+        labels = industry_labels(alloc)
+        for ind, colour in industry_colours(alloc["industry"].unique().tolist()).items():
+            legend.setdefault(labels.get(ind, ind), colour)
+        values = ", ".join(str(table.loc[table["point"] == pid, p].iloc[0]) for p in paths)
+        items.append({"svg": block.data["svg"], "caption": f"{pid}: {values}",
+                      "href": f"points/{pid}/report.html" if (run / "report.html").is_file() else ""})  # fmt: skip
+    if items:
+        note = "" if len(ok) <= GALLERY_MAX else _("{n} of {total} points, evenly spaced.").format(n=len(items), total=len(ok))
+        sections.append(Section("maps", _("The plan at each point"), [
+            Block("swatches", {"items": sorted(legend.items())}), Block("gallery", {"items": items, "note": note})]))
+    failed = table[status == "failed"]
+    if not failed.empty:
+        sections.append(Section("failed", _("Failed points"), [Block("list", {"items": [
+            f"{r['point']}: {r.get('error', '')}" for _i, r in failed.iterrows()]}), text_block(
+            _("Fix the cause, then finish the sweep with: optimizer sweep --resume {folder}").format(folder=folder))]))  # fmt: skip
+    sp = spec.get("spec") or {}
+    sections.append(whatif_section(sp.get("scenarios") or [], [{"path": s, "old": None, "new": s.split("=", 1)[-1],
+                                                                 "source": "--set"} for s in sp.get("sets") or []]))  # fmt: skip
+    return Page("sweep", _("What-if sweep: {title}").format(title=_title(resolved, name)),
+                _("{folder} of instance {name}").format(folder=folder.name, name=name), sections, footer({}))

@@ -1,0 +1,190 @@
+"""The report of one solved run folder (summary.json, allocation.csv, allocation.gpkg …)."""
+
+from __future__ import annotations
+
+from pathlib import Path
+from typing import Any
+
+import pandas as pd
+
+from optimizer.i18n import _, ngettext
+from optimizer.outputs.report.page import (
+    Block, Page, Section, callout, checker_block, county_chart, county_table, facts, figure_block,
+    footer, industry_labels, industry_map, industry_names, limit_rows, manifest_of, market_units, mio, missing,
+    ROWS_MAX, money_extra, num, objective_sentence, pct, read_csv, read_json, report_kind, resolved_instance,
+    short_label, solve_sentence, sources_of, sources_section, table_block, text_block, township_chart,
+    township_shapes, whatif_section,
+)
+
+
+# --------------------------------------------------------------------------- the run report
+
+
+def _is_run(folder: Path) -> bool:
+    return (folder / "summary.json").is_file() and (folder / "allocation.csv").is_file()
+
+
+@report_kind("run", _is_run)
+def run_page(folder: Path) -> Page:
+    """The report of one solved run."""
+    s = read_json(folder / "summary.json")
+    alloc = read_csv(folder / "allocation.csv")
+    resolved = resolved_instance(folder)
+    manifest = manifest_of(folder)
+    tot = s.get("totals") or {}
+    name = str(s.get("instance") or resolved.get("name") or folder.name)
+    title = str(resolved.get("title") or name)
+    labels = industry_labels(alloc)
+    industries = {**industry_names(resolved), **labels}
+
+    # 1. The result in a few sentences and figures.
+    level, sentence = solve_sentence(str(s.get("status")), s.get("objective_yuan"), s.get("bound_yuan"), s.get("gap"))
+    counts = alloc["industry"].value_counts()
+    split = ", ".join(f"{short_label(labels.get(i, i))} {n}" for i, n in counts.items())
+    result = [
+        callout(level, sentence),
+        text_block(objective_sentence(s.get("double_count"), s.get("weights") or {}),
+              ngettext("{n} township: {split}.", "{n} townships: {split}.", len(alloc)).format(n=len(alloc), split=split)),
+    ]  # fmt: skip
+    checker = checker_block(s.get("check_ok"))
+    if checker:
+        result.append(checker)
+    base_income, income = tot.get("baseline_farmer_income_yuan"), tot.get("farmer_income_after_price_steps_yuan")
+    result.append(facts([
+        (_("Objective"), _("{value} million yuan/yr").format(value=mio(s.get("objective_yuan")))),
+        (_("Farmers' income"), _("{value} million yuan/yr (baseline {baseline})").format(
+            value=mio(income), baseline=mio(base_income))),
+        (_("GEP"), _("{value} million yuan/yr (baseline {baseline})").format(
+            value=mio(tot.get("gep_total_yuan")), baseline=mio(tot.get("baseline_gep_total_yuan")))),
+        (_("Water use"), _("{value} million m³/yr").format(value=num((tot.get("water_use_m3") or 0) / 1e6, 2))),
+        (_("PV capacity"), _("{value} MWp").format(value=num(tot.get("pv_capacity_mw"), 1))),
+        (_("Investment"), _("{value} million yuan").format(value=mio(tot.get("investment_yuan")))),
+    ]))  # fmt: skip
+    sections = [Section("result", _("Result"), result)]
+
+    # 2. The map.
+    shapes = township_shapes(folder, "allocation.gpkg", "allocation", resolved)
+    locked = (alloc["locked"] == "must").to_numpy() if "locked" in alloc else None
+    sections.append(Section("map", _("Map of the plan"), [industry_map(
+        shapes, alloc, _("Townships coloured by the industry the plan chooses; hover a township for its figures."),
+        emphasis=locked, emphasis_label=_("locked by the instance"), extra=money_extra)]))  # fmt: skip
+
+    # 3. Plan against the baseline.
+    sections.append(Section("baseline", _("The plan against the baseline"), _baseline_blocks(tot)))
+
+    # 4. By township and county.
+    sections.append(Section("townships", _("By township"), [
+        township_chart(alloc, "gep_total_yuan", "baseline_gep_total_yuan", "farmer_income_yuan",
+                        "baseline_farmer_income_yuan", "industry", "townships", labels),
+        _township_table(alloc, labels)]))  # fmt: skip
+    counties = pd.DataFrame(s.get("per_county") or [])
+    if counties.empty:
+        counties = alloc.groupby("county", as_index=False)[
+            ["gep_total_yuan", "farmer_income_yuan", "baseline_gep_total_yuan", "baseline_farmer_income_yuan",
+             "water_use_m3", "pv_capacity_mw", "investment_yuan"]].sum()  # fmt: skip
+        counties["townships"] = alloc.groupby("county").size().to_numpy()
+    blocks = [b for b in (county_chart(counties, "counties"), county_table(counties, labels)) if b is not None]
+    sections.append(Section("counties", _("By county"), blocks))
+
+    # 5. Limits.
+    names = dict(zip(alloc["township_id"], alloc["name"].astype(str)))
+    rows = limit_rows(s.get("constraints") or [], names, market_units(resolved, alloc), industries)
+    limit_blocks: list[Block] = [Block("limits", {"rows": rows})] if rows else [text_block(_("The instance sets no shared limits."))]
+    limit_blocks.append(text_block(_("Per-township limits (water, income floors) are listed only where they bind.")))
+    steps = s.get("price_steps_reached") or []
+    if steps:
+        limit_blocks.append(text_block(_("Falling prices reached: {steps}; revenue lost to them: {loss} million yuan/yr.").format(
+            steps="; ".join(map(str, steps)), loss=mio(tot.get("market_revenue_loss_yuan")))))  # fmt: skip
+    n_locked = int(locked.sum()) if locked is not None else 0
+    if n_locked:
+        limit_blocks.append(text_block(ngettext("{n} township is locked to an industry by the instance.",
+                                           "{n} townships are locked to an industry by the instance.", n_locked).format(n=n_locked)))
+    sections.append(Section("limits", _("Limits and how much of each is used"), limit_blocks))
+
+    # 6. What-ifs, sources, files.
+    sections.append(whatif_section(s.get("scenarios") or [], s.get("overrides_applied") or []))
+    sections.append(sources_section(sources_of(folder, manifest, resolved)))
+    sections.append(_files_section(folder, s, manifest))
+    subtitle = _("Run {run_id} of instance {name}").format(run_id=s.get("run_id") or folder.name, name=name)
+    return Page("run", _("Plan: {title}").format(title=title), subtitle, sections, footer(manifest))
+
+
+def _baseline_blocks(tot: dict[str, Any]) -> list[Block]:
+    from optimizer.outputs.figures import paired_bars
+
+    def get(key: str) -> Any:
+        return tot.get(key)
+
+    rows_spec = [
+        (_("Farmers' income (after falling prices)"), "farmer_income_after_price_steps_yuan", "baseline_farmer_income_yuan"),
+        (_("Farmers' income (before falling prices)"), "farmer_income_yuan", "baseline_farmer_income_yuan"),
+        (_("GEP, total"), "gep_total_yuan", "baseline_gep_total_yuan"),
+        (_("GEP, material (products)"), "gep_material_yuan", "baseline_gep_material_yuan"),
+        (_("GEP, regulating (soil, water, carbon)"), "gep_regulating_yuan", "baseline_gep_regulating_yuan"),
+        (_("GEP, cultural (recreation)"), "gep_cultural_yuan", "baseline_gep_cultural_yuan"),
+    ]  # fmt: skip
+    rows = []
+    for label, plan_key, base_key in rows_spec:
+        plan, base = get(plan_key), get(base_key)
+        change = None if missing(plan) or missing(base) else float(plan) - float(base)
+        rel = "—" if change is None or not base else pct(change / abs(float(base)))
+        rows.append((label, mio(plan), mio(base), mio(change, sign=True), rel))
+    loss = get("market_revenue_loss_yuan")
+    if loss:
+        rows.append((_("Revenue lost to falling prices"), mio(loss), "", "", ""))
+    table = table_block([("", "text"), (_("plan"), "num"), (_("baseline"), "num"), (_("change"), "num"), (_("change %"), "num")],
+                   rows, caption=_("million yuan/yr"))  # fmt: skip
+    blocks = [table]
+    chart_rows = [r for r in rows_spec[2:] if not missing(get(r[1]))]
+    chart_rows.insert(0, rows_spec[0])
+    plan_vals = [float(get(k) or 0.0) / 1e6 for _l, k, _b in chart_rows]
+    base_vals = [float(get(b) or 0.0) / 1e6 if not missing(get(b)) else 0.0 for _l, _k, b in chart_rows]
+    if any(missing(get(b)) for _l, _k, b in chart_rows):
+        blocks.append(text_block(_("This run's summary has no baseline GEP by category (older run): those baselines are shown as 0.")))
+    svg = paired_bars([lbl for lbl, _k, _b in chart_rows], [(_("plan against baseline"), plan_vals, base_vals)], None,
+                      _("million yuan/yr"), "baseline", plan_label=_("plan"), baseline_label=_("baseline"))  # fmt: skip
+    blocks.append(figure_block(svg))
+    return blocks
+
+
+def _township_table(alloc: pd.DataFrame, labels: dict[str, str]) -> Block:
+    df = alloc.sort_values("gep_total_yuan", ascending=False, kind="stable")
+    note = ""
+    if len(df) > ROWS_MAX:
+        df = df.head(ROWS_MAX)
+        note = _("The {n} townships with the largest GEP of {total}; allocation.csv lists them all.").format(n=ROWS_MAX, total=len(alloc))
+    rows = [(f"{r.name}", r.county, short_label(labels.get(r.industry, r.industry)), num(r.area_ha), mio(r.gep_total_yuan),
+             mio(r.change_gep_total_yuan, sign=True), mio(r.farmer_income_yuan), mio(r.change_farmer_income_yuan, sign=True),
+             num(r.water_use_m3 / 1e3, 0)) for r in df.itertuples(index=False)]  # fmt: skip
+    cols = [(_("township"), "text"), (_("county"), "text"), (_("industry"), "text"), (_("area (ha)"), "num"),
+            (_("GEP"), "num"), (_("GEP change"), "num"), (_("income"), "num"), (_("income change"), "num"),
+            (_("water (thousand m³)"), "num")]  # fmt: skip
+    return table_block(cols, rows, caption=_("Money in million yuan/yr; changes against the baseline."), note=note)
+
+
+def _files_section(folder: Path, s: dict[str, Any], manifest: dict[str, Any]) -> Section:
+    notes = {
+        "allocation.gpkg": _("the map for QGIS (styled by industry)"),
+        "allocation.csv": _("one row per township (opens in Excel)"),
+        "county_totals.csv": _("totals per county"),
+        "summary.json": _("status, totals, every limit"),
+        "manifest.json": _("versions and checksums of inputs and outputs"),
+        "check.json": _("the independent checker's verdict"),
+        "instance.resolved.yaml": _("the instance as solved: solving it repeats the run"),
+        "highs.log": _("the solver's log"),
+    }
+    items = [{"href": n, "text": n, "note": note} for n, note in notes.items() if (folder / n).exists() or n == "manifest.json"]
+    blocks = [Block("links", {"items": items})]
+    timings = s.get("timings_s") or {}
+    phases = {
+        "read": _("reading"), "validate": _("validation"), "build": _("model building"), "start": _("start plan"),
+        "write_model": _("model file"), "transfer": _("transfer to HiGHS"), "solve": _("solving"),
+        "write": _("writing"), "check": _("checking"), "report": _("report"), "total": _("total"),
+    }  # fmt: skip
+    if timings:
+        blocks.append(text_block(_("Time taken: {phases}.").format(phases=", ".join(
+            _("{phase} {seconds} s").format(phase=phases.get(k, k), seconds=f"{float(v):.2f}")
+            for k, v in timings.items() if isinstance(v, (int, float))))))  # fmt: skip
+    return Section("files", _("Files of this run"), blocks)
+
+
