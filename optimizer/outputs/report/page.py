@@ -677,11 +677,12 @@ def checker_block(check_ok: Any) -> Block | None:
 
 
 def footer(manifest: dict[str, Any]) -> list[str]:
+    """Which versions made the results (the manifest's; the running ones while the pipeline writes it)."""
     v = manifest.get("versions") or {}
     if not v:
-        from optimizer import __version__
+        from optimizer.outputs.write import versions
 
-        v = {"optimizer": __version__}
+        v = versions()
     parts = [f"{k} {v[k]}" for k in ("optimizer", "highspy", "pyomo", "python") if k in v]
     return [_("Made by karst-layout-optimizer ({versions}).").format(versions=", ".join(parts))]
 
