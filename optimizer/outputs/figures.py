@@ -291,20 +291,25 @@ def township_map(data: MapData, prefix: str = "map", compact: bool = False) -> s
     with _style():
         spare = None  # an empty grid cell, where the legend goes
         if split:
+            # Regional panels two by two; the overview (a small locator) takes the empty cell when
+            # there is one, else a strip across the top. The legend goes below.
             k = len(regions)
             cols = 2
-            rows = math.ceil(k / cols)
-            legend_in = 0.0
-            if entries and k % cols == 0:  # no spare cell: the legend goes below
-                legend_in = 0.22 * math.ceil(len(entries) / legend_columns(entries, 8.6)) + 0.1
-            height = (2.4 + 4.2 * rows) * (0.5 if compact else 1.0) + legend_in
-            fig = _new_figure(4.5 if compact else 9.0, height)
-            grid = fig.add_gridspec(rows + 1, cols, height_ratios=[0.55] + [1.0] * rows, left=0.01, right=0.99,
-                                    top=0.97, bottom=(legend_in + 0.05) / height, hspace=0.12, wspace=0.04)  # fmt: skip
-            axes = [fig.add_subplot(grid[0, :])] + [fig.add_subplot(grid[1 + i // cols, i % cols]) for i in range(k)]
-            if k % cols:
-                spare = fig.add_subplot(grid[rows, cols - 1])
-                spare.set_axis_off()
+            in_cell = k % cols == 1
+            rows = math.ceil((k + 1) / cols) if in_cell else k // cols
+            legend_in = 0.22 * math.ceil(len(entries) / legend_columns(entries, 8.6)) + 0.1 if entries else 0.0
+            strip = 0.0 if in_cell else 0.45
+            scale = 0.5 if compact else 1.0
+            height = 4.2 * scale * (rows + strip) + legend_in + 0.4
+            fig = _new_figure(9.0 * scale, height)
+            grid = fig.add_gridspec(rows + (0 if in_cell else 1), cols,
+                                    height_ratios=[1.0] * rows if in_cell else [strip] + [1.0] * rows,
+                                    left=0.01, right=0.99, top=1 - 0.3 / height, bottom=(legend_in + 0.05) / height,
+                                    hspace=0.14, wspace=0.04)  # fmt: skip
+            first = 0 if in_cell else 1
+            panels = [fig.add_subplot(grid[first + i // cols, i % cols]) for i in range(k)]
+            overview_ax = fig.add_subplot(grid[rows - 1, cols - 1]) if in_cell else fig.add_subplot(grid[0, :])
+            axes = [overview_ax, *panels]
         else:
             b = all_bounds
             w = (b[:, 2].max() - b[:, 0].min()) or 1.0
@@ -382,9 +387,7 @@ def township_map(data: MapData, prefix: str = "map", compact: bool = False) -> s
                                       for label, c in data.legend]  # fmt: skip
         if data.emphasis_label and emphasis.any() and not compact:
             handles.append(Patch(facecolor="white", edgecolor="#222", linewidth=1.8, label=data.emphasis_label))
-        if handles and spare is not None:
-            spare.legend(handles=handles, loc="center", ncol=1, fontsize=9)
-        elif handles:  # in the room left below the map
+        if handles:  # in the room left below the map
             ncol = legend_columns([h.get_label() for h in handles], fig.get_size_inches()[0] - 0.4)
             fig.legend(handles=handles, loc="lower center", ncol=ncol, fontsize=8, bbox_to_anchor=(0.5, 0.0))
         if data.colorbar is not None:
