@@ -254,3 +254,20 @@ def test_chinese_font_is_found_where_installed() -> None:
     if not list(Path("/usr/share/fonts").rglob("*CJK*")):
         pytest.skip("no CJK font installed here (Debian: apt-get install fonts-noto-cjk)")
     assert cjk_font() in CJK_FONTS
+
+
+def test_without_a_chinese_font_the_report_still_draws_and_says_so_once(monkeypatch: pytest.MonkeyPatch,
+                                                                        caplog: pytest.LogCaptureFixture) -> None:  # fmt: skip
+    import optimizer.outputs.figures as figures
+
+    monkeypatch.setattr(figures, "CJK_FONTS", ("No Such Font",))
+    monkeypatch.setattr(figures, "_CJK_FILE_HINTS", ())
+    figures.cjk_font.cache_clear()
+    try:
+        with caplog.at_level(logging.WARNING):
+            svg1 = figures.paired_bars(["富川", "关岭"], [("GEP", [1.0, 2.0], [0.5, 0.5])], None, "million", "a")
+            svg2 = figures.paired_bars(["昭阳"], [("GEP", [1.0], None)], None, "million", "b")
+        assert svg1.startswith("<svg") and svg2.startswith("<svg")
+        assert caplog.text.count("no Chinese font found") == 1
+    finally:
+        figures.cjk_font.cache_clear()

@@ -180,26 +180,35 @@ class MapData:
     colorbar: tuple[Any, Any, str] | None = None  # (colormap, norm, label) for graduated maps
 
 
-def _polygon_path(geom: Any) -> Any:
-    """A matplotlib Path for a (Multi)Polygon, holes included (None for other geometry)."""
+def polygon_paths(geoms: np.ndarray) -> list[Any]:
+    """A matplotlib Path per (Multi)Polygon, holes included (None for missing or other geometry).
+
+    Vectorised through shapely (parts → rings → coordinates): a region-scale map has
+    20,000 townships, and a Python loop over their rings costs seconds.
+    """
+    import shapely
     from matplotlib.path import Path as MPath
 
-    parts = getattr(geom, "geoms", [geom])
-    verts, codes = [], []
-    for poly in parts:
-        if getattr(poly, "geom_type", "") != "Polygon" or poly.is_empty:
-            continue
-        for ring in (poly.exterior, *poly.interiors):
-            xy = np.asarray(ring.coords, dtype=float)[:, :2]
-            if len(xy) < 3:
-                continue
-            c = np.full(len(xy), MPath.LINETO, dtype=MPath.code_type)
-            c[0], c[-1] = MPath.MOVETO, MPath.CLOSEPOLY
-            verts.append(xy)
-            codes.append(c)
-    if not verts:
-        return None
-    return MPath(np.concatenate(verts), np.concatenate(codes))
+    out: list[Any] = [None] * len(geoms)
+    parts, part_owner = shapely.get_parts(geoms, return_index=True)
+    keep = shapely.get_type_id(parts) == 3  # Polygon parts only
+    parts, part_owner = parts[keep], part_owner[keep]
+    if not len(parts):
+        return out
+    rings, ring_part = shapely.get_rings(parts, return_index=True)
+    coords, coord_ring = shapely.get_coordinates(rings, return_index=True)
+    if not len(coords):
+        return out
+    starts = np.flatnonzero(np.r_[True, np.diff(coord_ring) != 0])
+    ends = np.r_[starts[1:] - 1, len(coords) - 1]
+    codes = np.full(len(coords), MPath.LINETO, dtype=MPath.code_type)
+    codes[starts] = MPath.MOVETO
+    codes[ends] = MPath.CLOSEPOLY
+    owner = part_owner[ring_part][coord_ring]
+    cuts = np.flatnonzero(np.diff(owner) != 0) + 1
+    for xy, cd, who in zip(np.split(coords, cuts), np.split(codes, cuts), owner[np.r_[0, cuts]]):
+        out[int(who)] = MPath(xy, cd)
+    return out
 
 
 def map_regions(geometry: Sequence[Any], counties: Sequence[str]) -> list[np.ndarray]:
@@ -211,42 +220,48 @@ def map_regions(geometry: Sequence[Any], counties: Sequence[str]) -> list[np.nda
     the map is split only when the regions' boxes cover less than a quarter of the whole
     extent. Returns township positions per region (one region: no split).
     """
+    import pandas as pd
     import shapely
 
     geoms = np.asarray(geometry, dtype=object)
-    present = np.array([g is not None and not shapely.is_missing(g) and not g.is_empty for g in geoms])
+    present = ~shapely.is_missing(geoms) & ~shapely.is_empty(geoms)
     everyone = [np.flatnonzero(present)]
     if present.sum() < 2:
         return everyone
-    bounds = np.full((len(geoms), 4), np.nan)
-    bounds[present] = shapely.bounds(geoms[present].tolist())
+    bounds = shapely.bounds(geoms)
     county_arr = np.asarray([str(c) for c in counties], dtype=object)
-    names = sorted(set(county_arr[present]))
+    frame = pd.DataFrame(bounds[present], columns=["x0", "y0", "x1", "y1"])
+    frame["county"] = county_arr[present]
+    box = frame.groupby("county", sort=True).agg(x0=("x0", "min"), y0=("y0", "min"), x1=("x1", "max"),
+                                                  y1=("y1", "max"))  # fmt: skip
+    names = box.index.tolist()
     if len(names) < 2:
         return everyone
-    boxes = {}
-    for c in names:
-        b = bounds[present & (county_arr == c)]
-        boxes[c] = (b[:, 0].min(), b[:, 1].min(), b[:, 2].max(), b[:, 3].max())
-    size = float(np.median([math.hypot(b[2] - b[0], b[3] - b[1]) for b in boxes.values()])) or 1.0
-    parent = {c: c for c in names}
+    x0, y0, x1, y1 = (box[c].to_numpy() for c in ("x0", "y0", "x1", "y1"))
+    size = float(np.median(np.hypot(x1 - x0, y1 - y0))) or 1.0
+    parent = list(range(len(names)))
 
-    def root(c: str) -> str:
-        while parent[c] != c:
-            parent[c] = parent[parent[c]]
-            c = parent[c]
-        return c
+    def root(i: int) -> int:
+        while parent[i] != i:
+            parent[i] = parent[parent[i]]
+            i = parent[i]
+        return i
 
-    for i, a in enumerate(names):
-        for b in names[i + 1:]:
-            ba, bb = boxes[a], boxes[b]
-            gap = math.hypot(max(0.0, max(ba[0], bb[0]) - min(ba[2], bb[2])),
-                             max(0.0, max(ba[1], bb[1]) - min(ba[3], bb[3])))  # fmt: skip
-            if gap <= size:
-                parent[root(a)] = root(b)
-    groups: dict[str, list[str]] = {}
-    for c in names:
-        groups.setdefault(root(c), []).append(c)
+    # Sweep from west to east, comparing each county only with those still within reach.
+    active: list[int] = []
+    for i in np.argsort(x0, kind="stable").tolist():
+        active = [j for j in active if x1[j] + size >= x0[i]]
+        if active:
+            a = np.asarray(active)
+            gap = np.hypot(np.maximum(0.0, np.maximum(x0[a], x0[i]) - np.minimum(x1[a], x1[i])),
+                           np.maximum(0.0, np.maximum(y0[a], y0[i]) - np.minimum(y1[a], y1[i])))  # fmt: skip
+            for j in a[gap <= size].tolist():
+                parent[root(j)] = root(i)
+        active.append(i)
+    boxes = {c: (x0[k], y0[k], x1[k], y1[k]) for k, c in enumerate(names)}
+    groups: dict[int, list[str]] = {}
+    for k, c in enumerate(names):
+        groups.setdefault(root(k), []).append(c)
     if not 2 <= len(groups) <= MAX_PANELS:
         return everyone
 
@@ -277,7 +292,7 @@ def township_map(data: MapData, prefix: str = "map", compact: bool = False) -> s
     if not len(present):
         return ""
     is_points = all(getattr(geoms[k], "geom_type", "") in ("Point", "MultiPoint") for k in present)
-    paths = {} if is_points else {int(k): _polygon_path(geoms[k]) for k in present}
+    paths = {} if is_points else dict(enumerate(polygon_paths(geoms)))
     vector = n <= VECTOR_MAX
     emphasis = np.asarray(data.emphasis if data.emphasis is not None else np.zeros(n, bool), dtype=bool)
     all_bounds = np.asarray(shapely.bounds([geoms[k] for k in present]))
@@ -289,7 +304,6 @@ def township_map(data: MapData, prefix: str = "map", compact: bool = False) -> s
     entries = [] if compact else [label for label, _c in data.legend] + (
         [data.emphasis_label] if data.emphasis_label and emphasis.any() else [])
     with _style():
-        spare = None  # an empty grid cell, where the legend goes
         if split:
             # Regional panels two by two; the overview (a small locator) takes the empty cell when
             # there is one, else a strip across the top. The legend goes below.
