@@ -330,6 +330,7 @@ def _infeasible_run(
         write_resolved_instance(partial / "instance.resolved.yaml", loaded)
         summary["timings_s"] = timings
         write_json(partial / "summary.json", summary)
+        write_run_report(partial)  # the conflicts in words, listed in the manifest
         write_json(partial / "manifest.json", _manifest(loaded, path, sets, outcome, timings, partial))
     return RunResult(outcome=outcome, run_dir=final_path(partial), summary=summary, timings=timings)
 

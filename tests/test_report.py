@@ -271,3 +271,35 @@ def test_without_a_chinese_font_the_report_still_draws_and_says_so_once(monkeypa
         assert caplog.text.count("no Chinese font found") == 1
     finally:
         figures.cjk_font.cache_clear()
+
+
+def test_an_infeasible_run_gets_a_report_of_its_conflicts(tmp_path: Path) -> None:
+    import shutil
+
+    for f in TINY.parent.iterdir():
+        shutil.copy(f, tmp_path / f.name)
+    y = tmp_path / TINY.name
+    text = y.read_text(encoding="utf-8")
+    share = "  min_conservation_share: 0.1\n"
+    y.write_text(text.replace(share, "  min_conservation_share: 0.6\n  income_floor: {min_share_of_baseline: 1.0}\n"),
+                 encoding="utf-8")  # fmt: skip
+    result = solve_instance(y, SolveOptions(), results_root=tmp_path / "r")
+    assert result.infeasible and result.run_dir is not None
+    report = result.run_dir / "report.html"
+    manifest = json.loads((result.run_dir / "manifest.json").read_text(encoding="utf-8"))
+    assert manifest["outputs"]["report.html"] == sha256(report)
+    html = report.read_text(encoding="utf-8")
+    assert "No plan meets every limit (proven by HiGHS)" in html
+    assert "The least change to the limits that admits a plan:" in html
+    for row in result.summary["least_relaxation"]:
+        assert row["text"] in html
+    assert folder_kind(result.run_dir).name == "infeasible"
+
+
+def test_the_runner_up_is_reported(fuchuan_run: Path) -> None:
+    summary = json.loads((fuchuan_run / "summary.json").read_text(encoding="utf-8"))
+    ru = summary.get("runner_up")
+    if not ru:
+        pytest.skip("this solve computed no runner-up (not solved exactly)")
+    html = (fuchuan_run / "report.html").read_text(encoding="utf-8")
+    assert ("The best other plan scores" in html) if ru.get("exists") else ("No other plan meets every limit" in html)

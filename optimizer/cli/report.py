@@ -8,13 +8,13 @@ from typing import Annotated, Optional
 import typer
 from rich.markup import escape
 
-from optimizer.cli.common import Exit, err, out, print_problems
+from optimizer.cli.common import Exit, err, exit_codes, out, print_problems
 from optimizer.errors import InputError
 from optimizer.i18n import _
 
 
 def register(app: typer.Typer) -> None:
-    app.command(epilog=_("Exit codes: 0 written; 1 internal error; 2 not a results folder, or a file in it is damaged."))(report)
+    app.command(epilog=exit_codes(Exit.OK, Exit.INTERNAL, Exit.INVALID_INPUT))(report)
 
 
 def report(

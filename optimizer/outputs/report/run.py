@@ -11,7 +11,7 @@ from optimizer.i18n import _, ngettext
 from optimizer.outputs.report.page import (
     Block, Page, Section, callout, checker_block, county_chart, county_table, facts, figure_block,
     footer, industry_labels, industry_map, industry_names, limit_rows, manifest_of, market_units, mio, missing,
-    ROWS_MAX, money_extra, num, objective_sentence, pct, read_csv, read_json, report_kind, resolved_instance,
+    ROWS_MAX, money_extra, num, objective_sentence, pct, read_csv, read_json, report_kind, resolved_instance, small_pct,
     short_label, solve_sentence, sources_of, sources_section, table_block, text_block, township_chart,
     township_shapes, whatif_section,
 )
@@ -49,6 +49,7 @@ def run_page(folder: Path) -> Page:
     checker = checker_block(s.get("check_ok"))
     if checker:
         result.append(checker)
+    result.extend(runner_up_blocks(s.get("runner_up"), industries))
     base_income, income = tot.get("baseline_farmer_income_yuan"), tot.get("farmer_income_after_price_steps_yuan")
     result.append(facts([
         (_("Objective"), _("{value} million yuan/yr").format(value=mio(s.get("objective_yuan")))),
@@ -107,6 +108,74 @@ def run_page(folder: Path) -> Page:
     sections.append(_files_section(folder, s, manifest))
     subtitle = _("Run {run_id} of instance {name}").format(run_id=s.get("run_id") or folder.name, name=name)
     return Page("run", _("Plan: {title}").format(title=title), subtitle, sections, footer(manifest))
+
+
+def runner_up_blocks(ru: Any, industries: dict[str, str]) -> list[Block]:
+    """The best other plan (exactly solved instances): how far behind, where it differs, a near tie."""
+    if not isinstance(ru, dict):
+        return []
+    if not ru.get("exists", True):
+        return [text_block(_("No other plan meets every limit: this plan is the only one."))]
+    towns = ru.get("townships") or []
+    where = ", ".join(_("{name} ({optimum} → {other})").format(
+        name=t.get("name") or t.get("township_id"), optimum=short_label(industries.get(t.get("optimum"), str(t.get("optimum")))),
+        other=short_label(industries.get(t.get("runner_up"), str(t.get("runner_up"))))) for t in towns[:8])  # fmt: skip
+    if len(towns) > 8:
+        where += " …"
+    text = ngettext(
+        "The best other plan scores {diff} million yuan/yr less ({share}); it differs in {n} township: {where}.",
+        "The best other plan scores {diff} million yuan/yr less ({share}); it differs in {n} townships: {where}.",
+        len(towns)).format(diff=mio(ru.get("difference_yuan")), share=small_pct(float(ru.get("difference_share") or 0.0)),
+                           n=len(towns), where=where)  # fmt: skip
+    if ru.get("near_tie"):
+        return [callout("warn", _("A near tie. {text} The data cannot tell these plans apart: choose on what the model "
+                                  "leaves out.").format(text=text))]  # fmt: skip
+    return [text_block(text)]
+
+
+def _is_infeasible(folder: Path) -> bool:
+    if not (folder / "summary.json").is_file() or (folder / "allocation.csv").exists():
+        return False
+    try:
+        return read_json(folder / "summary.json").get("status") == "infeasible"
+    except Exception:  # a damaged summary: not this kind (the run kind reports it, located)
+        return False
+
+
+@report_kind("infeasible", _is_infeasible)
+def infeasible_page(folder: Path) -> Page:
+    """The answer "no plan meets every limit": the limits in conflict and the least change that admits a plan."""
+    s = read_json(folder / "summary.json")
+    resolved = resolved_instance(folder)
+    manifest = manifest_of(folder)
+    name = str(s.get("instance") or resolved.get("name") or folder.name)
+    who = _("validation, before solving") if s.get("found_by") == "validation" else "HiGHS"
+    blocks: list[Block] = [callout("bad", _("No plan meets every limit (proven by {who}).").format(who=who))]
+    conflicts = s.get("conflicts") or []
+    if conflicts:
+        blocks.append(text_block(_("The limits in conflict:")))
+        blocks.append(Block("list", {"items": [
+            f"{c.get('text')} ({c.get('where')})" if c.get("where") else str(c.get("text")) for c in conflicts]}))
+    rows = s.get("infeasible_rows") or []
+    if rows:
+        blocks.append(text_block(_("These limits cannot hold together: {rows}.").format(rows=", ".join(map(str, rows)))))
+    sections = [Section("result", _("Result"), blocks)]
+    relax = s.get("least_relaxation") or []
+    ways = s.get("ways_out") or []
+    out: list[Block] = []
+    if relax:
+        out.append(text_block(_("The least change to the limits that admits a plan:")))
+        out.append(Block("list", {"items": [str(r.get("text")) for r in relax]}))
+    for way in ways:
+        out.append(text_block(_("Or, changing only {family}:").format(family=way.get("family"))))
+        out.append(Block("list", {"items": [str(r.get("text")) for r in way.get("rows") or []]}))
+    if out:
+        sections.append(Section("ways-out", _("Ways out"), out))
+    sections.append(whatif_section(s.get("scenarios") or [], s.get("overrides_applied") or []))
+    sections.append(sources_section(sources_of(folder, manifest, resolved)))
+    subtitle = _("Run {run_id} of instance {name}").format(run_id=s.get("run_id") or folder.name, name=name)
+    return Page("infeasible", _("No plan: {title}").format(title=str(resolved.get("title") or name)), subtitle,
+                sections, footer(manifest))
 
 
 def _baseline_blocks(tot: dict[str, Any]) -> list[Block]:
