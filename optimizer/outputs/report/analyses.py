@@ -172,19 +172,20 @@ def _part_label(part: str, fallback: str) -> str:
     return labels.get(part, fallback)
 
 
-def _amount(value: Any, unit: str) -> str:
+def _amount(value: Any, unit: str, sign: bool = False) -> str:
+    """A figure in the scale `_unit_words` names (million yuan, million m³)."""
     if unit in ("yuan/yr", "yuan"):
-        return mio(value)
+        return mio(value, sign=sign)
     if unit == "m³/yr":
-        return "—" if missing(value) else num(float(value) / 1e6, 2)
+        return "—" if missing(value) else num(float(value) / 1e6, 2, sign=sign)
     if unit == "MWp":
-        return num(value, 1)
-    return num(value)
+        return num(value, 1, sign=sign)
+    return num(value, sign=sign)
 
 
 def _unit_words(unit: str) -> str:
     return {"yuan/yr": _("million yuan/yr"), "yuan": _("million yuan"), "m³/yr": _("million m³/yr"),
-            "MWp": _("MWp"), "ha": _("ha")}.get(unit, unit)  # fmt: skip
+            "MWp": _("MWp"), "ha": _("ha"), "townships": _("townships")}.get(unit, unit)  # fmt: skip
 
 
 @report_kind("evaluate", _is_evaluate)
@@ -302,11 +303,8 @@ def compare_page(folder: Path) -> Page:
     rows = []
     for t in c.get("totals") or []:
         unit = str(t.get("unit") or "")
-        fmt = (lambda v: mio(v)) if unit.startswith("yuan") else (lambda v: num(v, 1 if unit == "MWp" else 0))
-        change = t.get("change")
-        rows.append((_part_label(str(t.get("figure")), str(t.get("label"))), _unit_words(unit) if unit.startswith("yuan") else unit, fmt(t.get("a")),
-                     fmt(t.get("b")), "—" if missing(change) else (mio(change, sign=True) if unit.startswith("yuan")
-                                                                   else num(change, 1 if unit == "MWp" else 0, sign=True)),
+        rows.append((_part_label(str(t.get("figure")), str(t.get("label"))), _unit_words(unit), _amount(t.get("a"), unit),
+                     _amount(t.get("b"), unit), _amount(t.get("change"), unit, sign=True),
                      "—" if missing(t.get("change_pct")) else f"{t['change_pct']:+.1f}%"))  # fmt: skip
     head.append(table_block([("", "text"), (_("unit"), "text"), ("A", "num"), ("B", "num"), (_("B − A"), "num"),
                              (_("change %"), "num")], rows))  # fmt: skip

@@ -29,7 +29,6 @@ ROWS_MAX = 60
 _TEXT_COLUMNS = ("township_id", "name", "county", "city", "industry", "industry_label", "industry_label_zh",
                  "output_unit", "baseline_land_use", "locked", "plan_industry", "optimum_industry",
                  "industry_a", "industry_b", "violations")  # fmt: skip
-_CATEGORIES = ("material", "regulating", "cultural")
 
 
 # --------------------------------------------------------------------------- page model
