@@ -37,7 +37,7 @@ from typing import Any
 
 import pandas as pd
 
-from optimizer.outputs.labels import bilingual, column_labels, column_words, industry_labels
+from optimizer.outputs.labels import bilingual, column_labels, column_words, industry_labels, unit_text
 from optimizer.outputs.style import INDUSTRY_COLOURS, Categorized, Graduated, StyleSpec, layer_qml
 
 log = logging.getLogger(__name__)
@@ -288,7 +288,8 @@ def write_geopackage(
 
 def gep_style(lang: str | None = None) -> Graduated:
     """GEP per hectare in five quantile classes, light to dark green."""
-    return Graduated("gep_total_yuan_per_ha", classes=5, ramp="YlGn", name="gep_per_ha",
+    return Graduated("gep_total_yuan_per_ha", classes=5, ramp="YlGn", unit=unit_text("yuan/ha/yr", lang),
+                     name="gep_per_ha",
                      description=bilingual("单位面积 GEP（元/公顷/年）", "GEP per ha (yuan/ha/yr)", lang))  # fmt: skip
 
 

@@ -68,12 +68,14 @@ class Graduated:
       breaks are quantiles of the finite values, so each class holds about as many
       townships, and are shown rounded in the legend.
     - `ramp`: a matplotlib colour map name (`YlGn`, `Blues`, `RdYlGn`, …).
+    - `unit`: written after each class in the legend ("17,621 – 20,645 yuan/ha/yr").
     - `label_field`, `name`, `description`: as for `Categorized`.
     """
 
     column: str
     classes: int = 5
     ramp: str = "YlGn"
+    unit: str = ""
     label_field: str | None = "name"
     name: str | None = None
     description: str = ""
@@ -181,7 +183,8 @@ def _graduated(root: ET.Element, spec: Graduated, values: pd.Series, kind: str) 
     colours = palette(len(pairs), spec.ramp) if pairs else []
     for n, ((lo, hi), colour) in enumerate(zip(pairs, colours)):
         ET.SubElement(ranges, "range", lower=repr(lo), upper=repr(hi), symbol=str(n),
-                      label=f"{_fmt(lo)} – {_fmt(hi)}", render="true")  # fmt: skip
+                      label=f"{_fmt(lo)} – {_fmt(hi)}" + (f" {spec.unit}" if spec.unit else ""),
+                      render="true")  # fmt: skip
         _symbol(syms, str(n), kind, colour)
     ET.SubElement(renderer, "mode", name="quantile")
 

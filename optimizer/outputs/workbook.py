@@ -84,14 +84,36 @@ def _cell_text(value: Any) -> str:
     return "" if value is None else str(value)
 
 
+def _column_kind(series: pd.Series) -> str:
+    if pd.api.types.is_bool_dtype(series):
+        return "bool"
+    if pd.api.types.is_numeric_dtype(series):
+        return "number"
+    return "text"
+
+
+def _shown(value: Any, kind: str) -> str:
+    """What a cell shows, for sizing its column."""
+    if kind == "number":
+        return f"{value:,.2f}"
+    if kind == "bool":
+        return "FALSE"
+    return _cell_text(value)
+
+
 def write_workbook(path: Path, sheets: Sequence[Sheet], lang: str | None = None) -> None:
-    """Write the sheets to `path`: bold wrapped header row, frozen, filterable, sized columns."""
+    """Write the sheets to `path`: bold wrapped header row, frozen, filterable, sized columns.
+
+    Rows are written in order with XlsxWriter's constant-memory mode: a 20,000-township
+    plan does not sit in memory twice. Each cell is written with the method of its
+    column's type (number, boolean, text), never guessed from its content.
+    """
     import xlsxwriter
 
     wb = xlsxwriter.Workbook(
         str(path),
-        {"strings_to_formulas": False, "strings_to_urls": False, "strings_to_numbers": False,
-         "nan_inf_to_errors": False},
+        {"constant_memory": True, "strings_to_formulas": False, "strings_to_urls": False,
+         "strings_to_numbers": False, "nan_inf_to_errors": False},
     )  # fmt: skip
     try:
         header = wb.add_format({"bold": True, "text_wrap": True, "valign": "top", "bg_color": "#E8EEF4", "border": 1})
@@ -108,45 +130,48 @@ def write_workbook(path: Path, sheets: Sequence[Sheet], lang: str | None = None)
             ws = wb.add_worksheet(sheet.name(lang))
             df = sheet.table.reset_index(drop=True)
             columns = [str(c) for c in df.columns]
-            widths = []
+            kinds = [_column_kind(df[c]) for c in df.columns]
+            cell_formats = [fmt(sheet.formats.get(col) or _number_format(col, df[c]))
+                            for col, c in zip(columns, df.columns)]  # fmt: skip
+            data = [df[c].to_numpy(dtype=float) if k == "number" else df[c].to_numpy(dtype=object)
+                    for c, k in zip(df.columns, kinds)]  # fmt: skip
             for j, col in enumerate(columns):
                 title = column_label(col, lang) or col
-                ws.write_string(0, j, title, header)
-                widths.append(min(_MAX_WIDTH, max(8, max((_display_width(w) for w in title.split()), default=8))))
-            for j, col in enumerate(columns):
-                series = df[col]
-                cell_fmt = fmt(sheet.formats.get(col) or _number_format(col, series))
-                is_num = pd.api.types.is_numeric_dtype(series) and not pd.api.types.is_bool_dtype(series)
-                is_bool = pd.api.types.is_bool_dtype(series)
-                values = series.to_numpy(dtype=object)
-                longest = 0
-                for i, value in enumerate(values, start=1):
-                    if value is None or (isinstance(value, float) and math.isnan(value)) or value is pd.NA:
-                        ws.write_blank(i, j, None, cell_fmt)
-                        continue
-                    if is_bool or isinstance(value, (bool, np.bool_)):
-                        ws.write_boolean(i, j, bool(value))
-                        shown = "FALSE"
-                    elif is_num or isinstance(value, (int, float, np.integer, np.floating)):
-                        x = float(value)
-                        if not math.isfinite(x):
-                            ws.write_blank(i, j, None, cell_fmt)
-                            continue
-                        ws.write_number(i, j, x, cell_fmt)
-                        shown = f"{x:,.2f}"
-                    else:
-                        shown = _cell_text(value)
-                        ws.write_string(i, j, shown)
-                    if i <= _WIDTH_SAMPLE:
-                        longest = max(longest, _display_width(shown))
-                ws.set_column(j, j, min(_MAX_WIDTH, max(widths[j], longest + 2)))
+                width = max((_display_width(w) for w in title.split()), default=8)
+                sample = [v for v in data[j][:_WIDTH_SAMPLE] if not _missing(v)]
+                longest = max((_display_width(_shown(v, kinds[j])) for v in sample), default=0)
+                ws.set_column(j, j, min(_MAX_WIDTH, max(8, width, longest + 2)))
             ws.set_row(0, 32 if lang is None else 20)
             ws.freeze_panes(1, sheet.frozen_columns)
             if len(df):
                 ws.autofilter(0, 0, len(df), max(0, len(columns) - 1))
+            for j, col in enumerate(columns):
+                ws.write_string(0, j, column_label(col, lang) or col, header)
+            for i in range(len(df)):
+                row = i + 1
+                for j in range(len(columns)):
+                    value = data[j][i]
+                    kind = kinds[j]
+                    if _missing(value):
+                        ws.write_blank(row, j, None, cell_formats[j])
+                    elif kind == "number":
+                        ws.write_number(row, j, value, cell_formats[j])
+                    elif kind == "bool":
+                        ws.write_boolean(row, j, bool(value))
+                    else:
+                        ws.write_string(row, j, _cell_text(value))
     finally:
         wb.close()
     log.debug("wrote %s (%s)", path, ", ".join(s.name(lang) for s in sheets))
+
+
+def _missing(value: Any) -> bool:
+    """None, NaN, ±inf and pandas' NA become empty cells."""
+    if value is None or value is pd.NA:
+        return True
+    if isinstance(value, (float, np.floating)):
+        return not math.isfinite(float(value))
+    return False
 
 
 # --------------------------------------------------------------------------- the run's workbook
