@@ -341,6 +341,16 @@ def test_cli_export_and_bad_format(tmp_path):
             "allocation.geojson"} <= names  # tiny has no geometry: the Shapefile is its .dbf
     manifest = json.loads((run / "manifest.json").read_text(encoding="utf-8"))
     assert {"allocation.dbf", "allocation.xlsx"} <= set(manifest["outputs"])
+    openpyxl = pytest.importorskip("openpyxl")
+    header = [c.value for c in openpyxl.load_workbook(run / "allocation.xlsx")["方案 Plan"][1]]
+    assert header[:2] == ["乡镇代码 (township id)", "乡镇 (township)"]  # no --lang: both languages
+    res = runner.invoke(app, ["--lang", "en", "solve", str(TINY), "--results", str(tmp_path / "en")])
+    assert res.exit_code == Exit.OK, res.output
+    run = next((tmp_path / "en" / "tiny").iterdir())
+    header = [c.value for c in openpyxl.load_workbook(run / "allocation.xlsx")["Plan"][1]]
+    assert header[:2] == ["township id", "township"]
+    cols = pyogrio.read_dataframe(run / "allocation.gpkg", sql="SELECT column_name, name FROM gpkg_data_columns")
+    assert dict(zip(cols["column_name"], cols["name"]))["area_ha"] == "plannable area (ha)"
     res = runner.invoke(app, ["solve", str(TINY), "--results", str(tmp_path), "--export", "kml"])
     assert res.exit_code == Exit.INVALID_INPUT
     assert "unknown export format(s) kml" in res.output
