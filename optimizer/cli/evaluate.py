@@ -7,7 +7,15 @@ from typing import Annotated, Any, Optional
 
 import typer
 
-from optimizer.cli.common import EXPORT_HELP, Exit, check_export, exit_codes, fit, output_options, print_problems
+from optimizer.cli.common import (
+    EXPORT_HELP,
+    Exit,
+    check_export,
+    exit_codes,
+    fit,
+    output_options,
+    print_problems,
+)
 from optimizer.errors import InputError
 
 EPILOG = exit_codes(Exit.OK, Exit.INTERNAL, Exit.INVALID_INPUT, Exit.PLAN_VIOLATES)

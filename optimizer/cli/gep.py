@@ -7,7 +7,16 @@ from typing import Annotated, Any, Optional
 
 import typer
 
-from optimizer.cli.common import EXPORT_HELP, Exit, check_export, exit_codes, fit, names, output_options, print_problems
+from optimizer.cli.common import (
+    EXPORT_HELP,
+    Exit,
+    check_export,
+    exit_codes,
+    fit,
+    names,
+    output_options,
+    print_problems,
+)
 from optimizer.errors import InputError
 
 

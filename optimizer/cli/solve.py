@@ -13,8 +13,8 @@ from rich.table import Table
 from optimizer.cli.common import (
     EXPORT_HELP,
     Exit,
-    check_export,
     LiveStatus,
+    check_export,
     err,
     exit_codes,
     fail_input,

@@ -31,13 +31,19 @@ import logging
 import sqlite3
 from collections.abc import Mapping
 from contextlib import closing
-from datetime import datetime, timezone
+from datetime import UTC, datetime
 from pathlib import Path
 from typing import Any
 
 import pandas as pd
 
-from optimizer.outputs.labels import bilingual, column_labels, column_words, industry_labels, unit_text
+from optimizer.outputs.labels import (
+    bilingual,
+    column_labels,
+    column_words,
+    industry_labels,
+    unit_text,
+)
 from optimizer.outputs.style import INDUSTRY_COLOURS, Categorized, Graduated, StyleSpec, layer_qml
 
 log = logging.getLogger(__name__)
@@ -175,7 +181,7 @@ def register_styles(
     unknown = sorted(set(styles) - set(frames))
     if unknown:
         raise ValueError(f"styles given for layers that are not written: {', '.join(unknown)}")
-    now = pd.Timestamp(datetime.now(timezone.utc)).floor("s")
+    now = pd.Timestamp(datetime.now(UTC)).floor("s")
     rows = []
     for name, df in frames.items():
         info = pyogrio.read_info(path, layer=name)

@@ -21,7 +21,9 @@ gives one language (what `--lang` selects).
 from __future__ import annotations
 
 import re
-from collections.abc import Iterable, Mapping
+from collections.abc import Iterable
+
+import pandas as pd
 
 #: Languages a label can be written in; None means both ("中文 (English)").
 LANGS = (None, "zh", "en")
@@ -239,11 +241,8 @@ def _check_lang(lang: str | None) -> None:
         raise ValueError(f"unknown language {lang!r}: use 'zh', 'en' or None (both)")
 
 
-def industry_labels(alloc: Mapping[str, Iterable[str]] | object, lang: str | None = None) -> dict[str, str]:
+def industry_labels(df: pd.DataFrame, lang: str | None = None) -> dict[str, str]:
     """Industry id → its label in the language asked for, from a table with industry_label(_zh)."""
-    import pandas as pd
-
-    df = pd.DataFrame(alloc)
     out: dict[str, str] = {}
     if "industry" not in df.columns:
         return out

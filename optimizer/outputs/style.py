@@ -19,6 +19,7 @@ import math
 import xml.etree.ElementTree as ET
 from collections.abc import Collection, Mapping
 from dataclasses import dataclass, field
+from itertools import pairwise
 from typing import Any
 
 import numpy as np
@@ -85,7 +86,7 @@ StyleSpec = Categorized | Graduated
 
 
 def _rgb(colour: Any) -> str:
-    r, g, b = (int(round(255 * float(c))) for c in colour[:3])
+    r, g, b = (round(255 * float(c)) for c in colour[:3])
     return f"{r},{g},{b}"
 
 
@@ -168,7 +169,7 @@ def _fmt(x: float) -> str:
     """A break as a planner reads it: thousands separated, a few significant digits."""
     if x == 0 or not math.isfinite(x):
         return f"{x:g}"
-    digits = max(0, 2 - int(math.floor(math.log10(abs(x)))))
+    digits = max(0, 2 - math.floor(math.log10(abs(x))))
     return f"{x:,.{digits}f}"
 
 
@@ -179,7 +180,7 @@ def _graduated(root: ET.Element, spec: Graduated, values: pd.Series, kind: str) 
                              forceraster="0")  # fmt: skip
     ranges = ET.SubElement(renderer, "ranges")
     syms = ET.SubElement(renderer, "symbols")
-    pairs = list(zip(edges[:-1], edges[1:]))
+    pairs = list(pairwise(edges))
     colours = palette(len(pairs), spec.ramp) if pairs else []
     for n, ((lo, hi), colour) in enumerate(zip(pairs, colours)):
         ET.SubElement(ranges, "range", lower=repr(lo), upper=repr(hi), symbol=str(n),

@@ -28,7 +28,13 @@ from typing import Any
 import numpy as np
 import pandas as pd
 
-from optimizer.outputs.labels import DEFINITIONAL_LIMITS, bilingual, column_label, column_words, limit_words
+from optimizer.outputs.labels import (
+    DEFINITIONAL_LIMITS,
+    bilingual,
+    column_label,
+    column_words,
+    limit_words,
+)
 
 log = logging.getLogger(__name__)
 
