@@ -19,8 +19,10 @@ import pandas as pd
 from optimizer.instance.load import LoadedInstance, load_instance
 from optimizer.instance.validate import ValidInstance, validate
 from optimizer.outputs import tables
+from optimizer.outputs.export import OutputOptions, export_layer
 from optimizer.outputs.gpkg import write_geopackage
 from optimizer.outputs.report import write_run_report
+from optimizer.outputs.workbook import write_run_workbook
 from optimizer.outputs.write import final_path, run_folder, sha256, versions, write_csv, write_json
 from optimizer.solve.options import SolveOptions, SolveOutcome
 
@@ -66,6 +68,7 @@ def solve_instance(
     folder: str | None = None,
     start_plan: pd.Series | None = None,
     progress: Callable[[dict[str, Any]], None] | None = None,
+    output: OutputOptions | None = None,
 ) -> RunResult:
     """Solve an instance and write its run folder.
 
@@ -73,6 +76,9 @@ def solve_instance(
     (found by validation or by HiGHS): then it holds the diagnosis — which limits
     conflict, naming townships and counties, and the least relaxation under which a plan
     exists — instead of an allocation. Stops without a plan write nothing.
+
+    `output` sets the language of the map's and workbook's labels and the extra export
+    formats of the allocation layer (default: both languages, GeoPackage only).
     """
     from optimizer.model import build_model, prepare
     from optimizer.model.build import FAMILIES, chosen_pairs
@@ -190,9 +196,13 @@ def solve_instance(
         (partial / "highs.log").write_text(outcome.log_text, encoding="utf-8")
         write_resolved_instance(partial / "instance.resolved.yaml", loaded)
         write_json(partial / "summary.json", summary)
-        write_geopackage(
-            partial / "allocation.gpkg", alloc, loaded.geometry, loaded.crs, tables.summary_table(summary), counties
+        output = output or OutputOptions()
+        layer = write_geopackage(
+            partial / "allocation.gpkg", alloc, loaded.geometry, loaded.crs, tables.summary_table(summary), counties,
+            lang=output.lang,
         )
+        export_layer(partial, "allocation", layer, output.export)
+        write_run_workbook(partial / "allocation.xlsx", alloc, counties, summary, output.lang)
         timings["write"] = time.perf_counter() - t0
 
         note("checking the plan independently")

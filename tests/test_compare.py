@@ -165,8 +165,13 @@ def test_written_folder(runs, tmp_path):
     assert tot.loc["pv_capacity_mw", "change"] == pytest.approx(50)
     assert len(_read(folder / "county_changes.csv")) == 2
     layers = dict(pyogrio.list_layers(folder / "comparison.gpkg"))
-    assert set(layers) == {"changed_townships", "county_changes", "total_changes"}
-    assert layers["changed_townships"] is None  # tiny has no township geometry
+    assert set(layers) == {"townships", "changed_townships", "county_changes", "total_changes", "layer_styles"}
+    assert layers["changed_townships"] is None and layers["townships"] is None  # tiny has no township geometry
+    everyone = pyogrio.read_dataframe(folder / "comparison.gpkg", layer="townships").set_index("township_id")
+    assert list(everyone.index) == ["T1", "T2", "T3", "T4"]  # every township, for context
+    assert everyone.loc["T1", "change"] == f"{everyone.loc['T1', 'industry_a']} → conservation"
+    assert list(everyone["changed"]) == [True, False, True, False]
+    assert everyone.loc["T2", "change"] == "unchanged"
     gp = pyogrio.read_dataframe(folder / "comparison.gpkg", layer="changed_townships")
     assert sorted(gp["township_id"]) == ["T1", "T3"]
     data = json.loads((folder / "comparison.json").read_text(encoding="utf-8"))

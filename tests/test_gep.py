@@ -276,7 +276,8 @@ def test_write_gep_tables_layers_and_manifest(results, tiny_with_sets):
     county = pd.read_csv(out / "gep_by_county.csv", encoding="utf-8-sig").set_index("county")
     assert county.loc["A", "gep_regulating_yuan"] == pytest.approx(100_000 + 240_000)
     layers = dict(pyogrio.list_layers(out / "gep.gpkg"))
-    assert set(layers) == {"gep_by_township", "gep_by_service", "gep_by_county", "gep_by_city", "gep_prices"}
+    assert set(layers) == {"gep_by_township", "gep_by_service", "gep_by_county", "gep_by_city", "gep_prices",
+                           "layer_styles"}
     assert layers["gep_by_township"] is None  # tiny's table is a CSV: no geometry
     manifest = json.loads((out / "manifest.json").read_text(encoding="utf-8"))
     assert manifest["convention"] == "local" and manifest["price_set"] == {"soil_retention": 20}

@@ -26,7 +26,8 @@ from typing import Any
 import pandas as pd
 
 from optimizer.errors import InputError, Location, Problem
-from optimizer.outputs.gpkg import write_comparison_gpkg
+from optimizer.outputs.export import OutputOptions, export_layer
+from optimizer.outputs.gpkg import UNCHANGED, write_comparison_gpkg
 from optimizer.outputs.write import final_path, run_folder, sha256, versions, write_csv, write_json
 
 log = logging.getLogger(__name__)
@@ -127,6 +128,9 @@ class Comparison:
     - `constraint_changes`: every limit of either run with status, lhs, rhs, slack and
       used share in each, and `change` (became binding / became slack / new / gone /
       became nearly binding / no longer nearly binding / empty when unchanged).
+    - `townships`: every township, with the columns of `changed_townships` plus
+      `changed` (bool) and `change` ("citrus → conservation", or "unchanged"): the
+      comparison map, where the changed townships stand out among the others.
     """
 
     run_a: RunInfo
@@ -137,6 +141,7 @@ class Comparison:
     constraint_changes: pd.DataFrame
     townships_compared: int
     warnings: list[str] = field(default_factory=list)
+    townships: pd.DataFrame = field(default_factory=pd.DataFrame)
 
     @property
     def transitions(self) -> dict[str, int]:
@@ -313,13 +318,14 @@ def compare_runs(run_a: str | Path, run_b: str | Path) -> Comparison:
         log.warning("%s", w)
 
     switched = aa["industry"] != ab["industry"]
-    changed = _changed_townships(aa, ab, switched)
+    everyone = _township_changes(aa, ab, switched)
+    changed = everyone.loc[everyone["changed"]].drop(columns=["changed", "change"]).reset_index(drop=True)
     per_county = _per_county(aa, ab, switched)
     totals = _totals(aa, ab, sa, sb, switched)
     cons = constraint_changes(sa.get("constraints") or [], sb.get("constraints") or [])
     log.info("compared %d townships: %d changed industry, %d limits changed status",
              len(aa), len(changed), int((cons["change"] != "").sum()))
-    return Comparison(info_a, info_b, changed, per_county, totals, cons, len(aa), warnings)
+    return Comparison(info_a, info_b, changed, per_county, totals, cons, len(aa), warnings, everyone)
 
 
 def _warnings(a: RunInfo, b: RunInfo) -> list[str]:
@@ -343,11 +349,12 @@ def _warnings(a: RunInfo, b: RunInfo) -> list[str]:
     return out
 
 
-def _changed_townships(aa: pd.DataFrame, ab: pd.DataFrame, switched: pd.Series) -> pd.DataFrame:
-    ids = aa.index[switched.to_numpy()]
-    a, b = aa.loc[ids], ab.loc[ids]
+def _township_changes(aa: pd.DataFrame, ab: pd.DataFrame, switched: pd.Series) -> pd.DataFrame:
+    """Every township: industries in A and B, whether and how it changed, and B − A of each figure."""
+    a, b = aa, ab
+    sw = switched.to_numpy()
     out = pd.DataFrame({
-        "township_id": ids.to_numpy(),
+        "township_id": aa.index.to_numpy(),
         "name": a["name"].to_numpy(),
         "county": a["county"].to_numpy(),
         "area_ha": a["area_ha"].to_numpy(),
@@ -360,6 +367,8 @@ def _changed_townships(aa: pd.DataFrame, ab: pd.DataFrame, switched: pd.Series) 
             out[f"{col}_b"] = b[col].to_numpy()
     for col in FIGURE_COLUMNS:
         out[f"delta_{col}"] = b[col].to_numpy() - a[col].to_numpy()
+    out["changed"] = sw
+    out["change"] = [f"{x} → {y}" if s else UNCHANGED for x, y, s in zip(out["industry_a"], out["industry_b"], sw)]
     return out
 
 
@@ -514,12 +523,15 @@ def _records(df: pd.DataFrame) -> list[dict[str, Any]]:
     return obj.where(df.notna(), None).to_dict(orient="records")
 
 
-def write_comparison(comp: Comparison, results_root: Path, run_id: str | None = None) -> Path:
+def write_comparison(comp: Comparison, results_root: Path, run_id: str | None = None,
+                     output: OutputOptions | None = None) -> Path:
     """Write the comparison folder atomically and return it.
 
     `<results_root>/<instance A>-compare/<id>/`: changed_townships.csv, county_changes.csv,
-    total_changes.csv, constraint_changes.csv, comparison.gpkg (layer `changed_townships`
-    with run A's township polygons, non-spatial `county_changes` and `total_changes`) and
+    total_changes.csv, constraint_changes.csv, comparison.gpkg (layer `townships`: every
+    township with run A's polygon, the changed ones highlighted by its default style;
+    `changed_townships`: only those; non-spatial `county_changes` and `total_changes`),
+    any `exports` of the `townships` layer (see optimizer.outputs.export) and
     comparison.json, written last with the sha256 of every other file, as a run's manifest.
     """
     with run_folder(Path(results_root), f"{comp.run_a.instance or 'run'}-compare", run_id=run_id) as partial:
@@ -527,8 +539,12 @@ def write_comparison(comp: Comparison, results_root: Path, run_id: str | None = 
         write_csv(partial / "county_changes.csv", comp.per_county)
         write_csv(partial / "total_changes.csv", comp.totals)
         write_csv(partial / "constraint_changes.csv", comp.constraint_changes)
-        write_comparison_gpkg(partial / "comparison.gpkg", (comp.run_a.path, comp.run_b.path),
-                              comp.changed_townships, comp.per_county, comp.totals)
+        output = output or OutputOptions()
+        layer = write_comparison_gpkg(partial / "comparison.gpkg", (comp.run_a.path, comp.run_b.path),
+                                      comp.changed_townships, comp.per_county, comp.totals, comp.townships,
+                                      lang=output.lang)  # fmt: skip
+        if layer is not None:
+            export_layer(partial, "townships", layer, output.export)
         data = comp.to_dict()
         data["versions"] = versions()
         data["outputs"] = {p.name: sha256(p) for p in sorted(partial.iterdir())}

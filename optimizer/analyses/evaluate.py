@@ -35,7 +35,8 @@ from optimizer.analyses.plans import plan_file, read_plan
 from optimizer.instance.load import load_instance
 from optimizer.instance.validate import ValidInstance, validate
 from optimizer.outputs import tables
-from optimizer.outputs.gpkg import township_layer, write_layers
+from optimizer.outputs.export import OutputOptions, export_layer
+from optimizer.outputs.gpkg import evaluation_style, township_layer, write_layers
 
 log = logging.getLogger(__name__)
 
@@ -279,13 +280,15 @@ def evaluate_plan(
     optimum_run: Path | None = None,
     phase: Callable[[str], None] | None = None,
     write: bool = True,
+    output: OutputOptions | None = None,
 ) -> Evaluation:
     """Check a plan against every limit, score it, and compare it with the optimum.
 
     The optimum is solved with `solve_instance` (its own run folder is written and its
     id reported), unless `optimum_run` names an existing run folder to compare with.
     With `write`, the evaluation goes to `results/<instance>/<run id>-evaluate/`
-    atomically. Raises InputError (located problems) for an invalid instance or plan
+    atomically (`output`: label language and export formats of the `plan` layer, also
+    used for the optimum's run folder). Raises InputError (located problems) for an invalid instance or plan
     file; a plan that breaks limits is not an error: see `Evaluation.violations`.
     """
     from optimizer.outputs.write import final_path, new_run_id, run_folder
@@ -326,7 +329,7 @@ def evaluate_plan(
     else:
         result = solve_instance(
             instance_path, options or SolveOptions(), results_root=Path(results_root),
-            phase=note, scenarios=scenarios, sets=sets,
+            phase=note, scenarios=scenarios, sets=sets, output=output,
         )  # fmt: skip
         ev.optimum_status = result.summary.get("status")
         ev.optimum_solver_objective_yuan = result.summary.get("objective_yuan")
@@ -372,13 +375,36 @@ def evaluate_plan(
     with run_folder(Path(results_root), loaded.spec.name, new_run_id() + "-evaluate") as partial:
         finish(partial)
         note("writing the evaluation")
-        _write(ev, valid, partial, opt_alloc, sets)
+        _write(ev, valid, partial, opt_alloc, sets, output or OutputOptions())
     ev.out_dir = final_path(partial)
     log.info("plan %s: %d violation(s); evaluation in %s", csv, len(ev.violations), ev.out_dir)
     return ev
 
 
-def _write(ev: Evaluation, valid: ValidInstance, folder: Path, opt_alloc: pd.DataFrame | None, sets: Any) -> None:
+#: Limits that apply to a county as a whole: a township in such a county is part of the breach.
+COUNTY_LIMITS = frozenset({"water_use_per_county_max", "pv_capacity_per_county_max", "conservation_area_per_county_min"})
+
+
+def _verdicts(layer: pd.DataFrame, violations: list[Violation], with_optimum: bool) -> list[str]:
+    """Per township, what the evaluation map shows (optimizer.outputs.gpkg.VERDICTS): it
+    breaks a limit itself, its county breaks a county-wide limit, it differs from the
+    optimum, or it is as the optimum (meets every limit, when there is no optimum)."""
+    counties = {str(v.index) for v in violations if v.name in COUNTY_LIMITS and v.index is not None}
+    out = []
+    for own, county, differs in zip(layer["violations"], layer["county"], layer["differs_from_optimum"]):
+        if own:
+            out.append("breaks_limits")
+        elif str(county) in counties:
+            out.append("county_breaks_limits")
+        elif not with_optimum:
+            out.append("meets_limits")
+        else:
+            out.append("differs_from_optimum" if differs else "as_optimum")
+    return out
+
+
+def _write(ev: Evaluation, valid: ValidInstance, folder: Path, opt_alloc: pd.DataFrame | None, sets: Any,
+           output: OutputOptions) -> None:
     """evaluation.json, violations.csv, comparison.csv, differing_townships.csv, evaluate.gpkg, manifest.json."""
     from optimizer.outputs.write import sha256, versions, write_csv, write_json
 
@@ -394,6 +420,7 @@ def _write(ev: Evaluation, valid: ValidInstance, folder: Path, opt_alloc: pd.Dat
         layer["optimum_industry"] = ""
         layer["differs_from_optimum"] = False
         layer["left_on_the_table_yuan"] = np.nan
+    layer["verdict"] = _verdicts(layer, ev.violations, opt_alloc is not None)
     viol = violations_table(ev.violations)
     write_csv(folder / "plan_allocation.csv", layer)
     write_csv(folder / "violations.csv", viol)
@@ -403,7 +430,11 @@ def _write(ev: Evaluation, valid: ValidInstance, folder: Path, opt_alloc: pd.Dat
     if not ev.comparison.empty:
         tables_out["comparison"] = ev.comparison
         tables_out["differing_townships"] = ev.differing
-    write_layers(folder / "evaluate.gpkg", {"plan": township_layer(layer, loaded.geometry, loaded.crs)}, tables_out)
+    plan_layer = township_layer(layer, loaded.geometry, loaded.crs)
+    write_layers(folder / "evaluate.gpkg", {"plan": plan_layer}, tables_out,
+                 styles={"plan": evaluation_style(output.lang)} if loaded.geometry is not None else {},
+                 lang=output.lang)  # fmt: skip
+    export_layer(folder, "plan", plan_layer, output.export)
     write_json(folder / "evaluation.json", ev.to_dict())
     manifest = {
         "tool": "karst-layout-optimizer",

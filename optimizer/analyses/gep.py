@@ -35,7 +35,8 @@ from optimizer.errors import InputError, Location, Problem, did_you_mean
 from optimizer.instance.load import LoadedInstance
 from optimizer.instance.schema import GEP_CATEGORIES
 from optimizer.instance.validate import ValidInstance
-from optimizer.outputs.gpkg import township_layer, write_layers
+from optimizer.outputs.export import OutputOptions, export_layer
+from optimizer.outputs.gpkg import gep_style, township_layer, write_layers
 
 log = logging.getLogger(__name__)
 
@@ -393,13 +394,15 @@ def write_gep(
     *,
     extra_inputs: list[Path] | None = None,
     sets: list[str] | tuple[str, ...] = (),
+    output: OutputOptions | None = None,
 ) -> Path:
     """Write `results/<instance>/<run id>-gep/` atomically and return its final path.
 
     Files: gep_by_service.csv, gep_by_township.csv, gep_by_county.csv, gep_by_city.csv,
     gep_by_service_total.csv, gep_prices.csv, gep.gpkg (layer `gep_by_township` with the
-    township polygons when the instance has them, and non-spatial `gep_by_service`,
-    `gep_by_county`, `gep_by_city`, `gep_prices`), instance.resolved.yaml and
+    township polygons when the instance has them, opening graduated by GEP per ha, and
+    non-spatial `gep_by_service`, `gep_by_county`, `gep_by_city`, `gep_prices`), the
+    `output.export` copies of `gep_by_township`, instance.resolved.yaml and
     manifest.json (written last: inputs' sha256, convention, prices used, totals).
     """
     from optimizer.outputs.write import final_path, new_run_id, run_folder, sha256, versions, write_csv, write_json
@@ -414,16 +417,21 @@ def write_gep(
         write_csv(partial / "gep_by_city.csv", accounts.by_city)
         write_csv(partial / "gep_by_service_total.csv", accounts.by_service_total)
         write_csv(partial / "gep_prices.csv", accounts.prices)
+        output = output or OutputOptions()
+        layer = township_layer(accounts.by_township, loaded.geometry, loaded.crs)
         write_layers(
             partial / "gep.gpkg",
-            {"gep_by_township": township_layer(accounts.by_township, loaded.geometry, loaded.crs)},
+            {"gep_by_township": layer},
             {
                 "gep_by_service": accounts.by_service,
                 "gep_by_county": accounts.by_county,
                 "gep_by_city": accounts.by_city,
                 "gep_prices": accounts.prices,
             },
+            styles={"gep_by_township": gep_style(output.lang)} if loaded.geometry is not None else {},
+            lang=output.lang,
         )
+        export_layer(partial, "gep_by_township", layer, output.export)
         write_resolved_instance(partial / "instance.resolved.yaml", loaded)
         manifest = {
             "tool": "karst-layout-optimizer",
@@ -454,6 +462,7 @@ def account_instance(
     scenarios: list[str] | tuple[str, ...] = (),
     sets: list[str] | tuple[str, ...] = (),
     write: bool = True,
+    output: OutputOptions | None = None,
 ) -> tuple[GepAccounts, Path | None]:
     """Read, validate, account and (by default) write: what `optimizer gep` does, as a library call."""
     from optimizer.run import load_and_validate
@@ -468,5 +477,5 @@ def account_instance(
         extra.append(csv)
         source = str(csv)
     accounts = gep_accounts(valid, series, convention, plan_source=source)
-    out_dir = write_gep(accounts, valid, results_root, extra_inputs=extra, sets=sets) if write else None
+    out_dir = write_gep(accounts, valid, results_root, extra_inputs=extra, sets=sets, output=output) if write else None
     return accounts, out_dir

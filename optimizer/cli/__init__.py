@@ -64,6 +64,8 @@ def main_options(
     if lang is not None and lang.lower() not in LANGUAGES:
         raise typer.BadParameter(f"'{lang}': use zh or en", param_hint="--lang")
     state["lang"] = set_language(lang)
+    # Files (map aliases, workbook headers) are bilingual unless a language is asked for.
+    state["lang_option"] = lang.lower() if lang else None
     level = logging.WARNING
     if verbose == 1:
         level = logging.INFO

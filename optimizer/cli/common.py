@@ -110,7 +110,33 @@ class _PipeSafe:
 
 out = Console(soft_wrap=True, file=_PipeSafe("stdout"))  # type: ignore[arg-type]
 err = Console(stderr=True, soft_wrap=True, file=_PipeSafe("stderr"))  # type: ignore[arg-type]
-state = {"debug": False, "quiet": False, "lang": "en"}
+state: dict[str, Any] = {"debug": False, "quiet": False, "lang": "en", "lang_option": None}
+
+#: Help of every command's `--export` option.
+EXPORT_HELP = ("Also write the map layer as shp (Shapefile with .cpg and a field list) and/or geojson (WGS 84), "
+               "comma-separated: --export gpkg,shp,geojson. The GeoPackage is always written.")
+
+
+def check_export(value: str | None) -> str | None:
+    """Typer callback: reject unknown `--export` formats before anything runs."""
+    if value is None:
+        return value
+    import typer
+
+    from optimizer.outputs.export import parse_formats
+
+    try:
+        parse_formats(value)
+    except ValueError as exc:
+        raise typer.BadParameter(str(exc)) from None
+    return value
+
+
+def output_options(export: str | None) -> Any:
+    """What the files are written with: `--lang` if given (else labels in both languages), `--export`."""
+    from optimizer.outputs.export import OutputOptions, parse_formats
+
+    return OutputOptions(lang=state.get("lang_option"), export=parse_formats(export))
 
 
 

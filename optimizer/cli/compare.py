@@ -4,11 +4,11 @@ from __future__ import annotations
 
 import math
 from pathlib import Path
-from typing import Annotated, Any
+from typing import Annotated, Any, Optional
 
 import typer
 
-from optimizer.cli.common import Exit, exit_codes, fit
+from optimizer.cli.common import EXPORT_HELP, Exit, check_export, exit_codes, fit, output_options
 from optimizer.errors import InputError
 
 
@@ -21,10 +21,11 @@ def register(app: typer.Typer) -> None:
         run_b: Annotated[Path, typer.Argument(metavar="RUN_B", help="The run to compare with it (B); every change is B − A.")],
         results: Annotated[Path, typer.Option("--results", help="Folder for the comparison outputs (<results>/<instance>-compare/<id>/).")] = Path("results"),
         no_write: Annotated[bool, typer.Option("--no-write", help="Only print; write no files.")] = False,
+        export: Annotated[Optional[str], typer.Option("--export", metavar="FORMATS", help=EXPORT_HELP, callback=check_export)] = None,
     ) -> None:
         """Compare two runs: townships that changed industry, GEP, income, water, PV and investment per county and in total, and limits that became binding or slack.
 
-        Writes CSV tables, comparison.json and comparison.gpkg (changed townships as a map layer).
+        Writes CSV tables, comparison.json and comparison.gpkg (every township, the changed ones highlighted).
 
         Example: optimizer compare results/fuchuan/20261127-101500-ab12cd results/fuchuan/20261127-103000-cd34ef
         """
@@ -47,8 +48,9 @@ def register(app: typer.Typer) -> None:
             err.print(f"[yellow]Warning:[/] {escape(w)}", highlight=False)
         print_comparison(comp, out)
         if not no_write:
-            folder = write_comparison(comp, results)
-            out.print(f"Comparison: [bold]{escape(str(folder))}[/] (comparison.gpkg maps the changed townships)")
+            folder = write_comparison(comp, results, output=output_options(export))
+            out.print(f"Comparison: [bold]{escape(str(folder))}[/] (comparison.gpkg layer townships maps every "
+                      "township, the changed ones highlighted)")
 
 
 def _num(x: Any, digits: int = 0, sign: bool = False) -> str:

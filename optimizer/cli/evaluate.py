@@ -7,7 +7,15 @@ from typing import Annotated, Any, Optional
 
 import typer
 
-from optimizer.cli.common import Exit, exit_codes, fit, print_problems
+from optimizer.cli.common import (
+    EXPORT_HELP,
+    Exit,
+    check_export,
+    exit_codes,
+    fit,
+    output_options,
+    print_problems,
+)
 from optimizer.errors import InputError
 
 EPILOG = exit_codes(Exit.OK, Exit.INTERNAL, Exit.INVALID_INPUT, Exit.PLAN_VIOLATES)
@@ -27,6 +35,7 @@ def register(app: typer.Typer) -> None:
         seed: Annotated[int, typer.Option("--seed", help="HiGHS random seed for the optimum solve.")] = 20260101,
         scenario: Annotated[Optional[str], typer.Option("--scenario", "-s", help="Scenarios or named overrides to apply first, comma-separated, as for solve.")] = None,
         set_: Annotated[Optional[list[str]], typer.Option("--set", help="Change one value by its path (repeatable), as for solve.")] = None,
+        export: Annotated[Optional[str], typer.Option("--export", metavar="FORMATS", help=EXPORT_HELP, callback=check_export)] = None,
     ) -> None:
         """Score your own plan: every limit checked in plain words, GEP and income, and the optimum's lead.
 
@@ -45,7 +54,7 @@ def register(app: typer.Typer) -> None:
                 ev = evaluate_plan(
                     instance, plan, options=options, results_root=results, optimum_run=optimum,
                     scenarios=[n.strip() for n in (scenario or "").split(",") if n.strip()], sets=set_ or [],
-                    phase=lambda name: status.update(name),
+                    phase=lambda name: status.update(name), output=output_options(export),
                 )  # fmt: skip
         except InputError as exc:
             files = {p.location.file for p in exc.problems}

@@ -7,7 +7,16 @@ from typing import Annotated, Any, Optional
 
 import typer
 
-from optimizer.cli.common import Exit, exit_codes, fit, names, print_problems
+from optimizer.cli.common import (
+    EXPORT_HELP,
+    Exit,
+    check_export,
+    exit_codes,
+    fit,
+    names,
+    output_options,
+    print_problems,
+)
 from optimizer.errors import InputError
 
 
@@ -24,6 +33,7 @@ def register(app: typer.Typer) -> None:
         results: Annotated[Path, typer.Option("--results", help="Folder for outputs: writes <results>/<instance>/<run id>-gep/.")] = Path("results"),
         scenario: Annotated[Optional[str], typer.Option("--scenario", "-s", help="Scenarios or named overrides to apply first, comma-separated, as for solve.")] = None,
         set_: Annotated[Optional[list[str]], typer.Option("--set", help="Change one value by its path (repeatable), as for solve.")] = None,
+        export: Annotated[Optional[str], typer.Option("--export", metavar="FORMATS", help=EXPORT_HELP, callback=check_export)] = None,
     ) -> None:
         """GEP of the baseline or of a plan: by service, category, township, county and city (CSV + GeoPackage).
 
@@ -38,7 +48,7 @@ def register(app: typer.Typer) -> None:
         try:
             accounts, out_dir = account_instance(
                 instance, plan, convention, results_root=results,
-                scenarios=names(scenario), sets=set_ or [],
+                scenarios=names(scenario), sets=set_ or [], output=output_options(export),
             )
         except InputError as exc:
             print_problems(err, exc, "The input has")

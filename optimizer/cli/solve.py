@@ -11,8 +11,10 @@ from rich.markup import escape
 from rich.table import Table
 
 from optimizer.cli.common import (
+    EXPORT_HELP,
     Exit,
     LiveStatus,
+    check_export,
     err,
     exit_codes,
     fail_input,
@@ -20,6 +22,7 @@ from optimizer.cli.common import (
     fmt,
     names,
     out,
+    output_options,
     print_infeasible,
     state,
 )
@@ -40,8 +43,9 @@ def solve(
     results: Annotated[Path, typer.Option("--results", help="Folder for run outputs.")] = Path("results"),
     scenario: Annotated[Optional[str], typer.Option("--scenario", "-s", help="Scenarios or named overrides of the instance to apply, comma-separated, in order: --scenario dry_year,pv_price_cut.")] = None,
     set_: Annotated[Optional[list[str]], typer.Option("--set", help="Change one value by its path (repeatable; applied after scenarios): --set constraints.water.county_max_m3.富川瑶族自治县=0.7*  (a trailing * multiplies).")] = None,
+    export: Annotated[Optional[str], typer.Option("--export", metavar="FORMATS", help=EXPORT_HELP, callback=check_export)] = None,
 ) -> None:
-    """Solve an instance and write results/<instance>/<run id>/ (CSV, GeoPackage, summary, manifest).
+    """Solve an instance and write results/<instance>/<run id>/ (CSV, Excel, GeoPackage, summary, manifest).
 
     Example: optimizer solve instances/fuchuan/fuchuan.yaml --time-limit 60
     """
@@ -60,7 +64,7 @@ def solve(
 
             result = solve_instance(
                 instance, options, results_root=results, model_file=write_model_to, phase=phase,
-                scenarios=names(scenario), sets=set_ or [], progress=live.solving,
+                scenarios=names(scenario), sets=set_ or [], progress=live.solving, output=output_options(export),
             )
     except InputError as exc:
         fail_input(exc)
