@@ -131,3 +131,47 @@ def test_global_flags_anywhere():
     assert _globals_first(["solve", "x.yaml", "-q"]) == ["-q", "solve", "x.yaml"]
     assert _globals_first(["solve", "x.yaml", "--debug", "-v"]) == ["--debug", "-v", "solve", "x.yaml"]
     assert _globals_first(["solve", "x.yaml", "--set", "-v"]) == ["solve", "x.yaml", "--set", "-v"]
+
+
+def test_tables_fit_80_columns_without_cutting_numbers():
+    """`fit` lays a table out at the console's width: no line wider, every number whole.
+
+    The compare and sweep tables once lost their text columns entirely at 80 columns
+    (numeric columns kept the width of long headers); this is the shape that broke.
+    """
+    import io
+
+    from rich.cells import cell_len
+    from rich.console import Console
+    from rich.table import Table
+
+    from optimizer.cli.common import fit
+
+    t = Table(title="Townships that changed industry")
+    t.add_column("township, county: A → B")
+    for h in ("Δ GEP total (yuan/yr)", "Δ income (yuan/yr)", "Δ water (m³/yr)", "Δ PV (MWp)", "Δ investment (yuan)"):
+        t.add_column(h, justify="right")
+    rows = [("451123102 莲山镇\n富川瑶族自治县\nconservation → citrus", "+75,352,334", "+35,224,000", "+1,540,000", "0",
+             "+109,200,000"),
+            ("451123108 朝东镇\n富川瑶族自治县\nconservation → citrus", "+142,244,816", "+65,829,600", "+2,706,000",
+             "+12.5", "+191,880,000")]  # fmt: skip
+    for r in rows:
+        t.add_row(*r)
+    s = Table(title="sweep")
+    for h in ("point", "status", "objective (yuan/yr)", "GEP total (yuan/yr)", "income (yuan/yr)",
+              "townships changed from the first point"):  # fmt: skip
+        s.add_column(h)
+    s.add_row("p00-0.6x_300", "optimal", "588,155,305", "987,931,073", "277,938,548", "0")
+    s.add_row("p41-1x_360", "infeasible", "650,758,827", "1,205,528,223", "364,384,919", "2")
+    for table, cells in ((t, [c for r in rows for c in r[1:]]), (s, ["588,155,305", "1,205,528,223", "p00"])):
+        buf = io.StringIO()
+        Console(width=80, file=buf, soft_wrap=True).print(fit(table))
+        text = buf.getvalue()
+        assert max(cell_len(line) for line in text.splitlines()) <= 80, text
+        for c in cells:
+            assert c in text, (c, text)  # on one line, not folded
+        assert "莲山镇" in text or table is s
+        assert "point" in text and "status" in text or table is t  # text columns keep their room
+    wide = io.StringIO()
+    Console(width=200, file=wide, soft_wrap=True).print(fit(t))
+    assert "Δ GEP total (yuan/yr)" in wide.getvalue()  # a wide terminal gets the natural layout

@@ -277,3 +277,15 @@ def test_cli(runs, tmp_path):
     res = runner.invoke(_app(), ["compare", str(tmp_path / "nowhere"), str(runs[1])])
     assert res.exit_code == 2
     assert "no such file or folder" in res.output
+
+
+def test_cli_fits_80_columns(runs, tmp_path):
+    """Piped output is 80 columns: every line fits, and no number is cut or folded."""
+    from rich.cells import cell_len
+
+    res = CliRunner().invoke(_app(), ["compare", str(runs[0]), str(runs[1]), "--no-write"], env={"COLUMNS": "80"})
+    assert res.exit_code == 0, res.output
+    tables = [line for line in res.output.splitlines() if line[:1] in "┏┃│┡└"]
+    assert tables and max(cell_len(line) for line in tables) <= 80, res.output
+    assert "+1,730,000" in res.output and "fruit → conservation" in res.output
+    assert "+150,000,000" in res.output  # T3's investment, whole

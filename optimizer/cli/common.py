@@ -288,16 +288,71 @@ _NUMBER = __import__("re").compile(r"^[\s+\-−—]*[\d,.]+\s*%?$|^—$|^$")
 
 
 def fit(table: Any) -> Any:
-    """Make a table readable at 80 columns without cutting a number.
+    """Make a table readable at the console's width (80 columns when piped) without cutting a number.
 
-    Columns whose cells are all numbers keep their full width (never wrapped or
-    abbreviated); text columns fold onto further lines instead of ending in "…".
+    Returns a renderable that lays the table out when it is printed, for the width it is
+    printed at. Columns whose cells are all numbers keep the width of their longest
+    number (a number has no space, so it never wraps), but their header folds onto
+    further lines: a long header such as "Δ GEP total (yuan/yr)" must not take the room
+    of the text columns. Text columns share what is left and fold onto further lines
+    instead of ending in "…". Rich alone does not manage this: it keeps no-wrap columns
+    at their header's width and shrinks the text columns to nothing, or lets the console
+    crop the last column.
     """
+    return _Fitted(table)
+
+
+class _Fitted:
+    """A rich table given column widths at render time (see `fit`)."""
+
+    def __init__(self, table: Any) -> None:
+        self.table = table
+
+    def __rich_console__(self, console: Any, options: Any) -> Any:
+        _lay_out(self.table, options.max_width)
+        yield self.table
+
+
+def _lay_out(table: Any, width: int) -> None:
+    """Give every column of `table` a width so that the table fits `width` cells.
+
+    Columns start at their natural width and give up room widest first, in two stages:
+    first down to their longest word (a number's column to its longest number or
+    header word), then down to the last resort (a number's column to its longest
+    number, which is never cut; a text column to 4 cells, folding).
+    """
+    from rich.cells import cell_len
+
+    def longest(texts: list[str], split: Any) -> int:
+        return max([cell_len(part) for t in texts for part in split(t)] or [1])
+
+    natural: list[int] = []
+    soft: list[int] = []  # no word broken
+    hard: list[int] = []  # the last resort
     for column in table.columns:
         cells = [str(c) for c in column._cells]
+        header = str(column.header)
+        column.overflow = "fold"
+        column.no_wrap = False
+        column.min_width = None
         if cells and all(_NUMBER.match(c) for c in cells):
-            column.no_wrap = True
-            column.min_width = max([len(c) for c in cells] + [len(str(column.header))])
+            number = max(cell_len(c) for c in cells) or 1
+            natural.append(max(number, longest([header], str.splitlines)))
+            soft.append(max(number, longest([header], str.split)))
+            hard.append(number)
         else:
-            column.overflow = "fold"
-    return table
+            nat = longest(cells + [header], str.splitlines)
+            natural.append(nat)
+            soft.append(min(nat, longest(cells + [header], str.split)))
+            hard.append(min(nat, 4))
+    budget = width - table._extra_width - sum(table._get_padding_width(i) for i in range(len(table.columns)))
+    widths = list(natural)
+    for floor in (soft, hard):
+        while sum(widths) > budget:
+            candidates = [i for i, w in enumerate(widths) if w > floor[i]]
+            if not candidates:
+                break
+            widest = max(candidates, key=lambda i: widths[i])
+            widths[widest] -= 1
+    for column, w in zip(table.columns, widths):
+        column.width = w

@@ -98,12 +98,13 @@ def print_comparison(comp: Any, console: Any, max_townships: int = 30) -> None:
         moves = ", ".join(f"{k} ×{v}" for k, v in comp.transitions.items())
         t = Table(title=f"Townships that changed industry: {n} of {comp.townships_compared} ({moves})",
                   header_style="bold")
-        for col in ("township", "county", "A → B", "Δ GEP total (yuan/yr)", "Δ income (yuan/yr)",
+        # One text column (township, county, A → B on their own lines) beside five
+        # numbers: three text columns left the numbers no room at 80 columns.
+        for col in ("township, county: A → B", "Δ GEP total (yuan/yr)", "Δ income (yuan/yr)",
                     "Δ water (m³/yr)", "Δ PV (MWp)", "Δ investment (yuan)"):  # fmt: skip
-            t.add_column(col, justify="left" if col in ("township", "county", "A → B") else "right")
+            t.add_column(col, justify="left" if col.startswith("township") else "right")
         for row in ct.head(max_townships).itertuples(index=False):
-            t.add_row(escape(f"{row.township_id} {row.name}"), escape(str(row.county)),
-                      escape(f"{row.industry_a} → {row.industry_b}"),
+            t.add_row(escape(f"{row.township_id} {row.name}\n{row.county}\n{row.industry_a} → {row.industry_b}"),
                       _num(row.delta_gep_total_yuan, sign=True), _num(row.delta_farmer_income_yuan, sign=True),
                       _num(row.delta_water_use_m3, sign=True), _num(row.delta_pv_capacity_mw, 1, sign=True),
                       _num(row.delta_investment_yuan, sign=True))

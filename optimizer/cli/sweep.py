@@ -97,10 +97,15 @@ def sweep(
             err.print(f"[yellow]Interrupted: {finished} of {len(spec.points())} points are finished and kept.[/] "
                       f"Finish the rest with: optimizer sweep --resume {escape(str(sweep_dir))}")
             raise typer.Exit(Exit.ABORTED) from None
-    show = Table(title=f"sweep {sweep_dir.name}", header_style="bold")
-    cols = ["point", "status", "objective_yuan", "gep_total_yuan", "farmer_income_yuan", "townships_changed_from_first"]
+    # Short headers in words (sweep_summary.csv keeps the column names), so that a sweep
+    # of the usual kind fits 80 columns; a longer point id folds, numbers never do.
+    show = Table(title=f"sweep {sweep_dir.name}", header_style="bold", pad_edge=False)
+    headers = {"point": "point", "status": "status", "objective_yuan": "objective (yuan/yr)",
+               "gep_total_yuan": "GEP total (yuan/yr)", "farmer_income_yuan": "income (yuan/yr)",
+               "townships_changed_from_first": "changed"}
+    cols = list(headers)
     for c in cols:
-        show.add_column(c, justify="left" if c in ("point", "status") else "right")
+        show.add_column(headers[c], justify="left" if c in ("point", "status") else "right")
     for _, r in table.iterrows():
         show.add_row(*[(fmt(r[c]) if isinstance(r.get(c), float) and not math.isnan(r[c]) else str(r.get(c, "")))
                        for c in cols])
