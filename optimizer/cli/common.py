@@ -309,17 +309,20 @@ class _Fitted:
         self.table = table
 
     def __rich_console__(self, console: Any, options: Any) -> Any:
-        _lay_out(self.table, options.max_width)
-        yield self.table
+        needed = _lay_out(self.table, options.max_width)
+        if needed > options.max_width:  # too many numbers for the width: wider, never cut
+            options = options.update(width=needed)
+        yield from console.render(self.table, options)
 
 
-def _lay_out(table: Any, width: int) -> None:
-    """Give every column of `table` a width so that the table fits `width` cells.
+def _lay_out(table: Any, width: int) -> int:
+    """Give every column of `table` a width so that the table fits `width` cells; return its width.
 
     Columns start at their natural width and give up room widest first, in two stages:
     first down to their longest word (a number's column to its longest number or
     header word), then down to the last resort (a number's column to its longest
-    number, which is never cut; a text column to 4 cells, folding).
+    number, which is never cut; a text column to 4 cells, folding). When even that does
+    not fit, the table keeps every word whole and is wider than `width`.
     """
     from rich.cells import cell_len
 
@@ -345,14 +348,23 @@ def _lay_out(table: Any, width: int) -> None:
             natural.append(nat)
             soft.append(min(nat, longest(cells + [header], str.split)))
             hard.append(min(nat, 4))
-    budget = width - table._extra_width - sum(table._get_padding_width(i) for i in range(len(table.columns)))
-    widths = list(natural)
-    for floor in (soft, hard):
+    overhead = table._extra_width + sum(table._get_padding_width(i) for i in range(len(table.columns)))
+    budget = width - overhead
+
+    def shrink(widths: list[int], floor: list[int]) -> list[int]:
+        widths = list(widths)
         while sum(widths) > budget:
             candidates = [i for i, w in enumerate(widths) if w > floor[i]]
             if not candidates:
                 break
-            widest = max(candidates, key=lambda i: widths[i])
-            widths[widest] -= 1
+            widths[max(candidates, key=lambda i: widths[i])] -= 1
+        return widths
+
+    widths = shrink(natural, soft)
+    if sum(widths) > budget:
+        last_resort = shrink(widths, hard)
+        if sum(last_resort) <= budget:
+            widths = last_resort
     for column, w in zip(table.columns, widths):
         column.width = w
+    return sum(widths) + overhead
