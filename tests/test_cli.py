@@ -175,3 +175,24 @@ def test_tables_fit_80_columns_without_cutting_numbers():
     wide = io.StringIO()
     Console(width=200, file=wide, soft_wrap=True).print(fit(t))
     assert "Δ GEP total (yuan/yr)" in wide.getvalue()  # a wide terminal gets the natural layout
+
+
+def test_table_too_wide_for_its_numbers_is_wider_not_cut():
+    """Six wide numbers and two text columns cannot fit 80 columns: the table grows instead."""
+    import io
+
+    from rich.console import Console
+    from rich.table import Table
+
+    from optimizer.cli.common import fit
+
+    t = Table()
+    for h in ("township", "industry", "GEP", "Δ GEP", "income", "Δ income", "GEP/ha", "income/ha"):
+        t.add_column(h)
+    numbers = ["159,518,154", "133,692,114", "62,532,000", "52,164,000", "98,468", "38,600"]
+    t.add_row("451123100 富阳镇", "conservation", *numbers)
+    buf = io.StringIO()
+    Console(width=80, file=buf, soft_wrap=True).print(fit(t))
+    text = buf.getvalue()
+    for c in [*numbers, "451123100", "conservation", "income/ha"]:
+        assert c in text, (c, text)
