@@ -45,6 +45,26 @@ FAMILIES: dict[str, tuple[str, float]] = {
     "industry_locked_in": ("", 1.0),
 }
 
+#: Which part of the region the rows of each family span: the decomposition
+#: (optimizer/solve/decompose/) reads the model's structure from here, never from the
+#: matrix. "township" rows involve one township's pairs, "county" rows one county's;
+#: a "basin" row couples every county with a township in the basin (it is local only
+#: when the basin lies inside one county); "global" rows tie the whole region together.
+FAMILY_SCOPE: dict[str, str] = {
+    "one_industry_per_township": "township",
+    "water_use_per_township_max": "township",
+    "water_use_per_county_max": "county",
+    "water_use_per_basin_max": "basin",
+    "market_output_max": "global",
+    "market_output_beyond_step_def": "global",
+    "pv_capacity_per_county_max": "county",
+    "investment_budget_max": "global",
+    "conservation_area_min": "global",
+    "conservation_area_per_county_min": "county",
+    "farmer_income_per_township_min": "township",
+    "industry_locked_in": "township",
+}
+
 
 def prepare(valid: ValidInstance) -> ModelData:
     """Allowed pairs after gates and locks, with per-township totals (per-ha × area).
