@@ -10,7 +10,7 @@ from __future__ import annotations
 import logging
 import time
 from collections.abc import Callable
-from dataclasses import dataclass, field
+from dataclasses import dataclass, field, replace
 from pathlib import Path
 from typing import Any
 
@@ -24,7 +24,8 @@ from optimizer.outputs.gpkg import write_geopackage
 from optimizer.outputs.report import write_run_report
 from optimizer.outputs.workbook import write_run_workbook
 from optimizer.outputs.write import final_path, run_folder, sha256, versions, write_csv, write_json
-from optimizer.solve.options import SolveOptions, SolveOutcome
+from optimizer.solve.method import choose_method
+from optimizer.solve.options import Clock, SolveOptions, SolveOutcome
 
 log = logging.getLogger(__name__)
 
@@ -41,6 +42,7 @@ class RunResult:
     check_ok: bool | None = None
     check_messages: list[str] = field(default_factory=list)
     plan: pd.Series | None = None  # industry per township; a sweep's next point starts from it
+    state: Any = None  # DecompositionState of a decomposed solve: warm start for a related solve
 
     @property
     def has_plan(self) -> bool:
@@ -69,6 +71,7 @@ def solve_instance(
     start_plan: pd.Series | None = None,
     progress: Callable[[dict[str, Any]], None] | None = None,
     output: OutputOptions | None = None,
+    warm: Any = None,
 ) -> RunResult:
     """Solve an instance and write its run folder.
 
@@ -79,10 +82,15 @@ def solve_instance(
 
     `output` sets the language of the map's and workbook's labels and the extra export
     formats of the allocation layer (default: both languages, GeoPackage only).
+    `options.method` picks HiGHS on the whole model or the county decomposition (`auto`
+    decides by size and structure and the summary says why). `options.time_limit` bounds
+    the whole call, from `options.started_at` (or this call) to the results written.
+    `warm` is a `DecompositionState` from a related solve (a sweep's previous point);
+    `RunResult.state` is this solve's, for the next.
     """
     from optimizer.model import build_model, prepare
     from optimizer.model.build import FAMILIES, chosen_pairs
-    from optimizer.model.report import constraint_report
+    from optimizer.model.report import constraint_report, matrix_constraint_report
     from optimizer.solve import solve, write_model
 
     note = phase or (lambda name: None)
@@ -103,28 +111,49 @@ def solve_instance(
         return _infeasible_run(loaded, valid, None, None, timings, results_root, folder, run_id, sets, path)
 
     options = options.for_size(len(valid.townships))
+    clock = Clock.of(options)
+    method, why = choose_method(options, loaded.spec, valid.townships)
+    reserve = write_reserve(timings)
     note("building the model")
     t0 = time.perf_counter()
     data = prepare(valid)
-    m = build_model(data)
     timings["build"] = time.perf_counter() - t0
+    m = None
+    decomposed = None
+    outcome = None
+    if method == "decompose":
+        outcome, decomposed, method, why = _decompose(data, options, clock, reserve, warm, progress, note, timings,
+                                                      method, why)
+    polish = decomposed is not None and _worth_polishing(outcome, clock, reserve, len(valid.townships))
+    if method == "direct" or model_file is not None or polish:
+        t0 = time.perf_counter()
+        m = build_model(data)
+        timings["build"] += time.perf_counter() - t0
     if model_file is not None:
         t0 = time.perf_counter()
         write_model(m, model_file)
         timings["write_model"] = time.perf_counter() - t0
         log.info("wrote the model to %s", model_file)
+    if method == "direct":
+        start = None
+        if start_plan is not None:
+            from optimizer.model.start import repaired_start
 
-    start = None
-    if start_plan is not None:
-        from optimizer.model.start import repaired_start
-
-        t0 = time.perf_counter()
-        start = repaired_start(m, data, start_plan)
-        timings["start"] = time.perf_counter() - t0
-    note("solving with HiGHS")
-    outcome = solve(m, options, start=start, progress=progress)
-    timings["transfer"] = outcome.transfer_seconds
+            t0 = time.perf_counter()
+            start = repaired_start(m, data, start_plan)
+            timings["start"] = time.perf_counter() - t0
+        note("solving with HiGHS")
+        left = clock.left(reserve)
+        outcome = solve(m, options if left is None else replace(options, time_limit=max(0.1, left)),
+                        start=start, progress=progress)
+        timings["transfer"] = outcome.transfer_seconds
+    assert outcome is not None
     timings["solve"] = outcome.solve_seconds
+    if polish:
+        note("improving with HiGHS from the decomposition's plan")
+        outcome, decomposed, polished = _polish(m, data, options, clock, reserve, outcome, decomposed, progress)
+        timings["polish"] = polished.get("seconds", 0.0)
+        why += "; then HiGHS from its plan: " + polished["result"]
 
     summary: dict[str, Any] = {
         "instance": loaded.spec.name,
@@ -141,7 +170,10 @@ def solve_instance(
         "infeasible_families": outcome.infeasible_families,
         "scenarios": list(loaded.scenarios),
         "overrides_applied": [a.to_dict() for a in loaded.applied_overrides],
+        "method": {"used": method, "why": why},
     }
+    if decomposed is not None:
+        summary["decomposition"] = _jsonable_stats(decomposed.stats)
     if outcome.status == "infeasible":
         timings["total"] = time.perf_counter() - t_start
         return _infeasible_run(loaded, valid, data, outcome, timings, results_root, folder, run_id, sets, path)
@@ -150,27 +182,35 @@ def solve_instance(
         summary["timings_s"] = timings
         return RunResult(outcome=outcome, run_dir=None, summary=summary, timings=timings)
 
-    plan = chosen_pairs(m)
-    if outcome.status == "optimal" and options.gap == 0.0:
-        t0 = time.perf_counter()
-        summary["runner_up"] = _runner_up(m, valid, plan, options, outcome)
-        timings["runner_up"] = time.perf_counter() - t0
-    else:
+    if decomposed is not None:
+        plan = decomposed.plan
         summary["runner_up"] = None
+    else:
+        plan = chosen_pairs(m)
+        if outcome.status == "optimal" and options.gap == 0.0:
+            t0 = time.perf_counter()
+            summary["runner_up"] = _runner_up(m, valid, plan, options, outcome, clock.left(reserve))
+            timings["runner_up"] = time.perf_counter() - t0
+        else:
+            summary["runner_up"] = None
     summary["gap_rule"] = options.gap_rule
 
     note("writing results")
     t0 = time.perf_counter()
-    for var in m.industry_chosen.values():  # reports use the 0/1 plan, not HiGHS's 1e-9 noise
-        if var.value is not None:
-            var.set_value(float(round(var.value)), skip_validation=True)
+    if m is not None and decomposed is None:
+        for var in m.industry_chosen.values():  # reports use the 0/1 plan, not HiGHS's 1e-9 noise
+            if var.value is not None:
+                var.set_value(float(round(var.value)), skip_validation=True)
     alloc = tables.allocation_table(valid, plan)
     industries = [i for i, ind in loaded.spec.industries.items() if ind.candidate]
     counties = tables.county_totals(alloc, industries)
     summary["totals"] = tables.totals(valid, alloc)
     summary["market_revenue_loss_yuan"] = tables.market_losses(valid, alloc)
     summary["per_county"] = counties.to_dict(orient="records")
-    summary["constraints"] = constraint_report(m, FAMILIES)
+    if decomposed is not None:
+        summary["constraints"] = matrix_constraint_report(decomposed.matrix, decomposed.z, FAMILIES)
+    else:
+        summary["constraints"] = constraint_report(m, FAMILIES)
     # Definitions and locks hold with equality by construction; they are not scarce limits.
     limits = [r for r in summary["constraints"]
               if r["family"] not in ("market_output_beyond_step_def", "industry_locked_in")]
@@ -182,10 +222,13 @@ def solve_instance(
     ]
     steps = {name: sorted(mk.price_steps, key=lambda s: s.above_output)  # as markets.py numbers them
              for name, mk in data.spec.constraints.markets.items()}  # fmt: skip
+    if decomposed is not None:
+        dm = decomposed.matrix
+        beyond = {key: float(decomposed.z[dm.n_x + j]) for j, key in enumerate(dm.o_keys)}
+    else:
+        beyond = {key: var.value or 0.0 for key, var in m.market_output_beyond_step.items()}
     summary["price_steps_reached"] = [
-        f"{market} beyond {steps[market][k].above_output:,.0f}"
-        for (market, k), var in m.market_output_beyond_step.items()
-        if (var.value or 0.0) > 1e-6
+        f"{market} beyond {steps[market][k].above_output:,.0f}" for (market, k), value in beyond.items() if value > 1e-6
     ]
 
     with run_folder(results_root, folder or loaded.spec.name, run_id=run_id) as partial:
@@ -193,7 +236,8 @@ def solve_instance(
         summary["run_id"] = run_id
         write_csv(partial / "allocation.csv", alloc)
         write_csv(partial / "county_totals.csv", counties)
-        (partial / "highs.log").write_text(outcome.log_text, encoding="utf-8")
+        log_name = "decomposition.log" if decomposed is not None else "highs.log"
+        (partial / log_name).write_text(outcome.log_text, encoding="utf-8")
         write_resolved_instance(partial / "instance.resolved.yaml", loaded)
         write_json(partial / "summary.json", summary)
         output = output or OutputOptions()
@@ -225,7 +269,8 @@ def solve_instance(
     run_dir = final_path(partial)
     summary["timings_s"] = timings
     messages = [str(v) for v in getattr(report, "violations", [])] + [str(x) for x in getattr(report, "mismatches", [])]
-    return RunResult(outcome, run_dir, summary, timings, report.ok, messages, plan=plan)
+    return RunResult(outcome, run_dir, summary, timings, report.ok, messages, plan=plan,
+                     state=decomposed.state if decomposed is not None else None)
 
 
 def write_resolved_instance(target: Path, loaded: LoadedInstance) -> None:
@@ -373,11 +418,15 @@ def _family_of(problem: Any) -> str:
 
 
 def _runner_up(m: Any, valid: ValidInstance, plan: pd.Series, options: SolveOptions,
-               outcome: SolveOutcome) -> dict[str, Any] | None:
+               outcome: SolveOutcome, left: float | None = None) -> dict[str, Any] | None:
     """The best other plan of an exactly solved instance: difference, near tie, townships."""
     from optimizer.solve.runner_up import NEAR_TIE_SHARE, runner_up
 
     budget = 10.0 if options.time_limit is None else max(0.1, min(10.0, options.time_limit / 10))
+    if left is not None:
+        if left < 0.2:
+            return None  # no time left within the limit
+        budget = min(budget, left)
     found = runner_up(m, plan.to_dict(), options, budget)
     if found is None:
         return None
@@ -393,3 +442,101 @@ def _runner_up(m: Any, valid: ValidInstance, plan: pd.Series, options: SolveOpti
     share = diff / max(abs(best), 1.0)
     return {"exists": True, "objective_yuan": second, "difference_yuan": diff, "difference_share": share,
             "near_tie": share <= NEAR_TIE_SHARE, "townships": differ}  # fmt: skip
+
+
+#: Writing and checking a run folder take about as long as reading and validating the
+#: instance did (0.9–1.8 × on the benchmark instances, docs/performance.md); the solve
+#: keeps back twice that, plus a second, so the results are written within the limit.
+WRITE_RESERVE_FACTOR = 2.0
+WRITE_RESERVE_MIN_S = 1.0
+
+
+def write_reserve(timings: dict[str, float]) -> float:
+    """Seconds to keep back from the time limit for writing and checking the results."""
+    return WRITE_RESERVE_MIN_S + WRITE_RESERVE_FACTOR * (timings.get("read", 0.0) + timings.get("validate", 0.0))
+
+
+def _decompose(data: Any, options: SolveOptions, clock: Clock, reserve: float, warm: Any, progress: Any,
+               note: Callable[[str], None], timings: dict[str, float], method: str,
+               why: str) -> tuple[SolveOutcome | None, Any, str, str]:
+    """The decomposition, or the reason to fall back to HiGHS on the whole model."""
+    from optimizer.model.matrix import build_matrix
+    from optimizer.solve.decompose import Unsplittable
+    from optimizer.solve.decompose.counties import CountyInfeasible
+    from optimizer.solve.decomposed import solve_decomposed
+
+    t0 = time.perf_counter()
+    matrix = build_matrix(data)
+    timings["build"] += time.perf_counter() - t0
+    note("solving by county decomposition")
+    left = clock.left(reserve)
+    deadline = None if left is None else time.monotonic() + max(0.1, left)
+    try:
+        outcome, decomposed = solve_decomposed(data, matrix, options, deadline, warm=warm, progress=progress)
+    except (Unsplittable, CountyInfeasible) as exc:
+        log.info("decomposition not usable (%s): HiGHS on the whole model", exc)
+        return None, None, "direct", f"{why}; then HiGHS on the whole model, because {exc}"
+    if not outcome.has_solution:
+        left = clock.left(reserve)
+        if left is None or left > 1.0:
+            return None, None, "direct", f"{why}; no plan from the decomposition ({outcome.termination}), so HiGHS"
+    return outcome, decomposed, method, why
+
+
+def _jsonable_stats(stats: dict[str, Any]) -> dict[str, Any]:
+    return {k: (round(v, 4) if isinstance(v, float) else v) for k, v in stats.items()}
+
+
+#: Up to this many townships a decomposition that stopped above the gap hands its plan
+#: to HiGHS (MIP start) for the time left; HiGHS is stopped as soon as its plan or bound
+#: and the decomposition's bound together prove the gap. Above it, building the Pyomo
+#: model alone costs more than HiGHS can win back (docs/performance.md).
+POLISH_UP_TO_TOWNSHIPS = 5_000
+
+
+def _worth_polishing(outcome: SolveOutcome | None, clock: Clock, reserve: float, townships: int) -> bool:
+    if outcome is None or outcome.status != "stopped_feasible" or townships > POLISH_UP_TO_TOWNSHIPS:
+        return False
+    left = clock.left(reserve)
+    return left is None or left > 2.0
+
+
+def _polish(m: Any, data: Any, options: SolveOptions, clock: Clock, reserve: float, outcome: SolveOutcome,
+            decomposed: Any, progress: Any) -> tuple[SolveOutcome, Any, dict[str, Any]]:
+    """HiGHS on the whole model from the decomposition's plan; the better plan, the lower bound."""
+    from optimizer.model.start import repaired_start
+    from optimizer.solve import solve
+    from optimizer.solve.options import DEFAULT_GAP, relative_gap
+
+    unit = getattr(m, "objective_unit_yuan", 1.0)
+    ours, bound = outcome.objective / unit, outcome.bound / unit
+    gap = DEFAULT_GAP if options.gap is None else options.gap
+
+    def enough(best: float | None, dual: float | None) -> bool:
+        b = bound if dual is None else min(bound, dual)
+        p = ours if best is None else max(ours, best)
+        g = relative_gap(p, b)
+        return g is not None and g <= gap
+
+    t0 = time.perf_counter()
+    start = repaired_start(m, data, decomposed.plan)
+    left = clock.left(reserve)
+    highs = solve(m, options if left is None else replace(options, time_limit=max(0.1, left)), start=start,
+                  progress=progress, enough=enough)
+    seconds = time.perf_counter() - t0
+    best = outcome.objective
+    final_bound = outcome.bound if highs.bound is None else min(outcome.bound, highs.bound)
+    use_highs = highs.has_solution and highs.objective is not None and highs.objective > (best or -float("inf")) * (1 + 1e-12)
+    if use_highs:
+        best = highs.objective
+    g = relative_gap(best, final_bound)
+    status = "optimal" if g is not None and g <= gap else (
+        "time_limit_feasible" if highs.status.startswith("time_limit") else outcome.status)
+    text = (f"plan {'improved' if use_highs else 'kept'}, bound {'from HiGHS' if final_bound != outcome.bound else 'kept'}, "
+            f"gap {g:.2e}" if g is not None else "no change")
+    base = highs if use_highs else outcome
+    merged = replace(base, status=status, objective=best, bound=final_bound, gap=g,
+                     termination=f"{outcome.termination}; HiGHS: {highs.termination}",
+                     solve_seconds=outcome.solve_seconds + highs.solve_seconds,
+                     log_text=outcome.log_text + "\n--- HiGHS from the decomposition's plan ---\n" + highs.log_text)
+    return merged, (None if use_highs else decomposed), {"seconds": seconds, "result": text}

@@ -165,7 +165,7 @@ def _solve(S: Structure, price: Any, gap: float, deadline: float, warm: Decompos
             return
         g = relative_gap(best, bound) if best is not None and bound is not None else None
         try:
-            progress({"elapsed_s": time.monotonic() - started, "time_limit_s": None,
+            progress({"method": "decompose", "elapsed_s": time.monotonic() - started, "time_limit_s": None,
                       "best_yuan": None if best is None else best * unit,
                       "bound_yuan": None if bound is None else bound * unit, "gap": g})  # fmt: skip
         except Exception as exc:  # a display problem never stops a solve

@@ -32,7 +32,7 @@ from dataclasses import dataclass, field
 import highspy
 import numpy as np
 
-from optimizer.solve.decompose.highs_models import INF, group_model
+from optimizer.solve.decompose.highs_models import INF, group_model, new_highs
 
 log = logging.getLogger(__name__)
 
@@ -123,8 +123,7 @@ class BoxStepMaster:
         cp = S.coupling  # type: ignore[attr-defined]
         self.G, self.n_c = cp.n, S.n_counties  # type: ignore[attr-defined]
         self.lam_upper = cp.lam_upper.copy()
-        h = highspy.Highs()
-        h.setOptionValue("output_flag", False)
+        h = new_highs()
         h.setOptionValue("threads", 1)
         G, n_c = self.G, self.n_c
         lo = np.r_[np.zeros(G), np.full(n_c, -INF)]

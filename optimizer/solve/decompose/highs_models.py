@@ -27,14 +27,42 @@ LEAN_MIP = {
 }
 
 
+_BANNER_SHOWN = False
+
+
+def new_highs() -> highspy.Highs:
+    """A silent Highs object. HiGHS prints its banner on the first construction in a
+    process, straight to file descriptor 1; the CLI's stdout belongs to the results, so
+    that first construction writes into /dev/null."""
+    global _BANNER_SHOWN
+    if _BANNER_SHOWN:
+        h = highspy.Highs()
+    else:
+        import os
+        import sys
+
+        sys.stdout.flush()
+        saved = os.dup(1)
+        devnull = os.open(os.devnull, os.O_WRONLY)
+        try:
+            os.dup2(devnull, 1)
+            h = highspy.Highs()
+        finally:
+            os.dup2(saved, 1)
+            os.close(saved)
+            os.close(devnull)
+        _BANNER_SHOWN = True
+    h.setOptionValue("output_flag", False)
+    return h
+
+
 def highs_from_triplets(
     cost: np.ndarray, col_lower: np.ndarray, col_upper: np.ndarray, integer: np.ndarray | None,
     rows: np.ndarray, cols: np.ndarray, vals: np.ndarray, row_lower: np.ndarray, row_upper: np.ndarray,
     *, maximize: bool = True, options: dict[str, Any] | None = None,
 ) -> highspy.Highs:
     """A Highs object holding max/min cost·z s.t. row_lower ≤ A z ≤ row_upper, bounds, integrality."""
-    h = highspy.Highs()
-    h.setOptionValue("output_flag", False)
+    h = new_highs()
     for key, value in (options or {}).items():
         h.setOptionValue(key, value)
     n, n_rows = len(cost), len(row_lower)
