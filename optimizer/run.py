@@ -236,7 +236,7 @@ def solve_instance(
         summary["run_id"] = run_id
         write_csv(partial / "allocation.csv", alloc)
         write_csv(partial / "county_totals.csv", counties)
-        log_name = "decomposition.log" if decomposed is not None else "highs.log"
+        log_name = "decomposition.log" if method == "decompose" else "highs.log"
         (partial / log_name).write_text(outcome.log_text, encoding="utf-8")
         write_resolved_instance(partial / "instance.resolved.yaml", loaded)
         write_json(partial / "summary.json", summary)
@@ -487,6 +487,9 @@ def _jsonable_stats(stats: dict[str, Any]) -> dict[str, Any]:
     return {k: (round(v, 4) if isinstance(v, float) else v) for k, v in stats.items()}
 
 
+#: Relative gaps below this count as proven: the county search's own tolerance (1e-9).
+PROVEN_TOL = 1e-9
+
 #: Up to this many townships a decomposition that stopped above the gap hands its plan
 #: to HiGHS (MIP start) for the time left; HiGHS is stopped as soon as its plan or bound
 #: and the decomposition's bound together prove the gap. Above it, building the Pyomo
@@ -516,7 +519,7 @@ def _polish(m: Any, data: Any, options: SolveOptions, clock: Clock, reserve: flo
         b = bound if dual is None else min(bound, dual)
         p = ours if best is None else max(ours, best)
         g = relative_gap(p, b)
-        return g is not None and g <= gap
+        return g is not None and g <= gap + PROVEN_TOL
 
     t0 = time.perf_counter()
     start = repaired_start(m, data, decomposed.plan)
@@ -530,7 +533,8 @@ def _polish(m: Any, data: Any, options: SolveOptions, clock: Clock, reserve: flo
     if use_highs:
         best = highs.objective
     g = relative_gap(best, final_bound)
-    status = "optimal" if g is not None and g <= gap else (
+    proven = highs.status == "optimal" or (g is not None and g <= gap + PROVEN_TOL)
+    status = "optimal" if proven else (
         "time_limit_feasible" if highs.status.startswith("time_limit") else outcome.status)
     text = (f"plan {'improved' if use_highs else 'kept'}, bound {'from HiGHS' if final_bound != outcome.bound else 'kept'}, "
             f"gap {g:.2e}" if g is not None else "no change")

@@ -15,7 +15,7 @@ from typing import Any
 from optimizer.solve.options import EXACT_UP_TO_TOWNSHIPS, SolveOptions
 
 #: From this many townships `auto` decomposes an instance with county structure.
-DECOMPOSE_FROM_TOWNSHIPS = 500
+DECOMPOSE_FROM_TOWNSHIPS = 300
 
 
 def county_rows(spec: Any, townships: Any) -> int:

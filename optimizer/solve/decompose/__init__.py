@@ -45,6 +45,8 @@ log = logging.getLogger(__name__)
 
 #: The dual has converged when the master predicts less than this relative decrease.
 DUAL_TOL = 1e-9
+#: Relative gaps below this count as proven: the county search's own tolerance.
+PROVEN_TOL = 1e-9
 #: Most pricing passes of one solve.
 MAX_PASSES = 60
 #: Share of the remaining time the restricted master may take.
@@ -269,7 +271,7 @@ def _solve(S: Structure, price: Any, gap: float, deadline: float, warm: Decompos
     if objective is None:
         status = "time_limit_no_solution" if timed_out else "stopped_no_solution"
         termination = "Time limit reached" if timed_out else "Decomposition found no plan"
-    elif g is not None and g <= gap:
+    elif g is not None and g <= gap + PROVEN_TOL:
         status, termination = "optimal", f"Decomposition: gap {g:.2e} within {gap:g}"
     elif timed_out:
         status, termination = "time_limit_feasible", "Time limit reached"

@@ -122,7 +122,8 @@ class CountyChunk:
         if (todo & (status == 2)).any():
             c = int(np.flatnonzero(todo & (status == 2))[0])
             raise CountyInfeasible(self.counties[c], self.slot_rows[c])
-        bound = value + TOL * np.maximum(1.0, np.abs(value))
+        finite = np.isfinite(value)
+        bound = np.where(finite, value + TOL * np.maximum(1.0, np.abs(np.where(finite, value, 0.0))), np.nan)
         hard = np.flatnonzero(todo & (status == 1))
         deadline = time.monotonic() + HIGHS_COUNTY_SECONDS * max(1, len(hard))
         for c in hard.tolist():
