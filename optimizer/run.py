@@ -91,6 +91,7 @@ def solve_instance(
     from optimizer.model import build_model, prepare
     from optimizer.model.build import FAMILIES, chosen_pairs
     from optimizer.model.report import constraint_report, matrix_constraint_report
+    from optimizer.model.scaling import report_families
     from optimizer.solve import solve, write_model
 
     note = phase or (lambda name: None)
@@ -207,10 +208,11 @@ def solve_instance(
     summary["totals"] = tables.totals(valid, alloc)
     summary["market_revenue_loss_yuan"] = tables.market_losses(valid, alloc)
     summary["per_county"] = counties.to_dict(orient="records")
+    families = report_families(FAMILIES, data.scaling)  # from scaled rows back to m³, yuan, ha
     if decomposed is not None:
-        summary["constraints"] = matrix_constraint_report(decomposed.matrix, decomposed.z, FAMILIES)
+        summary["constraints"] = matrix_constraint_report(decomposed.matrix, decomposed.z, families)
     else:
-        summary["constraints"] = constraint_report(m, FAMILIES)
+        summary["constraints"] = constraint_report(m, families)
     # Definitions and locks hold with equality by construction; they are not scarce limits.
     limits = [r for r in summary["constraints"]
               if r["family"] not in ("market_output_beyond_step_def", "industry_locked_in")]
@@ -345,6 +347,9 @@ def _infeasible_run(
     """
     from optimizer.model.build import FAMILIES
     from optimizer.model.report import describe_relaxation, in_report_units
+    from optimizer.model.scaling import UNSCALED, report_families
+
+    families = report_families(FAMILIES, data.scaling if data is not None else UNSCALED)
 
     locks = {lk.township: lk.industry for lk in loaded.spec.constraints.locks if not lk.forbid}
     conflicts: list[dict[str, Any]] = []
@@ -353,11 +358,11 @@ def _infeasible_run(
     relaxation: list[dict[str, Any]] = []
     ways_out: list[dict[str, Any]] = []
     if outcome is not None:
-        for r in in_report_units(outcome.relaxation, FAMILIES):
+        for r in in_report_units(outcome.relaxation, families):
             relaxation.append({**r, "text": describe_relaxation(r, valid.townships, locks)})
         for way in outcome.ways_out:
             rows = [{**r, "text": describe_relaxation(r, valid.townships, locks)}
-                    for r in in_report_units(way["rows"], FAMILIES)]
+                    for r in in_report_units(way["rows"], families)]
             ways_out.append({"family": way["family"], "rows": rows})
     summary: dict[str, Any] = {
         "instance": loaded.spec.name,

@@ -254,3 +254,21 @@ def test_plan_of_a_decomposition_is_a_township_series(small: list[Path]) -> None
     res = decompose(build_matrix(data), data.townships, gap=1e-3, deadline=time.monotonic() + 30)
     assert isinstance(res.plan, pd.Series)
     assert set(res.plan.index) == set(data.townships.index)
+
+
+@pytest.mark.parametrize("name", ["zhaotong", "karst3"])
+def test_plan_values_and_objective_match_the_solved_pyomo_model(name: str, tmp_path: Path) -> None:
+    """column_values (x and the price-step columns, in scaled rows) and the objective of a
+    solved plan equal what HiGHS found on the Pyomo model (price steps are reached here)."""
+    from optimizer.model.build import chosen_pairs
+    from optimizer.solve import solve
+
+    data = prepare(load_and_validate(ROOT / "instances" / name / f"{name}.yaml"))
+    m = build_model(data)
+    outcome = solve(m, SolveOptions(gap=0.0))
+    matrix = build_matrix(data)
+    z = matrix.column_values(chosen_pairs(m))
+    o = np.array([m.market_output_beyond_step[key].value for key in matrix.o_keys])
+    assert np.allclose(z[matrix.n_x:], o, rtol=1e-9, atol=1e-9)
+    assert (o > 1e-6).any()  # the price steps matter on this instance
+    assert abs(matrix.objective(z) * matrix.objective_unit_yuan - outcome.objective) <= 1e-6 * abs(outcome.objective)

@@ -32,3 +32,25 @@ def test_20000_townships_keep_the_time_limit_and_memory(tmp_path):
     assert s["bound_yuan"] >= s["objective_yuan"] and s["gap"] is not None
     assert s["check_ok"] is True
     assert wall < limit + 60
+
+
+@pytest.mark.slow
+def test_50000_townships_decomposed_keep_the_time_limit_and_memory(tmp_path):
+    """Issue 11: the whole command within its limit (+5 s) at 50,000 townships, under 4 GB, a checked plan."""
+    instance = generate_instance(tmp_path / "inst", 50_000, seed=2, table_format="gpkg")
+    limit = 60
+    start = time.perf_counter()
+    proc = subprocess.Popen([sys.executable, "-m", "optimizer", "-q", "solve", str(instance), "--time-limit",
+                             str(limit), "--results", str(tmp_path / "r")],
+                            stdout=subprocess.DEVNULL, stderr=subprocess.PIPE)
+    _, status, usage = os.wait4(proc.pid, 0)
+    wall = time.perf_counter() - start
+    code = os.waitstatus_to_exitcode(status)
+    assert code in (0, 6), proc.stderr.read().decode()[-2000:]
+    assert wall <= limit + 5, wall
+    assert usage.ru_maxrss / 1024 < 4096  # MB
+    run_dir = next(next((tmp_path / "r").iterdir()).iterdir())
+    s = json.loads((run_dir / "summary.json").read_text(encoding="utf-8"))
+    assert s["method"]["used"] == "decompose"
+    assert s["check_ok"] is True
+    assert s["bound_yuan"] >= s["objective_yuan"] and s["gap"] <= 5e-3

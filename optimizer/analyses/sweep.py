@@ -131,6 +131,7 @@ def run_chain(spec_dict: dict[str, Any], sweep_dir: str, chain: list[dict[str, A
     root = Path(sweep_dir)
     rows = []
     previous = None
+    state = None  # what the previous decomposed point learnt (optimizer.solve.decompose.DecompositionState)
     for point in chain:
         pid = point["id"]
         if point_done(root, pid):
@@ -148,7 +149,9 @@ def run_chain(spec_dict: dict[str, Any], sweep_dir: str, chain: list[dict[str, A
             result = solve_instance(
                 Path(spec.instance), options, results_root=root, folder="points", run_id=pid,
                 scenarios=spec.scenarios, sets=sets, start_plan=previous if spec.warm_start else None,
+                warm=state,
             )  # fmt: skip
+            state = result.state
             if result.infeasible:  # an answer, not a failure: its folder holds the diagnosis
                 (root / "points" / f"{pid}.failed.json").unlink(missing_ok=True)
                 rows.append(_row_from_folder(root, point))
@@ -312,9 +315,49 @@ def _run_sweep(
     order = {p["id"]: k for k, p in enumerate(points)}
     table = pd.DataFrame(rows).sort_values("point", key=lambda s: s.map(order)).reset_index(drop=True)
     table = _changed_from_first(sweep_dir, table)
+    table = _within_gaps(table)
+    notes = gap_notes(table)
+    (sweep_dir / "sweep_notes.txt").write_text("".join(f"{n}\n" for n in notes), encoding="utf-8")
+    for n in notes:
+        log.warning("%s", n)
+    table.attrs["notes"] = notes
     table.to_csv(sweep_dir / "sweep_summary.csv", index=False, encoding="utf-8-sig", float_format="%.12g")
     _plot(table, spec, sweep_dir / "sweep.png")
     return table
+
+
+def _within_gaps(table: pd.DataFrame) -> pd.DataFrame:
+    """Per point: is its objective's difference from the previous point smaller than the two gaps?
+
+    Each point's plan is only known to within its own gap of its optimum; when two
+    neighbouring points differ by less than that, the difference may be the solver's
+    stopping point, not the what-if.
+    """
+    if "objective_yuan" not in table.columns or "gap" not in table.columns:
+        return table
+    flags: list[bool | None] = [None]
+    for k in range(1, len(table)):
+        a, b = table.iloc[k - 1], table.iloc[k]
+        ok = all(pd.notna(x) for x in (a.get("objective_yuan"), b.get("objective_yuan"), a.get("gap"), b.get("gap")))
+        if not ok:
+            flags.append(None)
+            continue
+        scale = max(abs(a["objective_yuan"]), abs(b["objective_yuan"]), 1.0)
+        flags.append(bool(abs(b["objective_yuan"] - a["objective_yuan"]) <= (a["gap"] + b["gap"]) * scale))
+    table["difference_within_gaps"] = flags
+    return table
+
+
+def gap_notes(table: pd.DataFrame) -> list[str]:
+    """Warnings for a sweep whose points' gaps are as large as the differences between them."""
+    if "difference_within_gaps" not in table.columns:
+        return []
+    flagged = [str(p) for p, f in zip(table["point"], table["difference_within_gaps"]) if f is True]
+    if not flagged:
+        return []
+    return [f"{len(flagged)} of {len(table) - 1} steps between neighbouring points differ by less than the points' "
+            f"gaps ({', '.join(flagged[:6])}{' …' if len(flagged) > 6 else ''}): those differences may be where the "
+            "solver stopped, not the effect of the change; solve with a smaller --gap (or more time) to tell."]
 
 
 def _changed_from_first(sweep_dir: Path, table: pd.DataFrame) -> pd.DataFrame:

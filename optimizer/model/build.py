@@ -25,6 +25,8 @@ from optimizer.model.income_floor import add_income_floor
 from optimizer.model.locks import add_locks
 from optimizer.model.markets import add_markets
 from optimizer.model.objective import add_objective
+from optimizer.model.objective import objective_per_pair
+from optimizer.model.scaling import choose_scaling
 from optimizer.model.water import add_water_limits
 
 log = logging.getLogger(__name__)
@@ -66,11 +68,13 @@ FAMILY_SCOPE: dict[str, str] = {
 }
 
 
-def prepare(valid: ValidInstance) -> ModelData:
+def prepare(valid: ValidInstance, scaled: bool = True) -> ModelData:
     """Allowed pairs after gates and locks, with per-township totals (per-ha × area).
 
     Raises InfeasibleInstance when validation already proved that no plan meets the
-    limits: there is nothing to build, and the answer is "infeasible".
+    limits: there is nothing to build, and the answer is "infeasible". With `scaled`
+    (the default) rows and objective get the factors of model/scaling.py; without, the
+    fixed units of data.py (kept for the scaling benchmark).
     """
     if valid.conflicts:
         raise InfeasibleInstance(list(valid.conflicts))
@@ -91,13 +95,16 @@ def prepare(valid: ValidInstance) -> ModelData:
     chosen["township"] = tids
     chosen["basin"] = t["basin"].reindex(tids).to_numpy()
     keep = [*(total for total, _ in PAIR_TOTALS.values()), "area_ha", "county", "basin", "township", "conservation"]
-    return ModelData(
+    data = ModelData(
         spec=spec,
         townships=t,
         pairs=chosen[keep],
         must_locks=must,
         income_floor=_scaled(income_floor(valid.loaded, t, valid.baseline), MONEY_UNIT_YUAN),
     )
+    if scaled:
+        data.scaling = choose_scaling(data.pairs, objective_per_pair(data))
+    return data
 
 
 def _scaled(series: pd.Series | None, unit: float) -> pd.Series | None:
@@ -120,7 +127,7 @@ def build_model(data: ModelData) -> pyo.ConcreteModel:
     add_income_floor(m, data)
     add_locks(m, data)
     add_objective(m, data)
-    m.objective_unit_yuan = MONEY_UNIT_YUAN  # HiGHS sees 万元; reports multiply back
+    m.objective_unit_yuan = MONEY_UNIT_YUAN / data.scaling.objective  # HiGHS's objective unit, in yuan
     log.info(
         "built model: %d townships, %d allowed pairs, %d constraints",
         len(m.townships),

@@ -22,7 +22,7 @@ import numpy as np
 import pandas as pd
 
 from optimizer.model.data import INVESTMENT_UNIT_YUAN, MONEY_UNIT_YUAN, OUTPUT_UNIT, WATER_UNIT_M3, ModelData
-from optimizer.model.objective import market_farmer_share
+from optimizer.model.objective import market_farmer_share, objective_per_pair
 
 
 @dataclass
@@ -79,9 +79,12 @@ class ModelMatrix:
         if steps is not None:
             x_only = z.copy()
             x_only[self.n_x:] = 0.0
-            out = steps.lhs(x_only)  # Σ output over the market's pairs (o columns zero)
+            out = steps.lhs(x_only)  # s·Σ output over the market's pairs (o columns zero), s the row scale
+            o_cols = steps.cols >= self.n_x
+            o_coef = np.zeros(steps.n)
+            o_coef[steps.rows[o_cols]] = steps.vals[o_cols]  # −s: the row is s·output − s·o ≤ s·above
             for r, key in enumerate(steps.keys):
-                z[self.n_x + self.o_keys.index(key)] = max(0.0, out[r] - steps.upper[r])
+                z[self.n_x + self.o_keys.index(key)] = max(0.0, (out[r] - steps.upper[r]) / -o_coef[r])
         return z
 
     def objective(self, z: np.ndarray) -> float:
@@ -223,23 +226,28 @@ def build_matrix(data: ModelData) -> ModelMatrix:
                                               np.ones(len(keys)), 1.0, 1.0)
     # weighted_gep_and_income (objective.py), in 万元
     obj = spec.objective
-    delta = 1.0 if obj.double_count == "count_both" else 0.0
-    cost_x = obj.gep_weight * (
-        P["gep_regulating_10k_yuan"].to_numpy() + P["gep_cultural_10k_yuan"].to_numpy()
-        + delta * P["gep_material_10k_yuan"].to_numpy()
-    ) + obj.income_weight * P["income_10k_yuan"].to_numpy()  # fmt: skip
+    cost_x = objective_per_pair(data)
     cost_o = []
     for name, k in o_keys:
         drops = [s.price_drop_yuan_per_unit for s in steps[name]]
         step = drops[k] - (drops[k - 1] if k else 0.0)
         cost_o.append(-obj.income_weight * market_farmer_share(data, name) * step * OUTPUT_UNIT / MONEY_UNIT_YUAN)
+    # Row and objective scaling (model/scaling.py), as the Pyomo families apply it
+    sc = data.scaling
+    for family, block in blocks.items():
+        s = sc.row(family)
+        if s != 1.0:
+            block.vals *= s
+            block.lower *= s
+            block.upper *= s
     return ModelMatrix(
         pairs=P.index,
         o_keys=o_keys,
-        cost=np.concatenate([cost_x, np.asarray(cost_o, dtype=float)]),
+        cost=sc.objective * np.concatenate([cost_x, np.asarray(cost_o, dtype=float)]),
         blocks=blocks,
         township=township,
         county=county,
         townships=townships,
         counties=counties,
+        objective_unit_yuan=MONEY_UNIT_YUAN / sc.objective,
     )

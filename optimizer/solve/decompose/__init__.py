@@ -182,16 +182,15 @@ def _solve(S: Structure, price: Any, gap: float, deadline: float, warm: Decompos
         note("multipliers from the sample LP: %s", _fmt_lam(cp, lam0))
     else:
         note("multipliers from the previous solve: %s", _fmt_lam(cp, lam0))
+    start = None
     if warm is not None:
         kept = _warm_cuts(S, warm, cuts)
         start = _warm_plan(S, warm)
-        note("previous solve: %d county plans still fit; previous plan %s", kept,
-             "fits every county" if start is not None else "needs repair")
-        if start is not None:
-            cuts.add(S, start)
-            v = value_of(start) if _coupling_ok(S, start) else -np.inf
-            if np.isfinite(v):
-                incumbent, inc_value = start, v
+        misfits = 0 if start is None else int(sum((start[S.county_tstart[c]:S.county_tstart[c + 1]] < 0).any()
+                                                   for c in range(S.n_counties)))
+        note("previous solve: %d county plans still fit; its plan %s", kept,
+             "is missing" if start is None else (f"breaks the limits of {misfits} counties" if misfits else
+                                                 "fits every county"))
 
     # --- first pricing pass, reusing counties whose data and multipliers did not change
     todo, cached = _reusable(S, warm, lam0)
@@ -201,6 +200,11 @@ def _solve(S: Structure, price: Any, gap: float, deadline: float, warm: Decompos
         ans = _fill(S, ans, cached, todo)
     best_L, best_lam, best_ans = _lagrangian(S, lam0, ans), lam0, ans
     cuts.add(S, ans.choice)
+    if start is not None:  # the previous plan, its misfit counties replaced by their new county optimum
+        start = np.where(start >= 0, start, ans.choice)
+        if (start >= 0).all() and _coupling_ok(S, start):
+            cuts.add(S, start)
+            incumbent, inc_value = start, value_of(start)
     note("pass 1: bound %.10g (%d counties priced, %d reused)", best_L, int(todo.sum()), stats["counties_reused"])
     report(None if incumbent is None else inc_value, best_L)
 
@@ -234,7 +238,10 @@ def _solve(S: Structure, price: Any, gap: float, deadline: float, warm: Decompos
 
     # --- primal: the restricted master repairs the county plans into a plan
     left = deadline - time.monotonic()
-    if left > 0.05:
+    warm_enough = incumbent is not None and (relative_gap(inc_value, best_L) or 0.0) <= gap + PROVEN_TOL
+    if warm_enough:
+        note("the previous plan is within the gap of the new bound: no restricted master needed")
+    elif left > 0.05:
         t = time.perf_counter()
         choice = restricted_master(S, cuts, min(left * MASTER_SHARE, left), gap / 4, start=incumbent)
         stats["restricted_master_s"] = time.perf_counter() - t
@@ -369,6 +376,7 @@ def _warm_cuts(S: Structure, warm: DecompositionState, cuts: Cuts) -> int:
 
 
 def _warm_plan(S: Structure, warm: DecompositionState) -> np.ndarray | None:
+    """The previous plan as choices; −1 in the counties whose limits it now breaks."""
     if warm.plan is None:
         return None
     index = _choice_index(S)
@@ -376,9 +384,8 @@ def _warm_plan(S: Structure, warm: DecompositionState) -> np.ndarray | None:
     choice = np.full(len(S.t_township), -1, dtype=np.int64)
     for c in range(S.n_counties):
         seg = _county_plan(S, c, picks, index)
-        if seg is None:
-            return None
-        choice[S.county_tstart[c]:S.county_tstart[c + 1]] = seg
+        if seg is not None:
+            choice[S.county_tstart[c]:S.county_tstart[c + 1]] = seg
     return choice
 
 
