@@ -202,6 +202,14 @@ def solve_instance(
         for var in m.industry_chosen.values():  # reports use the 0/1 plan, not HiGHS's 1e-9 noise
             if var.value is not None:
                 var.set_value(float(round(var.value)), skip_validation=True)
+        # The objective of that 0/1 plan, summed here: the same plan gives the same figure
+        # in every process, whatever order HiGHS added its (scaled) costs in.
+        import pyomo.environ as pyo
+
+        exact = float(pyo.value(m.weighted_gep_and_income)) * m.objective_unit_yuan
+        if outcome.objective is not None and abs(exact - outcome.objective) <= 1e-6 * max(1.0, abs(exact)):
+            outcome = replace(outcome, objective=exact, gap=_gap(exact, outcome.bound))
+            summary["objective_yuan"], summary["gap"] = exact, outcome.gap
     alloc = tables.allocation_table(valid, plan)
     industries = [i for i, ind in loaded.spec.industries.items() if ind.candidate]
     counties = tables.county_totals(alloc, industries)
@@ -488,6 +496,12 @@ def _decompose(data: Any, options: SolveOptions, clock: Clock, reserve: float, w
     return outcome, decomposed, method, why
 
 
+def _gap(objective: float | None, bound: float | None) -> float | None:
+    from optimizer.solve.options import relative_gap
+
+    return relative_gap(objective, bound)
+
+
 def _jsonable_stats(stats: dict[str, Any]) -> dict[str, Any]:
     return {k: (round(v, 4) if isinstance(v, float) else v) for k, v in stats.items()}
 
@@ -500,10 +514,15 @@ PROVEN_TOL = 1e-9
 #: and the decomposition's bound together prove the gap. Above it, building the Pyomo
 #: model alone costs more than HiGHS can win back (docs/performance.md).
 POLISH_UP_TO_TOWNSHIPS = 5_000
+#: Seconds HiGHS may spend on it at most (also without a time limit): the decomposition's
+#: plan and bound are already written down; HiGHS is a bonus, not a wait of unknown length.
+POLISH_MAX_S = 60.0
 
 
 def _worth_polishing(outcome: SolveOutcome | None, clock: Clock, reserve: float, townships: int) -> bool:
     if outcome is None or outcome.status != "stopped_feasible" or townships > POLISH_UP_TO_TOWNSHIPS:
+        return False
+    if outcome.gap is None:
         return False
     left = clock.left(reserve)
     return left is None or left > 2.0
@@ -529,8 +548,8 @@ def _polish(m: Any, data: Any, options: SolveOptions, clock: Clock, reserve: flo
     t0 = time.perf_counter()
     start = repaired_start(m, data, decomposed.plan)
     left = clock.left(reserve)
-    highs = solve(m, options if left is None else replace(options, time_limit=max(0.1, left)), start=start,
-                  progress=progress, enough=enough)
+    budget = POLISH_MAX_S if left is None else min(left, POLISH_MAX_S)
+    highs = solve(m, replace(options, time_limit=max(0.1, budget)), start=start, progress=progress, enough=enough)
     seconds = time.perf_counter() - t0
     best = outcome.objective
     final_bound = outcome.bound if highs.bound is None else min(outcome.bound, highs.bound)

@@ -86,11 +86,12 @@ def hard_instance(tmp_path_factory) -> Path:
 
 
 def test_time_limit_is_kept_and_flagged(hard_instance, tmp_path):
-    limit = 2.0
+    # The limit bounds the whole command (start to results written); HiGHS gets what is left.
+    limit = 15.0
     start = time.perf_counter()
     proc = subprocess.run(
         [sys.executable, "-m", "optimizer", "solve", str(hard_instance), "--time-limit", str(limit),
-         "--results", str(tmp_path)],
+         "--method", "direct", "--results", str(tmp_path)],
         capture_output=True, text=True, timeout=120,
     )
     wall = time.perf_counter() - start
@@ -98,17 +99,17 @@ def test_time_limit_is_kept_and_flagged(hard_instance, tmp_path):
     run_dir = next(next(tmp_path.iterdir()).iterdir())
     s = json.loads((run_dir / "summary.json").read_text(encoding="utf-8"))
     assert s["status"] == "time_limit_feasible"
-    # The solve phase includes Pyomo's model update and solution loading around HiGHS;
-    # the promise is "seconds, not minutes" over the limit, even on a busy CI machine.
-    assert s["timings_s"]["solve"] <= 1.5 * limit + 1.0
+    assert s["timings_s"]["solve"] <= limit
+    assert s["termination"] == "Time limit reached"  # not "Interrupted by user": our guard stopped HiGHS
     assert s["gap"] > 1e-4 and s["bound_yuan"] > s["objective_yuan"]
-    assert wall < 60
+    assert wall <= limit + 5
     assert json.loads((run_dir / "check.json").read_text())["violations"] == []
 
 
 def test_ctrl_c_keeps_the_incumbent(hard_instance, tmp_path):
     proc = subprocess.Popen(
-        [sys.executable, "-m", "optimizer", "-v", "solve", str(hard_instance), "--results", str(tmp_path)],
+        [sys.executable, "-m", "optimizer", "-v", "solve", str(hard_instance), "--method", "direct", "--results",
+         str(tmp_path)],
         stdout=subprocess.PIPE, stderr=subprocess.PIPE, text=True,
     )
     # Wait until HiGHS is running (its log starts), then press Ctrl-C once.
@@ -131,7 +132,7 @@ def test_ctrl_c_keeps_the_incumbent(hard_instance, tmp_path):
 def test_time_limit_without_plan_exit_4(hard_instance, tmp_path):
     proc = subprocess.run(
         [sys.executable, "-m", "optimizer", "solve", str(hard_instance), "--time-limit", "0.01",
-         "--results", str(tmp_path)],
+         "--method", "direct", "--results", str(tmp_path)],
         capture_output=True, text=True, timeout=120,
     )
     assert proc.returncode == Exit.NO_SOLUTION, proc.stdout + proc.stderr

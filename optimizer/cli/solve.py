@@ -89,11 +89,11 @@ def solve(
                   "Rerun with -v to see the HiGHS log, and report it with the instance.")
         raise typer.Exit(Exit.INTERNAL)
     if s["status"] == "interrupted_no_solution":
-        err.print("[bold yellow]Interrupted before any plan was found.[/] Nothing was written.")
+        err.print(f"[bold yellow]Interrupted before {_solver_name(s)} found any plan.[/] Nothing was written.")
         raise typer.Exit(Exit.NO_SOLUTION)
     if result.run_dir is None:
         err.print(
-            f"[bold red]Stopped ({s['termination']}) before any plan was found.[/] Nothing was written. "
+            f"[bold red]Stopped ({s['termination']}) before {_solver_name(s)} found any plan.[/] Nothing was written. "
             "Give it more time (--time-limit) or a looser --gap."
         )
         raise typer.Exit(Exit.NO_SOLUTION)
@@ -112,6 +112,10 @@ def solve(
             + (f"gap {s['gap']:.2%} to the bound." if s["gap"] is not None else "HiGHS had no bound yet.")
         )
         raise typer.Exit(Exit.STOPPED_WITH_PLAN)
+
+
+def _solver_name(s: dict) -> str:
+    return "the decomposition" if (s.get("method") or {}).get("used") == "decompose" else "HiGHS"
 
 
 def _print_summary(s: dict, run_dir: Path, timings: dict[str, float]) -> None:

@@ -143,17 +143,23 @@ def decompose(
     note("%d counties, %d coupling rows: %s", S.n_counties, cp.n, ", ".join(cp.names[:8]) + (" …" if cp.n > 8 else ""))
     price = pricer(S, workers, scheduler)
     stats["workers"] = price.workers
+    from optimizer.solve.decompose import highs_models
+
     try:
-        return _solve(S, price, gap, deadline, warm, seed, lns, progress, unit, note, stats, started)
+        with highs_models.Stop(deadline) as stop:
+            highs_models.STOP = stop
+            return _solve(S, price, gap, stop, warm, seed, lns, progress, unit, note, stats, started)
     finally:
+        highs_models.STOP = None
         price.close()
 
 
-def _solve(S: Structure, price: Any, gap: float, deadline: float, warm: DecompositionState | None, seed: int, lns: bool,
+def _solve(S: Structure, price: Any, gap: float, stop: Any, warm: DecompositionState | None, seed: int, lns: bool,
            progress: Callable[[dict[str, Any]], None] | None, unit: float, note: _Log, stats: dict[str, Any],
            started: float) -> DecompositionResult:
     M = S.matrix
     cp = S.coupling
+    deadline = stop.deadline
     cuts = Cuts()
     incumbent: np.ndarray | None = None
     inc_value = -np.inf
@@ -214,7 +220,7 @@ def _solve(S: Structure, price: Any, gap: float, deadline: float, warm: Decompos
     scale = np.maximum(np.abs(lam0), np.maximum(1e-3 * np.abs(lam0).max(initial=0.0), 1e-6))
     delta = 0.5 * scale + (np.abs(lam0).max(initial=0.0) == 0) * 1.0
     converged = cp.n == 0
-    while not converged and stats["passes"] < MAX_PASSES and time.monotonic() < deadline:
+    while not converged and stats["passes"] < MAX_PASSES and not stop():
         t = time.perf_counter()
         lam, predicted, _ = master.solve(best_lam, delta)
         stats["master_s"] += time.perf_counter() - t
@@ -241,7 +247,7 @@ def _solve(S: Structure, price: Any, gap: float, deadline: float, warm: Decompos
     warm_enough = incumbent is not None and (relative_gap(inc_value, best_L) or 0.0) <= gap + PROVEN_TOL
     if warm_enough:
         note("the previous plan is within the gap of the new bound: no restricted master needed")
-    elif left > 0.05:
+    elif left > 0.05 and not stop():
         t = time.perf_counter()
         choice = restricted_master(S, cuts, min(left * MASTER_SHARE, left), gap / 4, start=incumbent)
         stats["restricted_master_s"] = time.perf_counter() - t
@@ -255,7 +261,7 @@ def _solve(S: Structure, price: Any, gap: float, deadline: float, warm: Decompos
 
     # --- improvement: large-neighbourhood search over counties far below their own optimum
     g = relative_gap(inc_value if incumbent is not None else None, best_L)
-    if lns and incumbent is not None and g is not None and g > gap and time.monotonic() < deadline - 0.2:
+    if lns and incumbent is not None and g is not None and g > gap and time.monotonic() < deadline - 0.2 and not stop():
         t = time.perf_counter()
         priced = M.cost[: M.n_x] - cp.priced(best_lam, M.n_cols)[: M.n_x]
         order = np.argsort(-local_gaps(S, incumbent, priced, best_ans.value), kind="stable")
@@ -275,7 +281,10 @@ def _solve(S: Structure, price: Any, gap: float, deadline: float, warm: Decompos
     objective = inc_value if incumbent is not None else None
     g = relative_gap(objective, best_L)
     timed_out = time.monotonic() >= deadline
-    if objective is None:
+    if stop.interrupted and not (objective is not None and g is not None and g <= gap + PROVEN_TOL):
+        status = "interrupted_feasible" if objective is not None else "interrupted_no_solution"
+        termination = "Interrupted by user"
+    elif objective is None:
         status = "time_limit_no_solution" if timed_out else "stopped_no_solution"
         termination = "Time limit reached" if timed_out else "Decomposition found no plan"
     elif g is not None and g <= gap + PROVEN_TOL:

@@ -56,6 +56,62 @@ def new_highs() -> highspy.Highs:
     return h
 
 
+class Stop:
+    """When the decomposition must stop: its deadline passed, or the user pressed Ctrl-C.
+
+    Installed as the SIGINT handler while the decomposition runs (main thread only): the
+    first Ctrl-C stops it with the best plan so far, like a time limit; a second one
+    aborts. HiGHS models of the decomposition get it as their interrupt callback, so a
+    long restricted master or neighbourhood stops too.
+    """
+
+    def __init__(self, deadline: float) -> None:
+        self.deadline = deadline
+        self.interrupted = False
+        self._previous: Any = None
+
+    def __call__(self) -> bool:
+        import time
+
+        return self.interrupted or time.monotonic() >= self.deadline
+
+    def __enter__(self) -> Stop:
+        import signal
+        import threading
+
+        if threading.current_thread() is threading.main_thread():
+            self._previous = signal.signal(signal.SIGINT, self._on_sigint)
+        return self
+
+    def __exit__(self, *exc: object) -> None:
+        import signal
+
+        if self._previous is not None:
+            signal.signal(signal.SIGINT, self._previous)
+
+    def _on_sigint(self, signum: int, frame: Any) -> None:
+        import logging
+
+        if self.interrupted:
+            raise KeyboardInterrupt
+        self.interrupted = True
+        logging.getLogger(__name__).warning("Ctrl-C: stopping the decomposition and keeping the best plan so far "
+                                            "(press again to abort)")
+
+    def watch(self, h: highspy.Highs) -> None:
+        """Let HiGHS stop when this does."""
+
+        def callback(event: Any) -> None:
+            if self():
+                event.interrupt()
+
+        for cb in (h.cbSimplexInterrupt, h.cbIpmInterrupt, h.cbMipInterrupt):
+            cb.subscribe(callback)
+
+
+STOP: Stop | None = None  # the decomposition's stop while it runs (set by decompose())
+
+
 def highs_from_triplets(
     cost: np.ndarray, col_lower: np.ndarray, col_upper: np.ndarray, integer: np.ndarray | None,
     rows: np.ndarray, cols: np.ndarray, vals: np.ndarray, row_lower: np.ndarray, row_upper: np.ndarray,
@@ -86,6 +142,8 @@ def highs_from_triplets(
     if integer is not None and integer.any():
         lp.integrality_ = [highspy.HighsVarType.kInteger if i else highspy.HighsVarType.kContinuous for i in integer]
     h.passModel(lp)
+    if STOP is not None:
+        STOP.watch(h)
     return h
 
 

@@ -146,7 +146,9 @@ def improve(S: object, choice: np.ndarray, order: np.ndarray, deadline: float, g
     solved = 0
     for start in range(0, len(order), group):
         left = deadline - time.monotonic()
-        if left < 0.2:
+        from optimizer.solve.decompose.highs_models import STOP
+
+        if left < 0.2 or (STOP is not None and STOP()):
             break
         counties = np.sort(order[start:start + group])
         better = neighbourhood(S, choice, counties, min(left, 10.0), gap)
