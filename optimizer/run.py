@@ -126,6 +126,7 @@ def solve_instance(
         outcome, decomposed, method, why = _decompose(data, options, clock, reserve, warm, progress, note, timings,
                                                       method, why)
     polish = decomposed is not None and _worth_polishing(outcome, clock, reserve, len(valid.townships))
+    highs_plan = False  # True when HiGHS, polishing, found a better plan than the decomposition
     if method == "direct" or model_file is not None or polish:
         t0 = time.perf_counter()
         m = build_model(data)
@@ -152,7 +153,7 @@ def solve_instance(
     timings["solve"] = outcome.solve_seconds
     if polish:
         note("improving with HiGHS from the decomposition's plan")
-        outcome, decomposed, polished = _polish(m, data, options, clock, reserve, outcome, decomposed, progress)
+        outcome, highs_plan, polished = _polish(m, data, options, clock, reserve, outcome, decomposed, progress)
         timings["polish"] = polished.get("seconds", 0.0)
         why += "; then HiGHS from its plan: " + polished["result"]
 
@@ -175,6 +176,8 @@ def solve_instance(
     }
     if decomposed is not None:
         summary["decomposition"] = _jsonable_stats(decomposed.stats)
+    # The plan the reports read: the decomposition's (array model), or HiGHS's (Pyomo model)
+    from_matrix = decomposed is not None and not (polish and highs_plan)
     if outcome.status == "infeasible":
         timings["total"] = time.perf_counter() - t_start
         return _infeasible_run(loaded, valid, data, outcome, timings, results_root, folder, run_id, sets, path)
@@ -183,9 +186,14 @@ def solve_instance(
         summary["timings_s"] = timings
         return RunResult(outcome=outcome, run_dir=None, summary=summary, timings=timings)
 
-    if decomposed is not None:
+    if from_matrix:
         plan = decomposed.plan
         summary["runner_up"] = None
+    elif decomposed is not None:  # HiGHS improved the decomposition's plan: the next solve starts from it
+        plan = chosen_pairs(m)
+        summary["runner_up"] = None
+        decomposed.state.plan = plan
+        decomposed.state.objective = None
     else:
         plan = chosen_pairs(m)
         if outcome.status == "optimal" and options.gap == 0.0:
@@ -198,7 +206,7 @@ def solve_instance(
 
     note("writing results")
     t0 = time.perf_counter()
-    if m is not None and decomposed is None:
+    if not from_matrix:
         for var in m.industry_chosen.values():  # reports use the 0/1 plan, not HiGHS's 1e-9 noise
             if var.value is not None:
                 var.set_value(float(round(var.value)), skip_validation=True)
@@ -217,7 +225,7 @@ def solve_instance(
     summary["market_revenue_loss_yuan"] = tables.market_losses(valid, alloc)
     summary["per_county"] = counties.to_dict(orient="records")
     families = report_families(FAMILIES, data.scaling)  # from scaled rows back to m³, yuan, ha
-    if decomposed is not None:
+    if from_matrix:
         summary["constraints"] = matrix_constraint_report(decomposed.matrix, decomposed.z, families)
     else:
         summary["constraints"] = constraint_report(m, families)
@@ -232,7 +240,7 @@ def solve_instance(
     ]
     steps = {name: sorted(mk.price_steps, key=lambda s: s.above_output)  # as markets.py numbers them
              for name, mk in data.spec.constraints.markets.items()}  # fmt: skip
-    if decomposed is not None:
+    if from_matrix:
         dm = decomposed.matrix
         beyond = {key: float(decomposed.z[dm.n_x + j]) for j, key in enumerate(dm.o_keys)}
     else:
@@ -529,8 +537,9 @@ def _worth_polishing(outcome: SolveOutcome | None, clock: Clock, reserve: float,
 
 
 def _polish(m: Any, data: Any, options: SolveOptions, clock: Clock, reserve: float, outcome: SolveOutcome,
-            decomposed: Any, progress: Any) -> tuple[SolveOutcome, Any, dict[str, Any]]:
-    """HiGHS on the whole model from the decomposition's plan; the better plan, the lower bound."""
+            decomposed: Any, progress: Any) -> tuple[SolveOutcome, bool, dict[str, Any]]:
+    """HiGHS on the whole model from the decomposition's plan: the merged outcome (better plan,
+    lower bound), whether HiGHS's plan (now loaded in `m`) is the better one, and a note."""
     from optimizer.model.start import repaired_start
     from optimizer.solve import solve
     from optimizer.solve.options import DEFAULT_GAP, relative_gap
@@ -567,4 +576,4 @@ def _polish(m: Any, data: Any, options: SolveOptions, clock: Clock, reserve: flo
                      termination=f"{outcome.termination}; HiGHS: {highs.termination}",
                      solve_seconds=outcome.solve_seconds + highs.solve_seconds,
                      log_text=outcome.log_text + "\n--- HiGHS from the decomposition's plan ---\n" + highs.log_text)
-    return merged, (None if use_highs else decomposed), {"seconds": seconds, "result": text}
+    return merged, use_highs, {"seconds": seconds, "result": text}
