@@ -26,7 +26,6 @@ import json
 import statistics
 import subprocess
 import sys
-import time
 from pathlib import Path
 
 from benchmarks_common import latest_summary, timed  # noqa: E402  (same folder)

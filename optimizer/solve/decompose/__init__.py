@@ -39,7 +39,7 @@ from optimizer.solve.decompose.parallel import CountyAnswers, pricer
 from optimizer.solve.decompose.primal import improve, local_gaps, restricted_master
 from optimizer.solve.decompose.structure import Structure, Unsplittable, fingerprints, split
 
-__all__ = ["DecompositionResult", "DecompositionState", "Unsplittable", "decompose"]
+__all__ = ["CountyInfeasible", "DecompositionResult", "DecompositionState", "Unsplittable", "decompose"]
 
 log = logging.getLogger(__name__)
 
