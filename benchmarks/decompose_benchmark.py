@@ -50,6 +50,15 @@ print(json.dumps({"solve_s": time.perf_counter() - t, "status": h.modelStatusToS
 """
 
 
+def objective_unit(instance: Path) -> float:
+    """Yuan per unit of the written model's objective (万元 / the objective's scale factor)."""
+    from optimizer.model import prepare
+    from optimizer.model.data import MONEY_UNIT_YUAN
+    from optimizer.run import load_and_validate
+
+    return MONEY_UNIT_YUAN / prepare(load_and_validate(instance)).scaling.objective
+
+
 def main() -> None:
     ap = argparse.ArgumentParser(description=__doc__, formatter_class=argparse.RawDescriptionHelpFormatter)
     ap.add_argument("--sizes", type=int, nargs="+", default=[1000, 5000, 20000, 50000])
@@ -87,7 +96,7 @@ def main() -> None:
                 info = json.loads(raw["output"].strip().splitlines()[-1])
             except (ValueError, IndexError):
                 info = {"error": raw["output"][-500:]}
-            unit = 1e4  # the MPS objective is in 万元
+            unit = objective_unit(instance)  # the MPS objective is in 万元 times the objective's scale
             row["raw_highs"] = {k: raw[k] for k in ("wall_s", "cpu_s", "peak_mb", "exit")} | info | {
                 "objective_yuan": None if info.get("objective") is None else info["objective"] * unit,
                 "bound_yuan": None if info.get("bound") is None else info["bound"] * unit}

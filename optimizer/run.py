@@ -115,6 +115,14 @@ def solve_instance(
     clock = Clock.of(options)
     method, why = choose_method(options, loaded.spec, valid.townships)
     reserve = write_reserve(timings)
+    left = clock.left(reserve)
+    if left is not None and left < 0:  # nothing can be solved and written in time: say so now
+        outcome = _no_time("Time limit reached while reading and validating the instance")
+        timings["total"] = time.perf_counter() - t_start
+        summary = {"instance": loaded.spec.name, "instance_file": str(path), "status": outcome.status,
+                   "termination": outcome.termination, "has_solution": False, "objective_yuan": None,
+                   "bound_yuan": None, "gap": None, "method": {"used": method, "why": why}, "timings_s": timings}
+        return RunResult(outcome=outcome, run_dir=None, summary=summary, timings=timings)
     note("building the model")
     t0 = time.perf_counter()
     data = prepare(valid)
@@ -122,17 +130,18 @@ def solve_instance(
     m = None
     decomposed = None
     outcome = None
-    if method == "decompose":
+    if method == "decompose" and _no_time_to_decompose(clock, reserve, timings):
+        outcome = _no_time("Time limit reached before solving: reading and validating the instance left too little "
+                           "time for the decomposition and for writing the results")
+    elif method == "decompose":
         outcome, decomposed, method, why = _decompose(data, options, clock, reserve, warm, progress, note, timings,
                                                       method, why)
     polish = decomposed is not None and _worth_polishing(outcome, clock, reserve, len(valid.townships))
     highs_plan = False  # True when HiGHS, polishing, found a better plan than the decomposition
     too_late = method == "direct" and _no_time_to_build(clock, reserve, timings)
     if too_late:
-        outcome = SolveOutcome(status="time_limit_no_solution", has_solution=False, objective=None, bound=None,
-                               gap=None, solve_seconds=0.0, transfer_seconds=0.0, mip_nodes=None, log_text="",
-                               termination="Time limit reached before HiGHS could start (building the whole model "
-                                           "would take longer than the time left; --method decompose needs less)")
+        outcome = _no_time("Time limit reached before HiGHS could start (building the whole model would take "
+                           "longer than the time left; --method decompose needs less)")
     if (method == "direct" and not too_late) or model_file is not None or polish:
         t0 = time.perf_counter()
         m = build_model(data)
@@ -471,16 +480,32 @@ def _runner_up(m: Any, valid: ValidInstance, plan: pd.Series, options: SolveOpti
             "near_tie": share <= NEAR_TIE_SHARE, "townships": differ}  # fmt: skip
 
 
-#: Writing and checking a run folder take about as long as reading and validating the
-#: instance did (0.9–1.8 × on the benchmark instances, docs/performance.md); the solve
-#: keeps back twice that, plus a second, so the results are written within the limit.
-WRITE_RESERVE_FACTOR = 2.0
+#: Writing and checking a run folder take 1.2–1.7 × as long as reading and validating the
+#: instance did (1,000–50,000 townships, docs/performance.md); the solve keeps back 1.8 ×
+#: that, plus a second, so the results are written within the limit.
+WRITE_RESERVE_FACTOR = 1.8
 WRITE_RESERVE_MIN_S = 1.0
 
 
 #: Building the Pyomo model and handing it to HiGHS take about 3–4 × as long as reading
 #: and validating (5,000 townships: 0.95 s against 0.32 s; 50,000: ~19 s against 4.7 s).
 BUILD_FACTOR = 4.0
+
+
+#: The decomposition reaches its first plan in about 1.5–1.8 × the time reading and
+#: validating took (1,000–50,000 townships); with less than half of that left it does not start.
+DECOMPOSE_MIN_FACTOR = 0.8
+
+
+def _no_time_to_decompose(clock: Clock, reserve: float, timings: dict[str, float]) -> bool:
+    left = clock.left(reserve)
+    return left is not None and left < DECOMPOSE_MIN_FACTOR * (timings.get("read", 0.0) + timings.get("validate", 0.0))
+
+
+def _no_time(termination: str) -> SolveOutcome:
+    """The outcome of a solve that the time limit did not let start."""
+    return SolveOutcome(status="time_limit_no_solution", has_solution=False, objective=None, bound=None, gap=None,
+                        solve_seconds=0.0, transfer_seconds=0.0, mip_nodes=None, log_text="", termination=termination)
 
 
 def _no_time_to_build(clock: Clock, reserve: float, timings: dict[str, float]) -> bool:

@@ -214,50 +214,65 @@ def _solve(S: Structure, price: Any, gap: float, stop: Any, warm: DecompositionS
     note("pass 1: bound %.10g (%d counties priced, %d reused)", best_L, int(todo.sum()), stats["counties_reused"])
     report(None if incumbent is None else inc_value, best_L)
 
-    # --- the dual: box-step cutting planes
+    # --- the dual (box-step cutting planes) and the repair (restricted master), in rounds:
+    # the dual first stops when the master predicts less than a twentieth of the gap
+    # target, or when the time left holds no more than the repair; if the repaired plan
+    # is not within the gap, the dual goes on with a tolerance a hundred times smaller.
     master = BoxStepMaster(S)
     master.add(cuts, list(range(len(cuts))))
     scale = np.maximum(np.abs(lam0), np.maximum(1e-3 * np.abs(lam0).max(initial=0.0), 1e-6))
     delta = 0.5 * scale + (np.abs(lam0).max(initial=0.0) == 0) * 1.0
     converged = cp.n == 0
-    while not converged and stats["passes"] < MAX_PASSES and not stop():
-        t = time.perf_counter()
-        lam, predicted, _ = master.solve(best_lam, delta)
-        stats["master_s"] += time.perf_counter() - t
-        drop = best_L - predicted
-        if drop <= DUAL_TOL * max(1.0, abs(best_L)):
-            converged = True
-            break
-        ans = _price(price, lam, None, stats)
-        L = _lagrangian(S, lam, ans)
-        new = cuts.add(S, ans.choice)
-        master.add(cuts, new)
-        if L < best_L - 0.1 * drop:  # serious step
-            if L < best_L - 0.5 * drop:
-                delta = delta * 2
-            best_L, best_lam, best_ans = L, lam, ans
-        else:
-            delta = delta * 0.7
+    tol = max(DUAL_TOL, gap / 20)
+    last_pass = best_ans.seconds
+    while True:
+        while not converged and stats["passes"] < MAX_PASSES and not stop():
+            if deadline - time.monotonic() < last_pass + _repair_estimate(len(cuts)):
+                break  # keep the time left for the repair
+            t = time.perf_counter()
+            lam, predicted, _ = master.solve(best_lam, delta)
+            stats["master_s"] += time.perf_counter() - t
+            drop = best_L - predicted
+            if drop <= DUAL_TOL * max(1.0, abs(best_L)):
+                converged = True
+                break
+            if drop <= tol * max(1.0, abs(best_L)):
+                break
+            ans = _price(price, lam, None, stats)
+            last_pass = ans.seconds
+            L = _lagrangian(S, lam, ans)
+            new = cuts.add(S, ans.choice)
+            master.add(cuts, new)
+            if L < best_L - 0.1 * drop:  # serious step
+                if L < best_L - 0.5 * drop:
+                    delta = delta * 2
+                best_L, best_lam, best_ans = L, lam, ans
+            else:
+                delta = delta * 0.7
+            report(None if incumbent is None else inc_value, best_L)
+        note("dual %s after %d passes: bound %.10g, multipliers %s", "converged" if converged else "paused",
+             stats["passes"], best_L, _fmt_lam(cp, best_lam))
+        left = deadline - time.monotonic()
+        if incumbent is not None and (relative_gap(inc_value, best_L) or 0.0) <= gap + PROVEN_TOL:
+            note("the plan in hand is within the gap of the bound: no restricted master needed")
+        elif left > 0.05 and not stop():
+            t = time.perf_counter()
+            budget = left if left < 2 * _repair_estimate(len(cuts)) else left * MASTER_SHARE
+            choice = restricted_master(S, cuts, budget, gap / 4, start=incumbent)
+            stats["restricted_master_s"] += time.perf_counter() - t
+            if choice is not None:
+                v = value_of(choice)
+                if v > inc_value:
+                    incumbent, inc_value = choice, v
+            note("restricted master over %d county plans: %s", len(cuts),
+                 "no plan" if choice is None else f"plan {value_of(choice):.10g}")
         report(None if incumbent is None else inc_value, best_L)
-    note("dual %s after %d passes: bound %.10g, multipliers %s", "converged" if converged else "stopped",
-         stats["passes"], best_L, _fmt_lam(cp, best_lam))
-
-    # --- primal: the restricted master repairs the county plans into a plan
-    left = deadline - time.monotonic()
-    warm_enough = incumbent is not None and (relative_gap(inc_value, best_L) or 0.0) <= gap + PROVEN_TOL
-    if warm_enough:
-        note("the previous plan is within the gap of the new bound: no restricted master needed")
-    elif left > 0.05 and not stop():
-        t = time.perf_counter()
-        choice = restricted_master(S, cuts, min(left * MASTER_SHARE, left), gap / 4, start=incumbent)
-        stats["restricted_master_s"] = time.perf_counter() - t
-        if choice is not None:
-            v = value_of(choice)
-            if v > inc_value:
-                incumbent, inc_value = choice, v
-        note("restricted master over %d county plans: %s", len(cuts),
-             "no plan" if choice is None else f"plan {value_of(choice):.10g}")
-    report(None if incumbent is None else inc_value, best_L)
+        g = relative_gap(inc_value if incumbent is not None else None, best_L)
+        if converged or stop() or (g is not None and g <= gap + PROVEN_TOL) or stats["passes"] >= MAX_PASSES:
+            break
+        if tol <= DUAL_TOL:
+            break
+        tol = max(DUAL_TOL, tol / 100)
 
     # --- improvement: large-neighbourhood search over counties far below their own optimum
     g = relative_gap(inc_value if incumbent is not None else None, best_L)
@@ -299,6 +314,12 @@ def _solve(S: Structure, price: Any, gap: float, stop: Any, warm: DecompositionS
     report(objective, best_L)
     state = _state(S, best_lam, cuts, plan, objective, best_L, best_ans)
     return DecompositionResult(status, termination, plan, z, objective, best_L, g, state, stats, note.lines)
+
+
+def _repair_estimate(pool: int) -> float:
+    """Seconds the restricted master may need over `pool` county plans (measured: 0.1 s at 855
+    plans, 2.5–8 s at 9,311 on the loaded 2-core machine): 1 ms per plan plus half a second."""
+    return 0.5 + 1e-3 * pool
 
 
 def _price(price: Any, lam: np.ndarray, todo: np.ndarray | None, stats: dict[str, Any]) -> CountyAnswers:
