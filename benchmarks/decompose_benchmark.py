@@ -1,7 +1,7 @@
 """The issue-11 targets, side by side in one run: the product (decomposition) against raw HiGHS.
 
 For each size it generates `optimizer generate -n N --seed 1`, writes the model as MPS
-through the library (`solve --write-model` builds the same model), and then runs, each
+through the library (the same build `solve` does), and then runs, each
 in a fresh process timed from fork to exit (wall, CPU = user + system of the child and
 its children, peak resident memory from os.wait4):
 
@@ -50,6 +50,18 @@ print(json.dumps({"solve_s": time.perf_counter() - t, "status": h.modelStatusToS
 """
 
 
+def write_mps(instance: Path, mps: Path) -> None:
+    """The model `solve` builds, written as MPS through the library (not timed).
+
+    Not through `solve --write-model`: under a short --time-limit the command now stops
+    before it builds the model, and a long one would solve it first."""
+    from optimizer.model import build_model, prepare
+    from optimizer.run import load_and_validate
+    from optimizer.solve import write_model
+
+    write_model(build_model(prepare(load_and_validate(instance))), mps)
+
+
 def objective_unit(instance: Path) -> float:
     """Yuan per unit of the written model's objective (万元 / the objective's scale factor)."""
     from optimizer.model import prepare
@@ -89,8 +101,7 @@ def main() -> None:
         if not args.no_raw:
             mps = inst / "model.mps"
             if not mps.exists():
-                timed([py, "-m", "optimizer", "-q", "solve", str(instance), "--method", "direct", "--write-model",
-                       str(mps), "--time-limit", "1", "--results", str(args.out / "runs" / "mps")])
+                write_mps(instance, mps)
             raw = timed([py, "-c", RAW_HIGHS, str(mps), str(gap), str(limit), "20260101"])
             try:
                 info = json.loads(raw["output"].strip().splitlines()[-1])
