@@ -54,3 +54,32 @@ def test_50000_townships_decomposed_keep_the_time_limit_and_memory(tmp_path):
     assert s["method"]["used"] == "decompose"
     assert s["check_ok"] is True
     assert s["bound_yuan"] >= s["objective_yuan"] and s["gap"] <= 5e-3
+
+
+def _highs_warnings(instance, scaled: bool) -> tuple[list[str], str]:
+    """HiGHS's WARNING lines on the whole model of `instance` (a one-second solve), and its log."""
+    from optimizer.model import build_model, prepare
+    from optimizer.run import load_and_validate
+    from optimizer.solve import SolveOptions, solve
+
+    out = solve(build_model(prepare(load_and_validate(instance), scaled=scaled)), SolveOptions(time_limit=1.0))
+    return [line for line in out.log_text.splitlines() if "WARNING" in line], out.log_text
+
+
+@pytest.fixture(scope="module")
+def township_5000(tmp_path_factory):
+    """From 5,000 townships the fixed units made HiGHS warn (conservation_area_min's right-hand side ~1e6 ha)."""
+    return generate_instance(tmp_path_factory.mktemp("n5000"), 5000, seed=1)
+
+
+def test_highs_prints_no_scaling_warning_at_5000_townships(township_5000):
+    warnings, log = _highs_warnings(township_5000, scaled=True)
+    assert "Coefficient ranges" in log  # the log was captured, so an absent warning means something
+    assert warnings == []
+
+
+@pytest.mark.slow
+def test_fixed_units_do_draw_the_warning_the_scaling_removes(township_5000):
+    """The control of the test above: without the row scaling HiGHS warns on the same instance."""
+    warnings, _ = _highs_warnings(township_5000, scaled=False)
+    assert any("badly scaled" in w or "Consider scaling" in w for w in warnings), warnings
