@@ -116,6 +116,9 @@ def solve_instance(
     method, why = choose_method(options, loaded.spec, valid.townships)
     reserve = write_reserve(timings)
     left = clock.left(reserve)
+    if left is not None:
+        log.info("time limit: %.1f s left after validation, %.1f s of it kept back for writing and checking",
+                 left + reserve, reserve)
     if left is not None and left < 0:  # nothing can be solved and written in time: say so now
         outcome = _no_time("Time limit reached while reading and validating the instance")
         timings["total"] = time.perf_counter() - t_start
@@ -292,10 +295,17 @@ def solve_instance(
         timings["total"] = time.perf_counter() - t_start
         summary["timings_s"] = timings
         summary["check_ok"] = report.ok
+        with_report = _time_for_report(clock, timings)
+        if not with_report:
+            summary["report_html"] = ("not written: the time limit left no room for it; "
+                                      "`optimizer report FOLDER` writes it")
+            log.warning("report.html not written within the time limit: `optimizer report %s` writes it",
+                        final_path(partial))
         write_json(partial / "summary.json", summary)  # again, now with every phase timed
-        t0 = time.perf_counter()
-        write_run_report(partial)  # before the manifest, which lists its sha256
-        timings["report"] = time.perf_counter() - t0
+        if with_report:
+            t0 = time.perf_counter()
+            write_run_report(partial)  # before the manifest, which lists its sha256
+            timings["report"] = time.perf_counter() - t0
         manifest = _manifest(loaded, path, sets, outcome, timings, partial)
         manifest["check_ok"] = report.ok
         write_json(partial / "manifest.json", manifest)
@@ -480,15 +490,28 @@ def _runner_up(m: Any, valid: ValidInstance, plan: pd.Series, options: SolveOpti
             "near_tie": share <= NEAR_TIE_SHARE, "townships": differ}  # fmt: skip
 
 
-#: After the solve come writing (CSV, GeoPackage, workbook), the independent check and
-#: report.html. Measured on the 2-core machine under load (benchmarks/decompose_benchmark.py,
-#: the runs' manifest.json): 6.9 s at 1,000 townships, 6.8 s at 5,000 and 25.6 s at
-#: 20,000, against 0.73 s, 0.59 s and 2.89 s of reading and validating — 9–12 × that; of
-#: it 3–4 s is fixed (the report's figures: 3.9 s at 2,000 townships), and the process
-#: still has to exit. The solve keeps back 4.5 s plus 8 × the reading and validating, so
-#: the results are written within the limit (+5 s).
-WRITE_RESERVE_FACTOR = 8.0
-WRITE_RESERVE_MIN_S = 4.5
+#: After the solve come writing (CSV, GeoPackage, workbook) and the independent check.
+#: Measured on the 2-core machine under load (benchmarks/decompose_benchmark.py, the runs'
+#: manifest.json): 1.8 s at 1,000 townships, 3.8–6.5 s at 5,000, 20.2 s at 20,000 and
+#: 95.7 s at 50,000, against 0.73, 0.6–0.73, 2.89 and 14.3 s of reading and validating —
+#: 2.5–9 ×, about 7 × from 5,000 townships. The solve keeps back 2 s plus 7 × the reading
+#: and validating. report.html comes last and only when time is left (`_time_for_report`).
+WRITE_RESERVE_FACTOR = 7.0
+WRITE_RESERVE_MIN_S = 2.0
+
+#: report.html took 3.0–10.8 s at 1,000–5,000 townships, 5.4 s at 20,000 and 11.9 s at
+#: 50,000 on the loaded machine (the figures' fixed cost dominates): it is written when
+#: at least this many seconds, plus half the reading and validating, are left.
+REPORT_MIN_S = 3.0
+
+
+def _time_for_report(clock: Clock, timings: dict[str, float]) -> bool:
+    """Whether report.html fits in the time left (always without a limit).
+
+    Why skip it rather than overrun: the time limit is the user's, the plan is already
+    written and checked, and `optimizer report FOLDER` writes the page later."""
+    left = clock.left()
+    return left is None or left >= REPORT_MIN_S + 0.5 * (timings.get("read", 0.0) + timings.get("validate", 0.0))
 
 
 #: Building the Pyomo model and handing it to HiGHS take about 3–4 × as long as reading
@@ -519,7 +542,7 @@ def _no_time_to_build(clock: Clock, reserve: float, timings: dict[str, float]) -
 
 
 def write_reserve(timings: dict[str, float]) -> float:
-    """Seconds to keep back from the time limit for writing, checking and reporting the results.
+    """Seconds to keep back from the time limit for writing and checking the results.
 
     Read and validation time stand for the machine's speed at this size: both phases walk
     every township as writing does, and both slow down alike when the machine is loaded."""
