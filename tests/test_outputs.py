@@ -140,3 +140,19 @@ def test_time_limit_without_plan_exit_4(hard_instance, tmp_path):
     assert proc.returncode == Exit.NO_SOLUTION, proc.stdout + proc.stderr
     assert "before HiGHS found any plan" in proc.stderr
     assert not any(tmp_path.rglob("allocation.csv"))
+
+
+def test_report_waits_for_time_left(results, monkeypatch):
+    """No room left in the time limit: the checked plan is written, report.html is not, and the summary says how."""
+    import optimizer.run as run_mod
+    from optimizer.solve.options import Clock
+
+    assert run_mod._time_for_report(Clock(None), {"read": 9.0}) is True
+    assert run_mod._time_for_report(Clock(time.monotonic() - 1.0), {}) is False
+    assert run_mod._time_for_report(Clock(time.monotonic() + 60.0), {"read": 1.0, "validate": 1.0}) is True
+    monkeypatch.setattr(run_mod, "_time_for_report", lambda clock, timings: False)
+    res = solve_instance(TINY, SolveOptions(), results_root=results)
+    assert res.check_ok is True and not (res.run_dir / "report.html").exists()
+    summary = json.loads((res.run_dir / "summary.json").read_text(encoding="utf-8"))
+    assert "optimizer report" in summary["report_html"]
+    assert "report.html" not in json.loads((res.run_dir / "manifest.json").read_text(encoding="utf-8"))["outputs"]
