@@ -219,12 +219,16 @@ def load_instance(
                        and ov.path[1] not in ("path", "layer")]
     overrides = [ov for ov in overrides if ov not in table_overrides]
     for ov in overrides:
+        keys = tuple(str(p) for p in ov.path)
+        created = next((keys[:end] for end in range(1, len(keys)) if _get(data, ov.path[:end]) is None), None)
         done, problem = apply_one(data, ov)
         if problem is not None:
             problems.append(problem)
         else:
             applied.append(done)
-            origins[tuple(str(p) for p in ov.path)] = ov.origin
+            origins[keys] = ov.origin
+            if created is not None:  # what the new industry (market, …) still lacks is this --set's problem too
+                origins.setdefault(created, ov.origin)
     spec: Instance | None = None
     try:
         spec = Instance.model_validate(data)
