@@ -138,6 +138,13 @@ def free_kind(path: tuple[str | int, ...]) -> str | None:
 _TABLE_KEYED = {"county", "basin"}
 
 
+def _may_add(prefix: tuple[str, ...], kind: str) -> bool:
+    """New keys allowed without '+': counties and basins (checked against the table by
+    validation) and GEP price sets (a what-if convention is added on the command line;
+    `optimizer gep` checks its service names)."""
+    return kind in _TABLE_KEYED or (bool(prefix) and prefix[0] == "gep_price_sets")
+
+
 def _diagnose(data: Any, ov: Override) -> tuple[list[str], tuple[str, ...], bool]:
     """Every unknown piece of an override's path, and the path with the closest names put in.
 
@@ -172,7 +179,7 @@ def _diagnose(data: Any, ov: Override) -> tuple[list[str], tuple[str, ...], bool
                 pieces.append(text)
                 fixed.append(close or key)
         else:
-            if key in existing or ov.add or kind in _TABLE_KEYED:
+            if key in existing or ov.add or _may_add(prefix, kind):
                 fixed.append(key)
             else:
                 close = close_match(key, existing)
