@@ -377,3 +377,10 @@ def test_messages_print_the_digits_that_differ(tmp_path):
     valid = load_and_validate(y)
     (c,) = [str(p) for p in valid.conflicts]
     assert "even the least possible is 50.0000 MWp, above the limit of 49.9996 MWp" in c
+
+
+def test_docs_state_the_ranges_in_force():
+    from optimizer.instance.schema import ranges_markdown
+
+    docs = (ROOT / "docs" / "instance-format.md").read_text(encoding="utf-8")
+    assert ranges_markdown() in docs, "regenerate the ranges table of docs/instance-format.md from schema.ranges_markdown()"

@@ -290,5 +290,21 @@ def check_site(frame: pd.DataFrame, file: Any, rows: list[int], locate: Locate, 
 
 
 def unknown_county(name: str, limit_keys: Iterable[str]) -> str | None:
-    """The limit's county a township-table county most likely misspells (strict), or None."""
-    return close_match(name, list(limit_keys), cutoff=0.8)
+    """The limit's county a township-table county most likely misspells, or None."""
+    return close_match(name, list(limit_keys))
+
+
+def check_baselines(typed: pd.DataFrame, industries: Iterable[str], locate: Locate, problems: list[Problem]) -> None:
+    """Each township's baseline land use must be an industry of the instance (candidate or not)."""
+    names = list(industries)
+    known = set(names)
+    reported = 0
+    for i, (tid, use) in enumerate(zip(typed.index, typed["baseline_land_use"])):
+        if use and use not in known:
+            problems.append(Problem(
+                locate(i, "baseline_land_use"),
+                _("baseline land use '{use}' (township {tid}) is not an industry of the instance").format(use=use, tid=tid),
+                did_you_mean(use, names) or _("define it under industries: with candidate: false")))
+            reported += 1
+            if reported >= PER_COLUMN:
+                break

@@ -23,7 +23,7 @@ from pydantic import ValidationError
 
 from optimizer.errors import InputError, Location, Problem, did_you_mean
 from optimizer.i18n import _
-from optimizer.instance.cells import IndustryFacts, check_site, typed_townships
+from optimizer.instance.cells import IndustryFacts, check_baselines, check_site, typed_townships
 from optimizer.instance.overrides import apply_one, apply_to_table, parse_set, scenario_overrides, set_origin
 from optimizer.instance.schema import RANGES, Instance, TableRef, allowed_keys
 from optimizer.instance.tables import Table, read_table
@@ -198,12 +198,13 @@ def load_instance(
     the YAML and in the tables alike.
     """
     path = Path(path)
-    doc = load_yaml(path)
+    doc = load_yaml(path, strict=False)
     if not isinstance(doc.data, dict):
-        raise InputError([Problem(Location(path, 1, 1), _("an instance must be a YAML mapping (key: value)"))])
+        raise InputError([*doc.problems, Problem(Location(path, 1, 1),
+                                                 _("an instance must be a YAML mapping (key: value)"))])
     data: dict[str, Any] = doc.data
     positions = doc.positions
-    problems: list[Problem] = []
+    problems: list[Problem] = list(doc.problems)
     overrides, scen_problems = scenario_overrides(data, list(scenarios), positions, path) if scenarios else ([], [])
     problems.extend(scen_problems)
     for number, expr in enumerate(sets, start=1):
@@ -312,8 +313,10 @@ def load_instance(
         typed = pd.DataFrame()
         if table is not None and not townships.empty:
             typed = typed_townships(townships, tpath, tf, township_locator(tpath, tf, cell_origins, townships), problems)
+        facts = IndustryFacts.from_spec(spec) if spec is not None else IndustryFacts.from_raw(data)
+        if not typed.empty and facts.names:
+            check_baselines(typed, facts.names, township_locator(tpath, tf, cell_origins, townships), problems)
         if site_table is not None and spath is not None:
-            facts = IndustryFacts.from_spec(spec) if spec is not None else IndustryFacts.from_raw(data)
             sr = site_table.rows
             known = set(typed.index) if not typed.empty else None
             check_site(site, spath, sr, lambda i, c: _table_cell(spath, sr, {}, i, c, None), facts, known, problems)

@@ -120,6 +120,48 @@ RANGES: dict[str, Range] = {
     "gep_price_yuan": Range(0, 1e7, "yuan/unit"),
 }
 
+#: Where each range applies, for the table in docs/instance-format.md.
+RANGE_WHERE: dict[str, str] = {
+    **{k: "township table" for k in ("plannable_area_ha", "soil_depth_cm", "slope_deg", "rocky_desertification_grade",
+                                     "water_available_m3", "irradiance_kwh_per_m2")},
+    **{k: "industries.<id> and the site table" for k in ("yield_per_ha", "pv_performance_ratio", "price_yuan_per_unit",
+                                                          "other_revenue_yuan_per_ha", "operating_cost_yuan_per_ha",
+                                                          "investment_yuan_per_ha", "water_m3_per_ha",
+                                                          "farmer_payments_yuan_per_ha", "farmer_share_of_value_added")},
+    "pv_capacity_mw_per_ha": "industries.<id>",
+    "quantity_per_ha": "industries.<id>.gep.<service> and site column gep.<service>",
+    "quantity_per_output_unit": "industries.<id>.gep.<service> and site column gep.<service>",
+    "unit_price_yuan": "industries.<id>.gep.<service>",
+    **{k: "industries.<id>.suitability" for k in ("min_soil_depth_cm", "max_slope_deg", "max_rocky_desertification_grade",
+                                                   "min_irradiance_kwh_per_m2")},
+    "county_max_m3": "constraints.water (per county)",
+    "basin_max_m3": "constraints.water (per basin)",
+    "grid_county_max_mw": "constraints (per county)",
+    "investment_budget_yuan": "constraints",
+    "max_output": "constraints.markets.<name>",
+    "above_output": "constraints.markets.<name>.price_steps[]",
+    "price_drop_yuan_per_unit": "constraints.markets.<name>.price_steps[]",
+    "min_conservation_share": "constraints",
+    "min_conservation_share_per_county": "constraints",
+    "min_yuan_per_ha": "constraints.income_floor",
+    "min_share_of_baseline": "constraints.income_floor",
+    "gep_weight": "objective",
+    "income_weight": "objective",
+    "gep_price_yuan": "gep_price_sets.<set>.<service>",
+}
+
+
+def ranges_markdown() -> str:
+    """The accepted-ranges table of docs/instance-format.md (a test keeps the two equal)."""
+    lines = ["| value | where | accepted | unit |", "|---|---|---|---|"]
+    for name, r in RANGES.items():
+        text = r.text()
+        if r.unit and text.endswith(r.unit + (" (whole numbers)" if r.integer else "")):
+            text = text.replace(" " + r.unit, "")
+        lines.append(f"| `{name}` | {RANGE_WHERE[name]} | {text} | {r.unit or '—'} |")
+    return "\n".join(lines)
+
+
 #: Per-hectare coefficients of a pair (revenue, income, GEP value, …) derived from several
 #: fields must stay within this many yuan per hectare, so that a product of in-range
 #: fields (a price of 1e7 × a yield of 1e6) cannot reach the solver as a 1e13 coefficient.

@@ -158,16 +158,7 @@ def _check_references(inst: LoadedInstance, townships: pd.DataFrame, problems: l
     counties = set(townships["county"])
     basins = set(townships["basin"]) - {""}
     ids = set(townships.index)
-    for i, (tid, use) in enumerate(zip(townships.index, townships["baseline_land_use"])):
-        if use and use not in industries:
-            problems.append(
-                Problem(
-                    inst.township_cell(i, "baseline_land_use"),
-                    _("baseline land use '{use}' (township {tid}) is not an industry of the instance").format(
-                        use=use, tid=tid),
-                    did_you_mean(use, industries) or _("define it under industries: with candidate: false"),
-                )
-            )
+    cells.check_baselines(townships, industries, inst.township_cell, problems)
     # Budgets keyed by a county or basin name must name one of the table's.
     keyed = (
         (("water", "county_max_m3"), cons.water.county_max_m3, counties, "the township table"),
