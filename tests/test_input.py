@@ -319,10 +319,16 @@ def test_misspelt_county_in_the_table_is_refused_with_did_you_mean(tmp_path):
     _edit(y, "grid_county_max_mw: {B: 60}", "grid_county_max_mw: {Bijie: 60}")
     csv = tmp_path / "townships.csv"
     text = csv.read_text(encoding="utf-8").replace(",A,X,", ",Anshun,X,").replace(",B,X,", ",Bijie,X,")
+    text = text.replace("T3,Gamma,Bijie,", "T3,Gamma,Anshun,")  # Anshun: 3 townships, one misspelt below
     csv.write_text(text.replace("T2,Beta,Anshun,", "T2,Beta,Anshum,"), encoding="utf-8")
     (p,) = _problems(y)
     assert "townships.csv:row 2:column county: county 'Anshum' (township T2) is named by no limit" in p
     assert "did you mean 'Anshun'?" in p
+    # A real county without limits, as large as the named one it resembles, is not a slip.
+    _edit(y, "grid_county_max_mw: {Bijie: 60}", "grid_county_max_mw: {Anshun: 60}")
+    text = text.replace("T3,Gamma,Anshun,", "T3,Gamma,Anshum,").replace("T4,Delta,Bijie,", "T4,Delta,Anshum,")
+    csv.write_text(text, encoding="utf-8")
+    load_and_validate(y)
 
 
 # --------------------------------------------------------------------------- GeoPackage

@@ -30,24 +30,26 @@ from optimizer.instance.schema import RANGES, SITE_FIELDS, TOWNSHIP_COLUMNS
 #: the whole column. Lets the loader point a value set by `--set` at the command line.
 Locate = Callable[[int | None, str], Location]
 
-NUMBER = re.compile(r"^[+-]?(?:\d+(?:\.\d*)?|\.\d+)(?:[eE][+-]?\d+)?$")
-_DECIMAL_COMMA = re.compile(r"^[+-]?\d+,\d+$")
-_THOUSANDS = re.compile(r"^[+-]?\d{1,3}(?:[, ]\d{3})+(?:\.\d+)?$")
+NUMBER = re.compile(r"^[+-]?(?:[0-9]+(?:\.[0-9]*)?|\.[0-9]+)(?:[eE][+-]?[0-9]+)?$")
+_DECIMAL_COMMA = re.compile(r"^[+-]?[0-9]+,[0-9]+$")
+_THOUSANDS = re.compile(r"^[+-]?[0-9]{1,3}(?:[, ][0-9]{3})+(?:\.[0-9]+)?$")
 _NON_FINITE = re.compile(r"^[+-]?(?:inf|infinity|nan|∞)$", re.IGNORECASE)
-_WITH_UNIT = re.compile(r"^[+-]?(?:\d+(?:\.\d*)?|\.\d+)\s*[^\d\s.,+-]+.*$")
+_WITH_UNIT = re.compile(r"^[+-]?(?:[0-9]+(?:\.[0-9]*)?|\.[0-9]+)\s*[^0-9\s.,+-]+.*$")
 #: At most this many problems of one kind per column; then one line says how many more.
 PER_COLUMN = 20
 
 
 def numbers(raw: pd.Series) -> tuple[np.ndarray, np.ndarray]:
-    """Text cells → (floats, ok): ok where the cell is a finite number written plainly."""
-    text = raw.astype(str).str.strip()
-    ok = text.str.fullmatch(NUMBER).to_numpy(dtype=bool).copy()
-    values = np.full(len(text), np.nan)
-    if ok.any():
-        with np.errstate(over="ignore"):
-            values[ok] = text[ok].astype(float).to_numpy()
-    ok = ok & np.isfinite(values)
+    """Text cells → (floats, ok): ok where the cell is a finite number written plainly.
+
+    pandas' parser (C speed) accepts a subset of what Python's `float` does — not `1_000`,
+    full-width or Arabic-Indic digits — and the `inf`/`nan` it does accept are refused as
+    not finite, so what passes here is read identically by every later parser.
+    """
+    values = pd.to_numeric(pd.Series(raw.to_numpy(dtype=object), dtype=object), errors="coerce")
+    values = np.asarray(values, dtype=float).copy()
+    ok = np.isfinite(values)
+    values[~ok] = np.nan
     return values, ok
 
 
@@ -92,9 +94,9 @@ def check_numbers(
 
     Blank cells are NaN and, unless `blank_ok`, a problem.
     """
-    text = raw.astype(str).str.strip()
+    text = raw.astype(str)  # the reader has stripped every cell
     values, ok = numbers(text)
-    blank = (text == "").to_numpy()
+    blank = (text.str.len() == 0).to_numpy() | (text.str.isspace()).to_numpy()
     bad = ~ok & ~(blank & blank_ok)
     reported = 0
     for i in np.flatnonzero(bad):
@@ -109,7 +111,11 @@ def check_numbers(
         reported += 1
     if range_name is not None:
         rng = RANGES[range_name]
-        out = np.flatnonzero(ok & ~np.array([rng.contains(v) for v in values], dtype=bool))
+        with np.errstate(invalid="ignore"):
+            inside = (values > rng.low if rng.low_open else values >= rng.low) & (values <= rng.high)
+            if rng.integer:
+                inside &= np.floor(values) == values
+        out = np.flatnonzero(ok & ~inside)
         for k, i in enumerate(out):
             if k == PER_COLUMN:
                 problems.append(Problem(locate(None, column), _("{n} more cells of this column are out of range").format(
@@ -133,6 +139,9 @@ def typed_townships(frame: pd.DataFrame, file: Any, rows: list[int], locate: Loc
     An empty frame comes back when the table lacks required columns or rows.
     """
     df = frame
+    if len(df.columns) == 0:
+        problems.append(Problem(Location(file), _("the table is empty: it has no header row")))
+        return pd.DataFrame()
     missing = [c for c, (req, _k, _d) in TOWNSHIP_COLUMNS.items() if req and c not in df.columns]
     if missing:
         extra = [c for c in df.columns if c not in TOWNSHIP_COLUMNS]
@@ -154,7 +163,7 @@ def typed_townships(frame: pd.DataFrame, file: Any, rows: list[int], locate: Loc
             if col in ("city", "basin"):
                 out[col] = ""
             continue
-        raw = df[col].astype(str).str.strip()
+        raw = df[col].astype(str)
         if kind == "str":
             out[col] = raw
             if col in ("township_id", "name", "county", "baseline_land_use"):
@@ -165,9 +174,10 @@ def typed_townships(frame: pd.DataFrame, file: Any, rows: list[int], locate: Loc
         out[col] = check_numbers(raw, col, col, locate, problems, what=desc)
     ids = out["township_id"]
     dup = ids.duplicated(keep="first").to_numpy() & (ids != "").to_numpy()
-    first_row = {}
-    for i, tid in enumerate(ids):
-        first_row.setdefault(tid, i)
+    first_row: dict[str, int] = {}
+    if dup.any():
+        for i, tid in enumerate(ids):
+            first_row.setdefault(tid, i)
     for i in np.flatnonzero(dup)[:PER_COLUMN]:
         problems.append(Problem(locate(int(i), "township_id"), _(
             "duplicate township id '{tid}' (first at row {row})").format(
@@ -228,6 +238,9 @@ def check_site(frame: pd.DataFrame, file: Any, rows: list[int], locate: Locate, 
     for an industry that is not PV) is refused too, because the planner meant something by it.
     """
     site = frame
+    if len(site.columns) == 0:
+        problems.append(Problem(Location(file), _("the table is empty: it has no header row")))
+        return
     services = sorted({f"gep.{s}" for svc in facts.services.values() for s in svc})
     allowed_cols = {"township_id", "industry", *SITE_FIELDS, *services}
     start = len(problems)
@@ -242,26 +255,37 @@ def check_site(frame: pd.DataFrame, file: Any, rows: list[int], locate: Locate, 
     if len(problems) > start:
         return
     known = set(known_ids) if known_ids is not None else None
-    seen: dict[tuple[str, str], int] = {}
-    tids = site["township_id"].astype(str).str.strip().tolist()
-    inds = site["industry"].astype(str).str.strip().tolist()
-    for i, (tid, ind) in enumerate(zip(tids, inds)):
-        if tid == "":
-            problems.append(Problem(locate(i, "township_id"), _("township_id is empty")))
-        elif known is not None and tid not in known:
-            problems.append(Problem(locate(i, "township_id"), _("unknown township '{tid}'").format(tid=tid),
-                                    did_you_mean(tid, known) if len(known) < 5000 else None))
-        if ind not in facts.services:
-            problems.append(Problem(locate(i, "industry"), _("unknown industry '{ind}'").format(ind=ind),
-                                    did_you_mean(ind, facts.names)))
-        if (tid, ind) in seen:
-            problems.append(Problem(locate(i, "township_id"), _("({tid}, {ind}) is listed twice (first at row {row})")
-                                    .format(tid=tid, ind=ind, row=rows[seen[tid, ind]] if rows else seen[tid, ind] + 1)))
-        seen.setdefault((tid, ind), i)
+    tids = site["township_id"].astype(str).tolist()
+    inds = site["industry"].astype(str).tolist()
+    tid_s, ind_s = pd.Series(tids), pd.Series(inds)
+    empty = (tid_s == "").to_numpy()
+    unknown_t = (~tid_s.isin(known)).to_numpy() & ~empty if known is not None else np.zeros(len(tids), bool)
+    unknown_i = (~ind_s.isin(list(facts.services))).to_numpy()
+    twice = pd.DataFrame({"t": tid_s, "i": ind_s}).duplicated().to_numpy()
+    first: dict[tuple[str, str], int] = {}
+    if twice.any():
+        for i, key in enumerate(zip(tids, inds)):
+            first.setdefault(key, i)
+    for name, mask in (("empty", empty), ("township", unknown_t), ("industry", unknown_i), ("twice", twice)):
+        for i in np.flatnonzero(mask)[:PER_COLUMN]:
+            tid, ind = tids[i], inds[i]
+            if name == "empty":
+                problems.append(Problem(locate(int(i), "township_id"), _("township_id is empty")))
+            elif name == "township":
+                problems.append(Problem(locate(int(i), "township_id"), _("unknown township '{tid}'").format(tid=tid),
+                                        did_you_mean(tid, known) if known is not None and len(known) < 5000 else None))
+            elif name == "industry":
+                problems.append(Problem(locate(int(i), "industry"), _("unknown industry '{ind}'").format(ind=ind),
+                                        did_you_mean(ind, facts.names)))
+            else:
+                row = first[(tid, ind)]
+                problems.append(Problem(locate(int(i), "township_id"), _(
+                    "({tid}, {ind}) is listed twice (first at row {row})").format(
+                    tid=tid, ind=ind, row=rows[row] if rows else row + 1)))
     for col in site.columns:
         if col in ("township_id", "industry", "source") or str(col).startswith("note"):
             continue
-        raw = site[col].astype(str).str.strip()
+        raw = site[col].astype(str)
         if col in SITE_FIELDS:
             values = check_numbers(raw, col, col, locate, problems, blank_ok=True)
             if col == "pv_performance_ratio":
@@ -297,14 +321,11 @@ def unknown_county(name: str, limit_keys: Iterable[str]) -> str | None:
 def check_baselines(typed: pd.DataFrame, industries: Iterable[str], locate: Locate, problems: list[Problem]) -> None:
     """Each township's baseline land use must be an industry of the instance (candidate or not)."""
     names = list(industries)
-    known = set(names)
-    reported = 0
-    for i, (tid, use) in enumerate(zip(typed.index, typed["baseline_land_use"])):
-        if use and use not in known:
-            problems.append(Problem(
-                locate(i, "baseline_land_use"),
-                _("baseline land use '{use}' (township {tid}) is not an industry of the instance").format(use=use, tid=tid),
-                did_you_mean(use, names) or _("define it under industries: with candidate: false")))
-            reported += 1
-            if reported >= PER_COLUMN:
-                break
+    uses = typed["baseline_land_use"]
+    bad = ((uses != "") & ~uses.isin(names)).to_numpy()
+    for i in np.flatnonzero(bad)[:PER_COLUMN]:
+        use, tid = uses.iloc[i], typed.index[i]
+        problems.append(Problem(
+            locate(int(i), "baseline_land_use"),
+            _("baseline land use '{use}' (township {tid}) is not an industry of the instance").format(use=use, tid=tid),
+            did_you_mean(use, names) or _("define it under industries: with candidate: false")))

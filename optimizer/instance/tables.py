@@ -253,7 +253,7 @@ def _read_excel(path: Path, layer: str | None) -> Table:
                 v is not None for row in book[s].iter_rows(max_row=1, values_only=True) for v in row)]
             if len(filled) > 1:
                 raise InputError([Problem(Location(path), _("the workbook has {n} sheets with data ({sheets})").format(
-                    n=len(filled), sheets=", ".join(filled)), _("say which one with {{path: ..., layer: SHEET}}"))])
+                    n=len(filled), sheets=", ".join(filled)), _("say which one with {path: ..., layer: SHEET}"))])
             chosen = filled[0] if filled else sheets[0]
         records = ([_excel_text(v) for v in row] for row in book[chosen].iter_rows(values_only=True))
         return _from_records(path, records)
@@ -392,9 +392,8 @@ def _read_ogr(path: Path, layer: str | None, geometry: bool) -> Table:
                     if fid in position:
                         frame.iat[position[fid], j] = text
     frame.columns = columns
-    seen: dict[str, int] = {}
-    dupes = [c for c in columns if c in seen or seen.setdefault(c, 1) is None]
-    for c in sorted(set(dupes)):
+    dupes = pd.Index(columns)[pd.Index(columns).duplicated()].unique()
+    for c in sorted(dupes):
         problems.append(Problem(Location(path, table_column=c), _("the column '{name}' appears twice").format(name=c)))
     frame = frame.loc[:, ~pd.Index(columns).duplicated()]
     table = Table(frame.reset_index(drop=True), crs=crs, problems=problems, rows=list(range(1, len(fids) + 1)))

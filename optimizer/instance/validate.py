@@ -10,6 +10,7 @@ no plan can meet. Each message names the file and line (YAML) or row and column
 from __future__ import annotations
 
 import logging
+import re
 from dataclasses import dataclass, field
 
 import numpy as np
@@ -97,11 +98,14 @@ def _check_site(inst: LoadedInstance, townships: pd.DataFrame, problems: list[Pr
 
 
 def _check_counties(inst: LoadedInstance, townships: pd.DataFrame, problems: list[Problem]) -> None:
-    """A county (or basin) of the table that no limit names, close to one that a limit names.
+    """A county (or basin) of the table that no limit names, written like one a limit names.
 
     Such a township sits outside every county budget without anyone having asked for it:
-    almost always a misspelling in the table (富川瑶族自治具 for 富川瑶族自治县). A county
-    that is not close to any limit's county is taken as deliberately unlimited.
+    a slip of the keyboard in a few rows (富川瑶族自治具 for 富川瑶族自治县). It is told
+    apart from a real county without limits by three signs together: no county-keyed limit
+    names it; it is close to a name that a limit does name (did-you-mean); and that county
+    has at least twice as many townships in the table, as a misspelling touches a few rows.
+    Names that differ only in digits (county_0380, county_1080) are systematic, not slips.
     """
     cons = inst.spec.constraints
     for column, limits in (("county", [cons.water.county_max_m3, cons.grid_county_max_mw]),
@@ -109,23 +113,30 @@ def _check_counties(inst: LoadedInstance, townships: pd.DataFrame, problems: lis
         named = {k for lim in limits for k in lim}
         if not named or column not in townships.columns:
             continue
-        values = townships[column].to_numpy()
+        column_values = townships[column]
+        sizes = column_values.value_counts()
         reported = 0
-        for pos, value in enumerate(values):
+        for value in sizes.index:
             if not value or value in named:
                 continue
             close = cells.unknown_county(value, named)
-            if close is None:
+            if close is None or _digits_only(value, close) or 2 * sizes[value] > sizes.get(close, 0):
                 continue
-            problems.append(Problem(
-                inst.township_cell(pos, column),
-                _("{kind} '{value}' (township {tid}) is named by no limit, while the limits name '{close}': this "
-                  "township would be outside every {kind} budget").format(
-                    kind=_(column), value=value, tid=townships.index[pos], close=close),
-                _("did you mean '{close}'?").format(close=close)))
-            reported += 1
-            if reported >= 20:
-                break
+            for pos in np.flatnonzero((column_values == value).to_numpy()):
+                if reported >= 20:
+                    return
+                problems.append(Problem(
+                    inst.township_cell(int(pos), column),
+                    _("{kind} '{value}' (township {tid}) is named by no limit, while the limits name '{close}' "
+                      "({n} townships): this township would be outside every {kind} budget").format(
+                        kind=_(column), value=value, tid=townships.index[pos], close=close, n=int(sizes.get(close, 0))),
+                    _("did you mean '{close}'?").format(close=close)))
+                reported += 1
+
+
+def _digits_only(a: str, b: str) -> bool:
+    """True when two names differ only in their digits (systematic names, not typing slips)."""
+    return a != b and re.sub(r"\d", "", a) == re.sub(r"\d", "", b)
 
 
 def _check_derived(inst: LoadedInstance, pairs: pd.DataFrame, problems: list[Problem]) -> None:
