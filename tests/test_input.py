@@ -390,3 +390,11 @@ def test_docs_state_the_ranges_in_force():
 
     docs = (ROOT / "docs" / "instance-format.md").read_text(encoding="utf-8")
     assert ranges_markdown() in docs, "regenerate the ranges table of docs/instance-format.md from schema.ranges_markdown()"
+
+
+def test_in_range_fields_that_multiply_out_of_range_are_refused(tmp_path):
+    y = _tiny(tmp_path)
+    _edit(y, "    yield_per_ha: 10\n", "    yield_per_ha: 1000000\n")
+    _edit(y, "    price_yuan_per_unit: 1000\n", "    price_yuan_per_unit: 1001\n")
+    probs = "\n".join(_problems(y))
+    assert "revenue of 'fruit' in township T1 comes to 1,001,000,000 yuan/ha, beyond the accepted ±1,000,000,000" in probs

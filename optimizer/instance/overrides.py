@@ -28,7 +28,7 @@ from pathlib import Path
 from optimizer.errors import Location, Problem, close_match, did_you_mean
 from optimizer.i18n import N_, _
 from optimizer.instance.schema import allowed_keys, is_free_mapping
-from optimizer.instance.yamlfile import yaml_location
+from optimizer.instance.yamlfile import FORBIDDEN_CHARACTERS, yaml_location
 
 
 @dataclass(frozen=True)
@@ -80,6 +80,10 @@ def parse_set(expr: str, origin: Location) -> Override | Problem:
     """Parse `[+]PATH=VALUE` from the command line."""
     if "=" not in expr:
         return Problem(origin, _("--set needs the form PATH=VALUE, e.g. industries.agro_pv.price_yuan_per_unit=350"))
+    bad = FORBIDDEN_CHARACTERS.search(expr)
+    if bad:
+        return Problem(origin, _("--set holds the control character U+{code:04X}, which no instance value may hold").format(
+            code=ord(bad.group())))
     path, value = expr.split("=", 1)
     path = path.strip()
     add = path.startswith("+")

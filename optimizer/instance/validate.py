@@ -149,11 +149,13 @@ def _check_derived(inst: LoadedInstance, pairs: pd.DataFrame, problems: list[Pro
     for r in rows[:20]:
         tid, ind = pairs.index[r]
         col = money[int(np.flatnonzero(bad[r])[0])]
+        value = float(values[r, money.index(col)])
+        value_text, limit_text = distinct(abs(value), MAX_DERIVED_YUAN_PER_HA)
         problems.append(Problem(
             inst.locate("industries", ind),
-            _("{what} of '{ind}' in township {tid} comes to {value} yuan/ha, beyond the accepted {limit} yuan/ha").format(
-                what=col.removesuffix("_per_ha"), ind=ind, tid=tid, value=f"{values[r, money.index(col)]:.3g}",
-                limit=f"{MAX_DERIVED_YUAN_PER_HA:.0e}"),
+            _("{what} of '{ind}' in township {tid} comes to {sign}{value} yuan/ha, beyond the accepted ±{limit} "
+              "yuan/ha").format(what=col.removesuffix("_per_ha"), ind=ind, tid=tid, value=value_text,
+                                sign="-" if value < 0 else "", limit=limit_text),
             _("check the yield, price and GEP quantities for a unit mix-up (kg for t, yuan for 万元)"),
             path=f"industries.{ind}"))
 

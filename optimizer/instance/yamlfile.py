@@ -55,7 +55,7 @@ MAX_ALIAS_VALUES = 10_000
 
 #: Characters YAML forbids in a stream (YAML 1.1 §5.1): C0 controls except tab, line feed
 #: and carriage return; DEL; C1 controls except NEL; surrogates; U+FFFE and U+FFFF.
-_FORBIDDEN = re.compile("[\x00-\x08\x0b\x0c\x0e-\x1f\x7f-\x84\x86-\x9f\ud800-\udfff\ufffe\uffff]")
+FORBIDDEN_CHARACTERS = re.compile("[\x00-\x08\x0b\x0c\x0e-\x1f\x7f-\x84\x86-\x9f\ud800-\udfff\ufffe\uffff]")
 
 
 @dataclass
@@ -127,7 +127,7 @@ def decode(raw: bytes, path: Path) -> str:
 def check_characters(text: str, path: Path) -> list[Problem]:
     """Every character YAML forbids (NUL, other controls), located, at most 20."""
     problems = []
-    for m in _FORBIDDEN.finditer(text):
+    for m in FORBIDDEN_CHARACTERS.finditer(text):
         line, col = _line_col(text, m.start())
         hint = (_("a NUL byte usually means the file was saved as UTF-16 without a byte-order mark, or is not "
                   "text; save it as UTF-8") if m.group() == "\x00" else _("delete it; editors often do not show it"))
