@@ -398,3 +398,21 @@ def test_in_range_fields_that_multiply_out_of_range_are_refused(tmp_path):
     _edit(y, "    price_yuan_per_unit: 1000\n", "    price_yuan_per_unit: 1001\n")
     probs = "\n".join(_problems(y))
     assert "revenue of 'fruit' in township T1 comes to 1,001,000,000 yuan/ha, beyond the accepted ±1,000,000,000" in probs
+
+
+def test_true_false_in_a_number_field_is_refused(tmp_path):
+    y = _tiny(tmp_path)
+    _edit(y, "    farmer_payments_yuan_per_ha: 1000\n", "    farmer_payments_yuan_per_ha: true\n")
+    _edit(y, "county_max_m3: {A: 15000}", "county_max_m3: {A: yes}")
+    probs = "\n".join(_problems(y))
+    assert "industries.fruit.farmer_payments_yuan_per_ha: a number is needed here, not true" in probs
+    assert "constraints.water.county_max_m3: a number is needed for 'A', not true" in probs
+
+
+def test_fullwidth_digits_are_refused_with_a_hint(tmp_path):
+    y = _tiny(tmp_path)
+    csv = tmp_path / "townships.csv"
+    csv.write_text(csv.read_text(encoding="utf-8").replace("T1,Alpha,A,X,100,60,", "T1,Alpha,A,X,100,６０,"),
+                   encoding="utf-8")
+    (p,) = _problems(y)
+    assert "row 1:column soil_depth_cm: '６０' is not a number" in p and "half-width" in p

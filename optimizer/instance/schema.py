@@ -178,9 +178,47 @@ def Bounded(name: str) -> Any:
     return Annotated[float, Field(**RANGES[name].field())]
 
 
+def _numeric(annotation: Any) -> bool:
+    """True for float/int fields (optional or bounded), which pydantic would fill from true/false."""
+    import types
+    import typing
+
+    if annotation in (float, int):
+        return True
+    origin = typing.get_origin(annotation)
+    if origin is Annotated:
+        return _numeric(typing.get_args(annotation)[0])
+    if origin in (typing.Union, types.UnionType):
+        return any(_numeric(a) for a in typing.get_args(annotation) if a is not type(None))
+    return False
+
+
+def _numeric_values(annotation: Any) -> bool:
+    """True for dict[str, number] fields (budgets per county)."""
+    import typing
+
+    return typing.get_origin(annotation) is dict and _numeric(typing.get_args(annotation)[1])
+
+
 class _Strict(BaseModel):
     # Infinite and NaN numbers are refused everywhere (YAML `.inf`, `1.0e+400`).
     model_config = ConfigDict(extra="forbid", populate_by_name=True, allow_inf_nan=False)
+
+    @field_validator("*", mode="before")
+    @classmethod
+    def _no_true_false_numbers(cls, value: Any, info: Any) -> Any:
+        """pydantic reads `true` as 1 in a number field; a planner who wrote it meant something else."""
+        field = cls.model_fields.get(info.field_name) if info.field_name else None
+        if field is None:
+            return value
+        if isinstance(value, bool) and _numeric(field.annotation):
+            raise ValueError(_("a number is needed here, not {value}").format(value=str(value).lower()))
+        if isinstance(value, dict) and _numeric_values(field.annotation):
+            for key, item in value.items():
+                if isinstance(item, bool):
+                    raise ValueError(_("a number is needed for '{key}', not {value}").format(
+                        key=key, value=str(item).lower()))
+        return value
 
 
 class GepService(_Strict):
