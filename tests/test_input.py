@@ -416,3 +416,22 @@ def test_fullwidth_digits_are_refused_with_a_hint(tmp_path):
                    encoding="utf-8")
     (p,) = _problems(y)
     assert "row 1:column soil_depth_cm: '６０' is not a number" in p and "half-width" in p
+
+
+def test_gbk_semicolon_padded_csv_solves_and_the_checker_agrees(tmp_path, results):
+    """The checker reads the tables through the same reader: no exit 1 after a valid solve."""
+    from optimizer.run import solve_instance
+    from optimizer.solve import SolveOptions
+
+    y = _tiny(tmp_path)
+    df = _tiny_table(tmp_path)
+    df["name"] = ["阿尔法", "贝塔", "伽马", "德尔塔"]
+    df.columns = [f" {c}  " for c in df.columns]
+    (tmp_path / "townships.csv").write_bytes(df.to_csv(index=False, sep=";").encode("gbk"))
+    (tmp_path / "site.xlsx").parent.mkdir(exist_ok=True)
+    pd.DataFrame({" township_id ": ["T4"], "industry": ["pv"], "pv_performance_ratio": [0.8]}).to_excel(
+        tmp_path / "site.xlsx", index=False)
+    _edit(y, "townships: townships.csv\n", "townships: townships.csv\nsite_coefficients: site.xlsx\n")
+    run = solve_instance(y, SolveOptions(), results_root=results)
+    assert run.check_ok, run.check_messages
+    assert run.summary["objective_yuan"] == pytest.approx(5_380_000)
