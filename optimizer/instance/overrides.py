@@ -159,7 +159,7 @@ def _diagnose(data: Any, ov: Override) -> tuple[list[str], tuple[str, ...], bool
     fixed: list[str] = []
     all_found = True
     node: Any = data
-    for depth, raw_key in enumerate(ov.path):
+    for raw_key in ov.path:
         key = str(raw_key)
         prefix = tuple(fixed)
         kind = free_kind(prefix)

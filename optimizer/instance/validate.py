@@ -46,10 +46,6 @@ class ValidInstance:
         return self.loaded.spec
 
 
-def _cell(file, row: int, column: str) -> Location:  # type: ignore[no-untyped-def]
-    return Location(file=file, row=row, table_column=column)
-
-
 def typed_townships(inst: LoadedInstance, problems: list[Problem]) -> pd.DataFrame:
     """Type the township table column by column, recording each bad cell (see cells.py)."""
     return cells.typed_townships(inst.townships, inst.townships_file, inst.township_rows, inst.township_cell, problems)
