@@ -159,7 +159,8 @@ def copy_instance(name: str, folder: Path) -> Path:
     src = ROOT / "instances" / name
     folder.mkdir(parents=True, exist_ok=True)
     for f in src.iterdir():
-        shutil.copy(f, folder / f.name)
+        if f.is_file():  # instance files only; example plans live in sub-folders
+            shutil.copy(f, folder / f.name)
     return folder / f"{name}.yaml"
 
 

@@ -27,12 +27,16 @@ FUCHUAN_DIR = ROOT / "instances" / "fuchuan"
 
 def _tiny(tmp_path: Path) -> Path:
     for f in TINY.parent.iterdir():
+        if not f.is_file():
+            continue
         shutil.copy(f, tmp_path / f.name)
     return tmp_path / TINY.name
 
 
 def _fuchuan(tmp_path: Path) -> Path:
     for f in FUCHUAN_DIR.iterdir():
+        if not f.is_file():
+            continue
         shutil.copy(f, tmp_path / f.name)
     return tmp_path / "fuchuan.yaml"
 
