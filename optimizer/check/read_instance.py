@@ -13,9 +13,8 @@ from dataclasses import dataclass
 from pathlib import Path
 from typing import Any
 
-import yaml
-
 from optimizer.check.values import ident, number
+from optimizer.instance.yamlfile import load_yaml
 
 #: Per-ha industry fields the site-coefficient table may override, with the default an
 #: industry gets when the YAML omits the field (None = "not given").
@@ -87,8 +86,6 @@ class Instance:
     double_count: str
 
 
-#: libyaml's safe loader when PyYAML has it (same documents, ten times faster), else PyYAML's.
-_YAML_LOADER = getattr(yaml, "CSafeLoader", yaml.SafeLoader)
 
 
 def mapping(value: Any) -> dict[str, Any]:
@@ -159,8 +156,9 @@ def _market(mid: Any, m: Any) -> Market:
 
 def read_instance(path: Path) -> Instance:
     """Parse the instance YAML into plain records, applying the schema's defaults."""
-    with open(path, encoding="utf-8") as fh:
-        raw = yaml.load(fh, Loader=_YAML_LOADER) or {}
+    # The loader's YAML reader (optimizer/instance/yamlfile.py): the same refusals of
+    # duplicate keys, alias bombs and control characters, the same decoding.
+    raw = load_yaml(path).data or {}
     if not isinstance(raw, Mapping):
         raise TypeError(f"{path}: the instance file is not a mapping")
 

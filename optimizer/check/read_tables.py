@@ -1,7 +1,7 @@
 """The township table, the site-coefficient table and the allocation, read by the checker.
 
-CSVs are read as text so that ids keep their leading zeros; spatial tables through
-pyogrio without geometry. Only the allocation's `township_id` and `industry` decide the
+Tables are read through the loader's one reader (optimizer/instance/tables.py), as text
+so that ids keep their leading zeros, and without geometry. Only the allocation's `township_id` and `industry` decide the
 plan; its other columns are read so that they can be compared with the recomputation.
 """
 
@@ -17,6 +17,7 @@ import pandas as pd
 
 from optimizer.check.read_instance import SITE_FIELD_DEFAULTS, Instance
 from optimizer.check.values import cell_text, numbers, strings
+from optimizer.instance.tables import read_table
 
 TOWNSHIP_REQUIRED = (
     "township_id",
@@ -102,17 +103,18 @@ def _table_ref(ref: Any, base: Path, what: str) -> tuple[Path, str | None]:
 
 
 def _read_table(path: Path, layer: str | None, text_columns: Iterable[str]) -> pd.DataFrame:
-    """Read a CSV (everything as text, so ids keep leading zeros) or an OGR table."""
-    if path.suffix.lower() == ".csv":
-        return pd.read_csv(path, dtype=str, keep_default_na=False, encoding="utf-8-sig")
-    import pyogrio  # only needed for spatial tables
+    """The input tables' one reading rule, `optimizer/instance/tables.py`: every cell as text.
 
-    df = pyogrio.read_dataframe(path, layer=layer, read_geometry=False)
-    df = pd.DataFrame(df)
+    A reading rule, not model code: the loader and the checker must see the same cells
+    (a GBK township CSV, padded headers, a semicolon separator, an .xlsx sheet, a
+    GeoPackage number column holding text), or a file that validates could fail here and
+    discard the plan. The maths that follows remains the checker's own.
+    """
+    frame = read_table(path, layer, geometry=False).frame
     for col in text_columns:
-        if col in df.columns:
-            df[col] = strings(df[col])
-    return df
+        if col in frame.columns:
+            frame[col] = strings(frame[col])
+    return frame
 
 
 def read_townships(inst: Instance) -> pd.DataFrame:
