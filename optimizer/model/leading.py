@@ -36,6 +36,8 @@ def add_leading_industry_per_township(m: pyo.ConcreteModel, data: ModelData) -> 
         return sum(y[p] for p in pairs_of[t]) == 1
 
     m.leading_industry_per_township = pyo.Constraint(list(pairs_of), rule=one)
+    # Plain data for reports (model/report.py): which township each village lies in.
+    m.township_of_village = dict(zip(data.pairs["village"].tolist(), data.pairs["township"].tolist()))
 
 
 def add_leading_industry_share_min(m: pyo.ConcreteModel, data: ModelData) -> None:
