@@ -36,8 +36,11 @@ def add_leading_industry_per_township(m: pyo.ConcreteModel, data: ModelData) -> 
         return sum(y[p] for p in pairs_of[t]) == 1
 
     m.leading_industry_per_township = pyo.Constraint(list(pairs_of), rule=one)
-    # Plain data for reports (model/report.py): which township each village lies in.
+    # Plain data for reports (model/report.py): which township each village lies in, its
+    # area, the share and the counted industries, to state each row as a planner reads it.
     m.township_of_village = dict(zip(data.pairs["village"].tolist(), data.pairs["township"].tolist()))
+    m.village_area = dict(zip(data.pairs["village"].tolist(), data.pairs["area_ha"].tolist()))
+    m.leading_rule = {"share": rule.share, "counted": list(rule.counted)}
 
 
 def add_leading_industry_share_min(m: pyo.ConcreteModel, data: ModelData) -> None:

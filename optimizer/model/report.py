@@ -25,20 +25,25 @@ def constraint_report(
                     "leading_industry_per_township", "leading_industry_share_min"}  # fmt: skip
     rows = []
     leading = _leading_with_area(m)
+    shares = _leading_shares(m) if leading else {}
     for name, (unit, scale) in families.items():
         comp = m.component(name)
         if comp is None:
             continue
         for index, con in comp.items():
-            if name == "leading_industry_share_min" and index not in leading:
-                continue  # the row of an industry that does not lead holds for any plan
-            body = pyo.value(con.body, exception=False)
-            if body is None:
-                continue
-            body *= scale  # back from 万 m³ / 万元 to the units planners read in reports
-            lower, upper = con.lower, con.upper
-            lo = None if lower is None else pyo.value(lower) * scale
-            up = None if upper is None else pyo.value(upper) * scale
+            if name == "leading_industry_share_min":
+                if index not in leading:
+                    continue  # the row of an industry that does not lead holds for any plan
+                # stated as a planner reads it: leading area ≥ s × counted area (same slack)
+                body, lo, up = shares[index][0], shares[index][1], None
+            else:
+                body = pyo.value(con.body, exception=False)
+                if body is None:
+                    continue
+                body *= scale  # back from 万 m³ / 万元 to the units planners read in reports
+                lower, upper = con.lower, con.upper
+                lo = None if lower is None else pyo.value(lower) * scale
+                up = None if upper is None else pyo.value(upper) * scale
             if lo is not None and up is not None and lo == up:
                 if name in ("one_industry_per_township", "one_product_per_village",
                             "leading_industry_per_township"):
@@ -84,6 +89,22 @@ def _leading_with_area(m: pyo.ConcreteModel) -> set[tuple[str, str]]:
     town_of = getattr(m, "township_of_village", {})
     with_area = {(town_of.get(v), i) for (v, i), var in m.industry_chosen.items() if (var.value or 0.0) > 0.5}
     return {(t, i) for (t, i), var in y.items() if (var.value or 0.0) > 0.5 and (t, i) in with_area}
+
+
+def _leading_shares(m: pyo.ConcreteModel) -> dict[tuple[str, str], tuple[float, float]]:
+    """(leading area, s × counted area) in ha of every township and industry in the solution."""
+    rule = m.leading_rule
+    counted = set(rule["counted"])
+    town_of, area = m.township_of_village, m.village_area
+    by_ti: dict[tuple[str, str], float] = {}
+    counted_t: dict[str, float] = {}
+    for (v, i), var in m.industry_chosen.items():
+        if (var.value or 0.0) > 0.5:
+            t = town_of[v]
+            by_ti[t, i] = by_ti.get((t, i), 0.0) + area[v]
+            if i in counted:
+                counted_t[t] = counted_t.get(t, 0.0) + area[v]
+    return {(t, i): (by_ti.get((t, i), 0.0), rule["share"] * counted_t.get(t, 0.0)) for (t, i) in m.leading_industry}
 
 
 def in_report_units(rows: list[dict[str, Any]], families: dict[str, tuple[str, float]]) -> list[dict[str, Any]]:

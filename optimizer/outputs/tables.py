@@ -199,7 +199,8 @@ def township_table(valid: ValidInstance, alloc: pd.DataFrame) -> pd.DataFrame:
     out["leading_industry"] = lead.to_numpy()
     out["leading_industry_label"] = [spec.industries[i].label if i else "" for i in lead]
     out["leading_industry_label_zh"] = [(spec.industries[i].label_zh or "") if i else "" for i in lead]
-    by_ind = alloc.pivot_table(index="township_id", columns="industry", values="area_ha", aggfunc="sum", fill_value=0.0)
+    areas = alloc.assign(area_ha=alloc["area_ha"].astype(float))
+    by_ind = areas.pivot_table(index="township_id", columns="industry", values="area_ha", aggfunc="sum", fill_value=0.0)
     by_ind = by_ind.reindex(t.index, fill_value=0.0)
     n_ind = alloc.pivot_table(index="township_id", columns="industry", values="village_id", aggfunc="count", fill_value=0)
     n_ind = n_ind.reindex(t.index, fill_value=0)
@@ -233,7 +234,8 @@ def village_county_totals(alloc: pd.DataFrame, towns: pd.DataFrame, industries: 
     out.insert(0, "townships", grouped["township_id"].nunique())
     out.insert(1, "villages", grouped.size())
     counts = alloc.pivot_table(index="county", columns="industry", values="village_id", aggfunc="count")
-    areas = alloc.pivot_table(index="county", columns="industry", values="area_ha", aggfunc="sum")
+    areas = alloc.assign(area_ha=alloc["area_ha"].astype(float)).pivot_table(
+        index="county", columns="industry", values="area_ha", aggfunc="sum")
     planned = towns[towns["villages"] > 0]
     leads = planned.pivot_table(index="county", columns="leading_industry", values="township_id", aggfunc="count")
     for ind in industries:
