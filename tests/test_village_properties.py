@@ -45,6 +45,7 @@ from optimizer.run import solve_instance
 from optimizer.solve import SolveOptions
 from tests.test_properties import (
     EPS_ABS,
+    event,
     EPS_REL,
     PROFILE,
     SITE_COLUMNS,
@@ -86,7 +87,7 @@ def village_instances(draw: st.DrawFn, *, share: float | None = None, all_counte
     budget = 7
     for j, t in enumerate(towns):
         left = len(towns) - j - 1
-        k = draw(st.integers(1, max(1, min(2, budget - left))))
+        k = draw(st.integers(min(2, max(1, budget - left)), max(1, min(3, budget - left))))
         budget -= k
         weights = [draw(st.integers(1, 4)) for _ in range(k)]
         area = t["plannable_area_ha"]
@@ -94,16 +95,17 @@ def village_instances(draw: st.DrawFn, *, share: float | None = None, all_counte
             a = area * w // sum(weights) if n < k - 1 else area - sum(v["plannable_area_ha"] for v in villages
                                                                        if v["township_id"] == t["township_id"])
             a = max(int(a), 1)
-            per_ha = draw(st.sampled_from([0, 60, 500, 1500, 4000, 4000, 4000]))
+            per_ha = draw(st.sampled_from([60, 500, 1500, 4000, 4000, 4000, 4000]))
+            upland = draw(st.integers(0, 2)) == 0  # thin, steep, degraded: fewer industries fit
             villages.append({
                 "village_id": f"{t['township_id']}V{n + 1}",
                 "name": f"Village {n + 1} of {t['township_id']}",
                 "township_id": t["township_id"],
                 "plannable_area_ha": a,
-                "soil_depth_cm": max(5, t["soil_depth_cm"] + draw(st.sampled_from([-20, -5, 0, 0, 5, 15]))),
-                "slope_deg": min(45, max(0, t["slope_deg"] + draw(st.sampled_from([-8, 0, 0, 4, 10])))),
+                "soil_depth_cm": max(5, t["soil_depth_cm"] + (-25 if upland else draw(st.sampled_from([-5, 0, 5, 15])))),
+                "slope_deg": min(45, max(0, t["slope_deg"] + (12 if upland else draw(st.sampled_from([-8, 0, 0, 4]))))),
                 "rocky_desertification_grade": min(4, max(0, t["rocky_desertification_grade"]
-                                                          + draw(st.sampled_from([-1, 0, 0, 1])))),
+                                                          + (1 if upland else draw(st.sampled_from([-1, 0, 0]))))),
                 "water_available_m3": a * per_ha,
                 "irradiance_kwh_per_m2": t["irradiance_kwh_per_m2"] + draw(st.sampled_from([-60, 0, 0, 40])),
                 "baseline_land_use": t["baseline_land_use"],
@@ -134,9 +136,11 @@ def village_instances(draw: st.DrawFn, *, share: float | None = None, all_counte
         water["per_village"] = draw(st.booleans())
     if water:
         cons["water"] = water
+    if draw(st.integers(0, 3)) > 0:  # restoration open to every village, mostly
+        spec["industries"]["cons"].pop("suitability", None)
     candidates = [i for i, ind in spec["industries"].items() if ind.get("candidate", True)]
     rule: dict[str, Any] = {"min_leading_share": share if share is not None
-                            else draw(st.sampled_from([0.34, 0.5, 0.6, 0.75, 1.0]))}  # fmt: skip
+                            else draw(st.sampled_from([0.5, 0.6, 0.6, 0.75, 0.9, 1.0]))}  # fmt: skip
     if not all_counted and draw(st.booleans()):
         rule["leading_share_counts"] = [i for i in candidates if i != "cons"] or candidates
     cons["leading_industry"] = rule
@@ -157,7 +161,35 @@ def village_instances(draw: st.DrawFn, *, share: float | None = None, all_counte
         lock = {"township": v["township_id"], "village": v["village_id"], "industry": draw(st.sampled_from(candidates)),
                 "forbid": True}  # fmt: skip
         cons.setdefault("locks", []).append(lock)
+    if draw(st.integers(0, 4)) > 0:  # mostly feasible instances: drop limits until a plan exists
+        for family in RELAX_ORDER:
+            if VillageBrute(spec).solve()[0] is not None:
+                break
+            _relax(spec, family)
     return spec
+
+
+#: The order in which limits are dropped to make a drawn instance feasible (the rule last).
+RELAX_ORDER = ("locks", "income_floor", "markets", "county_max_m3", "basin_max_m3", "grid_county_max_mw",
+               "investment_budget_yuan", "min_conservation_share", "min_conservation_share_per_county",
+               "per_village", "per_township", "leading_industry")  # fmt: skip
+
+
+def _relax(spec: dict, family: str) -> None:
+    cons = spec["constraints"]
+    water = cons.get("water", {})
+    if family in ("county_max_m3", "basin_max_m3"):
+        water.pop(family, None)
+    elif family in ("per_village", "per_township"):
+        water[family] = False
+        cons["water"] = water
+    elif family == "markets":
+        for mk in cons.get("markets", {}).values():
+            mk.pop("max_output", None)
+    elif family == "leading_industry":
+        cons["leading_industry"]["min_leading_share"] = 0.34
+    else:
+        cons.pop(family, None)
 
 
 def write_village_instance(spec: dict, folder: Path) -> Path:
@@ -365,6 +397,12 @@ def test_village_optimum_matches_brute_force(spec: dict) -> None:
         brute = VillageBrute(spec)
         best, plan, n = brute.solve()
         note(f"brute force: {n} plans, optimum {best!r}, plan {plan}")
+        free = copy.deepcopy(spec)
+        free["constraints"].pop("leading_industry")
+        free_best, _, _ = VillageBrute(free).solve()
+        event("infeasible" if best is None else "feasible")
+        if free_best is not None and (best is None or free_best > best + 1e-6 * max(1.0, abs(best))):
+            event("the leading-industry rule changes the optimum")
         tool = run_village_tool(path, Path(d))
     if best is None:
         assert tool["infeasible"], f"brute force finds no feasible plan, the tool says {tool['how']}"
