@@ -37,7 +37,7 @@ from typing import Any
 import numpy as np
 import pytest
 import yaml
-from hypothesis import given
+from hypothesis import given, settings
 from hypothesis import strategies as st
 
 from optimizer.errors import InputError
@@ -136,12 +136,14 @@ def village_instances(draw: st.DrawFn, *, share: float | None = None, all_counte
         water["per_village"] = draw(st.booleans())
     if water:
         cons["water"] = water
-    if draw(st.integers(0, 3)) > 0:  # restoration open to every village, mostly
+    if "income_floor" not in cons and draw(st.booleans()):  # floors hold per village: draw them often
+        cons["income_floor"] = {"min_share_of_baseline": draw(st.sampled_from([0.5, 0.8, 1.0]))}
+    if draw(st.integers(0, 7)) > 0:  # restoration open to every village, mostly
         spec["industries"]["cons"].pop("suitability", None)
     candidates = [i for i, ind in spec["industries"].items() if ind.get("candidate", True)]
     rule: dict[str, Any] = {"min_leading_share": share if share is not None
                             else draw(st.sampled_from([0.5, 0.6, 0.6, 0.75, 0.9, 1.0]))}  # fmt: skip
-    if not all_counted and draw(st.booleans()):
+    if not all_counted and draw(st.integers(0, 2)) == 0:
         rule["leading_share_counts"] = [i for i in candidates if i != "cons"] or candidates
     cons["leading_industry"] = rule
     spec["constraints"] = cons
@@ -170,9 +172,9 @@ def village_instances(draw: st.DrawFn, *, share: float | None = None, all_counte
 
 
 #: The order in which limits are dropped to make a drawn instance feasible (the rule last).
-RELAX_ORDER = ("locks", "income_floor", "markets", "county_max_m3", "basin_max_m3", "grid_county_max_mw",
-               "investment_budget_yuan", "min_conservation_share", "min_conservation_share_per_county",
-               "per_village", "per_township", "leading_industry")  # fmt: skip
+RELAX_ORDER = ("locks", "markets", "county_max_m3", "basin_max_m3", "grid_county_max_mw", "investment_budget_yuan",
+               "min_conservation_share", "min_conservation_share_per_county", "per_township", "per_village",
+               "income_floor", "leading_industry")  # fmt: skip
 
 
 def _relax(spec: dict, family: str) -> None:
@@ -386,7 +388,11 @@ def run_village_tool(path: Path, folder: Path) -> dict[str, Any]:
             "check_messages": res.check_messages, "runner_up": s.get("runner_up")}  # fmt: skip
 
 
-@PROFILE
+#: Villages: more examples than the township properties, each solve is small.
+VILLAGE_PROFILE = settings(PROFILE, max_examples=max(40, PROFILE.max_examples))
+
+
+@VILLAGE_PROFILE
 @given(spec=village_instances())
 def test_village_optimum_matches_brute_force(spec: dict) -> None:
     """(a) infeasible exactly when brute force finds nothing; else the same optimum, a
@@ -403,6 +409,12 @@ def test_village_optimum_matches_brute_force(spec: dict) -> None:
         event("infeasible" if best is None else "feasible")
         if free_best is not None and (best is None or free_best > best + 1e-6 * max(1.0, abs(best))):
             event("the leading-industry rule changes the optimum")
+        if "income_floor" in spec["constraints"]:
+            nofloor = copy.deepcopy(spec)
+            nofloor["constraints"].pop("income_floor")
+            nf_best, _, _ = VillageBrute(nofloor).solve()
+            if nf_best is not None and (best is None or nf_best > best + 1e-6 * max(1.0, abs(best))):
+                event("the village income floors change the optimum")
         tool = run_village_tool(path, Path(d))
     if best is None:
         assert tool["infeasible"], f"brute force finds no feasible plan, the tool says {tool['how']}"
@@ -520,7 +532,7 @@ def aggregate(spec: dict) -> dict:
             "objective": spec.get("objective", {}), "site_rows": rows}  # fmt: skip
 
 
-@PROFILE
+@VILLAGE_PROFILE
 @given(spec=village_instances(share=1.0, all_counted=True))
 def test_share_one_is_the_township_model(spec: dict) -> None:
     """(b) share 1, everything counted: the optimum and the plan of the aggregated township instance."""
