@@ -650,3 +650,69 @@ def test_tiny_village_variants_match_brute_force(name: str, tmp_path: Path) -> N
 
 
 _ = Fraction  # exact arithmetic comes in through tests.test_properties.exact
+
+
+def read_spec_tables(path: Path) -> dict:
+    """A village instance with GeoPackage tables read back as the brute force sees it (pyogrio, no geometry)."""
+    import pyogrio
+
+    doc = yaml.safe_load(path.read_text(encoding="utf-8"))
+
+    def rows(ref: Any) -> list[dict]:
+        rel = ref if isinstance(ref, str) else ref["path"]
+        file = path.parent / rel
+        if file.suffix == ".csv":
+            with open(file, encoding="utf-8-sig", newline="") as fh:
+                return list(csv.DictReader(fh))
+        df = pyogrio.read_dataframe(file, layer=None if isinstance(ref, str) else ref.get("layer"), read_geometry=False)
+        return df.astype(str).to_dict(orient="records")
+
+    text = {"township_id", "village_id", "name", "county", "city", "basin", "baseline_land_use", "industry"}
+    numeric = {"plannable_area_ha", "soil_depth_cm", "slope_deg", "rocky_desertification_grade",
+               "water_available_m3", "irradiance_kwh_per_m2"}  # fmt: skip
+
+    def typed(r: dict, keep: set[str]) -> dict:
+        out: dict[str, Any] = {}
+        for k, v in r.items():
+            if k in text:
+                out[k] = str(v).strip()
+            elif k in keep and str(v).strip() not in ("", "nan", "None"):
+                x = float(v)
+                out[k] = int(x) if x.is_integer() else x
+        return out
+
+    towns = [typed(r, numeric) for r in rows(doc["townships"])]
+    for t in towns:
+        t.setdefault("basin", "")
+        t.setdefault("city", "")
+    site_keep = set(SITE_COLUMNS) | {k for r in rows(doc["site_coefficients"]) for k in r if k.startswith("gep.")} \
+        if doc.get("site_coefficients") else set()
+    vsite_keep = set(SITE_COLUMNS) | {k for r in rows(doc["village_site_coefficients"]) for k in r
+                                      if k.startswith("gep.")} if doc.get("village_site_coefficients") else set()
+    return {
+        "name": doc["name"],
+        "townships": towns,
+        "villages": [typed(r, numeric) for r in rows(doc["villages"])],
+        "industries": doc["industries"],
+        "constraints": doc.get("constraints") or {},
+        "objective": doc.get("objective") or {},
+        "site_rows": [typed(r, site_keep) for r in rows(doc["site_coefficients"])] if site_keep else [],
+        "village_site_rows": [typed(r, vsite_keep) for r in rows(doc["village_site_coefficients"])]
+        if vsite_keep else [],
+    }
+
+
+def test_share_one_reduction_on_fuchuan_villages(tmp_path: Path) -> None:
+    """The shipped Fuchuan village instance at share 1, everything counted, without the income floor
+    (which the villages' differences make infeasible at share 1), against its aggregate township instance."""
+    spec = read_spec_tables(Path(__file__).resolve().parents[1] / "instances" / "fuchuan_villages" / "fuchuan_villages.yaml")
+    spec["constraints"]["leading_industry"] = {"min_leading_share": 1.0}
+    spec["constraints"].pop("income_floor")
+    vpath = write_village_instance(spec, tmp_path / "v")
+    tpath = write_township_instance(aggregate(spec), tmp_path / "t")
+    village = run_village_tool(vpath, tmp_path / "vr")
+    township = run_village_tool(tpath, tmp_path / "tr")
+    assert not village["infeasible"] and village["check_ok"] and township["check_ok"]
+    assert close(village["objective"], township["objective"]), (village["objective"], township["objective"])
+    for v in spec["villages"]:
+        assert village["plan"][v["village_id"]] == township["plan"][v["township_id"]]

@@ -333,3 +333,37 @@ def test_compare_and_sweep_on_village_runs(village_run: Path, tmp_path: Path) ->
     assert table["status"].tolist() == ["optimal", "optimal"]
     assert table["villages_fruit"].tolist() == [2, 1]
     assert table["check_ok"].tolist() == [True, True]
+
+
+# --------------------------------------------------------------------------- the shipped village instance
+
+FUCHUAN_VILLAGES = ROOT / "instances" / "fuchuan_villages" / "fuchuan_villages.yaml"
+
+
+def test_fuchuan_villages_plan(tmp_path: Path) -> None:
+    """The qualitative outcomes docs/regions.md describes (bands, not exact figures)."""
+    valid = load_and_validate(FUCHUAN_VILLAGES)
+    assert not valid.warnings and not valid.conflicts  # areas add up, polygons inside their townships
+    assert valid.villages is not None and len(valid.villages) == 137
+    run = solve_instance(FUCHUAN_VILLAGES, SolveOptions(), results_root=tmp_path)
+    s = run.summary
+    assert s["status"] == "optimal" and run.check_ok, run.check_messages[:5]
+    t = s["totals"]
+    assert t["townships_by_leading_industry"] == {"citrus": 8, "agro_pv": 4}
+    assert 70 <= t["villages_by_industry"]["citrus"] <= 90
+    assert 6 <= t["villages_by_industry"]["agro_pv"] <= 16
+    assert "pv_capacity_per_county_max[富川瑶族自治县]" in s["nearly_binding_constraints"]
+    towns = pd.read_csv(run.run_dir / "township_allocation.csv", dtype={"township_id": str}, encoding="utf-8-sig")
+    towns = towns.set_index("name")
+    assert (towns["leading_share"] >= 0.6 - 1e-9).all()
+    assert set(towns.index[towns["leading_industry"] == "agro_pv"]) == {"葛坡镇", "城北镇", "石家乡", "柳家乡"}
+    # Restoration is exempt: the PV townships restore most of their villages (the grid is full).
+    assert (towns.loc[["葛坡镇", "柳家乡"], "share_conservation"] > 0.7).all()
+    # 朝东 is led by citrus and still puts PV on some of its sunny grade-3 villages.
+    assert towns.at["朝东镇", "leading_industry"] == "citrus" and towns.at["朝东镇", "villages_agro_pv"] >= 1
+    # A stricter rule costs something and moves those PV villages.
+    strict = solve_instance(FUCHUAN_VILLAGES, SolveOptions(), results_root=tmp_path,
+                            sets=["constraints.leading_industry.min_leading_share=1"])  # fmt: skip
+    assert strict.check_ok and strict.summary["objective_yuan"] < s["objective_yuan"]
+    st = pd.read_csv(strict.run_dir / "township_allocation.csv", dtype={"township_id": str}, encoding="utf-8-sig")
+    assert st.set_index("name").at["朝东镇", "villages_agro_pv"] == 0
