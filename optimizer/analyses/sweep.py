@@ -336,7 +336,9 @@ def _changed_from_first(sweep_dir: Path, table: pd.DataFrame) -> pd.DataFrame:
             continue
         plan = _plan_from_folder(sweep_dir / "points" / pid)
         changed.append(int((plan.reindex(first.index) != first).sum()))
-    table["townships_changed_from_first"] = changed
+    villages = "village_id" in pd.read_csv(sweep_dir / "points" / ok["point"].iloc[0] / "allocation.csv", nrows=0,
+                                           encoding="utf-8-sig").columns  # fmt: skip
+    table["villages_changed_from_first" if villages else "townships_changed_from_first"] = changed
     return table
 
 
