@@ -88,7 +88,8 @@ def run_page(folder: Path) -> Page:
 
     # 4. By township (and village) and county.
     if villages and towns is not None:
-        led_towns = towns[towns["villages"] > 0].assign(industry=lambda d: d["leading_industry"].fillna(""))
+        led_towns = towns[towns["villages"] > 0].assign(
+            industry=lambda d: d["leading_industry"].astype(object).where(d["leading_industry"].notna(), ""))
         sections.append(Section("townships", _("By township (leading industry)"), [
             township_chart(led_towns, "gep_total_yuan", "baseline_gep_total_yuan", "farmer_income_yuan",
                            "baseline_farmer_income_yuan", "industry", "townships", labels),
