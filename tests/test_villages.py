@@ -305,6 +305,11 @@ def test_evaluate_a_village_plan(village_run: Path, tmp_path: Path) -> None:
     assert {v.name for v in ev.violations} == {"leading_industry_share_min", "pv_capacity_per_county_max"}
     assert ev.exit_code == 7
     assert set(ev.differing["village_id"]) == {"V22", "V31"}
+    towns = pd.read_csv(ev.out_dir / "plan_townships.csv", dtype={"township_id": str}, encoding="utf-8-sig")
+    beta = towns.set_index("township_id").loc["T2"]
+    assert (beta["leading_industry"], beta["leading_share"]) == ("fruit", 0.5)  # derived: the tie goes to fruit
+    counties = pd.read_csv(ev.out_dir / "plan_county_totals.csv", encoding="utf-8-sig")
+    assert counties["villages"].tolist() == [4, 3]
     bad = tmp_path / "bad.csv"
     bad.write_text("village_id,industry\nV11,fruit\nV11,pv\nV99,pv\n", encoding="utf-8")
     with pytest.raises(InputError) as exc:

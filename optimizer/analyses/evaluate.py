@@ -435,6 +435,14 @@ def _write(ev: Evaluation, valid: ValidInstance, folder: Path, opt_alloc: pd.Dat
     write_csv(folder / "comparison.csv", ev.comparison)
     write_csv(folder / "differing_townships.csv", ev.differing)
     tables_out = {"violations": viol}
+    if valid.villages is not None:  # the plan at township and county level too
+        towns = tables.township_table(valid, ev.allocation)
+        industries = [i for i, ind in valid.spec.industries.items() if ind.candidate]
+        counties = tables.village_county_totals(ev.allocation, towns, industries)
+        write_csv(folder / "plan_townships.csv", towns)
+        write_csv(folder / "plan_county_totals.csv", counties)
+        tables_out["plan_townships"] = towns
+        tables_out["plan_county_totals"] = counties
     if not ev.comparison.empty:
         tables_out["comparison"] = ev.comparison
         tables_out["differing_townships"] = ev.differing
