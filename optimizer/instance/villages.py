@@ -92,7 +92,9 @@ def read_village_tables(spec: Instance, base: Path, locate: Locate, problems: li
                                 did_you_mean(vref.path, names), path="villages"))  # fmt: skip
     else:
         try:
-            df, geometry, crs = read_table(vpath, vref.layer)
+            table = read_table(vpath, vref.layer)
+            df, geometry, crs = table.frame, table.geometry, table.crs
+            problems.extend(table.problems)
             if geometry is not None and "village_id" in df.columns:
                 geometry = geometry.set_axis(df["village_id"].astype(str).str.strip().to_numpy())
             tables.villages, tables.geometry, tables.crs = df, geometry, crs
@@ -109,7 +111,9 @@ def read_village_tables(spec: Instance, base: Path, locate: Locate, problems: li
                                     path="village_site_coefficients"))  # fmt: skip
         else:
             try:
-                tables.site, _geom, _crs = read_table(spath, sref.layer)
+                site_table = read_table(spath, sref.layer, geometry=False)
+                tables.site = site_table.frame
+                problems.extend(site_table.problems)
                 tables.site_file = spath
             except InputError as exc:
                 problems.extend(exc.problems)
