@@ -42,6 +42,7 @@ def generate(
     townships: Annotated[int, typer.Option("--townships", "-n", help="Number of townships.", min=1)] = 100,
     seed: Annotated[int, typer.Option("--seed", help="Random seed (same seed, same instance).")] = 1,
     table_format: Annotated[str, typer.Option("--format", help="Township table format: gpkg (polygons) or csv.")] = "gpkg",
+    villages_per_township: Annotated[Optional[float], typer.Option("--villages-per-township", "-k", help="Write a village instance: this many villages per township on average (at least one each), with the leading-industry rule.", min=1.0)] = None,
 ) -> None:
     """Write a random but realistic instance (binding water, grid, market and budget limits)."""
     from optimizer.generate import generate_instance
@@ -49,7 +50,8 @@ def generate(
     if table_format not in ("gpkg", "csv"):
         err.print("[red]--format must be gpkg or csv[/]")
         raise typer.Exit(Exit.INVALID_INPUT)
-    path = generate_instance(outdir, townships, seed, table_format=table_format)  # type: ignore[arg-type]
+    path = generate_instance(outdir, townships, seed, table_format=table_format,  # type: ignore[arg-type]
+                             villages_per_township=villages_per_township)
     out.print(f"wrote {path}")
 
 

@@ -65,6 +65,8 @@ class LoadedInstance:
     origins: dict[tuple[str, ...], Location] = field(default_factory=dict)
     #: Township-table cells set by an override: (column, township id or None for all) → where.
     cell_origins: dict[tuple[str, str | None], Location] = field(default_factory=dict)
+    #: Village instances only: the village table and village site table (villages.py).
+    village_tables: Any | None = None
 
     def locate(self, *path: str | int) -> Location:
         """Best location for a dotted path: the override that set it, else the deepest YAML node."""
@@ -305,6 +307,13 @@ def load_instance(
             except InputError as exc:
                 unreadable = True
                 problems.extend(exc.problems)
+    village_tables = None
+    if spec is not None:
+        from optimizer.instance.villages import input_files as village_files
+        from optimizer.instance.villages import read_village_tables
+
+        village_tables = read_village_tables(spec, base, lambda *keys: yaml_location(path, positions, keys), problems)
+        input_files += village_files(village_tables)
     if problems:
         # Nothing will be validated: check the tables' cells here, so that every problem
         # of every file is reported in this one run.
@@ -344,6 +353,7 @@ def load_instance(
         bad_geometry=table.bad_geometry if table is not None else set(),
         origins=origins,
         cell_origins=cell_origins,
+        village_tables=village_tables,
     )
 
 

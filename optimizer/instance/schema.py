@@ -348,6 +348,11 @@ class WaterLimits(_Strict):
     basin_max_m3: dict[str, Bounded("basin_max_m3")] = Field(  # type: ignore[valid-type]
         default_factory=dict, description="Water budget per basin (m³/yr); needs a `basin` column."
     )
+    per_village: bool = Field(
+        default=True,
+        description="Village instances: each village's water use stays within its own water_available_m3 "
+        "(`per_township` then limits the sum over a township's villages to the township's).",
+    )
 
 
 class IncomeFloor(_Strict):
@@ -362,9 +367,38 @@ class IncomeFloor(_Strict):
 
 class Lock(_Strict):
     township: str = Field(description="Township id.")
+    village: str | None = Field(
+        default=None,
+        description="Village instances: the lock applies to this village of the township only; "
+        "without it, a township's lock applies to every one of its villages.",
+    )
     industry: str = Field(description="Industry id.")
     forbid: bool = Field(default=False, description="True: must NOT get the industry; False: must get it.")
     reason: str | None = None
+
+
+class LeadingIndustry(_Strict):
+    """One industry per township, one product per village (一乡一业，一村一品).
+
+    In a village instance each township chooses one leading industry (its brand, its
+    processing and its cooperative), and at least `min_leading_share` of its villages'
+    plannable area must take it. Area under an industry left out of
+    `leading_share_counts` (typically conservation) is exempt: it is neither the
+    leading industry's nor counted against it, so restoring a steep village never
+    fights the township's brand.
+    """
+
+    min_leading_share: float = Field(
+        gt=0,
+        le=1,
+        description="Least share of a township's counted village area under its leading industry "
+        "(1: every counted village takes it, which is the township model).",
+    )
+    leading_share_counts: list[str] | None = Field(
+        default=None,
+        description="Industries whose area counts in a township's share, and which may lead; "
+        "default: every candidate industry. Leave conservation out to exempt restoration.",
+    )
 
 
 class Constraints(_Strict):
@@ -380,6 +414,11 @@ class Constraints(_Strict):
     min_conservation_share_per_county: float | None = R("min_conservation_share_per_county", default=None)
     income_floor: IncomeFloor = Field(default_factory=IncomeFloor)
     locks: list[Lock] = Field(default_factory=list)
+    leading_industry: LeadingIndustry | None = Field(
+        default=None,
+        description="Village instances: each township's leading industry and its least share of the "
+        "villages' area (一乡一业).",
+    )
 
 
 class Objective(_Strict):
@@ -444,6 +483,16 @@ class Instance(_Strict):
     site_coefficients: TableRef | str | None = Field(
         default=None, description="Optional township × industry table of per-ha overrides."
     )
+    villages: TableRef | str | None = Field(
+        default=None,
+        description="Optional village table (path, or {path, layer}): one row per village with its own "
+        "attributes and its township_id. With it the plan chooses one product per village.",
+    )
+    village_site_coefficients: TableRef | str | None = Field(
+        default=None,
+        description="Optional village × industry table of per-ha overrides (columns village_id, industry "
+        "and those of the site table); they win over the township's site rows.",
+    )
     industries: dict[str, Industry]
     constraints: Constraints = Field(default_factory=Constraints)
     objective: Objective = Field(default_factory=Objective)
@@ -483,6 +532,21 @@ TOWNSHIP_COLUMNS: dict[str, tuple[bool, str, str]] = {
     "slope_deg": (True, "float", "mean slope (degrees)"),
     "rocky_desertification_grade": (True, "int", "0 none, 1 light, 2 moderate, 3 severe, 4 extreme"),
     "water_available_m3": (True, "float", "water available for the plan (m³/yr)"),
+    "irradiance_kwh_per_m2": (True, "float", "annual global horizontal irradiance (kWh/m²)"),
+    "baseline_land_use": (True, "str", "current land use: an industry id (often a non-candidate)"),
+}
+
+#: Village table columns: name → (required, dtype kind, unit/description). County, city
+#: and basin come from the village's township.
+VILLAGE_COLUMNS: dict[str, tuple[bool, str, str]] = {
+    "village_id": (True, "str", "unique id (administrative code where known)"),
+    "name": (True, "str", "village name"),
+    "township_id": (True, "str", "the township the village belongs to (an id of the township table)"),
+    "plannable_area_ha": (True, "float", "area the plan allocates in the village (ha)"),
+    "soil_depth_cm": (True, "float", "mean soil depth (cm)"),
+    "slope_deg": (True, "float", "mean slope (degrees)"),
+    "rocky_desertification_grade": (True, "int", "0 none, 1 light, 2 moderate, 3 severe, 4 extreme"),
+    "water_available_m3": (True, "float", "water available for the plan in the village (m³/yr)"),
     "irradiance_kwh_per_m2": (True, "float", "annual global horizontal irradiance (kWh/m²)"),
     "baseline_land_use": (True, "str", "current land use: an industry id (often a non-candidate)"),
 }

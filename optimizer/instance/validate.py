@@ -22,6 +22,7 @@ from optimizer.instance import cells
 from optimizer.instance.coefficients import baseline, gate_failures, pair_table
 from optimizer.instance.load import LoadedInstance
 from optimizer.instance.schema import MAX_DERIVED_YUAN_PER_HA
+from optimizer.instance.villages import validate_villages
 
 log = logging.getLogger(__name__)
 
@@ -40,10 +41,27 @@ class ValidInstance:
     baseline: pd.DataFrame
     #: Limits no plan can meet, found before solving (valid input, infeasible instance).
     conflicts: list[Problem] = field(default_factory=list)
+    #: Village instances only (villages.py): the typed village table, indexed by village_id.
+    #: Then `pairs` and `baseline` are per village, the planning unit.
+    villages: pd.DataFrame | None = None
+    #: Village instances only: site overrides per (village, industry), township rows merged in.
+    village_site: pd.DataFrame | None = None
+    #: Findings worth a planner's look that do not stop the solve (located, like problems).
+    warnings: list[Problem] = field(default_factory=list)
 
     @property
     def spec(self):  # type: ignore[no-untyped-def]
         return self.loaded.spec
+
+    @property
+    def units(self) -> pd.DataFrame:
+        """The planning units: villages in a village instance, else townships."""
+        return self.townships if self.villages is None else self.villages
+
+    @property
+    def unit_key(self) -> str:
+        """The id column of the planning units: `village_id` or `township_id`."""
+        return "township_id" if self.villages is None else "village_id"
 
 
 def typed_townships(inst: LoadedInstance, problems: list[Problem]) -> pd.DataFrame:
@@ -252,6 +270,8 @@ def _check_references(inst: LoadedInstance, townships: pd.DataFrame, problems: l
             )
         elif not lock.forbid and not industries[lock.industry].candidate:
             problems.append(Problem(loc, f"industry '{lock.industry}' is not a candidate and cannot be locked in"))
+        if lock.village is not None:  # a village's lock: villages.check_references
+            continue
         key = (lock.township, lock.industry)
         if key in pairs_seen and pairs_seen[key] != lock.forbid:
             problems.append(Problem(loc, f"township {lock.township} is both locked to and locked out of '{lock.industry}'"))
@@ -459,8 +479,15 @@ def validate(inst: LoadedInstance) -> ValidInstance:
     _check_references(inst, t, problems)
     if not t.empty:
         _check_counties(inst, t, problems)
+    village = validate_villages(inst, t, problems) if not t.empty else None
     if problems:
         raise InputError(_sorted(problems))
+    if village is not None:  # a village instance: villages are the planning units
+        log.info("validated %s: %d townships, %d villages, %d allowed pairs", inst.path.name, len(t),
+                 len(village.villages), int(village.pairs["allowed"].sum()))
+        return ValidInstance(loaded=inst, townships=t, pairs=village.pairs, baseline=village.baseline,
+                             conflicts=_sorted(village.conflicts), villages=village.villages,
+                             village_site=village.site, warnings=village.warnings)
     pairs = pair_table(inst.spec, t, inst.site)
     _check_derived(inst, pairs, problems)
     if problems:
