@@ -89,7 +89,7 @@ def solve_instance(
     `RunResult.state` is this solve's, for the next.
     """
     from optimizer.model import build_model, prepare
-    from optimizer.model.build import FAMILIES, chosen_pairs
+    from optimizer.model.build import FAMILIES, chosen_leading, chosen_pairs
     from optimizer.model.report import constraint_report, matrix_constraint_report
     from optimizer.model.scaling import report_families
     from optimizer.solve import solve, write_model
@@ -111,9 +111,15 @@ def solve_instance(
         timings["total"] = time.perf_counter() - t_start
         return _infeasible_run(loaded, valid, None, None, timings, results_root, folder, run_id, sets, path)
 
-    options = options.for_size(len(valid.townships))
+    villages = valid.villages is not None  # a village instance: villages are the planning units
+    options = options.for_size(len(valid.units), "villages" if villages else "townships")
     clock = Clock.of(options)
-    method, why = choose_method(options, loaded.spec, valid.townships)
+    if villages:  # the county decomposition is built on township instances only
+        method = "direct"
+        why = ("village instance: HiGHS on the whole model (the county decomposition covers township instances "
+               "only" + (", so --method decompose was not used)" if options.method == "decompose" else ")"))
+    else:
+        method, why = choose_method(options, loaded.spec, valid.townships)
     reserve = write_reserve(timings)
     left = clock.left(reserve)
     if left is not None:
@@ -192,6 +198,9 @@ def solve_instance(
         "overrides_applied": [a.to_dict() for a in loaded.applied_overrides],
         "method": {"used": method, "why": why},
     }
+    if villages:
+        summary["planning_unit"] = "village"
+        summary["warnings"] = [{"where": str(w.location), "text": w.message} for w in valid.warnings]
     if decomposed is not None:
         summary["decomposition"] = _jsonable_stats(decomposed.stats)
     # The plan the reports read: the decomposition's (array model), or HiGHS's (Pyomo model)
@@ -236,10 +245,16 @@ def solve_instance(
         if outcome.objective is not None and abs(exact - outcome.objective) <= 1e-6 * max(1.0, abs(exact)):
             outcome = replace(outcome, objective=exact, gap=_gap(exact, outcome.bound))
             summary["objective_yuan"], summary["gap"] = exact, outcome.gap
-    alloc = tables.allocation_table(valid, plan)
     industries = [i for i, ind in loaded.spec.industries.items() if ind.candidate]
-    counties = tables.county_totals(alloc, industries)
-    summary["totals"] = tables.totals(valid, alloc)
+    towns = None
+    if villages:
+        alloc = tables.allocation_table(valid, plan, chosen_leading(m))
+        towns = tables.township_table(valid, alloc)
+        counties = tables.village_county_totals(alloc, towns, industries)
+    else:
+        alloc = tables.allocation_table(valid, plan)
+        counties = tables.county_totals(alloc, industries)
+    summary["totals"] = tables.totals(valid, alloc, towns)
     summary["market_revenue_loss_yuan"] = tables.market_losses(valid, alloc)
     summary["per_county"] = counties.to_dict(orient="records")
     families = report_families(FAMILIES, data.scaling)  # from scaled rows back to m³, yuan, ha
@@ -271,16 +286,25 @@ def solve_instance(
         run_id = final_path(partial).name
         summary["run_id"] = run_id
         write_csv(partial / "allocation.csv", alloc)
+        if towns is not None:
+            write_csv(partial / "township_allocation.csv", towns)
         write_csv(partial / "county_totals.csv", counties)
         log_name = "decomposition.log" if method == "decompose" else "highs.log"
         (partial / log_name).write_text(outcome.log_text, encoding="utf-8")
         write_resolved_instance(partial / "instance.resolved.yaml", loaded)
         write_json(partial / "summary.json", summary)
         output = output or OutputOptions()
-        layer = write_geopackage(
-            partial / "allocation.gpkg", alloc, loaded.geometry, loaded.crs, tables.summary_table(summary), counties,
-            lang=output.lang,
-        )
+        if towns is not None:  # a village instance: village polygons, and the township layer
+            vt = loaded.village_tables
+            layer = write_geopackage(
+                partial / "allocation.gpkg", alloc, vt.geometry, vt.crs, tables.summary_table(summary), counties,
+                lang=output.lang, id_column="village_id", townships=(towns, loaded.geometry, loaded.crs),
+            )
+        else:
+            layer = write_geopackage(
+                partial / "allocation.gpkg", alloc, loaded.geometry, loaded.crs, tables.summary_table(summary), counties,
+                lang=output.lang,
+            )
         export_layer(partial, "allocation", layer, output.export)
         write_run_workbook(partial / "allocation.xlsx", alloc, counties, summary, output.lang)
         timings["write"] = time.perf_counter() - t0
@@ -335,6 +359,13 @@ def write_resolved_instance(target: Path, loaded: LoadedInstance) -> None:
         data["townships"] = table.name
     if loaded.site_file is not None:
         data["site_coefficients"] = str(loaded.site_file)
+    vt = loaded.village_tables
+    if vt is not None:
+        ref = loaded.spec.villages
+        layer = None if isinstance(ref, str) or ref is None else ref.layer
+        data["villages"] = {"path": str(vt.file), **({"layer": layer} if layer else {})}
+        if vt.site_file is not None:
+            data["village_site_coefficients"] = str(vt.site_file)
     header = "# Resolved instance of this run: the file as solved, with scenarios and --set applied.\n"
     if loaded.applied_overrides:
         header += "".join(f"#   {a}\n" for a in loaded.applied_overrides)
@@ -393,16 +424,20 @@ def _infeasible_run(
     families = report_families(FAMILIES, data.scaling if data is not None else UNSCALED)
 
     locks = {lk.township: lk.industry for lk in loaded.spec.constraints.locks if not lk.forbid}
+    if valid.villages is not None:  # locks hold per village there
+        from optimizer.instance.villages import locked_allowed
+
+        _, locks = locked_allowed(loaded.spec, valid.villages, valid.pairs)
     conflicts: list[dict[str, Any]] = []
     for p in valid.conflicts:
-        conflicts.append({"text": p.message, "where": str(p.location), "family": _family_of(p), **p.to_dict()})
+        conflicts.append({"text": p.message, "where": str(p.location), "family": _family_of(p, valid), **p.to_dict()})
     relaxation: list[dict[str, Any]] = []
     ways_out: list[dict[str, Any]] = []
     if outcome is not None:
         for r in in_report_units(outcome.relaxation, families):
-            relaxation.append({**r, "text": describe_relaxation(r, valid.townships, locks)})
+            relaxation.append({**r, "text": describe_relaxation(r, valid.townships, locks, valid.villages)})
         for way in outcome.ways_out:
-            rows = [{**r, "text": describe_relaxation(r, valid.townships, locks)}
+            rows = [{**r, "text": describe_relaxation(r, valid.townships, locks, valid.villages)}
                     for r in in_report_units(way["rows"], families)]
             ways_out.append({"family": way["family"], "rows": rows})
     summary: dict[str, Any] = {
@@ -416,7 +451,7 @@ def _infeasible_run(
         "bound_yuan": None,
         "gap": None,
         "infeasible_families": (outcome.infeasible_families if outcome is not None
-                                else sorted({_family_of(p) for p in valid.conflicts})),
+                                else sorted({_family_of(p, valid) for p in valid.conflicts})),
         "conflicts": conflicts,
         "infeasible_rows": outcome.infeasible_rows if outcome is not None else [],
         "least_relaxation": relaxation,
@@ -446,20 +481,30 @@ _CONFLICT_FAMILIES = (
     ("constraints.min_conservation_share_per_county", "conservation_area_per_county_min"),
     ("constraints.min_conservation_share", "conservation_area_min"),
     ("constraints.income_floor", "farmer_income_per_township_min"),
+    ("constraints.leading_industry", "leading_industry_share_min"),
 )
 
 
-def _family_of(problem: Any) -> str:
+def _family_of(problem: Any, valid: ValidInstance | None = None) -> str:
     """The constraint family a validation conflict is about, so sweeps and reports can group them."""
     dotted = problem.path or ""
+    village_instance = valid is not None and valid.villages is not None
+    if village_instance and dotted.startswith("constraints.income_floor"):
+        return "farmer_income_per_village_min"  # the floor holds per village there
     for prefix, family in _CONFLICT_FAMILIES:
         if dotted.startswith(prefix):
             return family
     column = problem.location.table_column
+    if village_instance and column == "water_available_m3" and valid is not None:
+        vt = valid.loaded.village_tables
+        if vt is not None and problem.location.file == vt.file:
+            return "water_use_per_village_max"
     if column == "water_available_m3":
         return "water_use_per_township_max"
     if column == "township_id":
         return "one_industry_per_township"
+    if column == "village_id":
+        return "one_product_per_village"
     return "limits"
 
 
@@ -482,12 +527,13 @@ def _runner_up(m: Any, valid: ValidInstance, plan: pd.Series, options: SolveOpti
     second = found["objective"] * unit
     best = outcome.objective or 0.0
     diff = best - second
-    names = valid.townships["name"]
-    differ = [{"township_id": t, "name": str(names.get(t, "")), "optimum": plan[t], "runner_up": i}
+    names = valid.units["name"]
+    key = valid.unit_key
+    differ = [{key: t, "name": str(names.get(t, "")), "optimum": plan[t], "runner_up": i}
               for t, i in sorted(found["plan"].items()) if plan.get(t) != i]  # fmt: skip
     share = diff / max(abs(best), 1.0)
     return {"exists": True, "objective_yuan": second, "difference_yuan": diff, "difference_share": share,
-            "near_tie": share <= NEAR_TIE_SHARE, "townships": differ}  # fmt: skip
+            "near_tie": share <= NEAR_TIE_SHARE, "villages" if valid.villages is not None else "townships": differ}
 
 
 #: After the solve come writing (CSV, GeoPackage, workbook) and the independent check.

@@ -88,7 +88,7 @@ def test_unreadable_table_exit_2_without_traceback(tmp_path):
     proc = subprocess.run([sys.executable, "-m", "optimizer", "solve", str(y), "--results", str(tmp_path / "r")],
                           capture_output=True, text=True)
     assert proc.returncode == Exit.INVALID_INPUT
-    assert "could not read the table" in proc.stderr
+    assert "weird.gpkg" in proc.stderr and "cannot read the file" in proc.stderr
     assert "Traceback" not in proc.stderr + proc.stdout
 
 

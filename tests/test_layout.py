@@ -100,7 +100,9 @@ def _imports_of(prefix: str) -> dict[str, set[str]]:
     ("package", "forbidden"),
     [
         # Two independent routes to the same numbers: the checker shares no model code.
-        ("optimizer.check", ("optimizer.model", "optimizer.solve", "optimizer.instance", "optimizer.run", "pyomo", "highspy")),
+        # It reads the input files through the loader's two readers (tables.py, yamlfile.py)
+        # and nothing else of optimizer.instance — see test_checker_reads_with_the_loaders_readers_only.
+        ("optimizer.check", ("optimizer.model", "optimizer.solve", "optimizer.run", "pyomo", "highspy")),
         # The algebra never reads files or touches geometry.
         ("optimizer.model", ("geopandas", "pyogrio", "shapely", "optimizer.outputs", "optimizer.cli")),
         # Validation runs without building anything.
@@ -119,6 +121,30 @@ def test_boundaries(package: str, forbidden: tuple[str, ...]) -> None:
     }
     bad = {k: v for k, v in bad.items() if v}
     assert not bad, f"{package} must not import {forbidden}: {bad}"
+
+
+#: What the checker may import from optimizer.instance: reading rules, not model code.
+#: One reader per file kind, so that a file that validates (a GBK CSV, padded headers, a
+#: GeoPackage number column holding text) is read the same way by the checker instead of
+#: failing there with exit 1 and discarding the plan; schema, load, validate, overrides and
+#: coefficients (what the checker re-implements) stay out of reach.
+CHECK_MAY_READ_WITH = {"optimizer.instance.tables", "optimizer.instance.yamlfile"}
+
+
+def test_checker_reads_with_the_loaders_readers_only() -> None:
+    used = {
+        name: sorted(i for i in imps if (i == "optimizer.instance" or i.startswith("optimizer.instance."))
+                     and not any(i == ok or i.startswith(ok + ".") for ok in CHECK_MAY_READ_WITH))
+        for name, imps in _imports_of("optimizer.check").items()
+    }
+    used = {k: v for k, v in used.items() if v}
+    assert not used, f"optimizer.check may use only {sorted(CHECK_MAY_READ_WITH)} of optimizer.instance: {used}"
+    # and the two readers themselves reach nothing else of the instance package
+    for reader in CHECK_MAY_READ_WITH:
+        imps = _imports_of(reader)[reader]
+        inner = sorted(i for i in imps if i.startswith("optimizer.instance") and i not in CHECK_MAY_READ_WITH)
+        assert not inner, f"{reader} imports {inner}"
+        assert not any(i.startswith(("optimizer.model", "optimizer.solve")) for i in imps), imps
 
 
 def test_only_the_cli_prints() -> None:

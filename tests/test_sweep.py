@@ -79,7 +79,7 @@ def test_cli_sweep_and_resume(tmp_path):
     res = CliRunner().invoke(app, ["sweep", "--resume", str(sweep_dir), "--serial"])
     assert res.exit_code == 0, res.output
     res = CliRunner().invoke(app, ["sweep", str(TINY), "--vary", "industries.pv.prise_yuan_per_unit=1,2"])
-    assert res.exit_code == 2 and "did you mean --set industries.pv.price_yuan_per_unit?" in res.output
+    assert res.exit_code == 2 and "did you mean --set industries.pv.price_yuan_per_unit=" in res.output
 
 
 def test_infeasible_point_is_an_answer_not_a_failure(tmp_path):

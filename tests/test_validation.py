@@ -63,7 +63,8 @@ def test_table_and_cross_reference_problems_all_reported(tmp_path):
     text = text.replace("industries: [fruit]", "industries: [friut]")
     y.write_text(text, encoding="utf-8")
     probs = "\n".join(_problems(y))
-    assert "townships.csv:row 1:column plannable_area_ha: plannable_area_ha is negative (-100)" in probs
+    assert ("townships.csv:row 1:column plannable_area_ha: plannable_area_ha -100 is outside the accepted range, "
+            "0 to 1,000,000 ha") in probs
     assert "townships.csv:row 2:column water_available_m3: 'lots' is not a number" in probs
     assert "townships.csv:row 3:column township_id: duplicate township id 'T2' (first at row 2)" in probs
     assert "townships.csv:row 4:column baseline_land_use: baseline land use 'maiz'" in probs

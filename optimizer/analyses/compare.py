@@ -26,6 +26,7 @@ from typing import Any
 import pandas as pd
 
 from optimizer.errors import InputError, Location, Problem
+from optimizer.i18n import _
 from optimizer.outputs.export import OutputOptions, export_layer
 from optimizer.outputs.gpkg import UNCHANGED, write_comparison_gpkg
 from optimizer.outputs.write import final_path, run_folder, sha256, versions, write_csv, write_json
@@ -59,7 +60,8 @@ TOTALS_ORDER = ["gep_total_yuan", "gep_material_yuan", "gep_regulating_yuan", "g
 
 #: allocation.csv columns a run folder must have to be compared.
 REQUIRED_COLUMNS = ["township_id", "name", "county", "industry", "area_ha", *FIGURE_COLUMNS]
-_TEXT_COLUMNS = ["township_id", "name", "county", "city", "industry", "industry_label", "industry_label_zh",
+_TEXT_COLUMNS = ["township_id", "village_id", "township_name", "leading_industry", "name", "county", "city",
+                 "industry", "industry_label", "industry_label_zh",
                  "output_unit", "baseline_land_use", "locked"]  # fmt: skip
 
 #: Families whose rows summary.json lists only when they bind (model.report.constraint_report keeps
@@ -240,15 +242,21 @@ def _read_allocation(run: Path, label: str, problems: list[Problem]) -> pd.DataF
     if missing:
         problems.append(Problem(Location(file), f"run {label}: allocation.csv lacks column(s) {', '.join(missing)}"))
         return None
-    for c in ("name", "county", "industry", "industry_label", "industry_label_zh"):
+    for c in ("name", "county", "industry", "industry_label", "industry_label_zh", "leading_industry"):
         if c in df.columns:
             df[c] = df[c].fillna("")
-    dup = df.loc[df["township_id"].duplicated(), "township_id"].unique().tolist()
+    key = unit_key(df)  # a village run plans villages
+    dup = df.loc[df[key].duplicated(), key].unique().tolist()
     if dup:
-        problems.append(Problem(Location(file, table_column="township_id"),
-                                f"run {label}: township id(s) listed twice: {_id_list(dup)}"))
+        problems.append(Problem(Location(file, table_column=key),
+                                f"run {label}: {key.split('_')[0]} id(s) listed twice: {_id_list(dup)}"))
         return None
-    return df.set_index("township_id", drop=False)
+    return df.set_index(key, drop=False)
+
+
+def unit_key(alloc: pd.DataFrame) -> str:
+    """The planning unit of an allocation.csv: `village_id` in a village run, else `township_id`."""
+    return "village_id" if "village_id" in alloc.columns else "township_id"
 
 
 def _id_list(ids: list[str]) -> str:
@@ -298,6 +306,11 @@ def compare_runs(run_a: str | Path, run_b: str | Path) -> Comparison:
     sa, sb = summaries
     aa, ab = allocs
     assert pa and pb and sa and sb and aa is not None and ab is not None  # every failure added a problem
+    if unit_key(aa) != unit_key(ab):
+        raise InputError([Problem(Location(pb / "allocation.csv"),
+                                  _("one run plans villages and the other townships: they cannot be compared "
+                                    "unit by unit"),
+                                  _("compare runs of the same instance, or of two village instances"))])
 
     only_a = sorted(set(aa.index) - set(ab.index))
     only_b = sorted(set(ab.index) - set(aa.index))
@@ -321,6 +334,8 @@ def compare_runs(run_a: str | Path, run_b: str | Path) -> Comparison:
     everyone = _township_changes(aa, ab, switched)
     changed = everyone.loc[everyone["changed"]].drop(columns=["changed", "change"]).reset_index(drop=True)
     per_county = _per_county(aa, ab, switched)
+    if unit_key(aa) == "village_id":  # and the townships whose leading industry changed
+        changed = _with_leading(changed, aa, ab)
     totals = _totals(aa, ab, sa, sb, switched)
     cons = constraint_changes(sa.get("constraints") or [], sb.get("constraints") or [])
     log.info("compared %d townships: %d changed industry, %d limits changed status",
@@ -350,11 +365,16 @@ def _warnings(a: RunInfo, b: RunInfo) -> list[str]:
 
 
 def _township_changes(aa: pd.DataFrame, ab: pd.DataFrame, switched: pd.Series) -> pd.DataFrame:
-    """Every township: industries in A and B, whether and how it changed, and B − A of each figure."""
+    """Every unit (township, or village of a village run): industries in A and B, whether and how
+    it changed, and B − A of each figure."""
     a, b = aa, ab
     sw = switched.to_numpy()
+    key = unit_key(aa)
+    first = {key: aa.index.to_numpy()}
+    if key == "village_id":
+        first["township_id"] = a["township_id"].to_numpy()
     out = pd.DataFrame({
-        "township_id": aa.index.to_numpy(),
+        **first,
         "name": a["name"].to_numpy(),
         "county": a["county"].to_numpy(),
         "area_ha": a["area_ha"].to_numpy(),
@@ -372,7 +392,18 @@ def _township_changes(aa: pd.DataFrame, ab: pd.DataFrame, switched: pd.Series) -
     return out
 
 
+def _with_leading(changed: pd.DataFrame, aa: pd.DataFrame, ab: pd.DataFrame) -> pd.DataFrame:
+    """Village rows get their township's leading industry in A and B."""
+    for tag, df in (("a", aa), ("b", ab)):
+        lead = df.drop_duplicates("township_id").set_index("township_id")["leading_industry"] \
+            if "leading_industry" in df.columns else pd.Series(dtype=object)
+        changed[f"leading_industry_{tag}"] = lead.reindex(changed["township_id"]).fillna("").to_numpy()
+    return changed
+
+
 def _per_county(aa: pd.DataFrame, ab: pd.DataFrame, switched: pd.Series) -> pd.DataFrame:
+    if unit_key(aa) == "village_id":
+        return _per_county_villages(aa, ab, switched)
     ga = aa.groupby("county", sort=True)
     gb = ab.groupby("county", sort=True)
     fa, fb = ga[FIGURE_COLUMNS].sum(), gb[FIGURE_COLUMNS].sum()
@@ -392,6 +423,36 @@ def _per_county(aa: pd.DataFrame, ab: pd.DataFrame, switched: pd.Series) -> pd.D
         for tag, c in (("a", ca), ("b", cb)):
             s = c[ind] if ind in c.columns else pd.Series(0, index=c.index)
             out[f"townships_{ind}_{tag}"] = s.reindex(counties, fill_value=0).astype(int)
+    out.index.name = "county"
+    return out.reset_index()
+
+
+def _per_county_villages(aa: pd.DataFrame, ab: pd.DataFrame, switched: pd.Series) -> pd.DataFrame:
+    """Per county of a village run: figures, villages changed, villages per product, townships per leading industry."""
+    ga, gb = aa.groupby("county", sort=True), ab.groupby("county", sort=True)
+    fa, fb = ga[FIGURE_COLUMNS].sum(), gb[FIGURE_COLUMNS].sum()
+    counties = fa.index.union(fb.index)
+    fa, fb = fa.reindex(counties, fill_value=0.0), fb.reindex(counties, fill_value=0.0)
+    out = pd.DataFrame(index=counties)
+    out["townships"] = ga["township_id"].nunique().reindex(counties, fill_value=0).astype(int)
+    out["villages"] = ga.size().reindex(counties, fill_value=0).astype(int)
+    out["villages_changed"] = switched.groupby(aa["county"]).sum().reindex(counties, fill_value=0).astype(int)
+    for col in FIGURE_COLUMNS:
+        out[f"{col}_a"] = fa[col]
+        out[f"{col}_b"] = fb[col]
+        out[f"delta_{col}"] = fb[col] - fa[col]
+    industries = sorted(set(aa["industry"]) | set(ab["industry"]))
+    for tag, df in (("a", aa), ("b", ab)):
+        c = df.groupby(["county", "industry"]).size().unstack(fill_value=0)
+        towns = df.drop_duplicates("township_id")
+        lead = towns[towns.get("leading_industry", pd.Series("", index=towns.index)) != ""] \
+            if "leading_industry" in towns.columns else towns.iloc[0:0]
+        cl = lead.groupby(["county", "leading_industry"]).size().unstack(fill_value=0) if len(lead) else pd.DataFrame()
+        for ind in industries:
+            s = c[ind] if ind in c.columns else pd.Series(0, index=c.index)
+            out[f"villages_{ind}_{tag}"] = s.reindex(counties, fill_value=0).astype(int)
+            s = cl[ind] if ind in cl.columns else pd.Series(0, index=counties)
+            out[f"townships_leading_{ind}_{tag}"] = s.reindex(counties, fill_value=0).astype(int)
     out.index.name = "county"
     return out.reset_index()
 
@@ -428,9 +489,14 @@ def _totals(aa: pd.DataFrame, ab: pd.DataFrame, sa: dict[str, Any], sb: dict[str
             _, label, unit = summary_only[key]
             add(key, label, unit, ta.get(key), tb.get(key))
     na, nb = aa["industry"].value_counts(), ab["industry"].value_counts()
+    unit = "villages" if unit_key(aa) == "village_id" else "townships"
     for ind in sorted(set(na.index) | set(nb.index)):
         a_n, b_n = int(na.get(ind, 0)), int(nb.get(ind, 0))
-        add(f"townships_{ind}", f"townships: {ind}", "townships", a_n, b_n, float(b_n - a_n))
+        add(f"{unit}_{ind}", f"{unit}: {ind}", unit, a_n, b_n, float(b_n - a_n))
+    la, lb = ta.get("townships_by_leading_industry") or {}, tb.get("townships_by_leading_industry") or {}
+    for ind in sorted(set(la) | set(lb)):
+        a_n, b_n = int(la.get(ind, 0)), int(lb.get(ind, 0))
+        add(f"townships_leading_{ind}", f"townships led by {ind}", "townships", a_n, b_n)
     return pd.DataFrame(rows, columns=["figure", "label", "unit", "a", "b", "change", "change_pct",
                                        "change_in_switched_townships"])  # fmt: skip
 
@@ -542,7 +608,9 @@ def write_comparison(comp: Comparison, results_root: Path, run_id: str | None = 
         output = output or OutputOptions()
         layer = write_comparison_gpkg(partial / "comparison.gpkg", (comp.run_a.path, comp.run_b.path),
                                       comp.changed_townships, comp.per_county, comp.totals, comp.townships,
-                                      lang=output.lang)  # fmt: skip
+                                      lang=output.lang,
+                                      id_column="village_id" if "village_id" in comp.changed_townships.columns
+                                      else "township_id")  # fmt: skip
         if layer is not None:
             export_layer(partial, "townships", layer, output.export)
         data = comp.to_dict()

@@ -143,7 +143,8 @@ def _records(df: pd.DataFrame) -> list[dict[str, Any]]:
 def plan_figures(valid: ValidInstance, plan: pd.Series) -> tuple[pd.DataFrame, dict[str, Any], float]:
     """Allocation table, totals (with conservation area) and objective of any plan."""
     alloc = tables.allocation_table(valid, plan)
-    tot = tables.totals(valid, alloc)
+    towns = tables.township_table(valid, alloc) if valid.villages is not None else None
+    tot = tables.totals(valid, alloc, towns)
     conserve = {i for i, ind in valid.spec.industries.items() if ind.counts_as_conservation}
     tot["conservation_area_ha"] = float(alloc.loc[alloc["industry"].isin(conserve), "area_ha"].sum())
     objective = tables.objective_value(valid, tot)
@@ -210,10 +211,14 @@ def differing_townships(
     """Townships whose industry differs from the optimum's, largest loss to the plan first."""
     plan_c = _contribution(valid, alloc)
     opt_c = _contribution(valid, opt_alloc)
-    by_town = _township_violations(alloc, violations)
+    key = valid.unit_key  # villages in a village instance
+    by_town = _township_violations(alloc, violations, key)
+    ids = {key: alloc[key].to_numpy()}
+    if key != "township_id":
+        ids["township_id"] = alloc["township_id"].to_numpy()
     df = pd.DataFrame(
         {
-            "township_id": alloc["township_id"].to_numpy(),
+            **ids,
             "name": alloc["name"].to_numpy(),
             "county": alloc["county"].to_numpy(),
             "plan_industry": alloc["industry"].to_numpy(),
@@ -226,15 +231,15 @@ def differing_townships(
             "plan_objective_contribution_yuan": plan_c,
             "optimum_objective_contribution_yuan": opt_c,
             "left_on_the_table_yuan": opt_c - plan_c,
-            "plan_violations": [by_town.get(t, "") for t in alloc["township_id"]],
+            "plan_violations": [by_town.get(t, "") for t in alloc[key]],
         }
     )
     differs = df["plan_industry"] != df["optimum_industry"]
     return df[differs].sort_values("left_on_the_table_yuan", ascending=False, kind="stable").reset_index(drop=True)
 
 
-def _township_violations(alloc: pd.DataFrame, violations: list[Violation]) -> dict[str, str]:
-    ids = set(alloc["township_id"])
+def _township_violations(alloc: pd.DataFrame, violations: list[Violation], key: str = "township_id") -> dict[str, str]:
+    ids = set(alloc[key])
     out: dict[str, list[str]] = {}
     for v in violations:
         if v.index in ids:
@@ -266,7 +271,9 @@ def _check(loaded: Any, alloc: pd.DataFrame, folder: Path) -> Any:
 
     resolved = folder / "instance.resolved.yaml"
     write_resolved_instance(resolved, loaded)
-    return check_plan(resolved, alloc[["township_id", "industry"]], compare_written=False)
+    # Only the products: a village plan's leading industries are derived by the checker itself.
+    key = "village_id" if "village_id" in alloc.columns else "township_id"
+    return check_plan(resolved, alloc[[key, "industry"]], compare_written=False)
 
 
 def evaluate_plan(
@@ -410,8 +417,9 @@ def _write(ev: Evaluation, valid: ValidInstance, folder: Path, opt_alloc: pd.Dat
 
     loaded = valid.loaded
     layer = ev.allocation.copy()
-    by_town = _township_violations(layer, ev.violations)
-    layer["violations"] = [by_town.get(t, "") for t in layer["township_id"]]
+    key = valid.unit_key
+    by_town = _township_violations(layer, ev.violations, key)
+    layer["violations"] = [by_town.get(t, "") for t in layer[key]]
     if opt_alloc is not None:
         layer["optimum_industry"] = opt_alloc["industry"].to_numpy()
         layer["differs_from_optimum"] = (layer["industry"] != layer["optimum_industry"]).to_numpy()
@@ -427,12 +435,26 @@ def _write(ev: Evaluation, valid: ValidInstance, folder: Path, opt_alloc: pd.Dat
     write_csv(folder / "comparison.csv", ev.comparison)
     write_csv(folder / "differing_townships.csv", ev.differing)
     tables_out = {"violations": viol}
+    if valid.villages is not None:  # the plan at township and county level too
+        towns = tables.township_table(valid, ev.allocation)
+        industries = [i for i, ind in valid.spec.industries.items() if ind.candidate]
+        counties = tables.village_county_totals(ev.allocation, towns, industries)
+        write_csv(folder / "plan_townships.csv", towns)
+        write_csv(folder / "plan_county_totals.csv", counties)
+        tables_out["plan_townships"] = towns
+        tables_out["plan_county_totals"] = counties
     if not ev.comparison.empty:
         tables_out["comparison"] = ev.comparison
         tables_out["differing_townships"] = ev.differing
-    plan_layer = township_layer(layer, loaded.geometry, loaded.crs)
+    if valid.villages is not None:  # a village instance: the village polygons
+        vt = loaded.village_tables
+        plan_layer = township_layer(layer, vt.geometry, vt.crs, "village_id")
+        has_geometry = vt.geometry is not None
+    else:
+        plan_layer = township_layer(layer, loaded.geometry, loaded.crs)
+        has_geometry = loaded.geometry is not None
     write_layers(folder / "evaluate.gpkg", {"plan": plan_layer}, tables_out,
-                 styles={"plan": evaluation_style(output.lang)} if loaded.geometry is not None else {},
+                 styles={"plan": evaluation_style(output.lang)} if has_geometry else {},
                  lang=output.lang)  # fmt: skip
     export_layer(folder, "plan", plan_layer, output.export)
     write_json(folder / "evaluation.json", ev.to_dict())

@@ -51,6 +51,8 @@ BY_SERVICE_COLUMNS = [
     "township_id", "name", "county", "city", "industry", "service", "category",
     "quantity", "unit", "unit_price_yuan", "instance_unit_price_yuan", "value_yuan",
 ]  # fmt: skip
+#: A village instance accounts per village (the planning unit), naming the village's township.
+VILLAGE_BY_SERVICE_COLUMNS = ["village_id", "name", "township_id", *BY_SERVICE_COLUMNS[2:]]
 
 _CAT_COLS = [f"gep_{c}_yuan" for c in GEP_CATEGORIES]
 _SUM_COLUMNS = [
@@ -76,6 +78,10 @@ class GepAccounts:
     - `by_county`, `by_city`: the same summed.
     - `by_service_total`: each service summed over all townships, plan and baseline.
     - `prices`: every (industry, service) with the instance's price and the one used.
+
+    In a village instance the account is kept per village (`by_village`, and `by_service`
+    per village); `by_township` sums each township's villages, and names the township's
+    leading industry (as the plan implies it) in `industry`.
     """
 
     instance: str
@@ -88,6 +94,7 @@ class GepAccounts:
     by_service_total: pd.DataFrame
     prices: pd.DataFrame
     price_changes: dict[str, float] = field(default_factory=dict)  # service → price used, from the set
+    by_village: pd.DataFrame | None = None  # village instances only
 
     @property
     def totals(self) -> dict[str, float]:
@@ -215,12 +222,13 @@ def service_account(valid: ValidInstance, plan: pd.Series, prices: dict[str, flo
     Vectorised per (industry, service): a region-wide instance has 20,000 townships.
     """
     spec = valid.spec
-    t = valid.townships
+    t = valid.units  # townships, or the villages of a village instance
+    villages = valid.villages is not None
     plan = plan.reindex(t.index)
     unknown = sorted(set(plan.dropna()) - set(spec.industries))
     if plan.isna().any() or unknown:
         raise ValueError(f"plan has missing townships or unknown industries {unknown}; read it with read_plan")
-    overrides = site_overrides(valid.loaded.site)
+    overrides = site_overrides(valid.village_site if villages else valid.loaded.site)
     position = pd.Series(np.arange(len(t)), index=t.index)
     frames = []
     for ind_id, ind in spec.industries.items():
@@ -236,11 +244,13 @@ def service_account(valid: ValidInstance, plan: pd.Series, prices: dict[str, flo
             per_ha = _service_quantity(service, svc, output, overrides, ind_id, idx)
             quantity = per_ha.to_numpy() * area
             price = prices.get(service, svc.unit_price_yuan)
+            ids = {"village_id": idx, "name": t.loc[idx, "name"].to_numpy(),
+                   "township_id": t.loc[idx, "township_id"].to_numpy()} if villages else {
+                "township_id": idx, "name": t.loc[idx, "name"].to_numpy()}  # fmt: skip
             frames.append(
                 pd.DataFrame(
                     {
-                        "township_id": idx,
-                        "name": t.loc[idx, "name"].to_numpy(),
+                        **ids,
                         "county": t.loc[idx, "county"].to_numpy(),
                         "city": t.loc[idx, "city"].to_numpy(),
                         "industry": ind_id,
@@ -256,21 +266,22 @@ def service_account(valid: ValidInstance, plan: pd.Series, prices: dict[str, flo
                     }
                 )
             )
+    columns = VILLAGE_BY_SERVICE_COLUMNS if villages else BY_SERVICE_COLUMNS
     if not frames:
-        return pd.DataFrame(columns=BY_SERVICE_COLUMNS)
+        return pd.DataFrame(columns=columns)
     out = pd.concat(frames, ignore_index=True).sort_values(["_pos", "_order"], kind="stable")
-    return out[BY_SERVICE_COLUMNS].reset_index(drop=True)
+    return out[columns].reset_index(drop=True)
 
 
-def _by_category(services: pd.DataFrame, index: pd.Index) -> pd.DataFrame:
-    """GEP value per township and category (0 where an industry provides none)."""
+def _by_category(services: pd.DataFrame, index: pd.Index, key: str = "township_id") -> pd.DataFrame:
+    """GEP value per planning unit and category (0 where an industry provides none)."""
     out = pd.DataFrame(index=index)
     if services.empty:
         for cat in GEP_CATEGORIES:
             out[f"gep_{cat}_yuan"] = 0.0
         out["gep_total_yuan"] = 0.0
         return out
-    wide = services.pivot_table(index="township_id", columns="category", values="value_yuan", aggfunc="sum")
+    wide = services.pivot_table(index=key, columns="category", values="value_yuan", aggfunc="sum")
     for cat in GEP_CATEGORIES:
         col = wide[cat] if cat in wide.columns else pd.Series(dtype=float)
         out[f"gep_{cat}_yuan"] = col.reindex(index).fillna(0.0).to_numpy()
@@ -279,8 +290,8 @@ def _by_category(services: pd.DataFrame, index: pd.Index) -> pd.DataFrame:
 
 
 def _income(valid: ValidInstance, plan: pd.Series) -> np.ndarray:
-    """Farmers' income per township (yuan/yr) of a plan, before market price steps."""
-    t = valid.townships
+    """Farmers' income per planning unit (yuan/yr) of a plan, before market price steps."""
+    t = valid.units
     idx = pd.MultiIndex.from_arrays([t.index, plan.reindex(t.index).to_numpy()])
     return valid.pairs["farmer_income_per_ha"].reindex(idx).to_numpy() * t["plannable_area_ha"].to_numpy()
 
@@ -288,7 +299,12 @@ def _income(valid: ValidInstance, plan: pd.Series) -> np.ndarray:
 def _group(by_township: pd.DataFrame, key: str) -> pd.DataFrame:
     grouped = by_township.groupby(key, sort=True)
     out = grouped[_SUM_COLUMNS].sum()
-    out.insert(0, "townships", grouped.size())
+    if "village_id" in by_township.columns:  # villages: count both levels
+        out.insert(0, "villages", grouped.size())
+        if key != "township_id":
+            out.insert(0, "townships", grouped["township_id"].nunique())
+    else:
+        out.insert(0, "townships", grouped.size())
     out["gep_total_yuan_per_ha"] = out["gep_total_yuan"] / out["area_ha"].replace(0, np.nan)
     out["farmer_income_yuan_per_ha"] = out["farmer_income_yuan"] / out["area_ha"].replace(0, np.nan)
     return out.reset_index()
@@ -308,7 +324,9 @@ def gep_accounts(
     market price steps (a falling price is a market-wide loss that belongs to no single
     township; `optimizer solve` reports it in its totals).
     """
-    t = valid.townships
+    t = valid.units  # townships, or the villages of a village instance
+    villages = valid.villages is not None
+    key = valid.unit_key
     name, prices = convention_prices(valid, convention)
     baseline_plan = t["baseline_land_use"]
     is_baseline = plan is None
@@ -316,13 +334,16 @@ def gep_accounts(
     services = service_account(valid, plan, prices)
     base_services = services if is_baseline else service_account(valid, baseline_plan, prices)
 
-    gep = _by_category(services, t.index)
-    base = _by_category(base_services, t.index)
+    gep = _by_category(services, t.index, key)
+    base = _by_category(base_services, t.index, key)
     area = t["plannable_area_ha"].to_numpy()
+    ids: dict[str, object] = {"township_id": t.index, "name": t["name"].to_numpy()}
+    if villages:
+        ids = {"village_id": t.index, "name": t["name"].to_numpy(), "township_id": t["township_id"].to_numpy(),
+               "township_name": valid.townships["name"].reindex(t["township_id"]).fillna("").to_numpy()}
     bt = pd.DataFrame(
         {
-            "township_id": t.index,
-            "name": t["name"].to_numpy(),
+            **ids,
             "county": t["county"].to_numpy(),
             "city": t["city"].to_numpy(),
             "industry": plan.to_numpy(),
@@ -347,17 +368,19 @@ def gep_accounts(
         bt["baseline_farmer_income_yuan_per_ha"] = bt["baseline_farmer_income_yuan"].to_numpy() / per_ha
 
     totals = _service_totals(services, base_services)
+    by_township = _townships_of_villages(valid, bt, None if is_baseline else plan) if villages else bt
     accounts = GepAccounts(
         instance=valid.spec.name,
         convention=name,
         plan_source=plan_source or ("baseline" if is_baseline else "plan"),
         by_service=services,
-        by_township=bt,
+        by_township=by_township,
         by_county=_group(bt, "county"),
         by_city=_group(bt, "city"),
         by_service_total=totals,
         prices=price_table(valid, prices),
         price_changes=prices,
+        by_village=bt if villages else None,
     )
     tot = accounts.totals
     log.info(
@@ -365,6 +388,26 @@ def gep_accounts(
         accounts.instance, accounts.plan_source, name, tot["gep_total_yuan"], tot["baseline_gep_total_yuan"],
     )
     return accounts
+
+
+def _townships_of_villages(valid: ValidInstance, bv: pd.DataFrame, plan: pd.Series | None) -> pd.DataFrame:
+    """A village account summed per township, with the township's leading industry as `industry`."""
+    from optimizer.outputs.tables import derive_leading, effective_leading
+
+    t = valid.townships
+    grouped = _group(bv, "township_id").set_index("township_id").reindex(t.index)
+    grouped["villages"] = grouped["villages"].fillna(0).astype(int)
+    grouped[_SUM_COLUMNS] = grouped[_SUM_COLUMNS].fillna(0.0)  # a township without villages
+    out = grouped.reset_index()
+    out.insert(1, "name", t["name"].to_numpy())
+    out.insert(2, "county", t["county"].to_numpy())
+    out.insert(3, "city", t["city"].to_numpy())
+    if plan is None:
+        lead = pd.Series("", index=t.index)
+    else:
+        lead = effective_leading(valid, plan, derive_leading(valid, plan))
+    out.insert(4, "industry", lead.reindex(t.index).fillna("").to_numpy())
+    return out
 
 
 def _service_totals(services: pd.DataFrame, base: pd.DataFrame) -> pd.DataFrame:
@@ -412,6 +455,8 @@ def write_gep(
     inputs = [*loaded.input_files, *(extra_inputs or [])]
     with run_folder(Path(results_root), loaded.spec.name, new_run_id() + "-gep") as partial:
         write_csv(partial / "gep_by_service.csv", accounts.by_service)
+        if accounts.by_village is not None:
+            write_csv(partial / "gep_by_village.csv", accounts.by_village)
         write_csv(partial / "gep_by_township.csv", accounts.by_township)
         write_csv(partial / "gep_by_county.csv", accounts.by_county)
         write_csv(partial / "gep_by_city.csv", accounts.by_city)
@@ -419,16 +464,24 @@ def write_gep(
         write_csv(partial / "gep_prices.csv", accounts.prices)
         output = output or OutputOptions()
         layer = township_layer(accounts.by_township, loaded.geometry, loaded.crs)
+        spatial = {"gep_by_township": layer}
+        styles = {"gep_by_township": gep_style(output.lang)} if loaded.geometry is not None else {}
+        if accounts.by_village is not None:  # a village instance: the village layer first
+            vt = loaded.village_tables
+            spatial = {"gep_by_village": township_layer(accounts.by_village, vt.geometry, vt.crs, "village_id"),
+                       **spatial}  # fmt: skip
+            if vt.geometry is not None:
+                styles["gep_by_village"] = gep_style(output.lang)
         write_layers(
             partial / "gep.gpkg",
-            {"gep_by_township": layer},
+            spatial,
             {
                 "gep_by_service": accounts.by_service,
                 "gep_by_county": accounts.by_county,
                 "gep_by_city": accounts.by_city,
                 "gep_prices": accounts.prices,
             },
-            styles={"gep_by_township": gep_style(output.lang)} if loaded.geometry is not None else {},
+            styles=styles,
             lang=output.lang,
         )
         export_layer(partial, "gep_by_township", layer, output.export)

@@ -56,19 +56,24 @@ def read_plan(path: Path | str, valid: ValidInstance) -> pd.Series:
     df = _read_csv(path)
     df.columns = [str(c).strip() for c in df.columns]
     problems: list[Problem] = []
-    for col in ("township_id", "industry"):
+    # A village instance's plan names one product per village (village_id, industry).
+    key = valid.unit_key
+    word = "village" if valid.villages is not None else "township"
+    for col in (key, "industry"):
         if col not in df.columns:
             problems.append(
                 Problem(
                     Location(path, table_column=col),
-                    f"required column '{col}' is missing (a plan needs township_id and industry)",
+                    f"required column '{col}' is missing (a plan needs {key} and industry)",
                     did_you_mean(col, df.columns),
                 )
             )
     if problems:
         raise InputError(problems)
+    if key != "township_id":
+        df = df.rename(columns={"township_id": "_township_of_village", key: "township_id"})
 
-    t = valid.townships
+    t = valid.units
     ids = set(t.index)
     by_name: dict[str, list[str]] = {}
     for tid, name in zip(t.index, t["name"]):
@@ -90,24 +95,24 @@ def read_plan(path: Path | str, valid: ValidInstance) -> pd.Series:
         tid, iid = str(raw_tid).strip(), str(raw_ind).strip()
         if not tid and not iid and not any(str(v).strip() for v in df.iloc[pos]):
             continue  # a blank line
-        cell = Location(path, row=row, table_column="township_id")
+        cell = Location(path, row=row, table_column=key)
         if not tid:
-            problems.append(Problem(cell, "township_id is empty"))
+            problems.append(Problem(cell, f"{key} is empty"))
             continue
         if _known_id(tid, ids) != tid:
             log.info("%s row %d: township id %s read as %s (a spreadsheet wrote it as a number)", path, row, tid, tid[:-2])
             tid = tid[:-2]
         if tid not in ids:
-            problems.append(Problem(cell, f"unknown township '{tid}'", _township_hint(tid, ids, unlisted, by_name)))
+            problems.append(Problem(cell, f"unknown {word} '{tid}'", _township_hint(tid, ids, unlisted, by_name)))
         elif tid in first_row:
             problems.append(
-                Problem(cell, f"township '{tid}' ({t.at[tid, 'name']}) is listed twice (first at row {first_row[tid]})")
+                Problem(cell, f"{word} '{tid}' ({t.at[tid, 'name']}) is listed twice (first at row {first_row[tid]})")
             )
         else:
             first_row[tid] = row
         icell = Location(path, row=row, table_column="industry")
         if not iid:
-            problems.append(Problem(icell, f"industry is empty for township '{tid}'", f"industries: {', '.join(industries)}"))
+            problems.append(Problem(icell, f"industry is empty for {word} '{tid}'", f"industries: {', '.join(industries)}"))
         elif iid not in industries:
             hint = (
                 f"'{iid}' is the label of industry '{by_label[iid]}'; use its id"
@@ -126,15 +131,15 @@ def read_plan(path: Path | str, valid: ValidInstance) -> pd.Series:
         n = len(missing)
         problems.append(
             Problem(
-                Location(path, table_column="township_id"),
-                f"{n} township{'s have' if n != 1 else ' has'} no row: {named}{more}",
-                "every township of the instance needs exactly one row",
+                Location(path, table_column=key),
+                f"{n} {word}{'s have' if n != 1 else ' has'} no row: {named}{more}",
+                f"every {word} of the instance needs exactly one row",
             )
         )
     if problems:
         raise InputError(problems)
     plan = pd.Series([chosen[tid] for tid in t.index], index=t.index, name="industry")
-    log.info("read plan %s: %d townships", path, len(plan))
+    log.info("read plan %s: %d %ss", path, len(plan), word)
     return plan
 
 

@@ -176,8 +176,11 @@ def run_chain(spec_dict: dict[str, Any], sweep_dir: str, chain: list[dict[str, A
 
 
 def _plan_from_folder(run_dir: Path) -> pd.Series:
-    alloc = pd.read_csv(run_dir / "allocation.csv", dtype={"township_id": str}, encoding="utf-8-sig")
-    return pd.Series(alloc["industry"].to_numpy(), index=alloc["township_id"].to_numpy())
+    """Industry per planning unit (township, or village of a village run) of a run folder."""
+    alloc = pd.read_csv(run_dir / "allocation.csv", dtype={"township_id": str, "village_id": str},
+                        encoding="utf-8-sig")  # fmt: skip
+    key = "village_id" if "village_id" in alloc.columns else "township_id"
+    return pd.Series(alloc["industry"].to_numpy(), index=alloc[key].to_numpy())
 
 
 def _row_from_folder(root: Path, point: dict[str, Any]) -> dict[str, Any]:
@@ -197,8 +200,12 @@ def _row_from_folder(root: Path, point: dict[str, Any]) -> dict[str, Any]:
                            "water_use_m3": t["water_use_m3"], "pv_capacity_mw": t["pv_capacity_mw"],
                            "investment_yuan": t["investment_yuan"],
                            "solve_s": s["timings_s"].get("solve"), "check_ok": s.get("check_ok")}  # fmt: skip
-    for ind, n in sorted(t["townships_by_industry"].items()):
+    for ind, n in sorted(t.get("townships_by_industry", {}).items()):
         row[f"townships_{ind}"] = n
+    for ind, n in sorted(t.get("villages_by_industry", {}).items()):  # a village instance
+        row[f"villages_{ind}"] = n
+    for ind, n in sorted(t.get("townships_by_leading_industry", {}).items()):
+        row[f"townships_leading_{ind}"] = n
     return row
 
 
@@ -372,7 +379,9 @@ def _changed_from_first(sweep_dir: Path, table: pd.DataFrame) -> pd.DataFrame:
             continue
         plan = _plan_from_folder(sweep_dir / "points" / pid)
         changed.append(int((plan.reindex(first.index) != first).sum()))
-    table["townships_changed_from_first"] = changed
+    villages = "village_id" in pd.read_csv(sweep_dir / "points" / ok["point"].iloc[0] / "allocation.csv", nrows=0,
+                                           encoding="utf-8-sig").columns  # fmt: skip
+    table["villages_changed_from_first" if villages else "townships_changed_from_first"] = changed
     return table
 
 

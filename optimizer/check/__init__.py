@@ -2,14 +2,16 @@
 every constraint of docs/model.md, the objective and every written figure.
 
 Why this package exists: a planner has no reason to trust a number that only one piece of
-code has ever produced. This checker reads the instance YAML (with PyYAML's safe loader) and
-the input tables (with pandas / pyogrio) itself, takes nothing but the `industry` column
-of an allocation, and recomputes every per-township figure, every constraint of
-docs/model.md and the objective. It deliberately imports nothing from the code it checks
-(`optimizer/model/`, `optimizer/solve/`, `optimizer/instance/` with its loaders and
-coefficient code, `optimizer/run.py`): two independent routes that arrive at the same
-numbers are the evidence that both are right, while a shared helper would let one bug
-hide in both (tests/test_check.py and tests/test_layout.py enforce this).
+code has ever produced. This checker reads the instance YAML and the input tables through
+the loader's two readers (`optimizer/instance/yamlfile.py`, `optimizer/instance/tables.py`:
+reading rules, so that a file that validates is read the same way here), takes nothing but
+the `industry` column of an allocation, and recomputes every per-township figure, every
+constraint of docs/model.md and the objective. It deliberately imports nothing else from
+the code it checks (`optimizer/model/`, `optimizer/solve/`, the rest of
+`optimizer/instance/` with its schema, validation and coefficient code, `optimizer/run.py`):
+two independent routes that arrive at the same numbers are the evidence that both are
+right, while a shared helper would let one bug hide in both (tests/test_check.py and
+tests/test_layout.py enforce this).
 
 It is also the engine behind `optimizer evaluate`, which lists what is wrong with a plan
 a planner wrote by hand, so every finding comes with a plain-language message naming the

@@ -16,6 +16,7 @@ import pandas as pd
 from optimizer.check.context import Context
 from optimizer.check.plan import AllocationRows
 from optimizer.check.report import Violation, format_amount
+from optimizer.i18n import _
 
 #: Suitability gates: YAML key, township column, sense, words, unit.
 GATES: tuple[tuple[str, str, str, str, str], ...] = (
@@ -55,8 +56,11 @@ def check_assignment(ctx: Context, rows: AllocationRows) -> None:
     for pos in np.flatnonzero(~rows.known).tolist():
         tid = tids[pos]
         message = f"Allocation row {pos + 1}: township id '{tid}' is not in the township table"
-        flag(pos, RANK_UNKNOWN_TOWNSHIP, "unknown_township", tid or None, None, None, "", "in",
-             message)  # fmt: skip
+        if ctx.villages:
+            message = _("Allocation row {row}: village id '{village}' is not in the village table").format(
+                row=pos + 1, village=tid)
+        flag(pos, RANK_UNKNOWN_TOWNSHIP, "unknown_village" if ctx.villages else "unknown_township", tid or None,
+             None, None, "", "in", message)  # fmt: skip
     for pos in np.flatnonzero(rows.first & ~rows.is_industry).tolist():
         tid, iid = tids[pos], iids[pos]
         flag(pos, RANK_UNKNOWN_INDUSTRY, "unknown_industry", tid, None, None, "", "in",
@@ -104,7 +108,7 @@ def _candidates_and_gates(ctx: Context, rows: AllocationRows, flag: Any) -> None
                 flag(int(vpos[k]), RANK_GATE + g, f"suitability_{key}", vt[k], x, limit, unit,
                      sense,
                      f"{ctx.town_label(vt[k])}: {ctx.industry_label(ind.id)} needs {words} "
-                     f"{need} {format_amount(limit, unit)}; the township has "
+                     f"{need} {format_amount(limit, unit)}; the {ctx.unit_word} has "
                      f"{format_amount(x, unit)}")  # fmt: skip
 
 
@@ -129,6 +133,12 @@ def _one_industry_per_township(ctx: Context, rows: AllocationRows) -> None:
 
     def one_industry(k: int, lhs: float, _rhs: float) -> str:
         label = ctx.town_label(ctx.tids[k])
+        if ctx.villages:
+            if lhs == 0:
+                return _("{village} is missing from the allocation; every village needs exactly one product").format(
+                    village=label)
+            return _("{village} appears {n} times in the allocation; every village must appear exactly once (the "
+                     "first row was used)").format(village=label, n=int(lhs))
         if lhs == 0:
             return (
                 f"{label} is missing from the allocation; every township needs exactly one "
@@ -140,5 +150,6 @@ def _one_industry_per_township(ctx: Context, rows: AllocationRows) -> None:
         )
 
     ctx.findings.constraint_rows(
-        "one_industry_per_township", ctx.tids, times, "==", 1.0, "townships", one_industry
-    )
+        ctx.family("one_industry_per_township"), ctx.tids, times, "==", 1.0,
+        "villages" if ctx.villages else "townships", one_industry,
+    )  # fmt: skip

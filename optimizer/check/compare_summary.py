@@ -71,6 +71,17 @@ def compare_summary(ctx: Context, summary: Mapping[str, Any], plan: PlanTable) -
         if key in totals:
             want = pt.groupby("industry")[col].sum().to_dict() if len(pt) else {}
             _cmp_dict(ctx, f"totals.{key}", totals[key], want, unit)
+    if "villages_by_industry" in totals and ctx.villages:
+        want = pt.groupby("industry").size().astype(float).to_dict() if len(pt) else {}
+        _cmp_dict(ctx, "totals.villages_by_industry", totals["villages_by_industry"], want, "villages")
+    if "townships_by_leading_industry" in totals and ctx.villages:
+        planned = set(pt["parent"].tolist()) if len(pt) else set()
+        want: dict[str, float] = {}
+        for t in planned:  # a township without counted area has no leading industry: "(none)"
+            key = ctx.leading.get(t, "") or "(none)"
+            want[key] = want.get(key, 0.0) + 1.0
+        _cmp_dict(ctx, "totals.townships_by_leading_industry", totals["townships_by_leading_industry"], want,
+                  "townships")  # fmt: skip
     if "townships_by_industry" in totals:
         want = pt.groupby("industry").size().astype(float).to_dict() if len(pt) else {}
         _cmp_dict(
@@ -205,6 +216,18 @@ def _compare_county(
             want = fig.totals.get(key, {}).get(county, 0.0)
             _cmp(ctx, f"per_county.{key}", county, entry[key], want, ALLOCATION_UNITS.get(key, ""))
     towns = entry.get("townships")
+    if ctx.villages:  # the units are villages; `townships` counts the townships they lie in
+        if isinstance(entry.get("villages"), (int, float)):
+            _cmp(ctx, "per_county.villages", county, entry["villages"], float(fig.sizes.get(county, 0)), "")
+        if isinstance(towns, (int, float)) and not isinstance(towns, bool):
+            n = fig.pt.loc[fig.pt["county"] == county, "parent"].nunique() if len(fig.pt) else 0
+            _cmp(ctx, "per_county.townships", county, towns, float(n), "")
+        counts = fig.counts.get(county, {})
+        for key, value in entry.items():  # villages_<industry>: n
+            iid = key[len("villages_"):] if key.startswith("villages_") else None
+            if iid in ctx.inst.industries:
+                _cmp(ctx, f"per_county.{key}", county, value, counts.get(iid, 0.0), "villages")
+        return
     if isinstance(towns, (int, float)) and not isinstance(towns, bool):
         _cmp(ctx, "per_county.townships", county, towns, float(fig.sizes.get(county, 0)), "")
     elif isinstance(towns, list):

@@ -23,6 +23,14 @@ from optimizer.check.conservation import check_conservation
 from optimizer.check.context import Context
 from optimizer.check.grid import check_grid
 from optimizer.check.income_floor import check_income_floor
+from optimizer.check.leading import (
+    check_leading,
+    check_township_water,
+    compare_townships,
+    compare_village_columns,
+    leading_of,
+    parents_of,
+)
 from optimizer.check.locks import check_locks
 from optimizer.check.markets import check_markets
 from optimizer.check.objective import check_objective
@@ -42,6 +50,7 @@ def check_plan(
     summary: Mapping[str, Any] | None = None,
     tol: float = 1e-6,
     compare_written: bool = True,
+    townships_file: Path | str | None = None,
 ) -> CheckReport:
     """Check one plan against the instance, independently of the model code.
 
@@ -51,13 +60,24 @@ def check_plan(
     A `summary` (the dict of summary.json) adds checks of the objective, bound, gap,
     totals, per-county figures and constraint rows. `tol` is relative, and absolute for
     numbers below 1, so that rounding at 1e-6 is never reported.
+
+    In a village instance (the YAML has `villages:`) the allocation is per village
+    (`village_id`, `industry`, and the townships' `leading_industry` when written), and
+    `townships_file` (a run's township_allocation.csv) is compared too.
     """
     ctx = Context.read(Path(instance_yaml), tol)
-    alloc = read_allocation(allocation)
+    alloc = read_allocation(allocation, key="village_id" if ctx.villages else "township_id")
     rows = AllocationRows.of(ctx, alloc)
     check_assignment(ctx, rows)
     plan = recompute(ctx, rows)
     ctx.findings.flush_row_notes()  # the pair rules' and the coefficients' notes, by row
+    lead: dict[str, str] = {}
+    if ctx.villages:  # a village instance: the township rows over villages (leading.py)
+        plan.pt["parent"] = parents_of(ctx, plan)
+        check_township_water(ctx, plan)
+        lead = leading_of(ctx, plan, alloc)
+        check_leading(ctx, plan, lead)
+        ctx.leading = lead
     for check_family in (
         check_water,
         check_markets,
@@ -71,6 +91,10 @@ def check_plan(
         check_family(ctx, plan)
     if compare_written:
         compare_allocation(ctx, alloc, plan)
+        if ctx.villages:
+            compare_village_columns(ctx, alloc, plan, lead)
+            if townships_file is not None:
+                compare_townships(ctx, Path(townships_file), plan, lead)
     if summary is not None:
         compare_summary(ctx, summary, plan)
     rep = ctx.findings.report
@@ -98,7 +122,9 @@ def check_run(instance_yaml: Path | str, run_dir: Path | str, *, tol: float = 1e
             summary = json.load(fh)
     else:
         log.warning("check: %s has no summary.json; only the allocation is checked", run_dir)
-    report = check_plan(instance_yaml, run_dir / "allocation.csv", summary=summary, tol=tol)
+    towns = run_dir / "township_allocation.csv"
+    report = check_plan(instance_yaml, run_dir / "allocation.csv", summary=summary, tol=tol,
+                        townships_file=towns if towns.exists() else None)  # fmt: skip
     if summary is None:
         report.notes.append("run folder has no summary.json")
     return report

@@ -54,7 +54,7 @@ def check_income_floor(ctx: Context, plan: PlanTable) -> None:
 
     r_tids = tids[rows]
     ctx.findings.constraint_rows(
-        "farmer_income_per_township_min",
+        ctx.family("farmer_income_per_township_min"),
         r_tids,
         income[rows],
         ">=",

@@ -9,13 +9,12 @@ checker keeps working (and keeps disagreeing loudly) if the two ever drift apart
 from __future__ import annotations
 
 from collections.abc import Mapping
-from dataclasses import dataclass
+from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Any
 
-import yaml
-
 from optimizer.check.values import ident, number
+from optimizer.instance.yamlfile import load_yaml
 
 #: Per-ha industry fields the site-coefficient table may override, with the default an
 #: industry gets when the YAML omits the field (None = "not given").
@@ -85,10 +84,17 @@ class Instance:
     gep_weight: float
     income_weight: float
     double_count: str
+    # Village instances (docs/model.md, "Village instances"): the village tables, the
+    # per-village water switch, the leading-industry rule, and the locks that name a village.
+    villages_ref: Any = None
+    village_site_ref: Any = None
+    water_per_village: bool = True
+    leading_share: float | None = None
+    leading_counts: tuple[str, ...] | None = None  # None: every candidate counts
+    village_must_locks: list[tuple[str, str, str, str | None]] = field(default_factory=list)  # (township, village, industry, reason)
+    village_forbid_locks: dict[tuple[str, str], str | None] = field(default_factory=dict)  # (village, industry)
 
 
-#: libyaml's safe loader when PyYAML has it (same documents, ten times faster), else PyYAML's.
-_YAML_LOADER = getattr(yaml, "CSafeLoader", yaml.SafeLoader)
 
 
 def mapping(value: Any) -> dict[str, Any]:
@@ -159,8 +165,9 @@ def _market(mid: Any, m: Any) -> Market:
 
 def read_instance(path: Path) -> Instance:
     """Parse the instance YAML into plain records, applying the schema's defaults."""
-    with open(path, encoding="utf-8") as fh:
-        raw = yaml.load(fh, Loader=_YAML_LOADER) or {}
+    # The loader's YAML reader (optimizer/instance/yamlfile.py): the same refusals of
+    # duplicate keys, alias bombs and control characters, the same decoding.
+    raw = load_yaml(path).data or {}
     if not isinstance(raw, Mapping):
         raise TypeError(f"{path}: the instance file is not a mapping")
 
@@ -173,15 +180,26 @@ def read_instance(path: Path) -> Instance:
     floor = mapping(cons.get("income_floor"))
     must: list[tuple[str, str, str | None]] = []
     forbid: dict[tuple[str, str], str | None] = {}
+    village_must: list[tuple[str, str, str, str | None]] = []
+    village_forbid: dict[tuple[str, str], str | None] = {}
     for lock in cons.get("locks") or []:
         lock = mapping(lock)
         key = (ident(lock.get("township")), ident(lock.get("industry")))
         reason = lock.get("reason")
+        if lock.get("village") is not None:  # a village's own lock
+            vid = ident(lock.get("village"))
+            if bool(lock.get("forbid", False)):
+                village_forbid[(vid, key[1])] = None if reason is None else str(reason)
+            else:
+                village_must.append((key[0], vid, key[1], None if reason is None else str(reason)))
+            continue
         if bool(lock.get("forbid", False)):
             forbid[key] = None if reason is None else str(reason)
         else:
             must.append((key[0], key[1], None if reason is None else str(reason)))
     obj = mapping(raw.get("objective"))
+    leading = mapping(cons.get("leading_industry"))
+    counts = leading.get("leading_share_counts")
     return Instance(
         path=path,
         name=str(raw.get("name", path.stem)),
@@ -205,4 +223,11 @@ def read_instance(path: Path) -> Instance:
         if obj.get("income_weight") is not None
         else 1.0,
         double_count=str(obj.get("double_count", "exclude_material_gep")),
+        villages_ref=raw.get("villages"),
+        village_site_ref=raw.get("village_site_coefficients"),
+        water_per_village=bool(water.get("per_village", True)),
+        leading_share=number(leading.get("min_leading_share")) if leading else None,
+        leading_counts=None if counts is None else tuple(ident(i) for i in counts),
+        village_must_locks=village_must,
+        village_forbid_locks=village_forbid,
     )

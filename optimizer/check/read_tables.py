@@ -1,7 +1,7 @@
 """The township table, the site-coefficient table and the allocation, read by the checker.
 
-CSVs are read as text so that ids keep their leading zeros; spatial tables through
-pyogrio without geometry. Only the allocation's `township_id` and `industry` decide the
+Tables are read through the loader's one reader (optimizer/instance/tables.py), as text
+so that ids keep their leading zeros, and without geometry. Only the allocation's `township_id` and `industry` decide the
 plan; its other columns are read so that they can be compared with the recomputation.
 """
 
@@ -17,6 +17,7 @@ import pandas as pd
 
 from optimizer.check.read_instance import SITE_FIELD_DEFAULTS, Instance
 from optimizer.check.values import cell_text, numbers, strings
+from optimizer.instance.tables import read_table
 
 TOWNSHIP_REQUIRED = (
     "township_id",
@@ -102,17 +103,18 @@ def _table_ref(ref: Any, base: Path, what: str) -> tuple[Path, str | None]:
 
 
 def _read_table(path: Path, layer: str | None, text_columns: Iterable[str]) -> pd.DataFrame:
-    """Read a CSV (everything as text, so ids keep leading zeros) or an OGR table."""
-    if path.suffix.lower() == ".csv":
-        return pd.read_csv(path, dtype=str, keep_default_na=False, encoding="utf-8-sig")
-    import pyogrio  # only needed for spatial tables
+    """The input tables' one reading rule, `optimizer/instance/tables.py`: every cell as text.
 
-    df = pyogrio.read_dataframe(path, layer=layer, read_geometry=False)
-    df = pd.DataFrame(df)
+    A reading rule, not model code: the loader and the checker must see the same cells
+    (a GBK township CSV, padded headers, a semicolon separator, an .xlsx sheet, a
+    GeoPackage number column holding text), or a file that validates could fail here and
+    discard the plan. The maths that follows remains the checker's own.
+    """
+    frame = read_table(path, layer, geometry=False).frame
     for col in text_columns:
-        if col in df.columns:
-            df[col] = strings(df[col])
-    return df
+        if col in frame.columns:
+            frame[col] = strings(frame[col])
+    return frame
 
 
 def read_townships(inst: Instance) -> pd.DataFrame:
@@ -186,8 +188,13 @@ def read_site(inst: Instance, notes: list[str]) -> Site:
     )
 
 
-def read_allocation(allocation: pd.DataFrame | Path | str) -> pd.DataFrame:
-    """Allocation as text ids + numeric figure columns, whatever it was read from."""
+def read_allocation(allocation: pd.DataFrame | Path | str, key: str = "township_id") -> pd.DataFrame:
+    """Allocation as text ids + numeric figure columns, whatever it was read from.
+
+    In a village instance (`key="village_id"`) the plan is per village: the village id
+    becomes the row's `township_id` (the checker's unit id), as for the village table, and
+    the written township id is kept as `parent_township_id` to be compared.
+    """
     if isinstance(allocation, (str, Path)):
         df = pd.read_csv(Path(allocation), dtype=str, keep_default_na=False, encoding="utf-8-sig")
         # The tool writes text a spreadsheet would run as a formula (=, +, -, @, tab, CR
@@ -196,9 +203,15 @@ def read_allocation(allocation: pd.DataFrame | Path | str) -> pd.DataFrame:
             df[col] = df[col].map(_formula_text)
     else:
         df = allocation.copy()
-    for col in ("township_id", "industry"):
+    for col in (key, "industry"):
         if col not in df.columns:
             raise ValueError(f"the allocation has no '{col}' column")
+    if key != "township_id":
+        df = df.rename(columns={"township_id": "parent_township_id"}).rename(columns={key: "township_id"})
+        for col in ("parent_township_id", "township_name", "leading_industry", "takes_leading_industry"):
+            if col in df.columns:
+                df[col] = strings(df[col], cell_text)
+    for col in ("township_id", "industry"):
         df[col] = strings(df[col])
     for col in ALLOCATION_NUMERIC:
         if col in df.columns:
@@ -213,3 +226,99 @@ def _formula_text(cell: str) -> str:
     if cell.startswith("'") and cell[1:2] in ("=", "+", "-", "@", "\t", "\r"):
         return cell[1:]
     return cell
+
+
+# --------------------------------------------------------------------------- village instances
+
+VILLAGE_REQUIRED = (
+    "village_id",
+    "name",
+    "township_id",
+    "plannable_area_ha",
+    "soil_depth_cm",
+    "slope_deg",
+    "rocky_desertification_grade",
+    "water_available_m3",
+    "irradiance_kwh_per_m2",
+    "baseline_land_use",
+)
+VILLAGE_TEXT = ("village_id", "name", "name_zh", "township_id", "baseline_land_use")
+
+
+def read_villages(inst: Instance, towns: pd.DataFrame) -> pd.DataFrame:
+    """The village table as the checker's planning units.
+
+    Returned in the township table's layout, so that every family check reads it as it
+    reads townships: `township_id` holds the village id, `parent` the village's township,
+    and county, city and basin come from that township.
+    """
+    path, layer = _table_ref(inst.villages_ref, inst.path.parent, "villages")
+    df = _read_table(path, layer, VILLAGE_TEXT)
+    missing = [c for c in VILLAGE_REQUIRED if c not in df.columns]
+    if missing:
+        raise ValueError(f"{path}: village table lacks column(s) {', '.join(missing)}")
+    for col in VILLAGE_TEXT:
+        if col in df.columns:
+            df[col] = strings(df[col])
+    for col in TOWNSHIP_NUMERIC:
+        df[col] = pd.to_numeric(df[col], errors="coerce")
+    dupes = df["village_id"][df["village_id"].duplicated()].unique().tolist()
+    if dupes:
+        raise ValueError(f"{path}: village id(s) appear more than once: {', '.join(dupes)}")
+    parent = towns.set_index("township_id")
+    units = pd.DataFrame(
+        {
+            "township_id": df["village_id"].to_numpy(dtype=object),
+            "name": df["name"].to_numpy(dtype=object),
+            "name_zh": df["name_zh"].to_numpy(dtype=object) if "name_zh" in df.columns else "",
+            "parent": df["township_id"].to_numpy(dtype=object),
+        }
+    )
+    for col in ("county", "city", "basin"):
+        values = parent[col] if col in parent.columns else pd.Series("", index=parent.index)
+        units[col] = values.reindex(units["parent"]).fillna("").to_numpy(dtype=object)
+    for col in (*TOWNSHIP_NUMERIC, "baseline_land_use"):
+        units[col] = df[col].to_numpy()
+    return units.reset_index(drop=True)
+
+
+def _site_frame(path: Path, layer: str | None, key: str, notes: list[str]) -> pd.DataFrame:
+    """A site table as floats indexed by (key, industry): usable columns, first row of a pair."""
+    df = _read_table(path, layer, (key, "industry"))
+    for col in (key, "industry"):
+        if col not in df.columns:
+            raise ValueError(f"{path}: site-coefficient table lacks column {col}")
+    usable = [c for c in df.columns
+              if c not in (key, "industry", "source") and not c.startswith("note")
+              and (c in SITE_FIELD_DEFAULTS or c.startswith("gep."))]  # fmt: skip
+    ids, iids = strings(df[key]), strings(df["industry"])
+    frame = pd.DataFrame({c: numbers(df[c]) for c in usable})
+    frame.index = pd.MultiIndex.from_arrays([ids, iids], names=["unit", "industry"])
+    twice = frame.index.duplicated()
+    for k in np.flatnonzero(twice):
+        notes.append(f"site coefficients for {ids[k]}/{iids[k]} appear twice; the first row is used")
+    return frame[~twice]
+
+
+def read_village_site(inst: Instance, units: pd.DataFrame, notes: list[str]) -> Site:
+    """Site overrides by (village, industry): the township's row, then the village's, cell by cell."""
+    frames = []
+    if inst.site_ref is not None:
+        path, layer = _table_ref(inst.site_ref, inst.path.parent, "site_coefficients")
+        town = _site_frame(path, layer, "township_id", notes).reset_index()
+        members = pd.DataFrame({"village": units["township_id"].to_numpy(), "unit": units["parent"].to_numpy()})
+        expanded = members.merge(town, on="unit").drop(columns="unit").rename(columns={"village": "unit"})
+        frames.append(expanded.set_index(["unit", "industry"]))
+    if inst.village_site_ref is not None:
+        path, layer = _table_ref(inst.village_site_ref, inst.path.parent, "village_site_coefficients")
+        frames.insert(0, _site_frame(path, layer, "village_id", notes))  # the village's own row first
+    if not frames:
+        return Site(pd.MultiIndex.from_arrays([[], []]), {})
+    merged = frames[0]
+    for other in frames[1:]:
+        merged = merged.combine_first(other)  # a blank village cell keeps the township's value
+    return Site(
+        pd.MultiIndex.from_arrays([merged.index.get_level_values(0).to_numpy(dtype=object),
+                                   merged.index.get_level_values(1).to_numpy(dtype=object)]),
+        {c: merged[c].to_numpy(dtype=float) for c in merged.columns},
+    )  # fmt: skip

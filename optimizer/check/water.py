@@ -5,15 +5,18 @@ from __future__ import annotations
 from optimizer.check.context import Context
 from optimizer.check.plan import PlanTable
 from optimizer.check.report import format_amount
+from optimizer.i18n import _
 
 
 def check_water(ctx: Context, plan: PlanTable) -> None:
     """Water use against each township's supply and each county's and basin's budget."""
     inst, findings = ctx.inst, ctx.findings
-    if inst.water_per_township and len(plan):
+    per_unit = inst.water_per_village if ctx.villages else inst.water_per_township
+    if per_unit and len(plan):
         tids = plan.tids
+        own = _("the village's") if ctx.villages else "the township's"
         findings.constraint_rows(
-            "water_use_per_township_max",
+            ctx.family("water_use_per_township_max"),
             tids,
             plan.column("water_use_m3"),
             "<=",
@@ -21,7 +24,7 @@ def check_water(ctx: Context, plan: PlanTable) -> None:
             "m³",
             lambda k, lhs, rhs: (
                 f"{ctx.town_label(tids[k])}: water use {format_amount(lhs, 'm³')} exceeds "
-                f"the township's {format_amount(rhs, 'm³')} (by {format_amount(lhs - rhs, 'm³')})"
+                f"{own} {format_amount(rhs, 'm³')} (by {format_amount(lhs - rhs, 'm³')})"
             ),
         )
 

@@ -10,6 +10,7 @@ import typer
 
 from optimizer.cli.common import EXPORT_HELP, Exit, check_export, exit_codes, fit, output_options
 from optimizer.errors import InputError
+from optimizer.i18n import _
 
 
 def register(app: typer.Typer) -> None:
@@ -92,19 +93,24 @@ def print_comparison(comp: Any, console: Any, max_townships: int = 30) -> None:
 
     ct = comp.changed_townships
     n = len(ct)
+    villages = "village_id" in ct.columns or "villages" in comp.per_county.columns
     if n == 0:
-        console.print(f"No township changed industry ({comp.townships_compared} compared).")
+        console.print(_("No village changed product ({n} compared).").format(n=comp.townships_compared) if villages
+                      else f"No township changed industry ({comp.townships_compared} compared).")
     else:
         moves = ", ".join(f"{k} ×{v}" for k, v in comp.transitions.items())
-        t = Table(title=f"Townships that changed industry: {n} of {comp.townships_compared} ({moves})",
-                  header_style="bold")
-        # One text column (township, county, A → B on their own lines) beside five
+        title = (_("Villages that changed product: {n} of {of} ({moves})") if villages
+                 else "Townships that changed industry: {n} of {of} ({moves})")
+        t = Table(title=title.format(n=n, of=comp.townships_compared, moves=moves), header_style="bold")
+        # One text column (unit, county, A → B on their own lines) beside five
         # numbers: three text columns left the numbers no room at 80 columns.
-        for col in ("township, county: A → B", "Δ GEP total (yuan/yr)", "Δ income (yuan/yr)",
+        first = "village, county: A → B" if villages else "township, county: A → B"
+        for col in (first, "Δ GEP total (yuan/yr)", "Δ income (yuan/yr)",
                     "Δ water (m³/yr)", "Δ PV (MWp)", "Δ investment (yuan)"):  # fmt: skip
-            t.add_column(col, justify="left" if col.startswith("township") else "right")
+            t.add_column(col, justify="left" if col == first else "right")
+        key = "village_id" if "village_id" in ct.columns else "township_id"
         for row in ct.head(max_townships).itertuples(index=False):
-            t.add_row(escape(f"{row.township_id} {row.name}\n{row.county}\n{row.industry_a} → {row.industry_b}"),
+            t.add_row(escape(f"{getattr(row, key)} {row.name}\n{row.county}\n{row.industry_a} → {row.industry_b}"),
                       _num(row.delta_gep_total_yuan, sign=True), _num(row.delta_farmer_income_yuan, sign=True),
                       _num(row.delta_water_use_m3, sign=True), _num(row.delta_pv_capacity_mw, 1, sign=True),
                       _num(row.delta_investment_yuan, sign=True))

@@ -17,6 +17,7 @@ from optimizer.cli.common import (
     print_problems,
 )
 from optimizer.errors import InputError
+from optimizer.i18n import _, ngettext
 
 EPILOG = exit_codes(Exit.OK, Exit.INTERNAL, Exit.INVALID_INPUT, Exit.PLAN_VIOLATES)
 
@@ -109,14 +110,23 @@ def print_evaluation(console: Any, ev: Any) -> None:
         )  # fmt: skip
     console.print(fit(table))
     d = ev.differing
+    villages = "village_id" in d.columns
     if d.empty:
-        console.print("Every township has the optimum's industry.")
+        console.print(_("Every village has the optimum's product.") if villages
+                      else "Every township has the optimum's industry.")
+    elif villages:
+        console.print(ngettext("{n} village differs from the optimum (objective contribution left on the table, "
+                               "before price steps):",
+                               "{n} villages differ from the optimum (objective contribution left on the table, "
+                               "before price steps):", len(d)).format(n=len(d)), highlight=False)
     else:
         console.print(f"{len(d)} township{'s differ' if len(d) != 1 else ' differs'} from the optimum "
                       "(objective contribution left on the table, before price steps):", highlight=False)  # fmt: skip
+    if not d.empty:
+        key = "village_id" if villages else "township_id"
         for r in d.head(15).itertuples(index=False):
             console.print(
-                f"  {r.township_id} {r.name} ({r.county}): plan {r.plan_industry}, optimum {r.optimum_industry}, "
+                f"  {getattr(r, key)} {r.name} ({r.county}): plan {r.plan_industry}, optimum {r.optimum_industry}, "
                 f"{r.left_on_the_table_yuan:,.0f} yuan/yr left on the table",
                 highlight=False, markup=False,
             )

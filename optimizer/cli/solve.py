@@ -28,6 +28,7 @@ from optimizer.cli.common import (
     state,
 )
 from optimizer.errors import InputError
+from optimizer.i18n import _
 
 
 def register(app: typer.Typer) -> None:
@@ -135,9 +136,15 @@ def _print_summary(s: dict, run_dir: Path, timings: dict[str, float]) -> None:
     table.add_row("water use (m³/yr)", fmt(tot["water_use_m3"]), "")
     table.add_row("PV capacity (MWp)", fmt(tot["pv_capacity_mw"], 1), "")
     table.add_row("investment (yuan)", fmt(tot["investment_yuan"]), "")
-    for ind, n in sorted(tot["townships_by_industry"].items()):
+    for ind, n in sorted(tot.get("townships_by_industry", {}).items()):
         table.add_row(f"townships: {ind}", str(n), "")
+    for ind, n in sorted(tot.get("villages_by_industry", {}).items()):
+        table.add_row(_("villages: {industry}").format(industry=ind), str(n), "")
+    for ind, n in sorted(tot.get("townships_by_leading_industry", {}).items()):
+        table.add_row(_("townships led by: {industry}").format(industry=ind), str(n), "")
     out.print(fit(table))
+    for w in s.get("warnings") or []:
+        err.print(f"[yellow]{escape(_('warning'))}:[/] {escape(w['where'])}: {escape(w['text'])}", highlight=False)
     if s.get("overrides_applied"):
         out.print("What-if changes applied:", highlight=False)
         for a in s["overrides_applied"]:
@@ -150,9 +157,11 @@ def _print_summary(s: dict, run_dir: Path, timings: dict[str, float]) -> None:
         out.print(f"Method: {used.get('used')} ({used.get('why')})", highlight=False, markup=False)
     ru = s.get("runner_up")
     if ru and ru.get("exists"):
-        towns = ", ".join(f"{t['township_id']} {t['name']} ({t['optimum']}→{t['runner_up']})" for t in ru["townships"][:6])
+        kind = "villages" if "villages" in ru else "townships"
+        key = "village_id" if kind == "villages" else "township_id"
+        towns = ", ".join(f"{t[key]} {t['name']} ({t['optimum']}→{t['runner_up']})" for t in ru[kind][:6])
         line = (f"Runner-up plan: {fmt(ru['objective_yuan'])} yuan/yr, {fmt(ru['difference_yuan'])} below "
-                f"({ru['difference_share']:.3%}); differs in {len(ru['townships'])} township(s): {towns}")
+                f"({ru['difference_share']:.3%}); differs in {len(ru[kind])} {'village' if kind == 'villages' else 'township'}(s): {towns}")
         if ru["near_tie"]:
             out.print(f"[yellow]Near tie:[/] {escape(line)}", highlight=False)
         else:

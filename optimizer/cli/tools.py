@@ -45,6 +45,7 @@ def generate(
     kind: Annotated[str, typer.Option("--kind", help="karst (default: the township model with binding limits) or gap (a generalized-assignment benchmark: one capacity per industry, CSV only).")] = "karst",
     industries: Annotated[int, typer.Option("--industries", help="--kind gap: number of industries (capacities).", min=1)] = 10,
     gap_type: Annotated[str, typer.Option("--gap-type", help="--kind gap: c (weights 5–25, profits 10–50) or d (profits rise with weights: hard).")] = "d",
+    villages_per_township: Annotated[Optional[float], typer.Option("--villages-per-township", "-k", help="Write a village instance: this many villages per township on average (at least one each), with the leading-industry rule.", min=1.0)] = None,
 ) -> None:
     """Write a random but realistic instance (binding water, grid, market and budget limits), or a GAP benchmark."""
     if kind == "gap":
@@ -64,7 +65,8 @@ def generate(
     if table_format not in ("gpkg", "csv"):
         err.print("[red]--format must be gpkg or csv[/]")
         raise typer.Exit(Exit.INVALID_INPUT)
-    path = generate_instance(outdir, townships, seed, table_format=table_format)  # type: ignore[arg-type]
+    path = generate_instance(outdir, townships, seed, table_format=table_format,  # type: ignore[arg-type]
+                             villages_per_township=villages_per_township)
     out.print(f"wrote {path}")
 
 

@@ -8,8 +8,11 @@ from typing import Annotated, Optional
 
 import typer
 
-from optimizer.cli.common import Exit, exit_codes, fail_input, names, out, print_infeasible
+from rich.markup import escape
+
+from optimizer.cli.common import Exit, err, exit_codes, fail_input, names, out, print_infeasible
 from optimizer.errors import InputError
+from optimizer.i18n import _
 
 
 def register(app: typer.Typer) -> None:
@@ -41,7 +44,16 @@ def validate(
             print_infeasible({"conflicts": [{"where": str(p.location), "text": p.message} for p in valid.conflicts]})
         raise typer.Exit(Exit.INFEASIBLE)
     if as_json:
-        out.print_json(json.dumps([]))
+        out.print_json(json.dumps([{**w.to_dict(), "kind": "warning"} for w in valid.warnings], ensure_ascii=False))
+        return
+    for w in valid.warnings:
+        err.print(f"  [yellow]{escape(_('warning'))}[/] [cyan]{escape(str(w.location))}[/]  {escape(w.message)}",
+                  highlight=False)
+    if valid.villages is not None:
+        out.print("[green]OK[/] " + _("{instance}: {townships} townships, {villages} villages, {industries} candidate "
+                                     "industries, {pairs} allowed village-industry pairs.").format(
+            instance=escape(str(instance)), townships=len(valid.townships), villages=len(valid.villages),
+            industries=sum(1 for i in valid.spec.industries.values() if i.candidate), pairs=n_pairs))
         return
     out.print(
         f"[green]OK[/] {instance}: {len(valid.townships)} townships, "

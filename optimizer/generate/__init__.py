@@ -38,11 +38,13 @@ def generate_instance(
     *,
     table_format: TableFormat = "gpkg",
     name: str | None = None,
+    villages_per_township: float | None = None,
 ) -> Path:
     """Write a synthetic instance of ``n_townships`` townships to ``outdir``.
 
-    Returns the path of ``outdir/instance.yaml``. The same ``(n_townships, seed)``
-    gives identical files.
+    With ``villages_per_township`` (K), a village instance: round(n·K) villages in the
+    townships, at least one each (villages.py). Returns the path of
+    ``outdir/instance.yaml``. The same arguments give identical files.
     """
     if n_townships < 1:
         raise ValueError("n_townships must be at least 1")
@@ -51,6 +53,8 @@ def generate_instance(
     t0 = time.perf_counter()
     outdir = Path(outdir)
     outdir.mkdir(parents=True, exist_ok=True)
+    if villages_per_township is not None:
+        return _generate_villages(outdir, n_townships, villages_per_township, seed, table_format, name, t0)
     name = name or f"synthetic_n{n_townships}_s{seed}"
     # One generator for every draw: the steps must keep their order for a seed to keep
     # its instance.
@@ -65,6 +69,23 @@ def generate_instance(
         gen.layout.n_cities,
         time.perf_counter() - t0,
     )
+    return path
+
+
+def _generate_villages(outdir: Path, n: int, k: float, seed: int, table_format: TableFormat, name: str | None,
+                       t0: float) -> Path:
+    """A village instance (villages.py) written by write.py's `write_village_instance`."""
+    if not k >= 1:
+        raise ValueError("villages_per_township must be at least 1")
+    from optimizer.generate.villages import village_instance
+    from optimizer.generate.write import write_village_instance
+
+    rng = np.random.default_rng(seed)
+    gen = village_instance(n, k, rng)
+    name = name or f"synthetic_villages_n{n}_k{k:g}_s{seed}"
+    path = write_village_instance(gen, outdir, name=name, seed=seed, table_format=table_format)
+    log.info("generated %s: %d villages in %d townships in %.2f s", path, len(gen.village_township), n,
+             time.perf_counter() - t0)
     return path
 
 

@@ -30,7 +30,7 @@ import yaml
 from optimizer.generate.coefficients import OBJECTIVE
 from optimizer.generate.industries import BASELINE, CANDIDATES
 from optimizer.generate.layout import CRS, Layout, cell_polygons
-from optimizer.instance.schema import TOWNSHIP_COLUMNS, Instance
+from optimizer.instance.schema import TOWNSHIP_COLUMNS, VILLAGE_COLUMNS, Instance
 
 TableFormat = Literal["csv", "gpkg"]
 
@@ -191,3 +191,94 @@ def _instance_document(
             },
         ],
     }
+
+
+# --------------------------------------------------------------------------- village instances
+
+
+def write_village_instance(gen: Any, outdir: Path, *, name: str, seed: int, table_format: TableFormat) -> Path:
+    """Write a generated village instance (villages.py's `GeneratedVillages`); return instance.yaml.
+
+    Files: townships (as for a township instance, attributes summed or area-weighted over
+    the villages), ``villages.gpkg`` (layer ``villages``, rectangles tiling each township
+    cell) or ``villages.csv``, ``village_site_coefficients.csv`` (``village_id``,
+    ``industry``, fields), and ``known_feasible_plan.csv`` (``village_id``, ``township_id``,
+    ``industry``, ``leading_industry``), which meets every limit and the leading rule.
+    """
+    lay = gen.layout
+    n = len(lay.county)
+    tids = np.array([f"T{k + 1:06d}" for k in range(n)], dtype=object)
+    of = gen.village_township
+    local = np.arange(len(of)) - np.r_[0, np.cumsum(np.bincount(of, minlength=n))[:-1]][of]
+    vids = np.array([f"{tids[t]}-{j + 1:02d}" for t, j in zip(of.tolist(), local.tolist())], dtype=object)
+    towns = _township_table(Generated(layout=lay, attributes=gen.township_attributes, site={}, industries={},
+                                      constraints={}, known=np.zeros(n, dtype=int)), tids)  # fmt: skip
+    villages = pd.DataFrame(
+        {
+            "village_id": vids,
+            "name": np.array([f"Synthetic village {j + 1} of {tids[t]}" for t, j in zip(of.tolist(), local.tolist())],
+                             dtype=object),
+            "township_id": tids[of],
+            **{col: gen.village_attributes[col] for col in VILLAGE_COLUMNS if col in gen.village_attributes},
+            "baseline_land_use": BASELINE,
+        }
+    )[[c for c in VILLAGE_COLUMNS]]
+    if table_format == "gpkg":
+        _write_gpkg(towns, lay, outdir / "townships.gpkg")
+        import shapely
+
+        b = gen.village_boxes
+        _write_layer(villages, shapely.box(b[:, 0], b[:, 1], b[:, 2], b[:, 3]), outdir / "villages.gpkg", "villages")
+        town_ref: dict[str, str] | str = {"path": "townships.gpkg", "layer": "townships"}
+        village_ref: dict[str, str] | str = {"path": "villages.gpkg", "layer": "villages"}
+    else:
+        towns.to_csv(outdir / "townships.csv", index=False, lineterminator="\n")
+        villages.to_csv(outdir / "villages.csv", index=False, lineterminator="\n")
+        town_ref, village_ref = "townships.csv", "villages.csv"
+    _write_site_table(gen.site, vids, outdir / "village_site_coefficients.csv")
+    site = pd.read_csv(outdir / "village_site_coefficients.csv", dtype=str, keep_default_na=False)
+    site.rename(columns={"township_id": "village_id"}).to_csv(outdir / "village_site_coefficients.csv", index=False,
+                                                              lineterminator="\n")  # fmt: skip
+    leading = np.array([*CANDIDATES, ""], dtype=object)[gen.known_leading]
+    pd.DataFrame({"village_id": vids, "township_id": tids[of],
+                  "industry": np.array(CANDIDATES, dtype=object)[gen.known],
+                  "leading_industry": leading[of]}).to_csv(outdir / "known_feasible_plan.csv", index=False,
+                                                           lineterminator="\n")  # fmt: skip
+    doc = _instance_document(name, n, seed, Generated(layout=lay, attributes={}, site={}, industries=gen.industries,
+                                                      constraints=gen.constraints, known=gen.known), town_ref)
+    doc.pop("site_coefficients")
+    doc["title"] = (f"Synthetic karst village instance: {len(vids)} villages in {n} townships, "
+                    f"{lay.n_counties} counties, seed {seed}")  # fmt: skip
+    doc["description"] += (
+        " Each township is split into villages (rectangles tiling its cell, schematic) whose grade, slope, soil "
+        "and irradiance vary along a random upland direction; areas and water split the township's exactly. "
+        "Each township chooses a leading industry covering at least 60% of its villages' non-conservation area."
+    )
+    keys = list(doc)
+    doc = {k: doc[k] for k in keys[: keys.index("townships") + 1]} | {
+        "villages": village_ref, "village_site_coefficients": "village_site_coefficients.csv"
+    } | {k: doc[k] for k in keys[keys.index("townships") + 1:]}
+    doc["sources"].append({"item": "villages", "source": f"synthetic: optimizer.generate, {len(vids)} villages in "
+                           f"{n} townships, seed {seed}; schematic rectangles, invented attributes", "estimate": True})
+    Instance.model_validate(doc)
+    path = outdir / "instance.yaml"
+    text = yaml.safe_dump(doc, sort_keys=False, allow_unicode=True, width=100)
+    path.write_text("# Synthetic village instance generated by optimizer.generate; figures are illustrative.\n" + text,
+                    encoding="utf-8")
+    return path
+
+
+def _write_layer(table: pd.DataFrame, geometry: Any, path: Path, layer: str) -> None:
+    """One GeoPackage layer in the layout's CRS, with pinned timestamps (byte-identical reruns)."""
+    import geopandas as gpd
+    import pyogrio
+
+    gdf = gpd.GeoDataFrame(table, geometry=geometry, crs=CRS)
+    if path.exists():
+        path.unlink()
+    previous = pyogrio.get_gdal_config_option("OGR_CURRENT_DATE")
+    pyogrio.set_gdal_config_options({"OGR_CURRENT_DATE": "2000-01-01T00:00:00.000Z"})
+    try:
+        pyogrio.write_dataframe(gdf, path, layer=layer, driver="GPKG")
+    finally:
+        pyogrio.set_gdal_config_options({"OGR_CURRENT_DATE": previous})

@@ -14,6 +14,8 @@ from __future__ import annotations
 import numpy as np
 import pandas as pd
 
+from optimizer.errors import distinct
+from optimizer.i18n import _
 from optimizer.instance.schema import GEP_CATEGORIES, SITE_FIELDS, Industry, Instance
 
 #: Columns of the pair table, per hectare unless noted.
@@ -147,19 +149,25 @@ def _gates(ind: Industry, t: pd.DataFrame) -> pd.Series:
 
 
 def gate_failures(ind: Industry, row: pd.Series) -> list[str]:
-    """Plain-language reasons a township fails an industry's gates (for messages)."""
+    """Plain-language reasons a township fails an industry's gates (for messages).
+
+    The two numbers are printed with enough decimals to differ (39.99 cm < 40 cm, not
+    "40 cm < 40 cm").
+    """
     s = ind.suitability
     out = []
     if s.min_soil_depth_cm is not None and row["soil_depth_cm"] < s.min_soil_depth_cm:
-        out.append(f"soil depth {row['soil_depth_cm']:g} cm < {s.min_soil_depth_cm:g} cm")
+        a, b = distinct(float(row["soil_depth_cm"]), float(s.min_soil_depth_cm), grouping=False)
+        out.append(_("soil depth {a} cm < {b} cm").format(a=a, b=b))
     if s.max_slope_deg is not None and row["slope_deg"] > s.max_slope_deg:
-        out.append(f"slope {row['slope_deg']:g}° > {s.max_slope_deg:g}°")
+        a, b = distinct(float(row["slope_deg"]), float(s.max_slope_deg), grouping=False)
+        out.append(_("slope {a}° > {b}°").format(a=a, b=b))
     if s.max_rocky_desertification_grade is not None and row["rocky_desertification_grade"] > s.max_rocky_desertification_grade:
-        out.append(
-            f"desertification grade {int(row['rocky_desertification_grade'])} > {s.max_rocky_desertification_grade}"
-        )
+        out.append(_("desertification grade {a} > {b}").format(
+            a=int(row["rocky_desertification_grade"]), b=s.max_rocky_desertification_grade))
     if s.min_irradiance_kwh_per_m2 is not None and row["irradiance_kwh_per_m2"] < s.min_irradiance_kwh_per_m2:
-        out.append(f"irradiance {row['irradiance_kwh_per_m2']:g} kWh/m² < {s.min_irradiance_kwh_per_m2:g}")
+        a, b = distinct(float(row["irradiance_kwh_per_m2"]), float(s.min_irradiance_kwh_per_m2), grouping=False)
+        out.append(_("irradiance {a} kWh/m² < {b}").format(a=a, b=b))
     return out
 
 

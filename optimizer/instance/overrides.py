@@ -23,19 +23,28 @@ from typing import Any
 
 import yaml
 
-from optimizer.errors import Location, Problem, did_you_mean
+from pathlib import Path
+
+from optimizer.errors import Location, Problem, close_match, did_you_mean
+from optimizer.i18n import N_, _
 from optimizer.instance.schema import allowed_keys, is_free_mapping
-from optimizer.instance.yamlfile import yaml_location
+from optimizer.instance.yamlfile import FORBIDDEN_CHARACTERS, yaml_location
 
 
 @dataclass(frozen=True)
 class Override:
-    """One `path = value` change and where it was asked for."""
+    """One `path = value` change and where it was asked for.
+
+    `add` (a `+` before the path) allows the path to name an industry, market, GEP
+    service, scenario … that the instance does not have yet; without it a name that is
+    not there is a misspelling, reported with the closest existing one.
+    """
 
     path: tuple[str | int, ...]
     text: str  # the value as written, e.g. '0.7*'
     origin: Location
     source: str  # '--set' or 'overrides.<name>'
+    add: bool = False
 
     @property
     def dotted(self) -> str:
@@ -62,14 +71,26 @@ def split_path(dotted: str) -> tuple[str | int, ...]:
     return tuple(piece.strip() for piece in dotted.strip().split("."))
 
 
+def set_origin(number: int, expr: str) -> Location:
+    """Where the `number`-th `--set` (1-based) was written: the command line, not a file."""
+    return Location(Path("command line"), argument=f"--set #{number} '{expr}'")
+
+
 def parse_set(expr: str, origin: Location) -> Override | Problem:
-    """Parse `PATH=VALUE` from the command line."""
+    """Parse `[+]PATH=VALUE` from the command line."""
     if "=" not in expr:
-        return Problem(origin, f"--set '{expr}' needs the form PATH=VALUE, e.g. industries.agro_pv.price_yuan_per_unit=350")
+        return Problem(origin, _("--set needs the form PATH=VALUE, e.g. industries.agro_pv.price_yuan_per_unit=350"))
+    bad = FORBIDDEN_CHARACTERS.search(expr)
+    if bad:
+        return Problem(origin, _("--set holds the control character U+{code:04X}, which no instance value may hold").format(
+            code=ord(bad.group())))
     path, value = expr.split("=", 1)
-    if not path.strip():
-        return Problem(origin, f"--set '{expr}' has an empty path")
-    return Override(split_path(path), value.strip(), origin, "--set")
+    path = path.strip()
+    add = path.startswith("+")
+    path = path.lstrip("+").strip()
+    if not path or any(not piece.strip() for piece in path.split(".")):
+        return Problem(origin, _("--set has an empty path or an empty piece between dots"))
+    return Override(split_path(path), value.strip(), origin, "--set", add)
 
 
 def _factor(text: str) -> float | None:
@@ -90,55 +111,149 @@ def _value(text: str) -> Any:
         return text
 
 
-def _allowed_children(data: Any, path: tuple[str | int, ...]) -> list[str]:
-    keys = allowed_keys(path)
-    if isinstance(data, dict):
-        keys = sorted(set(keys) | {str(k) for k in data})
-    return keys
+def free_kind(path: tuple[str | int, ...]) -> str | None:
+    """What the free keys below `path` name ('industry', 'county', …), or None for schema fields."""
+    p = tuple(str(x) for x in path)
+    if not is_free_mapping(path):
+        return None
+    if p == ("industries",):
+        return N_("industry")
+    if len(p) == 3 and p[0] == "industries" and p[2] == "gep":
+        return N_("GEP service")
+    if p == ("constraints", "markets"):
+        return N_("market")
+    if p in (("constraints", "water", "county_max_m3"), ("constraints", "grid_county_max_mw")):
+        return N_("county")
+    if p == ("constraints", "water", "basin_max_m3"):
+        return N_("basin")
+    if p == ("overrides",):
+        return N_("named override")
+    if p == ("scenarios",):
+        return N_("scenario")
+    if p == ("gep_price_sets",):
+        return N_("GEP price set")
+    if len(p) == 2 and p[0] == "gep_price_sets":
+        return N_("GEP service")
+    return N_("key")
+
+
+#: Free keys that need not exist in the YAML: a county or basin is known from the
+#: township table, and validation checks it there (with did-you-mean, at the --set).
+_TABLE_KEYED = {"county", "basin"}
+
+
+def _may_add(prefix: tuple[str, ...], kind: str) -> bool:
+    """New keys allowed without '+': counties and basins (checked against the table by
+    validation) and GEP price sets (a what-if convention is added on the command line;
+    `optimizer gep` checks its service names)."""
+    return kind in _TABLE_KEYED or (bool(prefix) and prefix[0] == "gep_price_sets")
+
+
+def _diagnose(data: Any, ov: Override) -> tuple[list[str], tuple[str, ...], bool]:
+    """Every unknown piece of an override's path, and the path with the closest names put in.
+
+    Goes on past the first unknown piece, so `industries.aple.price` gets a hint for both
+    `aple` (→ apple) and `price` (→ price_yuan_per_unit).
+    """
+    pieces: list[str] = []
+    fixed: list[str] = []
+    all_found = True
+    node: Any = data
+    for raw_key in ov.path:
+        key = str(raw_key)
+        prefix = tuple(fixed)
+        kind = free_kind(prefix)
+        if isinstance(node, list):
+            fixed.append(key)
+            node = node[int(key)] if key.isdigit() and int(key) < len(node) else None
+            continue
+        existing = [str(k) for k in node] if isinstance(node, dict) else []
+        if kind is None:
+            allowed = sorted(set(allowed_keys(prefix)) | set(existing))
+            if key in allowed or not allowed:
+                fixed.append(key)
+            else:
+                close = close_match(key, allowed)
+                where = ".".join(prefix) or _("the instance")
+                text = _("'{key}' is not a key of {where}").format(key=key, where=where)
+                if close:
+                    text += " " + _("(did you mean '{name}'?)").format(name=close)
+                else:
+                    all_found = False
+                pieces.append(text)
+                fixed.append(close or key)
+        else:
+            if key in existing or ov.add or _may_add(prefix, kind):
+                fixed.append(key)
+            else:
+                close = close_match(key, existing)
+                text = _("no {kind} '{key}'").format(kind=_(kind), key=key)
+                if close:
+                    text += " " + _("(did you mean '{name}'?)").format(name=close)
+                else:
+                    all_found = False
+                    if existing:
+                        text += " " + _("(there are: {names})").format(names=", ".join(existing[:12]))
+                pieces.append(text)
+                fixed.append(close or key)
+        node = node.get(fixed[-1]) if isinstance(node, dict) else None
+    return pieces, tuple(fixed), all_found
+
+
+def _path_problem(data: Any, ov: Override) -> Problem | None:
+    pieces, fixed, all_found = _diagnose(data, ov)
+    if not pieces:
+        return None
+    hint = None
+    if all_found:
+        hint = _("did you mean {source} {path}={value}?").format(source=ov.source, path=".".join(fixed), value=ov.text)
+    elif ov.source == "--set":
+        hint = _("to add something new, put a '+' before the path: --set +{path}={value}").format(
+            path=ov.dotted, value=ov.text)
+    return Problem(ov.origin, "; ".join(pieces), hint, path=ov.dotted)
 
 
 def apply_one(data: dict[str, Any], ov: Override) -> tuple[Applied | None, Problem | None]:
     """Apply one override in place; return what changed, or a located problem."""
+    problem = _path_problem(data, ov)
+    if problem is not None:
+        return None, problem
     node: Any = data
     path = ov.path
     for depth, key in enumerate(path[:-1]):
         if isinstance(node, dict):
-            if key not in node:
-                allowed = _allowed_children(node, path[:depth])
-                if str(key) in allowed or is_free_mapping(path[:depth]):
-                    node[key] = {}
-                else:
-                    return None, _unknown(ov, depth, allowed)
+            if key not in node or node[key] is None:
+                node[key] = {}
             node = node[key]
         elif isinstance(node, list) and str(key).isdigit():
             key = int(key)
             if key >= len(node):
-                return None, Problem(ov.origin, f"{ov.source}: '{ov.dotted}': list has only {len(node)} items", path=ov.dotted)
+                return None, Problem(ov.origin, _("'{path}': the list has only {n} items").format(
+                    path=ov.dotted, n=len(node)), path=ov.dotted)
             node = node[key]
         else:
-            return None, _unknown(ov, depth, [])
+            return None, Problem(ov.origin, _("'{path}': '{key}' holds a value, not keys").format(
+                path=ov.dotted, key=".".join(str(p) for p in path[:depth + 1])), path=ov.dotted)
     last = path[-1]
     if isinstance(node, list):
         last = int(last) if str(last).isdigit() else last
         if not isinstance(last, int) or last >= len(node):
-            return None, Problem(ov.origin, f"{ov.source}: '{ov.dotted}': no such list item", path=ov.dotted)
+            return None, Problem(ov.origin, _("'{path}': no such list item").format(path=ov.dotted), path=ov.dotted)
         old = node[last]
     elif isinstance(node, dict):
-        if last not in node:
-            allowed = _allowed_children(node, path[:-1])
-            if str(last) not in allowed and not is_free_mapping(path[:-1]):
-                return None, _unknown(ov, len(path) - 1, allowed)
         old = node.get(last)
     else:
-        return None, _unknown(ov, len(path) - 1, [])
+        return None, Problem(ov.origin, _("'{path}': '{key}' holds a value, not keys").format(
+            path=ov.dotted, key=".".join(str(p) for p in path[:-1])), path=ov.dotted)
     factor = _factor(ov.text)
     if factor is not None:
         if not isinstance(old, (int, float)) or isinstance(old, bool):
-            what = "is not set" if old is None else f"is {old!r}, not a number"
+            what = _("is not set") if old is None else _("is {old}, not a number").format(old=repr(old))
             return None, Problem(
                 ov.origin,
-                f"{ov.source}: '{ov.dotted}' {what}, so '{ov.text}' (a relative change) cannot apply",
-                "give an absolute value instead",
+                _("'{path}' {what}, so '{text}' (a relative change) cannot apply").format(
+                    path=ov.dotted, what=what, text=ov.text),
+                _("give an absolute value instead"),
                 path=ov.dotted,
             )
         new: Any = old * factor
@@ -148,24 +263,6 @@ def apply_one(data: dict[str, Any], ov: Override) -> tuple[Applied | None, Probl
         new = _value(ov.text)
     node[last] = new
     return Applied(ov.dotted, copy.deepcopy(old), new, ov.source), None
-
-
-def _unknown(ov: Override, depth: int, allowed: list[str]) -> Problem:
-    import difflib
-
-    key = str(ov.path[depth])
-    prefix = ".".join(str(p) for p in ov.path[:depth])
-    close = difflib.get_close_matches(key, allowed, n=1, cutoff=0.6)
-    hint = None
-    if close:
-        fixed = ".".join(filter(None, [prefix, close[0], *map(str, ov.path[depth + 1 :])]))
-        hint = f"did you mean {ov.source} {fixed}?"
-    return Problem(
-        ov.origin,
-        f"{ov.source}: unknown path '{ov.dotted}': '{key}' is not a key of {prefix or 'the instance'}",
-        hint,
-        path=ov.dotted,
-    )
 
 
 def scenario_overrides(
@@ -197,8 +294,9 @@ def scenario_overrides(
         else:
             problems.append(
                 Problem(
-                    Location(file),
-                    f"--scenario: '{name}' is neither a scenario nor a named override of this instance",
+                    Location(Path("command line"), argument=f"--scenario '{name}'"),
+                    _("'{name}' is neither a scenario nor a named override of {file}").format(
+                        name=name, file=Path(file).name),
                     did_you_mean(name, [*scenarios, *named]),
                 )
             )
@@ -214,7 +312,8 @@ def scenario_overrides(
             )
             continue
         for dotted, value in (named[oname] or {}).items():
-            path = split_path(str(dotted))
+            add = str(dotted).strip().startswith("+")
+            path = split_path(str(dotted).strip().lstrip("+"))
             text = value if isinstance(value, str) else yaml.safe_dump(value, default_flow_style=True).strip().removesuffix("...").strip()
             loc = yaml_location(file, positions, ("overrides", oname, dotted))
             if path in seen and seen[path][1] != text:
@@ -228,7 +327,7 @@ def scenario_overrides(
                 )
                 continue
             seen[path] = (oname, text)
-            result.append(Override(path, text, loc, f"overrides.{oname}"))
+            result.append(Override(path, text, loc, f"overrides.{oname}", add))
     return result, problems
 
 
@@ -242,34 +341,37 @@ def apply_to_table(table: Any, ov: Override) -> tuple[Applied | None, Problem | 
 
     column = str(ov.path[1])
     if column not in table.columns or column == "township_id":
-        import difflib
-
-        close = difflib.get_close_matches(column, [c for c in table.columns if c != "township_id"], n=1)
+        close = close_match(column, [c for c in table.columns if c != "township_id"])
         return None, Problem(
             ov.origin,
-            f"{ov.source}: unknown path '{ov.dotted}': '{column}' is not a column of the township table",
-            f"did you mean {ov.source} townships.{close[0]}?" if close else None,
+            _("'{column}' is not a column of the township table").format(column=column),
+            _("did you mean {source} townships.{name}?").format(source=ov.source, name=close) if close else None,
             path=ov.dotted,
         )
     ids = table["township_id"].astype(str).str.strip()
     if len(ov.path) > 3:
-        return None, Problem(ov.origin, f"{ov.source}: '{ov.dotted}' is too deep: use townships.<column>[.<township id>]")
+        return None, Problem(ov.origin, _("'{path}' is too deep: use townships.<column>[.<township id>]").format(
+            path=ov.dotted))
     rows = pd.Series(True, index=table.index)
     if len(ov.path) == 3:
         tid = str(ov.path[2])
         rows = ids == tid
         if not rows.any():
-            return None, Problem(ov.origin, f"{ov.source}: township '{tid}' is not in the township table",
+            return None, Problem(ov.origin, _("township '{tid}' is not in the township table").format(tid=tid),
                                  did_you_mean(tid, ids.tolist()), path=ov.dotted)
     old = table.loc[rows, column]
     factor = _factor(ov.text)
     if factor is not None:
         numbers = pd.to_numeric(old, errors="coerce")
         if numbers.isna().any():
-            return None, Problem(ov.origin, f"{ov.source}: '{ov.dotted}' has non-numeric cells, so '{ov.text}' cannot apply")
+            return None, Problem(ov.origin, _("'{path}' has cells that are not numbers, so '{text}' cannot apply").format(
+                path=ov.dotted, text=ov.text))
         new = (numbers * factor).map(lambda v: repr(float(v)))
     else:
-        new = pd.Series(str(_value(ov.text)), index=old.index)
+        text = ov.text.strip()
+        if len(text) >= 2 and text[0] == text[-1] and text[0] in "'\"":
+            text = text[1:-1]  # a quoted value: the text inside, as a cell holds it
+        new = pd.Series(text, index=old.index)
     table.loc[rows, column] = new
     old_desc: Any = old.iloc[0] if len(ov.path) == 3 else f"{len(old)} rows"
     new_desc: Any = new.iloc[0] if len(ov.path) == 3 else f"{ov.text} (each row)" if factor is not None else ov.text

@@ -10,15 +10,19 @@ no plan can meet. Each message names the file and line (YAML) or row and column
 from __future__ import annotations
 
 import logging
+import re
 from dataclasses import dataclass, field
 
 import numpy as np
 import pandas as pd
 
+from optimizer.errors import InputError, Location, Problem, did_you_mean, distinct
+from optimizer.i18n import _
+from optimizer.instance import cells
 from optimizer.instance.coefficients import baseline, gate_failures, pair_table
-from optimizer.errors import InputError, Location, Problem, did_you_mean
 from optimizer.instance.load import LoadedInstance
-from optimizer.instance.schema import SITE_FIELDS, TOWNSHIP_COLUMNS
+from optimizer.instance.schema import MAX_DERIVED_YUAN_PER_HA
+from optimizer.instance.villages import validate_villages
 
 log = logging.getLogger(__name__)
 
@@ -37,83 +41,32 @@ class ValidInstance:
     baseline: pd.DataFrame
     #: Limits no plan can meet, found before solving (valid input, infeasible instance).
     conflicts: list[Problem] = field(default_factory=list)
+    #: Village instances only (villages.py): the typed village table, indexed by village_id.
+    #: Then `pairs` and `baseline` are per village, the planning unit.
+    villages: pd.DataFrame | None = None
+    #: Village instances only: site overrides per (village, industry), township rows merged in.
+    village_site: pd.DataFrame | None = None
+    #: Findings worth a planner's look that do not stop the solve (located, like problems).
+    warnings: list[Problem] = field(default_factory=list)
 
     @property
     def spec(self):  # type: ignore[no-untyped-def]
         return self.loaded.spec
 
+    @property
+    def units(self) -> pd.DataFrame:
+        """The planning units: villages in a village instance, else townships."""
+        return self.townships if self.villages is None else self.villages
 
-def _cell(file, row: int, column: str) -> Location:  # type: ignore[no-untyped-def]
-    return Location(file=file, row=row, table_column=column)
+    @property
+    def unit_key(self) -> str:
+        """The id column of the planning units: `village_id` or `township_id`."""
+        return "township_id" if self.villages is None else "village_id"
 
 
 def typed_townships(inst: LoadedInstance, problems: list[Problem]) -> pd.DataFrame:
-    """Type the township table column by column, recording each bad cell."""
-    df = inst.townships
-    file = inst.townships_file
-    missing = [c for c, (req, _, _) in TOWNSHIP_COLUMNS.items() if req and c not in df.columns]
-    for col in missing:
-        extra = [c for c in df.columns if c not in TOWNSHIP_COLUMNS]
-        problems.append(
-            Problem(
-                Location(file, table_column=col),
-                f"required column '{col}' ({TOWNSHIP_COLUMNS[col][2]}) is missing",
-                did_you_mean(col, extra),
-            )
-        )
-    if missing:
-        return pd.DataFrame()
-    if df.empty:
-        problems.append(Problem(Location(file), "the township table has no rows"))
-        return pd.DataFrame()
-    out = pd.DataFrame(index=df.index)
-    for col, (_req, kind, desc) in TOWNSHIP_COLUMNS.items():
-        if col not in df.columns:
-            if col in ("city", "basin"):
-                out[col] = ""
-            continue
-        raw = df[col].astype(str).str.strip()
-        if kind == "str":
-            out[col] = raw
-            if col in ("township_id", "name", "county", "baseline_land_use"):
-                for i in np.flatnonzero((raw == "").to_numpy())[:20]:
-                    problems.append(Problem(_cell(file, i + 1, col), f"{col} is empty"))
-            continue
-        values = pd.to_numeric(raw, errors="coerce")
-        bad = values.isna().to_numpy()
-        for i in np.flatnonzero(bad)[:20]:
-            problems.append(
-                Problem(_cell(file, i + 1, col), f"'{raw.iloc[i]}' is not a number ({desc})")
-            )
-        if bad.sum() > 20:
-            problems.append(Problem(Location(file, table_column=col), f"{bad.sum() - 20} more non-numeric cells"))
-        neg = (values < 0).to_numpy()
-        for i in np.flatnonzero(neg)[:20]:
-            problems.append(
-                Problem(_cell(file, i + 1, col), f"{col} is negative ({values.iloc[i]:g}); it must be ≥ 0")
-            )
-        if col == "rocky_desertification_grade":
-            off = (~values.isin([0, 1, 2, 3, 4]) & ~values.isna()).to_numpy()
-            for i in np.flatnonzero(off)[:20]:
-                problems.append(
-                    Problem(
-                        _cell(file, i + 1, col),
-                        f"grade {values.iloc[i]:g} is not one of 0 none, 1 light, 2 moderate, 3 severe, 4 extreme",
-                    )
-                )
-        if col == "slope_deg":
-            for i in np.flatnonzero((values > 90).to_numpy())[:20]:
-                problems.append(Problem(_cell(file, i + 1, col), f"slope {values.iloc[i]:g}° is above 90°"))
-        out[col] = values
-    ids = out["township_id"]
-    dup = ids.duplicated(keep="first").to_numpy()
-    for i in np.flatnonzero(dup)[:20]:
-        first = int(np.flatnonzero((ids == ids.iloc[i]).to_numpy())[0]) + 1
-        problems.append(
-            Problem(_cell(file, i + 1, "township_id"), f"duplicate township id '{ids.iloc[i]}' (first at row {first})")
-        )
-    out["_row"] = np.arange(1, len(out) + 1)
-    return out.set_index("township_id", drop=False).rename_axis("township_id")
+    """Type the township table column by column, recording each bad cell (see cells.py)."""
+    return cells.typed_townships(inst.townships, inst.townships_file, inst.township_rows, inst.township_cell, problems)
 
 
 def _check_geometry(inst: LoadedInstance, problems: list[Problem]) -> None:
@@ -125,14 +78,18 @@ def _check_geometry(inst: LoadedInstance, problems: list[Problem]) -> None:
         problems.append(
             Problem(
                 Location(file),
-                "the layer has no coordinate reference system (CRS)",
-                "assign one in QGIS (Layer ▸ Set CRS), e.g. EPSG:4490 (CGCS2000) or EPSG:4326",
+                _("the layer has no coordinate reference system (CRS), or an undefined one (GeoPackage srs_id 0 or -1)"),
+                _("assign one in QGIS (Layer ▸ Set CRS), e.g. EPSG:4490 (CGCS2000) or EPSG:4326"),
             )
         )
-    empty = (geom.isna() | geom.is_empty).to_numpy()
+    unreadable = np.zeros(len(geom), dtype=bool)
+    for i in inst.bad_geometry:
+        if i < len(unreadable):
+            unreadable[i] = True  # already reported by the reader, at its row
+    empty = (geom.isna() | geom.is_empty).to_numpy() & ~unreadable
     for i in np.flatnonzero(empty)[:20]:
-        problems.append(Problem(_cell(file, i + 1, "geometry"), "empty geometry"))
-    invalid = (~geom.is_valid & ~empty).to_numpy()
+        problems.append(Problem(inst.township_cell(int(i), "geometry"), _("empty geometry")))
+    invalid = (~geom.is_valid & ~empty & ~unreadable & ~geom.isna()).to_numpy()
     if invalid.any():
         import shapely
 
@@ -140,64 +97,81 @@ def _check_geometry(inst: LoadedInstance, problems: list[Problem]) -> None:
             reason = shapely.is_valid_reason(geom.iloc[i])
             problems.append(
                 Problem(
-                    _cell(file, i + 1, "geometry"),
-                    f"invalid geometry ({reason})",
-                    "repair it in QGIS with Vector ▸ Geometry Tools ▸ Fix Geometries",
+                    inst.township_cell(int(i), "geometry"),
+                    _("invalid geometry ({reason})").format(reason=reason),
+                    _("repair it in QGIS with Vector ▸ Geometry Tools ▸ Fix Geometries"),
                 )
             )
 
 
 def _check_site(inst: LoadedInstance, townships: pd.DataFrame, problems: list[Problem]) -> None:
-    site = inst.site
-    if site is None:
+    if inst.site is None:
         return
-    file = inst.site_file
-    industries = inst.spec.industries
-    services = {f"gep.{s}" for ind in industries.values() for s in ind.gep}
-    allowed_cols = {"township_id", "industry", *SITE_FIELDS, *services}
-    for col in site.columns:
-        if col not in allowed_cols and not col.startswith("note") and col != "source":
-            problems.append(
-                Problem(
-                    Location(file, table_column=col),
-                    f"unknown column '{col}'",
-                    did_you_mean(col, sorted(allowed_cols)),
-                )
-            )
-    for col in ("township_id", "industry"):
-        if col not in site.columns:
-            problems.append(Problem(Location(file, table_column=col), f"required column '{col}' is missing"))
-    if problems and any(p.location.file == file for p in problems):
-        return
-    known_ids = set(townships.index) if not townships.empty else set()
-    seen: dict[tuple[str, str], int] = {}
-    for i, (tid, ind) in enumerate(zip(site["township_id"].astype(str), site["industry"].astype(str)), start=1):
-        if known_ids and tid not in known_ids:
-            problems.append(
-                Problem(_cell(file, i, "township_id"), f"unknown township '{tid}'", did_you_mean(tid, known_ids))
-            )
-        if ind not in industries:
-            problems.append(
-                Problem(_cell(file, i, "industry"), f"unknown industry '{ind}'", did_you_mean(ind, industries))
-            )
-        if (tid, ind) in seen:
-            problems.append(
-                Problem(_cell(file, i, "township_id"), f"({tid}, {ind}) is listed twice (first at row {seen[tid, ind]})")
-            )
-        seen.setdefault((tid, ind), i)
-    for col in site.columns:
-        if col in ("township_id", "industry", "source") or col.startswith("note"):
+    cells.check_site(inst.site, inst.site_file, inst.site_rows, inst.site_cell, cells.IndustryFacts.from_spec(inst.spec),
+                     set(townships.index) if not townships.empty else None, problems)
+
+
+def _check_counties(inst: LoadedInstance, townships: pd.DataFrame, problems: list[Problem]) -> None:
+    """A county (or basin) of the table that no limit names, written like one a limit names.
+
+    Such a township sits outside every county budget without anyone having asked for it:
+    a slip of the keyboard in a few rows (富川瑶族自治具 for 富川瑶族自治县). It is told
+    apart from a real county without limits by three signs together: no county-keyed limit
+    names it; it is close to a name that a limit does name (did-you-mean); and that county
+    has at least twice as many townships in the table, as a misspelling touches a few rows.
+    Names that differ only in digits (county_0380, county_1080) are systematic, not slips.
+    """
+    cons = inst.spec.constraints
+    for column, limits in (("county", [cons.water.county_max_m3, cons.grid_county_max_mw]),
+                           ("basin", [cons.water.basin_max_m3])):
+        named = {k for lim in limits for k in lim}
+        if not named or column not in townships.columns:
             continue
-        raw = site[col].astype(str).str.strip()
-        vals = pd.to_numeric(raw.replace("", np.nan), errors="coerce")
-        bad = (vals.isna() & (raw != "")).to_numpy()
-        for i in np.flatnonzero(bad)[:20]:
-            problems.append(Problem(_cell(file, i + 1, col), f"'{raw.iloc[i]}' is not a number"))
-        for i in np.flatnonzero((vals < 0).to_numpy() & (col != "other_revenue_yuan_per_ha"))[:20]:
-            problems.append(Problem(_cell(file, i + 1, col), f"{col} is negative ({vals.iloc[i]:g})"))
-        if col == "farmer_share_of_value_added":
-            for i in np.flatnonzero((vals > 1).to_numpy())[:20]:
-                problems.append(Problem(_cell(file, i + 1, col), f"a share must be between 0 and 1 (got {vals.iloc[i]:g})"))
+        column_values = townships[column]
+        sizes = column_values.value_counts()
+        reported = 0
+        for value in sizes.index:
+            if not value or value in named:
+                continue
+            close = cells.unknown_county(value, named)
+            if close is None or _digits_only(value, close) or 2 * sizes[value] > sizes.get(close, 0):
+                continue
+            for pos in np.flatnonzero((column_values == value).to_numpy()):
+                if reported >= 20:
+                    return
+                problems.append(Problem(
+                    inst.township_cell(int(pos), column),
+                    _("{kind} '{value}' (township {tid}) is named by no limit, while the limits name '{close}' "
+                      "({n} townships): this township would be outside every {kind} budget").format(
+                        kind=_(column), value=value, tid=townships.index[pos], close=close, n=int(sizes.get(close, 0))),
+                    _("did you mean '{close}'?").format(close=close)))
+                reported += 1
+
+
+def _digits_only(a: str, b: str) -> bool:
+    """True when two names differ only in their digits (systematic names, not typing slips)."""
+    return a != b and re.sub(r"\d", "", a) == re.sub(r"\d", "", b)
+
+
+def _check_derived(inst: LoadedInstance, pairs: pd.DataFrame, problems: list[Problem]) -> None:
+    """Per-ha money of each pair within ±MAX_DERIVED_YUAN_PER_HA: in-range fields can multiply out of range."""
+    money = [c for c in ("revenue_per_ha", "operating_cost_per_ha", "value_added_per_ha", "farmer_income_per_ha",
+                         "gep_material_per_ha", "gep_regulating_per_ha", "gep_cultural_per_ha") if c in pairs.columns]
+    values = pairs[money].to_numpy(dtype=float)
+    bad = ~np.isfinite(values) | (np.abs(values) > MAX_DERIVED_YUAN_PER_HA)
+    rows = np.flatnonzero(bad.any(axis=1))
+    for r in rows[:20]:
+        tid, ind = pairs.index[r]
+        col = money[int(np.flatnonzero(bad[r])[0])]
+        value = float(values[r, money.index(col)])
+        value_text, limit_text = distinct(abs(value), MAX_DERIVED_YUAN_PER_HA)
+        problems.append(Problem(
+            inst.locate("industries", ind),
+            _("{what} of '{ind}' in township {tid} comes to {sign}{value} yuan/ha, beyond the accepted ±{limit} "
+              "yuan/ha").format(what=col.removesuffix("_per_ha"), ind=ind, tid=tid, value=value_text,
+                                sign="-" if value < 0 else "", limit=limit_text),
+            _("check the yield, price and GEP quantities for a unit mix-up (kg for t, yuan for 万元)"),
+            path=f"industries.{ind}"))
 
 
 def _check_references(inst: LoadedInstance, townships: pd.DataFrame, problems: list[Problem]) -> None:
@@ -211,16 +185,7 @@ def _check_references(inst: LoadedInstance, townships: pd.DataFrame, problems: l
     counties = set(townships["county"])
     basins = set(townships["basin"]) - {""}
     ids = set(townships.index)
-    file = inst.townships_file
-    for i, (tid, use) in enumerate(zip(townships.index, townships["baseline_land_use"]), start=1):
-        if use and use not in industries:
-            problems.append(
-                Problem(
-                    _cell(file, i, "baseline_land_use"),
-                    f"baseline land use '{use}' (township {tid}) is not an industry of the instance",
-                    did_you_mean(use, industries) or "define it under industries: with candidate: false",
-                )
-            )
+    cells.check_baselines(townships, industries, inst.township_cell, problems)
     # Budgets keyed by a county or basin name must name one of the table's.
     keyed = (
         (("water", "county_max_m3"), cons.water.county_max_m3, counties, "the township table"),
@@ -305,6 +270,8 @@ def _check_references(inst: LoadedInstance, townships: pd.DataFrame, problems: l
             )
         elif not lock.forbid and not industries[lock.industry].candidate:
             problems.append(Problem(loc, f"industry '{lock.industry}' is not a candidate and cannot be locked in"))
+        if lock.village is not None:  # a village's lock: villages.check_references
+            continue
         key = (lock.township, lock.industry)
         if key in pairs_seen and pairs_seen[key] != lock.forbid:
             problems.append(Problem(loc, f"township {lock.township} is both locked to and locked out of '{lock.industry}'"))
@@ -371,7 +338,7 @@ def _check_feasibility(
                 reasons.append(f"{ind_id}: {', '.join(why) if why else 'locked out'}")
         conflicts.append(
             Problem(
-                _cell(inst.townships_file, int(row["_row"]), "township_id"),
+                inst.township_cell(int(row["_pos"]), "township_id"),
                 f"township {tid} ({row['name']}) can take no industry: " + "; ".join(reasons),
                 "relax a gate, or add an industry without gates such as conservation",
             )
@@ -385,11 +352,12 @@ def _check_feasibility(
         return values.groupby(level=0).min()
 
     def report(path: tuple, what: str, least: float, limit: float, unit: str) -> None:
+        least_text, limit_text = distinct(least, limit)
         conflicts.append(
             Problem(
                 inst.locate(*path),
-                f"no plan can meet this {what}: even the least possible is {least:,.0f} {unit}, above the limit "
-                f"of {limit:,.0f} {unit}",
+                _("no plan can meet this {what}: even the least possible is {least} {unit}, above the limit "
+                  "of {limit} {unit}").format(what=what, least=least_text, limit=limit_text, unit=unit),
                 path=".".join(str(p) for p in path),
             )
         )
@@ -411,11 +379,12 @@ def _check_feasibility(
         over = water_min > t["water_available_m3"].reindex(water_min.index) * (1 + 1e-9)
         for tid in over[over].index[:50]:
             row = t.loc[tid]
+            need, have = distinct(float(water_min[tid]), float(row["water_available_m3"]))
             conflicts.append(
                 Problem(
-                    _cell(inst.townships_file, int(row["_row"]), "water_available_m3"),
-                    f"township {tid} ({row['name']}): every allowed industry uses more water "
-                    f"({water_min[tid]:,.0f} m³ at least) than the {row['water_available_m3']:,.0f} m³ available",
+                    inst.township_cell(int(row["_pos"]), "water_available_m3"),
+                    _("township {tid} ({name}): every allowed industry uses more water ({need} m³ at least) than "
+                      "the {have} m³ available").format(tid=tid, name=row["name"], need=need, have=have),
                 )
             )
     for name, market in cons.markets.items():
@@ -443,11 +412,13 @@ def _check_feasibility(
         most = cons_area.sum()
         need = cons.min_conservation_share * total_area.sum()
         if most < need * (1 - 1e-9):
+            most_text, need_text = distinct(float(most), float(need))
             conflicts.append(
                 Problem(
                     inst.locate("constraints", "min_conservation_share"),
-                    f"no plan can meet the conservation share: at most {most:,.0f} ha can be conserved "
-                    f"(the gates and locks allow no more), but {need:,.0f} ha are required",
+                    _("no plan can meet the conservation share: at most {most} ha can be conserved "
+                      "(the gates and locks allow no more), but {need} ha are required").format(
+                        most=most_text, need=need_text),
                     path="constraints.min_conservation_share",
                 )
             )
@@ -457,11 +428,12 @@ def _check_feasibility(
         need_c = total_area.groupby(county_of).sum() * share
         for county in need_c.index:
             if most_c.get(county, 0.0) < need_c[county] * (1 - 1e-9):
+                most_text, need_text = distinct(float(most_c.get(county, 0.0)), float(need_c[county]))
                 conflicts.append(
                     Problem(
                         inst.locate("constraints", "min_conservation_share_per_county"),
-                        f"{county} can conserve at most {most_c.get(county, 0.0):,.0f} ha but needs "
-                        f"{need_c[county]:,.0f} ha",
+                        _("{county} can conserve at most {most} ha but needs {need} ha").format(
+                            county=county, most=most_text, need=need_text),
                         path="constraints.min_conservation_share_per_county",
                     )
                 )
@@ -471,11 +443,12 @@ def _check_feasibility(
         short = best < floor.reindex(best.index) - 1e-6 * (1 + floor.reindex(best.index).abs())
         for tid in short[short].index[:50]:
             row = t.loc[tid]
+            floor_text, best_text = distinct(float(floor[tid]), float(best[tid]))
             conflicts.append(
                 Problem(
                     inst.locate("constraints", "income_floor"),
-                    f"township {tid} ({row['name']}): no allowed industry reaches the income floor of "
-                    f"{floor[tid]:,.0f} yuan (best is {best[tid]:,.0f} yuan)",
+                    _("township {tid} ({name}): no allowed industry reaches the income floor of {floor} yuan "
+                      "(best is {best} yuan)").format(tid=tid, name=row["name"], floor=floor_text, best=best_text),
                     path="constraints.income_floor",
                 )
             )
@@ -499,13 +472,26 @@ def income_floor(inst: LoadedInstance, t: pd.DataFrame, base: pd.DataFrame | Non
 def validate(inst: LoadedInstance) -> ValidInstance:
     """Run every cross-check; raise InputError with all problems, or return typed data."""
     problems: list[Problem] = []
+    problems.extend(inst.read_problems)
     t = typed_townships(inst, problems)
     _check_geometry(inst, problems)
     _check_site(inst, t, problems)
     _check_references(inst, t, problems)
+    if not t.empty:
+        _check_counties(inst, t, problems)
+    village = validate_villages(inst, t, problems) if not t.empty else None
     if problems:
         raise InputError(_sorted(problems))
+    if village is not None:  # a village instance: villages are the planning units
+        log.info("validated %s: %d townships, %d villages, %d allowed pairs", inst.path.name, len(t),
+                 len(village.villages), int(village.pairs["allowed"].sum()))
+        return ValidInstance(loaded=inst, townships=t, pairs=village.pairs, baseline=village.baseline,
+                             conflicts=_sorted(village.conflicts), villages=village.villages,
+                             village_site=village.site, warnings=village.warnings)
     pairs = pair_table(inst.spec, t, inst.site)
+    _check_derived(inst, pairs, problems)
+    if problems:
+        raise InputError(_sorted(problems))
     base = baseline(pairs, t)
     conflicts: list[Problem] = []
     _check_feasibility(inst, t, pairs, base, problems, conflicts)
@@ -520,6 +506,6 @@ def validate(inst: LoadedInstance) -> ValidInstance:
 def _sorted(problems: list[Problem]) -> list[Problem]:
     def key(p: Problem) -> tuple:
         loc = p.location
-        return (str(loc.file), loc.line or 0, loc.row or 0, loc.column or 0, loc.table_column or "")
+        return (str(loc.file), loc.argument or "", loc.line or 0, loc.row or 0, loc.column or 0, loc.table_column or "")
 
     return sorted(problems, key=key)

@@ -11,7 +11,8 @@ def add_minimum_conservation(m: pyo.ConcreteModel, data: ModelData) -> None:
     cons = data.spec.constraints
     x = m.industry_chosen
     pairs = data.pairs[data.pairs["conservation"].to_numpy()]
-    area = data.townships["plannable_area_ha"]
+    units = data.units  # townships, or the villages of a village instance
+    area = units["plannable_area_ha"]
     if cons.min_conservation_share is not None and len(pairs) > 0:
         # (with no conservation pair at all, validation has already refused a share > 0)
         s = data.scaling.row("conservation_area_min")
@@ -21,7 +22,7 @@ def add_minimum_conservation(m: pyo.ConcreteModel, data: ModelData) -> None:
         )
     if cons.min_conservation_share_per_county is not None:
         share = cons.min_conservation_share_per_county
-        need = area.groupby(data.townships["county"]).sum()
+        need = area.groupby(units["county"]).sum()
         by_county: dict[str, list] = {}
         for p, a, c in zip(pairs.index, pairs["area_ha"].tolist(), pairs["county"].tolist()):
             by_county.setdefault(c, []).append((p, a))

@@ -39,6 +39,22 @@ PAIR_TOTALS = {
 
 
 @dataclass
+class LeadingRule:
+    """The leading-industry rule of a village instance, ready for the algebra (leading.py).
+
+    `pairs` are the (township, industry) pairs that may lead: a counted industry that at
+    least one of the township's villages may take; `area` is A_t, the township's villages'
+    plannable area; `exempt` are the industries whose area does not count (not in C).
+    """
+
+    share: float  # s = min_leading_share
+    counted: list[str]  # C
+    exempt: list[str]  # candidate industries not in C
+    pairs: list[tuple[str, str]]
+    area: dict[str, float]  # A_t by township
+
+
+@dataclass
 class ModelData:
     spec: Instance
     townships: pd.DataFrame  # typed, indexed by township_id
@@ -46,6 +62,15 @@ class ModelData:
     must_locks: dict[str, str] = field(default_factory=dict)
     income_floor: pd.Series | None = None
     scaling: Scaling = UNSCALED  # row and objective factors (model/scaling.py)
+    #: Village instances only: the typed village table; then `pairs` are (village, industry)
+    #: with a `village` and a `township` column, `must_locks` and `income_floor` are per village.
+    villages: pd.DataFrame | None = None
+    leading: LeadingRule | None = None
+
+    @property
+    def units(self) -> pd.DataFrame:
+        """The planning units: villages in a village instance, else townships."""
+        return self.townships if self.villages is None else self.villages
 
     def column(self, name: str) -> dict[tuple[str, str], float]:
         """A pair column as {(township, industry): value}, dropping zeros (sparse rows)."""

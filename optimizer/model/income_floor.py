@@ -1,4 +1,8 @@
-"""`farmer_income_per_township_min[t]`: no township's farmers end up below the floor."""
+"""`farmer_income_per_township_min[t]`: no township's farmers end up below the floor.
+
+In a village instance the floor holds per village (`farmer_income_per_village_min[v]`),
+which implies it for every township (docs/model.md says why).
+"""
 
 from __future__ import annotations
 
@@ -24,3 +28,20 @@ def add_income_floor(m: pyo.ConcreteModel, data: ModelData) -> None:
         return sum(s * v * x[p] for p, v in terms) >= s * floor[t]
 
     m.farmer_income_per_township_min = pyo.Constraint(m.townships, rule=rule)
+
+
+def add_income_floor_per_village(m: pyo.ConcreteModel, data: ModelData) -> None:
+    """Σ_i A_v h_vi x_vi ≥ floor_v for every village (yuan/yr in 万元)."""
+    if data.income_floor is None:
+        return
+    x = m.industry_chosen
+    floor = data.income_floor.to_dict()
+    income_of = data.by("village", "income_10k_yuan")
+
+    def rule(m: pyo.ConcreteModel, v: str) -> object:
+        terms = income_of.get(v, [])
+        if floor[v] == float("-inf") or not terms:  # no floor, or validation refused one > 0
+            return pyo.Constraint.Skip
+        return sum(val * x[p] for p, val in terms) >= floor[v]
+
+    m.farmer_income_per_village_min = pyo.Constraint(m.villages, rule=rule)

@@ -20,22 +20,33 @@ def constraint_report(
     bind, to keep summaries of 20,000-township runs readable.
     """
     per_township = {"one_industry_per_township", "water_use_per_township_max",
-                    "farmer_income_per_township_min", "industry_locked_in"}  # fmt: skip
+                    "farmer_income_per_township_min", "industry_locked_in", "one_product_per_village",
+                    "water_use_per_village_max", "farmer_income_per_village_min",
+                    "leading_industry_per_township", "leading_industry_share_min"}  # fmt: skip
     rows = []
+    leading = _leading_with_area(m)
+    shares = _leading_shares(m) if leading else {}
     for name, (unit, scale) in families.items():
         comp = m.component(name)
         if comp is None:
             continue
         for index, con in comp.items():
-            body = pyo.value(con.body, exception=False)
-            if body is None:
-                continue
-            body *= scale  # back from 万 m³ / 万元 to the units planners read in reports
-            lower, upper = con.lower, con.upper
-            lo = None if lower is None else pyo.value(lower) * scale
-            up = None if upper is None else pyo.value(upper) * scale
+            if name == "leading_industry_share_min":
+                if index not in leading:
+                    continue  # the row of an industry that does not lead holds for any plan
+                # stated as a planner reads it: leading area ≥ s × counted area (same slack)
+                body, lo, up = shares[index][0], shares[index][1], None
+            else:
+                body = pyo.value(con.body, exception=False)
+                if body is None:
+                    continue
+                body *= scale  # back from 万 m³ / 万元 to the units planners read in reports
+                lower, upper = con.lower, con.upper
+                lo = None if lower is None else pyo.value(lower) * scale
+                up = None if upper is None else pyo.value(upper) * scale
             if lo is not None and up is not None and lo == up:
-                if name == "one_industry_per_township":
+                if name in ("one_industry_per_township", "one_product_per_village",
+                            "leading_industry_per_township"):
                     continue
                 sense, rhs, slack = "==", up, abs(body - up)
             elif up is not None:
@@ -65,6 +76,37 @@ def constraint_report(
     return rows
 
 
+def _leading_with_area(m: pyo.ConcreteModel) -> set[tuple[str, str]]:
+    """(township, industry) pairs where the industry leads in the solution and has village area.
+
+    A township whose villages all take exempt industries meets its share with any leading
+    industry; its row says nothing and is left out like the rows of industries that do
+    not lead.
+    """
+    y = m.component("leading_industry")
+    if y is None:
+        return set()
+    town_of = getattr(m, "township_of_village", {})
+    with_area = {(town_of.get(v), i) for (v, i), var in m.industry_chosen.items() if (var.value or 0.0) > 0.5}
+    return {(t, i) for (t, i), var in y.items() if (var.value or 0.0) > 0.5 and (t, i) in with_area}
+
+
+def _leading_shares(m: pyo.ConcreteModel) -> dict[tuple[str, str], tuple[float, float]]:
+    """(leading area, s × counted area) in ha of every township and industry in the solution."""
+    rule = m.leading_rule
+    counted = set(rule["counted"])
+    town_of, area = m.township_of_village, m.village_area
+    by_ti: dict[tuple[str, str], float] = {}
+    counted_t: dict[str, float] = {}
+    for (v, i), var in m.industry_chosen.items():
+        if (var.value or 0.0) > 0.5:
+            t = town_of[v]
+            by_ti[t, i] = by_ti.get((t, i), 0.0) + area[v]
+            if i in counted:
+                counted_t[t] = counted_t.get(t, 0.0) + area[v]
+    return {(t, i): (by_ti.get((t, i), 0.0), rule["share"] * counted_t.get(t, 0.0)) for (t, i) in m.leading_industry}
+
+
 def in_report_units(rows: list[dict[str, Any]], families: dict[str, tuple[str, float]]) -> list[dict[str, Any]]:
     """Rows of the least relaxation (model units) converted to m³, yuan, ha, MWp, with the unit."""
     out = []
@@ -74,18 +116,24 @@ def in_report_units(rows: list[dict[str, Any]], families: dict[str, tuple[str, f
     return out
 
 
-def describe_relaxation(row: dict[str, Any], townships: Any, locks: dict[str, str]) -> str:
+def describe_relaxation(row: dict[str, Any], townships: Any, locks: dict[str, str], villages: Any = None) -> str:
     """One limit of the least relaxation in a planner's words, with both figures and the unit.
 
-    `townships` is the typed township table (for names); `locks` the must-locks by township.
+    `townships` is the typed township table (for names); `locks` the must-locks by township
+    (or by village); `villages` the typed village table of a village instance.
     """
     from optimizer.i18n import _
 
     family, index = row["family"], row["index"]
     key = index[0] if isinstance(index, list) and index else index
     name = ""
-    if family in ("water_use_per_township_max", "farmer_income_per_township_min", "industry_locked_in"):
-        name = str(townships.at[key, "name"]) if key in townships.index else ""
+    by_village = ("water_use_per_village_max", "farmer_income_per_village_min")
+    if family in ("water_use_per_township_max", "farmer_income_per_township_min", "industry_locked_in",
+                  "leading_industry_share_min"):  # fmt: skip
+        table = villages if family == "industry_locked_in" and villages is not None else townships
+        name = str(table.at[key, "name"]) if key in table.index else ""
+    elif family in by_village and villages is not None:
+        name = str(villages.at[key, "name"]) if key in villages.index else ""
     figures = {"rhs": _amount(row["rhs"]), "by": _amount(row["relax_by"]), "unit": row.get("unit", ""),
                "key": key, "name": name}  # fmt: skip
     words = {
@@ -98,12 +146,20 @@ def describe_relaxation(row: dict[str, Any], townships: Any, locks: dict[str, st
         "conservation_area_min": _("conservation area required, {rhs} ha: must fall by {by} ha"),
         "conservation_area_per_county_min": _("conservation area required in county {key}, {rhs} ha: must fall by {by} ha"),
         "farmer_income_per_township_min": _("income floor of township {key} ({name}), {rhs} yuan/yr: must fall by {by} yuan/yr"),
+        "water_use_per_village_max": _("water available in village {key} ({name}), {rhs} {unit}: needs {by} {unit} more"),
+        "farmer_income_per_village_min": _("income floor of village {key} ({name}), {rhs} yuan/yr: must fall by {by} yuan/yr"),
+        "leading_industry_share_min": _("leading-industry share of township {key} ({name}) for '{industry}': "
+                                        "needs {by} ha more under it, or a lower min_leading_share"),
     }
     if family == "industry_locked_in":
+        if villages is not None:
+            return _("the lock of village {key} ({name}) to '{industry}' must be lifted").format(
+                key=key, name=name, industry=locks.get(str(key), "?"))
         return _("the lock of township {key} ({name}) to '{industry}' must be lifted").format(
             key=key, name=name, industry=locks.get(str(key), "?"))
+    industry = index[1] if isinstance(index, list) and len(index) > 1 else ""
     template = words.get(family, _("{family}[{key}], limit {rhs} {unit}: must move by {by} {unit}"))
-    return template.format(family=family, **figures)
+    return template.format(family=family, industry=industry, **figures)
 
 
 def _amount(x: float) -> str:

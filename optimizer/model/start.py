@@ -24,6 +24,7 @@ _LIMITS = (
     ("market_output_max", "<="), ("pv_capacity_per_county_max", "<="), ("investment_budget_max", "<="),
     ("conservation_area_min", ">="), ("conservation_area_per_county_min", ">="),
     ("farmer_income_per_township_min", ">="), ("industry_locked_in", "=="),
+    ("water_use_per_village_max", "<="), ("farmer_income_per_village_min", ">="),
 )  # fmt: skip
 
 

@@ -1,4 +1,9 @@
-"""Water: per township, per county and per basin budgets (rows in 万 m³/yr)."""
+"""Water: per township, per county and per basin budgets (rows in 万 m³/yr).
+
+In a village instance each village also keeps within its own water
+(`water_use_per_village_max[v]`, with `water.per_village`), and the township row sums
+over the township's villages against the township's own water.
+"""
 
 from __future__ import annotations
 
@@ -10,6 +15,8 @@ from optimizer.model.data import WATER_UNIT_M3, ModelData
 def add_water_limits(m: pyo.ConcreteModel, data: ModelData) -> None:
     x = m.industry_chosen
     limits = data.spec.constraints.water
+    if data.villages is not None and limits.per_village:
+        add_water_use_per_village_max(m, data)
     if limits.per_township:
         use_of: dict[str, list[tuple[tuple[str, str], float]]] = data.by("township", "water_10k_m3")
         available = (data.townships["water_available_m3"] / WATER_UNIT_M3).to_dict()
@@ -46,3 +53,16 @@ def add_water_limits(m: pyo.ConcreteModel, data: ModelData) -> None:
             return sum(sb * v * x[p] for p, v in terms) <= sb * limits.basin_max_m3[b] / WATER_UNIT_M3
 
         m.water_use_per_basin_max = pyo.Constraint(list(limits.basin_max_m3), rule=per_basin)
+
+
+def add_water_use_per_village_max(m: pyo.ConcreteModel, data: ModelData) -> None:
+    """Σ_i A_v w_vi x_vi ≤ water_available_m3[v] for every village that uses water at all."""
+    x = m.industry_chosen
+    use_of = data.by("village", "water_10k_m3")
+    available = (data.villages["water_available_m3"] / WATER_UNIT_M3).to_dict()
+    limited = [v for v in data.villages.index if v in use_of]
+
+    def per_village(m: pyo.ConcreteModel, v: str) -> object:
+        return sum(val * x[p] for p, val in use_of[v]) <= available[v]
+
+    m.water_use_per_village_max = pyo.Constraint(limited, rule=per_village)

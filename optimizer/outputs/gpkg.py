@@ -75,18 +75,19 @@ STYLE_TABLE = "layer_styles"
 # --------------------------------------------------------------------------- layers
 
 
-def township_layer(df: pd.DataFrame, geometry: Any | None, crs: str | None) -> Any:
+def township_layer(df: pd.DataFrame, geometry: Any | None, crs: str | None, id_column: str = "township_id") -> Any:
     """A per-township table as a GeoDataFrame in the input CRS (or a plain frame without geometry).
 
     Mixed Polygon/MultiPolygon input is promoted to MultiPolygon: QGIS expects one
-    geometry type per layer.
+    geometry type per layer. A per-village table joins the village polygons by
+    `id_column="village_id"`.
     """
     if geometry is None:
         return df.reset_index(drop=True)
     import geopandas as gpd
     import shapely
 
-    geom = geometry.reindex(df["township_id"].to_numpy()).to_numpy()
+    geom = geometry.reindex(df[id_column].to_numpy()).to_numpy()
     present = geom[~shapely.is_missing(geom)]
     kinds = set(shapely.get_type_id(present).tolist())
     if kinds == {3, 6}:
@@ -277,19 +278,47 @@ def write_geopackage(
     extra_layers: dict[str, pd.DataFrame] | None = None,
     *,
     lang: str | None = None,
+    id_column: str = "township_id",
+    townships: tuple[pd.DataFrame, Any | None, str | None] | None = None,
 ) -> Any:
     """`allocation.gpkg`: the allocation as a polygon layer in the input CRS (styled by
     industry), plus the non-spatial `run_summary` and `county_totals`. Returns the
-    allocation layer (for exports)."""
-    layer = township_layer(alloc, geometry, crs)
+    allocation layer (for exports).
+
+    A village instance's allocation is per village (`id_column="village_id"`, joined to
+    the village polygons), and `townships` (table, geometry, CRS) adds the layer
+    `townships`, coloured by leading industry.
+    """
+    layer = township_layer(alloc, geometry, crs, id_column)
+    spatial: dict[str, Any] = {"allocation": layer}
+    styles: dict[str, StyleSpec] = {"allocation": allocation_style(alloc, lang)} if geometry is not None else {}
+    if townships is not None:
+        table, tgeom, tcrs = townships
+        spatial["townships"] = township_layer(table, tgeom, tcrs)
+        if tgeom is not None:
+            styles["townships"] = leading_style(table, lang)
     write_layers(
         path,
-        {"allocation": layer},
+        spatial,
         {"run_summary": summary_rows, "county_totals": counties, **(extra_layers or {})},
-        styles={"allocation": allocation_style(alloc, lang)} if geometry is not None else {},
+        styles=styles,
         lang=lang,
     )
     return layer
+
+
+def leading_style(towns: pd.DataFrame, lang: str | None = None) -> Categorized:
+    """Townships of a village instance coloured by leading industry, township names on the map."""
+    led = towns[towns["leading_industry"] != ""].rename(columns={
+        "leading_industry": "industry", "leading_industry_label": "industry_label",
+        "leading_industry_label_zh": "industry_label_zh"})  # fmt: skip
+    return Categorized(
+        "leading_industry",
+        labels=industry_labels(led, lang),
+        colours=INDUSTRY_COLOURS,
+        name="leading_industry",
+        description=bilingual("按主导产业着色", "coloured by leading industry", lang),
+    )
 
 
 def gep_style(lang: str | None = None) -> Graduated:
@@ -367,8 +396,12 @@ def _geometry_source(runs: tuple[Path, Path]) -> tuple[Path, dict[str, Any]] | N
     return None
 
 
-def comparison_layers(runs: tuple[Path, Path], townships: pd.DataFrame, changed_townships: pd.DataFrame) -> tuple[Any, Any, str | None]:
-    """The comparison's two township layers with the runs' polygons (or as tables), and their geometry type."""
+def comparison_layers(runs: tuple[Path, Path], townships: pd.DataFrame, changed_townships: pd.DataFrame,
+                      id_column: str = "township_id") -> tuple[Any, Any, str | None]:
+    """The comparison's two township layers with the runs' polygons (or as tables), and their geometry type.
+
+    A comparison of village runs joins the village polygons by `id_column="village_id"`.
+    """
     import geopandas as gpd
     import pyogrio
 
@@ -377,12 +410,12 @@ def comparison_layers(runs: tuple[Path, Path], townships: pd.DataFrame, changed_
         log.info("no township geometry in either run: writing the township layers without geometry")
         return townships.reset_index(drop=True), changed_townships.reset_index(drop=True), None
     gpkg, info = source
-    shapes = pyogrio.read_dataframe(gpkg, layer="allocation", columns=["township_id"])
-    geom = shapes.drop_duplicates("township_id").set_index("township_id").geometry
+    shapes = pyogrio.read_dataframe(gpkg, layer="allocation", columns=[id_column])
+    geom = shapes.drop_duplicates(id_column).set_index(id_column).geometry
 
     def join(df: pd.DataFrame) -> Any:
         df = df.reset_index(drop=True)
-        return gpd.GeoDataFrame(df, geometry=geom.reindex(df["township_id"]).to_numpy(), crs=shapes.crs)
+        return gpd.GeoDataFrame(df, geometry=geom.reindex(df[id_column]).to_numpy(), crs=shapes.crs)
 
     return join(townships), join(changed_townships), info["geometry_type"]
 
@@ -396,6 +429,7 @@ def write_comparison_gpkg(
     townships: pd.DataFrame | None = None,
     *,
     lang: str | None = None,
+    id_column: str = "township_id",
 ) -> Any:
     """`compare`'s GeoPackage: layer `townships` (every township, the changed ones
     highlighted; the default map), `changed_townships` (only those), both with the first
@@ -406,13 +440,13 @@ def write_comparison_gpkg(
     gtypes: dict[str, str] = {}
     everyone = None
     if townships is not None:
-        everyone, changed, gtype = comparison_layers(runs, townships, changed_townships)
+        everyone, changed, gtype = comparison_layers(runs, townships, changed_townships, id_column)
         spatial["townships"] = everyone
         if gtype:
             styles["townships"] = comparison_style(townships, lang)
             gtypes["townships"] = gtype
     else:
-        _, changed, gtype = comparison_layers(runs, changed_townships, changed_townships)
+        _, changed, gtype = comparison_layers(runs, changed_townships, changed_townships, id_column)
     spatial["changed_townships"] = changed
     if gtype:
         # Keep the source's geometry type, so an empty layer (no change) still opens as polygons.

@@ -50,7 +50,8 @@ def iis_rows(opt: Highs, h: highspy.Highs) -> list[str]:
 
 
 #: Families that state the decision itself; never relaxed when diagnosing.
-STRUCTURAL = frozenset({"one_industry_per_township", "market_output_beyond_step_def"})
+STRUCTURAL = frozenset({"one_industry_per_township", "market_output_beyond_step_def", "one_product_per_village",
+                        "leading_industry_per_township"})
 
 
 def elastic_relaxation(

@@ -29,13 +29,17 @@ class SolveOptions:
     scheduler: str | None = None  # Dask scheduler address: county subproblems on that cluster
     started_at: float | None = None  # time.time() when the command started (None: when solving starts)
 
-    def for_size(self, townships: int) -> SolveOptions:
-        """These options with the automatic gap resolved for an instance of this size."""
+    def for_size(self, townships: int, unit: str = "townships") -> SolveOptions:
+        """These options with the automatic gap resolved for an instance of this size.
+
+        `townships` counts the planning units (`unit`: "townships", or "villages" in a
+        village instance, where the village is the unit of decision).
+        """
         if self.gap is not None:
             return replace(self, gap_rule=self.gap_rule or "given")
         if townships <= EXACT_UP_TO_TOWNSHIPS:
-            return replace(self, gap=0.0, gap_rule=f"exact: {townships} ≤ {EXACT_UP_TO_TOWNSHIPS} townships")
-        return replace(self, gap=DEFAULT_GAP, gap_rule=f"default {DEFAULT_GAP:g}: {townships} > {EXACT_UP_TO_TOWNSHIPS} townships")
+            return replace(self, gap=0.0, gap_rule=f"exact: {townships} ≤ {EXACT_UP_TO_TOWNSHIPS} {unit}")
+        return replace(self, gap=DEFAULT_GAP, gap_rule=f"default {DEFAULT_GAP:g}: {townships} > {EXACT_UP_TO_TOWNSHIPS} {unit}")
 
 
 @dataclass

@@ -217,8 +217,9 @@ def township_shapes(folder: Path, gpkg: str, layer: str, resolved: dict[str, Any
 
             info = pyogrio.read_info(path, layer=layer)
             if info.get("geometry_type"):
-                gdf = pyogrio.read_dataframe(path, layer=layer, columns=["township_id"])
-                ids = gdf["township_id"].astype(str).to_numpy()
+                key = "village_id" if "village_id" in list(info.get("fields", [])) else "township_id"
+                gdf = pyogrio.read_dataframe(path, layer=layer, columns=[key])  # villages in a village run
+                ids = gdf[key].astype(str).to_numpy()
                 geo = bool(gdf.crs is not None and gdf.crs.is_geographic)
                 return Shapes(pd.Series(gdf.geometry.to_numpy(), index=ids), geo)
             return None  # a table without geometry (CSV instance): no map

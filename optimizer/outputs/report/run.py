@@ -36,15 +36,25 @@ def run_page(folder: Path) -> Page:
     title = str(resolved.get("title") or name)
     labels = industry_labels(alloc)
     industries = {**industry_names(resolved), **labels}
+    villages = "village_id" in alloc.columns  # a village instance: villages are the planning units
+    towns = read_csv(folder / "township_allocation.csv") if villages and (folder / "township_allocation.csv").exists() \
+        else None
 
     # 1. The result in a few sentences and figures.
     level, sentence = solve_sentence(str(s.get("status")), s.get("objective_yuan"), s.get("bound_yuan"), s.get("gap"))
     counts = alloc["industry"].value_counts()
     split = ", ".join(f"{short_label(labels.get(i, i))} {n}" for i, n in counts.items())
+    if villages:
+        led = tot.get("townships_by_leading_industry") or {}
+        lead_split = ", ".join(f"{short_label(labels.get(i, i)) if i != '(none)' else _('none')} {n}"
+                               for i, n in led.items())  # fmt: skip
+        counted = (ngettext("{n} village: {split}.", "{n} villages: {split}.", len(alloc)).format(n=len(alloc), split=split)
+                   + " " + _("Townships by leading industry: {split}.").format(split=lead_split))  # fmt: skip
+    else:
+        counted = ngettext("{n} township: {split}.", "{n} townships: {split}.", len(alloc)).format(n=len(alloc), split=split)
     result = [
         callout(level, sentence),
-        text_block(objective_sentence(s.get("double_count"), s.get("weights") or {}),
-              ngettext("{n} township: {split}.", "{n} townships: {split}.", len(alloc)).format(n=len(alloc), split=split)),
+        text_block(objective_sentence(s.get("double_count"), s.get("weights") or {}), counted),
     ]  # fmt: skip
     checker = checker_block(s.get("check_ok"))
     if checker:
@@ -66,18 +76,33 @@ def run_page(folder: Path) -> Page:
     # 2. The map.
     shapes = township_shapes(folder, "allocation.gpkg", "allocation", resolved)
     locked = (alloc["locked"] == "must").to_numpy() if "locked" in alloc else None
+    map_alloc = alloc.assign(township_id=alloc["village_id"]) if villages else alloc
+    caption = (_("Villages coloured by the product the plan chooses; hover a village for its figures.") if villages
+               else _("Townships coloured by the industry the plan chooses; hover a township for its figures."))
     sections.append(Section("map", _("Map of the plan"), [industry_map(
-        shapes, alloc, _("Townships coloured by the industry the plan chooses; hover a township for its figures."),
-        emphasis=locked, emphasis_label=_("locked by the instance"), extra=money_extra)]))  # fmt: skip
+        shapes, map_alloc, caption, emphasis=locked, emphasis_label=_("locked by the instance"),
+        extra=money_extra)]))  # fmt: skip
 
     # 3. Plan against the baseline.
     sections.append(Section("baseline", _("The plan against the baseline"), _baseline_blocks(tot)))
 
-    # 4. By township and county.
-    sections.append(Section("townships", _("By township"), [
-        township_chart(alloc, "gep_total_yuan", "baseline_gep_total_yuan", "farmer_income_yuan",
-                        "baseline_farmer_income_yuan", "industry", "townships", labels),
-        _township_table(alloc, labels)]))  # fmt: skip
+    # 4. By township (and village) and county.
+    if villages and towns is not None:
+        led_towns = towns[towns["villages"] > 0].assign(
+            industry=lambda d: d["leading_industry"].astype(object).where(d["leading_industry"].notna(), ""))
+        sections.append(Section("townships", _("By township (leading industry)"), [
+            township_chart(led_towns, "gep_total_yuan", "baseline_gep_total_yuan", "farmer_income_yuan",
+                           "baseline_farmer_income_yuan", "industry", "townships", labels),
+            _township_table(led_towns, labels)]))  # fmt: skip
+        sections.append(Section("villages", _("By village"), [
+            township_chart(map_alloc, "gep_total_yuan", "baseline_gep_total_yuan", "farmer_income_yuan",
+                           "baseline_farmer_income_yuan", "industry", "villages", labels),
+            _township_table(map_alloc, labels)]))  # fmt: skip
+    else:
+        sections.append(Section("townships", _("By township"), [
+            township_chart(alloc, "gep_total_yuan", "baseline_gep_total_yuan", "farmer_income_yuan",
+                            "baseline_farmer_income_yuan", "industry", "townships", labels),
+            _township_table(alloc, labels)]))  # fmt: skip
     counties = pd.DataFrame(s.get("per_county") or [])
     if counties.empty:
         counties = alloc.groupby("county", as_index=False)[
@@ -88,7 +113,11 @@ def run_page(folder: Path) -> Page:
     sections.append(Section("counties", _("By county"), blocks))
 
     # 5. Limits.
-    names = dict(zip(alloc["township_id"], alloc["name"].astype(str)))
+    if villages:
+        names = dict(zip(alloc["village_id"], alloc["name"].astype(str)))
+        names.update(zip(alloc["township_id"], alloc["township_name"].astype(str)))
+    else:
+        names = dict(zip(alloc["township_id"], alloc["name"].astype(str)))
     rows = limit_rows(s.get("constraints") or [], names, market_units(resolved, alloc), industries)
     limit_blocks: list[Block] = [Block("limits", {"rows": rows})] if rows else [text_block(_("The instance sets no shared limits."))]
     limit_blocks.append(text_block(_("Per-township limits (water, income floors) are listed only where they bind.")))
@@ -116,9 +145,9 @@ def runner_up_blocks(ru: Any, industries: dict[str, str]) -> list[Block]:
         return []
     if not ru.get("exists", True):
         return [text_block(_("No other plan meets every limit: this plan is the only one."))]
-    towns = ru.get("townships") or []
+    towns = ru.get("townships") or ru.get("villages") or []
     where = ", ".join(_("{name} ({optimum} → {other})").format(
-        name=t.get("name") or t.get("township_id"), optimum=short_label(industries.get(t.get("optimum"), str(t.get("optimum")))),
+        name=t.get("name") or t.get("township_id") or t.get("village_id"), optimum=short_label(industries.get(t.get("optimum"), str(t.get("optimum")))),
         other=short_label(industries.get(t.get("runner_up"), str(t.get("runner_up"))))) for t in towns[:8])  # fmt: skip
     if len(towns) > 8:
         where += " …"
@@ -234,7 +263,9 @@ def _township_table(alloc: pd.DataFrame, labels: dict[str, str]) -> Block:
 def _files_section(folder: Path, s: dict[str, Any], manifest: dict[str, Any]) -> Section:
     notes = {
         "allocation.gpkg": _("the map for QGIS (styled by industry)"),
-        "allocation.csv": _("one row per township (opens in Excel)"),
+        "allocation.csv": (_("one row per village (opens in Excel)") if (folder / "township_allocation.csv").exists()
+                           else _("one row per township (opens in Excel)")),
+        "township_allocation.csv": _("one row per township: leading industry, shares of area per industry, totals"),
         "county_totals.csv": _("totals per county"),
         "summary.json": _("status, totals, every limit"),
         "manifest.json": _("versions and checksums of inputs and outputs"),
