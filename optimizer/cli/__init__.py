@@ -122,9 +122,34 @@ def _globals_first(argv: list[str]) -> list[str]:
     return flags + rest
 
 
+def _interrupted(exc: BaseException) -> bool:
+    """Whether Ctrl-C caused `exc`: a KeyboardInterrupt during a C extension's import
+    surfaces as "ImportError: initialization failed", with the interrupt in its chain."""
+    seen: set[int] = set()
+    e: BaseException | None = exc
+    while e is not None and id(e) not in seen:
+        if isinstance(e, KeyboardInterrupt):
+            return True
+        seen.add(id(e))
+        e = e.__cause__ or e.__context__
+    return _SIGINT_SEEN[0]
+
+
+_SIGINT_SEEN = [False]
+
+
+def _note_sigint(signum: int, frame: object) -> None:
+    _SIGINT_SEEN[0] = True
+    raise KeyboardInterrupt
+
+
 def main() -> None:
     """Console-script entry: no traceback reaches a planner unless --debug is given."""
+    import signal
+
     debug = "--debug" in sys.argv
+    if signal.getsignal(signal.SIGINT) is signal.default_int_handler:
+        signal.signal(signal.SIGINT, _note_sigint)  # remember Ctrl-C even if an import swallows it
     try:
         rc = app(args=_globals_first(sys.argv[1:]), standalone_mode=False)
         sys.exit(rc if isinstance(rc, int) else 0)
@@ -150,6 +175,9 @@ def main() -> None:
     except Exception as exc:
         if debug:
             raise
+        if _interrupted(exc):
+            err.print("[yellow]Aborted by the user; nothing was written.[/]")
+            sys.exit(Exit.ABORTED)
         err.print(f"[bold red]Internal error:[/] {type(exc).__name__}: {exc}")
         err.print("This is a bug in the optimiser. Rerun with --debug to see the traceback and report it.")
         sys.exit(Exit.INTERNAL)
