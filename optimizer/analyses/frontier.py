@@ -160,8 +160,8 @@ def solve_task(spec_dict: dict[str, Any], folder: str, task: dict[str, Any],
     status `failed`, recorded in `<group>/<id>.json`.
     """
     from optimizer.model.build import FAMILIES, chosen_pairs
+    from optimizer.model.report import constraint_report
     from optimizer.model.tradeoffs import to_epsilon_unit, use_stage
-    from optimizer.outputs import tables
     from optimizer.solve import SolveOptions, solve
 
     spec = FrontierSpec.from_dict(spec_dict)
@@ -223,7 +223,7 @@ def solve_task(spec_dict: dict[str, Any], folder: str, task: dict[str, Any],
         row["bound_yuan"] = outcome.bound
         row["solver_objective_yuan"] = outcome.objective
         return _write_and_check(spec, root, task, b, plan, row, outcome.to_dict(),
-                                tables.constraint_report(m, FAMILIES), t_start, cpu_start)
+                                constraint_report(m, FAMILIES), t_start, cpu_start)
     except Exception as exc:  # recorded, and the frontier goes on
         message = P.input_error_text(exc) if isinstance(exc, InputError) else f"{type(exc).__name__}: {exc}"
         log.warning("point %s failed: %s", pid, message)
@@ -381,6 +381,10 @@ def run_frontier(
     timings: dict[str, float] = {}
     loaded = load_instance(Path(spec.instance), scenarios=spec.scenarios, sets=spec.sets)
     valid = validate(loaded)
+    if valid.conflicts:  # validation proved that no plan meets the limits
+        from optimizer.errors import InfeasibleInstance
+
+        raise InfeasibleInstance(list(valid.conflicts))
     categories = gep_categories(spec.gep, loaded.spec.objective.double_count)
     folder.mkdir(parents=True, exist_ok=True)
     meta_file = folder / "frontier.json"
@@ -861,7 +865,8 @@ def township_changes(fr: Frontier, valid: Any) -> pd.DataFrame:
 def write_frontier_gpkg(fr: Frontier, valid: Any, loaded: Any, path: Path, table: pd.DataFrame) -> None:
     """Township polygons with the industry at every point; styled by the knee's (or the middle) plan."""
     from optimizer.outputs import tables
-    from optimizer.outputs.write import summary_table, write_geopackage
+    from optimizer.outputs.gpkg import write_geopackage
+    from optimizer.outputs.tables import summary_table
 
     ch = township_changes(fr, valid)
     ok = fr.table[_ok(fr.table)]
