@@ -35,13 +35,22 @@ class SerialFuture:
         if not self._done:
             self._done = True
             try:
-                args = [a.result() if isinstance(a, SerialFuture) else a for a in self._args]
+                args = [_resolve(a) for a in self._args]
                 self._value = self._fn(*args)
             except Exception as exc:  # like a Dask future: raised again by result()
                 self._error = exc
         if self._error is not None:
             raise self._error
         return self._value
+
+
+def _resolve(value: Any) -> Any:
+    """Futures inside arguments (also in lists and tuples) become their results, as in Dask."""
+    if isinstance(value, SerialFuture):
+        return value.result()
+    if isinstance(value, (list, tuple)):
+        return type(value)(_resolve(v) for v in value)
+    return value
 
 
 class Pool:

@@ -9,7 +9,7 @@ in use. Names read as sentences in an LP file:
 - `farmer_income_after_price_steps_10k_yuan` = H − Σ_m φ_m L_m (万元), the income part of
   the weighted objective;
 - `frontier_gep_10k_yuan` = the GEP categories the frontier counts (万元);
-- `farmer_income_min_epsilon`: income/100 − `farmer_income_above_epsilon` = ε, in 亿元
+- `farmer_income_min_epsilon`: income − `farmer_income_above_epsilon` = ε, in 亿元
   (10⁸ yuan), with the slack ≥ 0 (AUGMECON2's form of income ≥ ε);
 - `gep_max_plus_income_above_epsilon`: maximise GEP + c·slack, c > 0 small, so that of
   two plans with the same GEP the one that pays farmers more wins (no weakly dominated
@@ -47,7 +47,10 @@ def objective_gep_categories(double_count: str) -> tuple[str, ...]:
 def add_tradeoff_components(m: pyo.ConcreteModel, data: ModelData, categories: tuple[str, ...]) -> None:
     """Income and GEP expressions, the ε-constraint, and the lexicographic stages (all inactive).
 
-    Call after `build_model`. Activate one objective with `use_stage`.
+    Call after `build_model`. Activate one objective with `use_stage`; set ε, the AUGMECON2
+    bonus and the stage-one values with the `set_*` functions. Those write plain numbers
+    into the rows, not mutable Params: Pyomo's HiGHS interface pushes a changed Param to
+    HiGHS after the MIP start is set, and HiGHS then drops the start (measured).
     """
     loss = sum(
         market_farmer_share(data, k) * m.market_revenue_loss_yuan[k] / MONEY_UNIT_YUAN
@@ -59,30 +62,37 @@ def add_tradeoff_components(m: pyo.ConcreteModel, data: ModelData, categories: t
     )
     income = m.farmer_income_after_price_steps_10k_yuan
     gep = m.frontier_gep_10k_yuan
-
-    m.farmer_income_epsilon_100m_yuan = pyo.Param(mutable=True, initialize=0.0)
     m.farmer_income_above_epsilon = pyo.Var(within=pyo.NonNegativeReals)  # in 亿元
-    m.farmer_income_min_epsilon = pyo.Constraint(
-        expr=income / _PER_EPSILON_UNIT - m.farmer_income_above_epsilon == m.farmer_income_epsilon_100m_yuan
-    )
-    #: GEP (万元) credited per 亿元 of income above ε: AUGMECON2's eps × range(GEP)/range(income).
-    m.income_above_epsilon_bonus = pyo.Param(mutable=True, initialize=0.0)
-    m.gep_max_plus_income_above_epsilon = pyo.Objective(
-        expr=gep + m.income_above_epsilon_bonus * m.farmer_income_above_epsilon, sense=pyo.maximize
-    )
-
+    m.farmer_income_min_epsilon = pyo.Constraint(expr=income / _PER_EPSILON_UNIT - m.farmer_income_above_epsilon == 0.0)
+    m.gep_max_plus_income_above_epsilon = pyo.Objective(expr=gep, sense=pyo.maximize)
     m.farmer_income_max = pyo.Objective(expr=income, sense=pyo.maximize)
     m.gep_max = pyo.Objective(expr=gep, sense=pyo.maximize)
-    m.farmer_income_stage_one_100m_yuan = pyo.Param(mutable=True, initialize=0.0)
-    m.gep_stage_one_100m_yuan = pyo.Param(mutable=True, initialize=0.0)
-    m.farmer_income_at_least_stage_one = pyo.Constraint(
-        expr=income / _PER_EPSILON_UNIT >= m.farmer_income_stage_one_100m_yuan
-    )
-    m.gep_at_least_stage_one = pyo.Constraint(expr=gep / _PER_EPSILON_UNIT >= m.gep_stage_one_100m_yuan)
-    m.gep_known_bound_100m_yuan = pyo.Param(mutable=True, initialize=0.0)
-    m.gep_at_most_known_bound = pyo.Constraint(expr=gep / _PER_EPSILON_UNIT <= m.gep_known_bound_100m_yuan)
+    m.farmer_income_at_least_stage_one = pyo.Constraint(expr=income / _PER_EPSILON_UNIT >= 0.0)
+    m.gep_at_least_stage_one = pyo.Constraint(expr=gep / _PER_EPSILON_UNIT >= 0.0)
+    m.gep_at_most_known_bound = pyo.Constraint(expr=gep / _PER_EPSILON_UNIT <= 0.0)
     for name in STAGES_COMPONENTS:
         m.component(name).deactivate()
+
+
+def set_epsilon(m: pyo.ConcreteModel, epsilon_yuan: float, bonus: float) -> None:
+    """income − slack = ε (亿元), and maximise GEP + bonus·slack (bonus: 万元 of GEP per 亿元 of slack)."""
+    income = m.farmer_income_after_price_steps_10k_yuan / _PER_EPSILON_UNIT
+    m.farmer_income_min_epsilon.set_value(income - m.farmer_income_above_epsilon == to_epsilon_unit(epsilon_yuan))
+    m.gep_max_plus_income_above_epsilon.set_value(m.frontier_gep_10k_yuan + float(bonus) * m.farmer_income_above_epsilon)
+
+
+def set_stage_one(m: pyo.ConcreteModel, income_yuan: float | None = None, gep_yuan: float | None = None) -> None:
+    """The second lexicographic stage keeps the first stage's income (or GEP) at least."""
+    if income_yuan is not None:
+        m.farmer_income_at_least_stage_one.set_value(
+            m.farmer_income_after_price_steps_10k_yuan / _PER_EPSILON_UNIT >= to_epsilon_unit(income_yuan))
+    if gep_yuan is not None:
+        m.gep_at_least_stage_one.set_value(m.frontier_gep_10k_yuan / _PER_EPSILON_UNIT >= to_epsilon_unit(gep_yuan))
+
+
+def set_known_bound(m: pyo.ConcreteModel, gep_yuan: float) -> None:
+    """GEP ≤ a bound proven at a smaller ε; activated by the caller."""
+    m.gep_at_most_known_bound.set_value(m.frontier_gep_10k_yuan / _PER_EPSILON_UNIT <= to_epsilon_unit(gep_yuan))
 
 
 #: Every component `use_stage` switches; all inactive after `add_tradeoff_components`.
