@@ -49,7 +49,7 @@ import pandas as pd
 
 from optimizer.analyses import points as P
 from optimizer.errors import InputError, Location, Problem, did_you_mean
-from optimizer.i18n import language
+from optimizer.i18n import N_, language
 
 log = logging.getLogger(__name__)
 
@@ -585,7 +585,7 @@ def _assemble(folder: Path, spec: FrontierSpec, valid: Any, categories: tuple[st
             r["gep_bound_yuan"] = r.get("bound_yuan")
         if r.get("stage") == "epsilon" and conflict:
             r["epsilon_yuan"] = grid[k]
-        r["kind"] = {"gep_end": "GEP end", "income_end": "income end"}.get(r.get("stage", ""), "ε-point")
+        r["kind"] = {"gep_end": N_("GEP end"), "income_end": N_("income end")}.get(r.get("stage", ""), N_("ε-point"))
         table.append(r)
     df = pd.DataFrame(table)
     for col in ("farmer_income_yuan", "gep_yuan", "gep_bound_yuan", "gap", "epsilon_yuan"):

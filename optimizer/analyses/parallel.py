@@ -11,6 +11,7 @@ from __future__ import annotations
 
 import logging
 import os
+import warnings
 from collections.abc import Callable, Iterator
 from contextlib import contextmanager
 from typing import Any
@@ -99,8 +100,10 @@ def pool(scheduler: str | None = None, workers: int | None = None, serial: bool 
         if tasks is not None:
             n = max(1, min(n, tasks))
         quiet = logging.DEBUG if log.isEnabledFor(logging.DEBUG) else logging.ERROR
-        cluster = LocalCluster(n_workers=n, threads_per_worker=1, processes=True, dashboard_address=None,
-                               silence_logs=quiet)  # fmt: skip
+        with warnings.catch_warnings():  # "port 8787 in use": another cluster runs; a free port is taken
+            warnings.filterwarnings("ignore", message="Port .* is already in use", category=UserWarning)
+            cluster = LocalCluster(n_workers=n, threads_per_worker=1, processes=True, dashboard_address=None,
+                                   silence_logs=quiet)  # fmt: skip
         client = Client(cluster)
     try:
         yield Pool(client)
