@@ -156,7 +156,7 @@ def test_tiny_instance_total_gep_frontier_is_exact(tmp_path):
     assert_exact_frontier(TINY, tmp_path, gep="total")
 
 
-@settings(PROFILE, max_examples=min(10, PROFILE.max_examples) if PROFILE.max_examples <= 25 else PROFILE.max_examples)
+@settings(PROFILE, max_examples=min(8, PROFILE.max_examples) if PROFILE.max_examples <= 25 else PROFILE.max_examples)
 @given(spec=instances())
 def test_frontier_matches_brute_force(spec: dict) -> None:
     with tempfile.TemporaryDirectory() as d:
