@@ -563,7 +563,8 @@ def _ends(payoff: dict[str, dict[str, Any]], ids: list[str], gap: float) -> dict
     hi = end("income_max", "income_max_then_gep", ids[-1], "income_end")
     lo["epsilon_yuan"] = lo.get("farmer_income_yuan")
     top = payoff["income_max"].get("farmer_income_yuan")
-    hi["epsilon_yuan"] = (_below(top, gap) if hi.get("source") == "income_max_then_gep" else top) if top is not None else None
+    # The income end keeps the best income found, or (second stage within the gap) a little less.
+    hi["epsilon_yuan"] = None if top is None else min(top, hi.get("farmer_income_yuan") or top)
     return {ids[0]: lo, ids[-1]: hi}
 
 

@@ -153,6 +153,10 @@ def _row_state(row: dict[str, Any] | None) -> str:
     return _("{status}, gap {gap}").format(status=status, gap=f"{g:.2%}")
 
 
+def _ok_rows(df: Any) -> Any:
+    return df["status"].isin(["optimal", "time_limit_feasible", "interrupted_feasible", "stopped_feasible"])
+
+
 def _yi(x: Any, digits: int = 3) -> str:
     if x is None or (isinstance(x, float) and math.isnan(x)):
         return "—"
@@ -196,12 +200,20 @@ def print_frontier(fr: Any) -> None:
                            "the two ends, both scaled to their ranges).").format(
             p=fr.knee, inc=_yi(k["farmer_income_yuan"]), gep=_yi(k["gep_yuan"]))), highlight=False)
     elif fr.conflict:
-        out.print(escape(_("No knee: no point lies above the line joining the two ends.")), highlight=False)
+        distinct = int((_ok_rows(df) & (df["duplicate_of"] == "") & (df["dominated_by"] == "")).sum())
+        why = (_("the frontier has only {n} distinct plans").format(n=distinct) if distinct < 3
+               else _("no point lies above the line joining the two ends"))  # fmt: skip
+        out.print(escape(_("No knee: {why}.").format(why=why)), highlight=False)
     rates = df[df["income_cost_per_gep_yuan"].notna()] if "income_cost_per_gep_yuan" in df else df.iloc[0:0]
     if len(rates):
         lo, hi = rates["income_cost_per_gep_yuan"].min(), rates["income_cost_per_gep_yuan"].max()
-        out.print(escape(_("Each extra yuan of GEP costs farmers {lo:.2f} to {hi:.2f} yuan of income along the "
-                           "frontier (column income_cost_per_gep_yuan).").format(lo=lo, hi=hi)), highlight=False)
+        if math.isclose(lo, hi, rel_tol=5e-3):
+            text = _("Each extra yuan of GEP costs farmers {v:.2f} yuan of income along the frontier "
+                     "(column income_cost_per_gep_yuan).").format(v=lo)
+        else:
+            text = _("Each extra yuan of GEP costs farmers between {lo:.2f} and {hi:.2f} yuan of income, depending on "
+                     "where on the frontier (column income_cost_per_gep_yuan).").format(lo=lo, hi=hi)
+        out.print(escape(text), highlight=False)
     w = fr.weighted
     if w:
         inc, g = w.get("farmer_income_yuan"), w.get("gep_yuan")
