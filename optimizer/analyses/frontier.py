@@ -842,19 +842,36 @@ def plot_frontier(fr: Frontier, target: Path, title: str) -> None:
     ok = df[_ok(df)].sort_values("farmer_income_yuan")
     fig, ax = plt.subplots(figsize=(7.5, 5.2), constrained_layout=True)
     if not ok.empty:
-        x = ok["farmer_income_yuan"] / yi
-        ax.fill_between(x, ok["gep_yuan"] / yi, ok["frontier_high_yuan"].fillna(ok["gep_yuan"]) / yi,
-                        color="tab:green", alpha=0.18, linewidth=0, label="band: plan to best bound (gap)")
+        # The exact frontier F(x) = max GEP at income ≥ x lies between the computed plans
+        # (F(x) ≥ the GEP of any plan earning ≥ x) and the proven bounds (F(x) ≤ the bound of
+        # any ε ≤ x): one band for both the gaps and the stretches between points.
+        inc = ok["farmer_income_yuan"].to_numpy(dtype=float)
+        gep = ok["gep_yuan"].to_numpy(dtype=float)
+        eps = df["epsilon_yuan"].to_numpy(dtype=float)
+        high = df["frontier_high_yuan"].to_numpy(dtype=float)
+        xs = np.unique(np.concatenate([inc, eps[np.isfinite(eps)]]))
+        xs = np.sort(np.concatenate([xs, np.nextafter(xs, np.inf), np.nextafter(xs, -np.inf)]))
+        xs = xs[(xs >= np.nanmin(inc)) & (xs <= np.nanmax(inc))]
+        lower = np.array([gep[inc >= x].max() for x in xs])
+        known = np.isfinite(high) & np.isfinite(eps)
+        upper = np.array([high[known & (eps <= x)].min() if (known & (eps <= x)).any() else np.nan for x in xs])
+        upper = np.where(np.isfinite(upper), np.maximum(upper, lower), lower)
+        ax.fill_between(xs / yi, lower / yi, upper / yi, step=None, color="tab:green", alpha=0.15, linewidth=0,
+                        label="band: the exact frontier lies here (plans below, bounds above)")
+        ax.plot(xs / yi, lower / yi, "-", color="tab:green", linewidth=1, alpha=0.8)
         front = ok[(ok["duplicate_of"] == "") & (ok["dominated_by"] == "")]
-        ax.plot(front["farmer_income_yuan"] / yi, front["gep_yuan"] / yi, "-o", color="tab:green",
-                label="frontier points (plans)")
-        marked = ok[(ok["duplicate_of"] != "") | (ok["dominated_by"] != "")]
+        ax.plot(front["farmer_income_yuan"] / yi, front["gep_yuan"] / yi, "o", color="tab:green",
+                label="frontier points (computed plans)")
+        marked = ok[ok["dominated_by"] != ""]
         if len(marked):
             ax.plot(marked["farmer_income_yuan"] / yi, marked["gep_yuan"] / yi, "x", color="grey",
-                    label="duplicate or dominated")
+                    label="dominated (a gap let it through)")
+        labels: dict[tuple[float, float], list[str]] = {}
         for r in ok.itertuples():
-            ax.annotate(r.point, (r.farmer_income_yuan / yi, r.gep_yuan / yi), textcoords="offset points",
-                        xytext=(4, 4), fontsize=7, color="dimgrey")
+            labels.setdefault((r.farmer_income_yuan, r.gep_yuan), []).append(str(r.point))
+        for (x, y), names in labels.items():
+            ax.annotate("=".join(names), (x / yi, y / yi), textcoords="offset points", xytext=(4, 4), fontsize=7,
+                        color="dimgrey")
         if fr.knee:
             k = ok[ok["point"] == fr.knee]
             ax.plot(k["farmer_income_yuan"] / yi, k["gep_yuan"] / yi, "*", color="tab:red", markersize=16,
