@@ -9,9 +9,10 @@ Dask's workers included — from `os.wait4`):
     cold        every point a fresh build, no MIP start (what a sweep of ε values would do)
     reuse       the model built once per worker and kept between points
     payoff      + the max-income plan of the payoff table as every ε-point's MIP start
-    previous    + chains of points solved downwards from the income end, each starting
-                  from the previous point's plan
-    bypass      chains solved upwards from the GEP end with AUGMECON2's bypass (a plan
+    previous    + one chain of points solved downwards from the income end, each starting
+                  from the previous point's plan (the default of `optimizer frontier`)
+    previous-2chains  the same in two chains (more parallel, two weaker starts)
+    bypass      a chain solved upwards from the GEP end with AUGMECON2's bypass (a plan
                   whose income already reaches the next ε is optimal there too)
     bypass-cut  + the previous point's bound as a cut (GEP ≤ bound)
   and the `optimizer frontier` command itself (its defaults).
@@ -37,9 +38,10 @@ VARIANTS = {
     "cold": {"reuse_model": False, "start": "none", "chain_length": 1},
     "reuse": {"reuse_model": True, "start": "none", "chain_length": 1},
     "payoff": {"reuse_model": True, "start": "payoff", "chain_length": 1},
-    "previous": {"reuse_model": True, "start": "previous", "chain_length": 5, "direction": "down"},
-    "bypass": {"reuse_model": True, "start": "payoff", "chain_length": 5, "direction": "up"},
-    "bypass-cut": {"reuse_model": True, "start": "payoff", "chain_length": 5, "direction": "up", "bound_cut": True},
+    "previous": {"reuse_model": True, "start": "previous", "chain_length": 12, "direction": "down"},
+    "previous-2chains": {"reuse_model": True, "start": "previous", "chain_length": 5, "direction": "down"},
+    "bypass": {"reuse_model": True, "start": "payoff", "chain_length": 12, "direction": "up"},
+    "bypass-cut": {"reuse_model": True, "start": "payoff", "chain_length": 12, "direction": "up", "bound_cut": True},
 }
 
 
@@ -66,9 +68,9 @@ def child(args: argparse.Namespace) -> None:
     rows = fr.table
     out = {
         "timings_s": fr.timings,
-        "points": rows[["point", "status", "epsilon_yuan", "farmer_income_yuan", "gep_yuan", "gap", "solve_s",
-                        "cpu_s", "started_from", "solved_by"]].to_dict(orient="records")
-        if "solved_by" in rows.columns else rows[["point", "status", "gap", "solve_s"]].to_dict(orient="records"),
+        "points": rows[[c for c in ("point", "status", "epsilon_yuan", "farmer_income_yuan", "gep_yuan", "gap",
+                                    "solve_s", "cpu_s", "started_from", "solved_by") if c in rows.columns]
+                       ].to_dict(orient="records"),
         "payoff": fr.payoff[["stage", "status", "gap", "solve_s", "cpu_s"]].to_dict(orient="records"),
         "folder": str(fr.folder),
     }
