@@ -381,3 +381,14 @@ def test_cli_frontier_prints_table_knee_and_weighted_optimum(tmp_path):
     assert code == 0, text
     assert "p00" in text and "p04" in text and "Weighted optimum" in text and "frontier.csv" in text
 
+
+
+def test_set_applies_and_points_are_checked_against_it(tmp_path):
+    """--set as in solve: a 50% conservation share moves the GEP end, and every point obeys it."""
+    spec = FrontierSpec(instance=str(TINY), points=4, options=dict(GAP0), sets=["constraints.min_conservation_share=0.5"])
+    fr = run_frontier(spec, new_frontier_dir(tmp_path, "tiny"), serial=True)
+    resolved = (fr.folder / "instance.resolved.yaml").read_text(encoding="utf-8")
+    assert "min_conservation_share: 0.5" in resolved
+    for plan in fr.table["plan"]:
+        assert sum(1 for i in plan.values() if i == "conservation") >= 2  # 4 townships of 100 ha each
+    assert fr.table["check_ok"].all()
