@@ -49,7 +49,7 @@ import pandas as pd
 
 from optimizer.analyses import points as P
 from optimizer.errors import InputError, Location, Problem, did_you_mean
-from optimizer.i18n import N_, language
+from optimizer.i18n import N_, _, language
 
 log = logging.getLogger(__name__)
 
@@ -86,11 +86,12 @@ def gep_categories(choice: str | None, double_count: str) -> tuple[str, ...]:
     for name in names:
         if name not in GEP_CATEGORIES:
             hint = did_you_mean(name, [*GEP_CATEGORIES, "objective", "total"])
-            problems.append(Problem(COMMAND_LINE, f"--gep: unknown GEP category '{name}'",
-                                    hint or "give objective, total, or categories from material, regulating, cultural",
-                                    path="--gep"))  # fmt: skip
+            problems.append(Problem(COMMAND_LINE, _("--gep: unknown GEP category '{name}'").format(name=name),
+                                    hint or _("give objective, total, or categories from material, regulating, "
+                                              "cultural"), path="--gep"))  # fmt: skip
     if not names:
-        problems.append(Problem(COMMAND_LINE, "--gep names no category", "e.g. --gep regulating,cultural", path="--gep"))
+        problems.append(Problem(COMMAND_LINE, _("--gep names no category"), _("e.g. --gep regulating,cultural"),
+                                path="--gep"))
     if problems:
         raise InputError(problems)
     return tuple(c for c in GEP_CATEGORIES if c in names)
@@ -133,8 +134,8 @@ def check_spec(spec: FrontierSpec) -> None:
     """Refuse bad options before anything is solved."""
     problems = []
     if spec.points < 2:
-        problems.append(Problem(COMMAND_LINE, f"--points {spec.points}: a frontier needs at least 2 points "
-                                "(its two ends)", "the default is 11", path="--points"))  # fmt: skip
+        problems.append(Problem(COMMAND_LINE, _("--points {n}: a frontier needs at least 2 points (its two ends)").format(
+            n=spec.points), _("the default is 11"), path="--points"))
     if spec.start not in ("none", "payoff", "previous"):
         problems.append(Problem(COMMAND_LINE, f"unknown start '{spec.start}'", path="start"))
     if spec.direction not in ("down", "up"):
@@ -573,7 +574,8 @@ def _ends(payoff: dict[str, dict[str, Any]], ids: list[str], gap: float) -> dict
         gb, g = row.get("gep_bound_yuan"), row.get("gep_yuan")
         row["gap"] = None if gb is None or g is None else max(0.0, gb - g) / max(abs(g), 1.0)
         if src is a:
-            row["note"] = f"{second} ended {b.get('status')}; the end is {first}'s plan"
+            row["note"] = _("{second} ended {status}; the end is {first}'s plan").format(
+                second=second, status=b.get("status"), first=first)
         return row
 
     lo = end("gep_max", "gep_max_then_income", ids[0], "gep_end")
@@ -594,8 +596,8 @@ def _assemble(folder: Path, spec: FrontierSpec, valid: Any, categories: tuple[st
     notes: list[str] = []
     if not conflict:
         ids = [ids[-1]]
-        notes.append("income and GEP do not conflict here: the plan with the highest income also has the "
-                     "highest GEP, so the frontier is one point")  # fmt: skip
+        notes.append(_("income and GEP do not conflict here: the plan with the highest income also has the "
+                       "highest GEP, so the frontier is one point"))
     table = []
     for k, pid in enumerate(ids):
         r = dict(rows.get(pid) or {"point": pid, "status": "failed", "error": "not solved"})
@@ -617,7 +619,7 @@ def _assemble(folder: Path, spec: FrontierSpec, valid: Any, categories: tuple[st
     df = _changes_from_previous(df)
     weighted = _locate_weighted(df, payoff.get("weighted"))
     for pid in df.loc[df["status"] == "failed", "point"]:
-        notes.append(f"point {pid} failed: {df.loc[df['point'] == pid, 'error'].iloc[0]}")
+        notes.append(_("point {point} failed: {error}").format(point=pid, error=df.loc[df["point"] == pid, "error"].iloc[0]))
     payoff_df = pd.DataFrame([{k: v for k, v in r.items() if k != "plan"} for r in payoff.values()])
     return Frontier(folder, spec, categories, payoff_df, df, weighted, knee, conflict, notes)
 
@@ -731,7 +733,7 @@ def _locate_weighted(df: pd.DataFrame, w: dict[str, Any] | None) -> dict[str, An
         return None
     out = {k: v for k, v in w.items() if k != "plan"}
     if w.get("status") not in P.WITH_PLAN:
-        out["where"] = f"the weighted solve ended {w.get('status')} without a plan"
+        out["where"] = _("the weighted solve ended {status} without a plan").format(status=w.get("status"))
         return out
     inc, gep = w["farmer_income_yuan"], w["gep_yuan"]
     ok = _ok(df)
@@ -751,12 +753,12 @@ def _locate_weighted(df: pd.DataFrame, w: dict[str, Any] | None) -> dict[str, An
             if isinstance(plan, dict) and plan == w.get("plan")]  # fmt: skip
     out["same_plan_as"] = same
     if same:
-        out["where"] = f"the weighted optimum is frontier point {same[0]}"
+        out["where"] = _("it is frontier point {point}").format(point=same[0])
     elif out["dominated_by"]:
-        out["where"] = (f"under the frontier: point {out['dominated_by']} has at least its income and its GEP "
-                        "(the frontier counts other GEP than the objective, or a gap)")  # fmt: skip
+        out["where"] = _("under the frontier: point {point} has at least its income and its GEP (the frontier "
+                         "counts other GEP than the objective, or a gap)").format(point=out["dominated_by"])
     else:
-        out["where"] = f"on the frontier between points {out['segment_from']} and {out['segment_to']}"
+        out["where"] = _("on the frontier between points {a} and {b}").format(a=out["segment_from"], b=out["segment_to"])
     return out
 
 
