@@ -69,9 +69,11 @@ def child(args: argparse.Namespace) -> None:
     out = {
         "timings_s": fr.timings,
         "points": rows[[c for c in ("point", "status", "epsilon_yuan", "farmer_income_yuan", "gep_yuan", "gap",
-                                    "solve_s", "cpu_s", "started_from", "solved_by") if c in rows.columns]
+                                    "solve_s", "cpu_s", "solve_cpu_s", "started_from", "solved_by", "worker_pid")
+                        if c in rows.columns]
                        ].to_dict(orient="records"),
-        "payoff": fr.payoff[["stage", "status", "gap", "solve_s", "cpu_s"]].to_dict(orient="records"),
+        "payoff": fr.payoff[[c for c in ("stage", "status", "gap", "solve_s", "cpu_s", "solve_cpu_s", "worker_pid")
+                             if c in fr.payoff.columns]].to_dict(orient="records"),
         "folder": str(fr.folder),
     }
     Path(args.report).write_text(json.dumps(out, indent=2, default=str))

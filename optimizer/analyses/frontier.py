@@ -178,7 +178,7 @@ def solve_task(spec_dict: dict[str, Any], folder: str, task: dict[str, Any],
     spec = FrontierSpec.from_dict(spec_dict)
     root = Path(folder)
     group, pid = task["group"], task["id"]
-    row: dict[str, Any] = {"point": pid, "stage": task["stage"]}
+    row: dict[str, Any] = {"point": pid, "stage": task["stage"], "worker_pid": os.getpid()}
     gap = float(spec.options.get("gap") or 0.0)
     if task["stage"] == "epsilon":
         conflict, grid, bonus = frontier_grid(spec, *ends)
