@@ -200,22 +200,26 @@ def solve_task(spec_dict: dict[str, Any], folder: str, task: dict[str, Any],
         m = b.model
         use_stage(m, task["stage"])
         start_plan: dict[str, str] | None = None
-        if task["stage"] == "income_max_then_gep":
-            set_stage_one(m, income_yuan=_below(previous["farmer_income_yuan"], previous.get("bound_yuan"), gap))
-            start_plan = previous["plan"]
-        elif task["stage"] == "gep_max_then_income":
-            set_stage_one(m, gep_yuan=_below(previous["gep_yuan"], previous.get("bound_yuan"), gap))
-            start_plan = previous["plan"]
+        source = "none"
+        prev_ok = previous is not None and bool(previous.get("plan")) and previous.get("status") in P.WITH_PLAN
+        if task["stage"] in ("income_max_then_gep", "gep_max_then_income"):
+            if not prev_ok:  # the end falls back to nothing; recorded, not dropped
+                raise RuntimeError(_("the first stage ended {status} without a plan").format(
+                    status=(previous or {}).get("status")))
+            if task["stage"] == "income_max_then_gep":
+                set_stage_one(m, income_yuan=_below(previous["farmer_income_yuan"], previous.get("bound_yuan"), gap))
+            else:
+                set_stage_one(m, gep_yuan=_below(previous["gep_yuan"], previous.get("bound_yuan"), gap))
+            start_plan, source = previous["plan"], "stage one"
         elif task["stage"] == "epsilon":
             eps = task["epsilon_yuan"]
-            prev_ok = previous is not None and bool(previous.get("plan")) and previous.get("status") in P.WITH_PLAN
             if spec.direction == "up" and prev_ok and previous["farmer_income_yuan"] >= eps:
                 return _bypass(spec, root, task, previous, b, row, t_start, cpu_start)
             set_epsilon(m, eps, task["bonus"])
             if spec.start == "previous" and spec.direction == "down" and prev_ok:
-                start_plan = previous["plan"]
+                start_plan, source = previous["plan"], "previous"
             elif spec.start in ("payoff", "previous") and task.get("start_plan"):
-                start_plan = task["start_plan"]
+                start_plan, source = task["start_plan"], "payoff"
             if spec.bound_cut and spec.direction == "up" and prev_ok and previous.get("bound_yuan") is not None:
                 set_known_bound(m, previous["bound_yuan"] * (1 + 1e-9))
                 m.gep_at_most_known_bound.activate()
@@ -226,7 +230,7 @@ def solve_task(spec_dict: dict[str, Any], folder: str, task: dict[str, Any],
         row["solve_cpu_s"] = time.process_time() - c_solve
         row.update(status=outcome.status, termination=outcome.termination, solve_s=outcome.solve_seconds,
                    transfer_s=outcome.transfer_seconds, build_s=b.build_seconds if not spec.reuse_model else None,
-                   mip_nodes=outcome.mip_nodes, started_from=("plan" if start else "none"))  # fmt: skip
+                   mip_nodes=outcome.mip_nodes, started_from=source if start else "none")  # fmt: skip
         if outcome.status not in P.WITH_PLAN:
             row["error"] = ("limits in conflict: " + ", ".join(outcome.infeasible_families)
                             if outcome.status == "infeasible" else f"no plan: {outcome.termination}")  # fmt: skip
