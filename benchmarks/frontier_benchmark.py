@@ -15,7 +15,9 @@ Dask's workers included — from `os.wait4`):
     bypass      a chain solved upwards from the GEP end with AUGMECON2's bypass (a plan
                   whose income already reaches the next ε is optimal there too)
     bypass-cut  + the previous point's bound as a cut (GEP ≤ bound)
-  and the `optimizer frontier` command itself (its defaults).
+  and the `optimizer frontier` command itself (its defaults). With `--lp-share`, it also
+  solves the LP relaxation of every ε-point of the `reuse` run (cold MIP starts) and
+  compares its CPU with the MILP's: what warm-starting the root LP could save at most.
 
 A script, not a test: timings depend on the machine (2 shared cores here), and every
 figure it prints was measured by this run. The results go to benchmarks/out/frontier/.
@@ -79,6 +81,34 @@ def child(args: argparse.Namespace) -> None:
     Path(args.report).write_text(json.dumps(out, indent=2, default=str))
 
 
+def lp_share(instance: Path, folder: Path, gap: float) -> dict:
+    """CPU of each ε-point's LP relaxation against its (cold-started) MILP's, in this process."""
+    import pyomo.environ as pyo
+
+    from optimizer.analyses import points as P
+    from optimizer.analyses.frontier import gep_categories
+    from optimizer.model.tradeoffs import set_epsilon, use_stage
+    from optimizer.solve import SolveOptions, solve
+
+    rows = [json.loads((d / "summary.json").read_text())["point"] for d in sorted((folder / "points").glob("p*"))
+            if d.is_dir()]  # fmt: skip
+    b = P.built_model(str(instance), [], [], gep_categories("objective", "exclude_material_gep"))
+    m = b.model
+    lp = milp = 0.0
+    for r in rows:
+        use_stage(m, "epsilon")
+        set_epsilon(m, r["epsilon_yuan"], 0.0)
+        for v in m.industry_chosen.values():
+            v.domain = pyo.UnitInterval
+        c = time.process_time()
+        solve(m, SolveOptions(gap=gap))
+        lp += time.process_time() - c
+        for v in m.industry_chosen.values():
+            v.domain = pyo.Binary
+        milp += r.get("solve_cpu_s") or 0.0
+    return {"points": len(rows), "lp_cpu_s": lp, "milp_cpu_s": milp, "share": lp / milp if milp else None}
+
+
 def main() -> None:
     ap = argparse.ArgumentParser(description=__doc__, formatter_class=argparse.RawDescriptionHelpFormatter)
     ap.add_argument("--townships", type=int, default=1000)
@@ -90,6 +120,7 @@ def main() -> None:
     ap.add_argument("--variants", nargs="*", default=list(VARIANTS))
     ap.add_argument("--no-command", action="store_true", help="skip the `optimizer frontier` command run")
     ap.add_argument("--repeat", type=int, default=1)
+    ap.add_argument("--lp-share", action="store_true", help="measure the LP relaxation's share of each ε-point")
     ap.add_argument("--out", type=Path, default=Path("benchmarks/out/frontier"))
     ap.add_argument("--child", help=argparse.SUPPRESS)
     ap.add_argument("--instance", help=argparse.SUPPRESS)
@@ -141,6 +172,10 @@ def main() -> None:
             report.setdefault("command", []).append(r)
             print(f"optimizer frontier: wall {r['wall_s']:.1f} s ({r['wall_s'] / report['solve'][-1]['wall_s']:.2f}x solve), "
                   f"CPU {r['cpu_s']:.1f} s, exit {r['exit']}", flush=True)
+    if args.lp_share and (args.out / "work" / "reuse").exists():
+        report["lp_share"] = lp_share(inst, args.out / "work" / "reuse", args.gap)
+        print(f"LP relaxation of the ε-points: {report['lp_share']['lp_cpu_s']:.1f} CPU-s against "
+              f"{report['lp_share']['milp_cpu_s']:.1f} for their MILPs ({report['lp_share']['share']:.0%})")
     report["load_average_end"] = os.getloadavg()
     (args.out / "frontier_benchmark.json").write_text(json.dumps(report, indent=2, default=str))
     print(f"load average {report['load_average_start']} → {report['load_average_end']}")
