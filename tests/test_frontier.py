@@ -237,15 +237,16 @@ def test_outputs_are_complete_hashed_and_styled(tmp_path):
     assert {"epsilon_yuan", "farmer_income_yuan", "gep_regulating_yuan", "gep_bound_yuan", "gap", "status",
             "townships_citrus", "duplicate_of", "dominated_by", "knee"} <= set(table.columns)  # fmt: skip
     layers = [name for name, _ in pyogrio.list_layers(folder / "frontier.gpkg")]
-    assert "allocation" in layers and "frontier_points" in layers
-    layer = pyogrio.read_dataframe(folder / "frontier.gpkg", layer="allocation")
+    assert {"frontier_townships", "frontier_points", "payoff_table", "layer_styles"} <= set(layers)
+    layer = pyogrio.read_dataframe(folder / "frontier.gpkg", layer="frontier_townships")
     assert {f"industry_p0{k}" for k in range(5)} <= set(layer.columns)
     assert {"changes_at_income_yuan", "change_path"} <= set(layer.columns)
     moved = layer[layer["changes"] > 0]
     assert len(moved) and moved["changes_at_income_yuan"].notna().all()
     with sqlite3.connect(folder / "frontier.gpkg") as con:
-        styles = con.execute("select f_table_name, useAsDefault from layer_styles").fetchall()
-    assert ("allocation", 1) in styles
+        styles = con.execute("select f_table_name, useAsDefault, styleQML from layer_styles").fetchall()
+    qml = [q for name, default, q in styles if name == "frontier_townships" and default]
+    assert qml and 'attr="industry"' in qml[0]  # categorised by industry, like allocation.gpkg
     for pid in table["point"]:
         point = folder / "points" / pid if (folder / "points" / pid).exists() else None
         if point is not None:

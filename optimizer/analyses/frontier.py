@@ -941,10 +941,13 @@ def township_changes(fr: Frontier, valid: Any) -> pd.DataFrame:
 
 
 def write_frontier_gpkg(fr: Frontier, valid: Any, loaded: Any, path: Path, table: pd.DataFrame) -> None:
-    """Township polygons with the industry at every point; styled by the knee's (or the middle) plan."""
+    """Layer `frontier_townships`: the industry at every point, styled by the knee's (or the middle) plan.
+
+    Written through `outputs.gpkg.write_layers`, the helper every GeoPackage of the tool
+    uses, so the layer opens styled in QGIS (categorised by `industry`, as allocation.gpkg).
+    """
     from optimizer.outputs import tables
-    from optimizer.outputs.gpkg import write_geopackage
-    from optimizer.outputs.tables import summary_table
+    from optimizer.outputs.gpkg import allocation_style, township_layer, write_layers
 
     ch = township_changes(fr, valid)
     ok = fr.table[_ok(fr.table)]
@@ -956,16 +959,19 @@ def write_frontier_gpkg(fr: Frontier, valid: Any, loaded: Any, path: Path, table
     layer = alloc.merge(ch.drop(columns=["name", "county", "city", "area_ha"]), on="township_id", how="left")
     layer.insert(layer.columns.get_loc("industry") + 1, "shown_point", shown)
     industries = [i for i, ind in valid.spec.industries.items() if ind.candidate]
-    counties = tables.county_totals(alloc, industries)
     summary = frontier_summary(fr)
-    rows = summary_table({"instance": summary["instance"], "run_id": summary["frontier_id"], "status": "frontier",
-                          "termination": f"{len(fr.table)} points", "objective_yuan": None, "bound_yuan": None,
-                          "gap": summary["largest_gap"], "double_count": valid.spec.objective.double_count})
-    extra = pd.DataFrame({"key": ["knee", "shown_point", "gep_categories", "weighted_optimum"],
-                          "value": [str(fr.knee), shown, "+".join(fr.categories),
-                                    str((fr.weighted or {}).get("where"))]})  # fmt: skip
-    write_geopackage(path, layer, loaded.geometry, loaded.crs, pd.concat([rows, extra], ignore_index=True),
-                     counties, extra_layers={"frontier_points": table, "payoff_table": _payoff_table(fr)})
+    rows = pd.DataFrame({"key": ["instance", "frontier_id", "knee", "shown_point", "gep_categories", "points",
+                                 "largest_gap", "weighted_optimum"],
+                         "value": [str(summary["instance"]), str(summary["frontier_id"]), str(fr.knee), shown,
+                                   "+".join(fr.categories), str(len(fr.table)), str(summary["largest_gap"]),
+                                   str((fr.weighted or {}).get("where"))]})  # fmt: skip
+    spatial = {"frontier_townships": township_layer(layer, loaded.geometry, loaded.crs)}
+    write_layers(
+        path, spatial,
+        {"frontier_points": table, "payoff_table": _payoff_table(fr), "frontier_summary": rows,
+         "county_totals": tables.county_totals(alloc, industries)},
+        styles={"frontier_townships": allocation_style(layer)} if loaded.geometry is not None else {},
+    )  # fmt: skip
 
 
 def _finish(fr: Frontier, loaded: Any) -> None:
