@@ -205,3 +205,48 @@ def test_cli_value_prints_the_ranked_table(tmp_path):
     assert code == 0, text
     assert "What each limit is worth" in text and "values.csv" in text
     assert "water_use_per_county_max[A]" in text
+
+
+@pytest.mark.parametrize("status, code, words", [
+    ("time_limit_no_solution", 4, "stopped at the time limit before HiGHS found any plan"),
+    ("failed", 1, "The base solve failed: RuntimeError: simulated"),
+])  # fmt: skip
+def test_base_without_a_plan_is_said_plainly(tmp_path, monkeypatch, status, code, words):
+    import optimizer.analyses.value as V
+
+    real = V.resolve_task
+    resolved: list[str] = []
+
+    def no_base_plan(spec_dict, folder, run_id, sets, start_from, lang):
+        if run_id == "base":
+            return {"run_id": run_id, "status": status, "termination": "time limit",
+                    "error": "RuntimeError: simulated" if status == "failed" else None}
+        resolved.append(run_id)
+        return real(spec_dict, folder, run_id, sets, start_from, lang)
+
+    monkeypatch.setattr(V, "resolve_task", no_base_plan)
+    code_, text = _cli(["value", str(TINY), "--serial", "--results", str(tmp_path)])
+    assert code_ == code, text
+    assert words in " ".join(text.split()) and "Traceback" not in text
+    assert resolved == []  # the queued re-solves are dropped, not run
+
+
+def test_warm_start_waits_for_the_base_plan_and_gives_the_cold_values(tmp_path):
+    import optimizer.analyses.value as V
+
+    cold = _value(TINY, tmp_path / "c")
+    seen: list[tuple[str, bool]] = []
+    real = V.resolve_task
+
+    def spy(spec_dict, folder, run_id, sets, start_from, lang):
+        seen.append((run_id, bool((start_from or {}).get("plan"))))
+        return real(spec_dict, folder, run_id, sets, start_from, lang)
+
+    import unittest.mock
+
+    with unittest.mock.patch.object(V, "resolve_task", spy):
+        warm = _value(TINY, tmp_path / "w", warm_start=True)
+    assert seen[0] == ("base", False) and all(started for rid, started in seen[1:]) and len(seen) > 1
+    cols = ["limit", "relax_delta_objective_yuan", "tighten_delta_objective_yuan"]
+    pd.testing.assert_frame_equal(cold.table[cols].sort_values("limit").reset_index(drop=True),
+                                  warm.table[cols].sort_values("limit").reset_index(drop=True))

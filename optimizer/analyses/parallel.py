@@ -72,6 +72,11 @@ class Pool:
             return SerialFuture(fn, *args)
         return self.client.submit(fn, *args, pure=False)
 
+    def cancel(self, futures: list[Any]) -> None:
+        """Drop tasks that are no longer wanted (serial ones simply never run)."""
+        if self.client is not None and futures:
+            self.client.cancel(futures)
+
     def as_completed(self, futures: list[Any]) -> Iterator[Any]:
         if self.client is None:
             yield from futures

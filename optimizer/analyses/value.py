@@ -305,11 +305,21 @@ class ValueSpec:
         return cls(**{k: v for k, v in d.items() if k in cls.__dataclass_fields__})
 
 
+class NoBasePlan(Exception):
+    """The base solve stopped without a plan (time limit): nothing to value against."""
+
+    def __init__(self, status: str, detail: str) -> None:
+        super().__init__(f"{status}: {detail}")
+        self.status = status
+        self.detail = detail
+
+
 def resolve_task(spec_dict: dict[str, Any], folder: str, run_id: str, sets: list[str],
-                 start_plan: dict[str, str] | None, lang: str) -> dict[str, Any]:
+                 start_from: dict[str, Any] | None, lang: str) -> dict[str, Any]:
     """One re-solve as an ordinary run (checked independently); never raises.
 
-    Runs on a Dask worker (or in this process). Infeasible is an answer, recorded as such.
+    Runs on a Dask worker (or in this process). `start_from` is the base row when the
+    re-solve starts from the base plan. Infeasible is an answer, recorded as such.
     """
     from optimizer.i18n import set_language
     from optimizer.run import solve_instance
@@ -320,7 +330,8 @@ def resolve_task(spec_dict: dict[str, Any], folder: str, run_id: str, sets: list
     row: dict[str, Any] = {"run_id": run_id}
     t0, c0 = time.perf_counter(), time.process_time()
     try:
-        start = pd.Series(start_plan) if start_plan else None
+        plan = (start_from or {}).get("plan")
+        start = pd.Series(plan) if plan else None
         result = solve_instance(Path(spec.instance), SolveOptions(**spec.options), results_root=Path(folder),
                                 folder="resolves", run_id=run_id, scenarios=spec.scenarios,
                                 sets=[*spec.sets, *sets], start_plan=start)  # fmt: skip
@@ -403,24 +414,26 @@ def run_value(spec: ValueSpec, folder: Path, *, scheduler: str | None = None, wo
     done = failed = 0
     note = progress or (lambda d, f, t: None)
     timings: dict[str, float] = {}
-    with pool(scheduler, workers, serial, tasks=max(1, len(todo))) as ex:
+    with pool(scheduler, workers, serial, tasks=max(1, len(todo) + 1)) as ex:
+        # The base and the re-solves in one graph: cold re-solves need nothing from the base;
+        # warm ones wait for its plan (Dask passes the base row to them).
         base_future = ex.submit(resolve_task, spec_dict, str(folder), "base", [], None, lang)
+        futures = {}
+        for mv in todo:
+            start = base_future if spec.warm_start else None
+            futures[ex.submit(resolve_task, spec_dict, str(folder), ids[mv.limit, mv.direction], mv.sets, start,
+                              lang)] = mv  # fmt: skip
         base = base_future.result()
         done += 1
         note(done, failed, total)
         timings["base"] = time.perf_counter() - t0
+        if base["status"] == "infeasible" or "plan" not in base:
+            ex.cancel(list(futures))  # cold re-solves already queued: nothing to compare them with
         if base["status"] == "infeasible":
             raise InfeasibleInstance([Problem(Location(Path(spec.instance)), base.get("error") or _(
                 "no plan meets every limit (in conflict: {f})").format(f=", ".join(base.get("infeasible_families", []))))])
         if "plan" not in base:
-            raise RuntimeError(_("the base solve ended '{status}' without a plan: {error}").format(
-                status=base["status"], error=base.get("error", base.get("termination"))))
-        t1 = time.perf_counter()
-        futures = {}
-        for mv in todo:
-            start = base["plan"] if spec.warm_start else None
-            futures[ex.submit(resolve_task, spec_dict, str(folder), ids[mv.limit, mv.direction], mv.sets, start,
-                              lang)] = mv  # fmt: skip
+            raise NoBasePlan(str(base["status"]), str(base.get("error") or base.get("termination") or ""))
         rows: dict[tuple[str, str], dict[str, Any]] = {}
         for fut in ex.as_completed(list(futures)):
             mv = futures[fut]
@@ -432,7 +445,7 @@ def run_value(spec: ValueSpec, folder: Path, *, scheduler: str | None = None, wo
             done += 1
             failed += r["status"] == "failed"
             note(done, failed, total)
-        timings["resolves"] = time.perf_counter() - t1
+        timings["resolves"] = time.perf_counter() - t0 - timings["base"]
     t2 = time.perf_counter()
     prices = local_prices(valid, limits, base)
     result = _assemble(folder, spec, valid, limits, todo, ids, base, rows, prices)
@@ -510,7 +523,6 @@ def _assemble(folder: Path, spec: ValueSpec, valid: Any, limits: list[Limit], to
     base_constraints = _base_constraints(base)
     out, sw = [], []
     notes: list[str] = []
-    by_limit = {lim.name: lim for lim in limits}
     for lim in limits:
         rec: dict[str, Any] = {"limit": lim.name, "family": lim.family, "group": lim.group, "unit": lim.unit,
                                "per": lim.measure_unit, "value": lim.value, "sense": lim.sense}  # fmt: skip
@@ -557,11 +569,11 @@ def _assemble(folder: Path, spec: ValueSpec, valid: Any, limits: list[Limit], to
         rec["lp_price_plan_fixed"] = prices.get(lim.name, {}).get("plan_fixed")
         rec["lp_price_relaxation"] = prices.get(lim.name, {}).get("relaxation")
         out.append(rec)
-    df = pd.DataFrame(out)
-    df = _rank(df)
-    for lim_name in df.loc[df.get("relax_status", pd.Series(dtype=str)) == "failed", "limit"] if len(df) else []:
-        notes.append(_("re-solve of {limit} (relaxed) failed").format(limit=lim_name))
-    del by_limit
+    df = _rank(pd.DataFrame(out))
+    for d in ("relax", "tighten"):
+        if f"{d}_status" in df:
+            for lim_name in df.loc[df[f"{d}_status"] == "failed", "limit"]:
+                notes.append(_("the {direction} re-solve of {limit} failed").format(direction=_(d), limit=lim_name))
     switches = pd.DataFrame(sw, columns=["limit", "direction", "township_id", "name", "county", "from", "to"])
     return ValueResult(folder, spec, {k: v for k, v in base.items() if k != "plan"} | {"plan": base["plan"]},
                        df, switches, notes)

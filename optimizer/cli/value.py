@@ -44,7 +44,7 @@ def value(
     Example: optimizer value instances/karst3/karst3.yaml --limit water --step water=10%
     Writes results/<instance>/value-<id>/: values.csv, value_switches.csv, resolves/<run>/.
     """
-    from optimizer.analyses.value import ValueSpec, new_value_dir, prepare_value, run_value
+    from optimizer.analyses.value import NoBasePlan, ValueSpec, new_value_dir, prepare_value, run_value
 
     spec = ValueSpec(instance=str(instance.resolve()), scenarios=names(scenario), sets=set_ or [],
                      limits=limit or [], steps=step or [], warm_start=warm_start,
@@ -75,6 +75,18 @@ def value(
             bar.stop()
             print_infeasible({"conflicts": [{"where": str(p.location), "text": p.message} for p in exc.conflicts]})
             raise typer.Exit(Exit.INFEASIBLE) from None
+        except NoBasePlan as exc:
+            bar.stop()
+            if exc.status == "failed":  # the base solve itself broke: a bug or a broken environment
+                err.print("[bold red]" + escape(_("The base solve failed: {error}").format(error=exc.detail)) + "[/] "
+                          + escape(_("Nothing was valued; the partial folder is {folder}.").format(folder=folder)))
+                raise typer.Exit(Exit.INTERNAL) from None
+            how = (_("at the time limit") if exc.status.startswith("time_limit")
+                   else _("by an interrupt") if exc.status.startswith("interrupted") else exc.status)
+            err.print("[bold red]" + escape(_("The base solve stopped {how} before HiGHS found any plan: "
+                                              "there is nothing to value against.").format(how=how)) + "[/] "
+                      + escape(_("Give it more time (--time-limit) or a looser --gap.")))
+            raise typer.Exit(Exit.NO_SOLUTION) from None
         except KeyboardInterrupt:
             bar.stop()
             err.print("[yellow]" + escape(_("Interrupted: the finished re-solves are in {folder}.").format(folder=folder))
@@ -91,6 +103,12 @@ def value(
     if any((t[c] == False).any() for c in checks) or res.base.get("check_ok") is False:  # noqa: E712
         err.print("[bold red]" + escape(_("The independent checker disagrees with at least one re-solve's plan.")) + "[/]")
         raise typer.Exit(Exit.CHECK_FAILED)
+    stopped = [s for c in statuses for s in t[c] if s in ("time_limit_feasible", "interrupted_feasible")]
+    if stopped or res.base.get("status") != "optimal":
+        err.print("[yellow]" + escape(_("{n} solve(s) stopped at the time limit with a plan not proven within the gap; "
+                                        "their differences carry the wider resolution.").format(
+            n=len(stopped) + (res.base.get("status") != "optimal"))) + "[/]")
+        raise typer.Exit(Exit.STOPPED_WITH_PLAN)
 
 
 def _num(x: Any, digits: int = 0) -> str:
