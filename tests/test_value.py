@@ -204,7 +204,11 @@ def test_cli_value_prints_the_ranked_table(tmp_path):
     code, text = _cli(["value", str(TINY), "--serial", "--gap", "0", "--results", str(tmp_path)])
     assert code == 0, text
     assert "What each limit is worth" in text and "values.csv" in text
-    assert "water_use_per_county_max[A]" in text
+    assert "county water" in text and "±750 m³" in text  # plain words at 80 columns; values.csv has row names
+    code, text = _cli(["value", str(TINY), "--serial", "--gap", "0", "--results", str(tmp_path),
+                       "--limit", "water_use_per_county_max [A]", "--step", "water_use_per_county_max [A]=10%"])
+    assert code == 0, text
+    assert "county water" in text and "±1,500 m³" in text and "grid quota" not in text
 
 
 @pytest.mark.parametrize("status, code, words", [

@@ -141,13 +141,18 @@ def coupling_limits(valid: Any) -> list[Limit]:
 # --------------------------------------------------------------------------- --limit and --step
 
 
+def limit_key(text: str) -> str:
+    """A limit's name as typed: 'grid [关岭…]' (as the terminal table shows it, to fold) is 'grid[关岭…]'."""
+    return re.sub(r"\s+\[", "[", text.strip())
+
+
 def select_limits(limits: list[Limit], wanted: list[str]) -> list[Limit]:
     """Limits named by --limit (full names, family names or group names); all when none given."""
     if not wanted:
         return limits
     problems, chosen = [], []
     known = _known_names(limits)
-    for w in wanted:
+    for w in map(limit_key, wanted):
         hit = [lim for lim in limits if w in (lim.name, lim.family, lim.group)]
         if not hit:
             problems.append(Problem(COMMAND_LINE, _("--limit: no limit '{name}' in this instance").format(name=w),
@@ -192,7 +197,7 @@ def parse_steps(texts: list[str], limits: list[Limit]) -> dict[str, Step]:
     known = _known_names(limits)
     for text in texts:
         key, _eq, val = text.rpartition("=") if "=" in text else ("", "", text)
-        key = key.strip()
+        key = limit_key(key)
         m = _NUMBER.match(val)
         if m is None or float(m[1]) <= 0:
             problems.append(Problem(COMMAND_LINE, _("--step '{text}': give a positive number, as a percentage (5%) or "

@@ -9,7 +9,7 @@ from typing import Annotated, Any, Optional
 import typer
 from rich.markup import escape
 
-from optimizer.cli.common import EPILOG, Exit, err, fail_input, names, out, print_infeasible, state
+from optimizer.cli.common import Exit, err, exit_codes, fail_input, fit, names, out, print_infeasible, state
 from optimizer.errors import InfeasibleInstance, InputError
 from optimizer.i18n import _
 
@@ -17,7 +17,8 @@ YI = 1e8  # 亿元
 
 
 def register(app: typer.Typer) -> None:
-    app.command(epilog=EPILOG)(frontier)
+    app.command(epilog=exit_codes(Exit.OK, Exit.INTERNAL, Exit.INVALID_INPUT, Exit.INFEASIBLE, Exit.CHECK_FAILED,
+                                  Exit.STOPPED_WITH_PLAN, Exit.ABORTED))(frontier)
 
 
 def frontier(
@@ -175,7 +176,7 @@ def print_frontier(fr: Any) -> None:
     for col, just in ((_("point"), "left"), (_("income ≥ ε"), "right"), (_("income"), "right"),
                       (_("GEP"), "right"), (_("GEP bound"), "right"), (_("gap"), "right"), (_("status"), "left"),
                       (_("notes"), "left")):  # fmt: skip
-        table.add_column(col, justify=just, no_wrap=col != _("notes"))
+        table.add_column(col, justify=just)
     for r in df.to_dict(orient="records"):
         marks = [] if r.get("stage") == "epsilon" else [_(str(r.get("kind", "")))]
         if r.get("knee"):
@@ -191,7 +192,7 @@ def print_frontier(fr: Any) -> None:
                       _yi(r.get("farmer_income_yuan")), _yi(r.get("gep_yuan")), _yi(r.get("gep_bound_yuan")),
                       "—" if g is None or (isinstance(g, float) and math.isnan(g)) else f"{g:.3%}",
                       str(r.get("status")), ", ".join(marks))  # fmt: skip
-    out.print(table)
+    out.print(fit(table))
     for note in fr.notes:
         out.print(escape(note), highlight=False)
     if fr.conflict and fr.knee:

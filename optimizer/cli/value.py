@@ -9,13 +9,14 @@ from typing import Annotated, Any, Optional
 import typer
 from rich.markup import escape
 
-from optimizer.cli.common import EPILOG, Exit, err, fail_input, names, out, print_infeasible, state
+from optimizer.cli.common import Exit, err, exit_codes, fail_input, fit, names, out, print_infeasible, state
 from optimizer.errors import InfeasibleInstance, InputError
-from optimizer.i18n import _
+from optimizer.i18n import N_, _
 
 
 def register(app: typer.Typer) -> None:
-    app.command(epilog=EPILOG)(value)
+    app.command(epilog=exit_codes(Exit.OK, Exit.INTERNAL, Exit.INVALID_INPUT, Exit.INFEASIBLE, Exit.NO_SOLUTION,
+                                  Exit.CHECK_FAILED, Exit.STOPPED_WITH_PLAN, Exit.ABORTED))(value)
 
 
 def value(
@@ -146,7 +147,27 @@ def _delta(r: dict[str, Any], d: str) -> str:
     if not r.get(f"{d}_resolved"):
         return _("below the solver's resolution (±{w})").format(w=_num(r.get(f"{d}_resolution_yuan")))
     per = r.get(f"{d}_value_per_unit")
-    return f"{_num(dz)} ({_per(per)}/{r['per']})"
+    return f"{_num(dz)}\n{_per(per)}/{r['per']}"
+
+
+#: Plain words for each family, in the table (values.csv keeps the model's row names for --limit).
+FAMILY_LABELS = {
+    "water_use_per_county_max": N_("county water"),
+    "water_use_per_basin_max": N_("basin water"),
+    "pv_capacity_per_county_max": N_("grid quota"),
+    "market_output_max": N_("market cap"),
+    "investment_budget_max": N_("investment budget"),
+    "conservation_area_min": N_("conservation share"),
+    "conservation_area_per_county_min": N_("conservation per county"),
+    "farmer_income_per_township_min": N_("income floors"),
+}
+
+
+def limit_label(name: str, family: str, sep: str = " ") -> str:
+    """'grid quota 富川瑶族自治县' for pv_capacity_per_county_max[富川瑶族自治县]: words that fold at 80 columns."""
+    index = name[len(family):].strip("[]")
+    label = _(FAMILY_LABELS[family]) if family in FAMILY_LABELS else family
+    return f"{label}{sep}{index}" if index else label
 
 
 def print_values(res: Any) -> None:
@@ -159,28 +180,30 @@ def print_values(res: Any) -> None:
         z=_num(base.get("plan_objective_yuan")), g=f"{(base.get('gap') or 0):.4%}",
         i=_num(base.get("farmer_income_yuan")), gep=_num(base.get("gep_objective_yuan")))), highlight=False)
     table = Table(title=_("What each limit is worth (yuan/yr; per unit of the limit)"), header_style="bold")
-    cols = [(_("#"), "right"), (_("limit"), "left"), (_("now"), "right"), (_("step"), "right"),
-            (_("relaxed: gain (per unit)"), "right"), (_("tightened: cost (per unit)"), "right"),
-            (_("LP price: plan fixed / split"), "right"), (_("townships switching"), "right")]  # fmt: skip
+    cols = [(_("#"), "right"), (_("limit: now ± step"), "left"), (_("relaxed: gain, per unit"), "right"),
+            (_("tightened: cost, per unit"), "right"), (_("LP price: plan fixed, split"), "right"),
+            (_("townships switching"), "right")]  # fmt: skip
     for c, just in cols:
-        table.add_column(c, justify=just, no_wrap=c == _("limit"))
+        table.add_column(c, justify=just)
     for r in t.to_dict(orient="records"):
         floor = r["group"] == "income_floor"
         shown = _("the floors") if floor else _amount(r["value"], r["unit"])
         step = r.get("relax_step")
-        step_text = "—" if step is None or (isinstance(step, float) and math.isnan(step)) else (
-            f"±{abs(step):.0%}" if floor else "±" + _amount(abs(step), r["unit"]))
-        lp = f"{_per(r.get('lp_price_plan_fixed'))} / {_per(r.get('lp_price_relaxation'))}"
+        step_text = "" if step is None or (isinstance(step, float) and math.isnan(step)) else (
+            f"\n±{abs(step):.0%}" if floor else "\n±" + _amount(abs(step), r["unit"]))
+        lp = f"{_per(r.get('lp_price_plan_fixed'))}\n{_per(r.get('lp_price_relaxation'))}"
         sw = f"{_num(r.get('relax_townships_switching'))} / {_num(r.get('tighten_townships_switching'))}"
-        table.add_row(str(r["rank"]), escape(r["limit"]), shown, step_text, _delta(r, "relax"), _delta(r, "tighten"), lp, sw)
-    out.print(table)
+        table.add_row(str(r["rank"]), escape(f"{limit_label(r['limit'], r['family'], chr(10))}\n{shown}{step_text}"),
+                      _delta(r, "relax"), _delta(r, "tighten"), lp, sw)
+    out.print(fit(table))
     sw = res.switches
     if len(sw):
         out.print(escape(_("Townships that switch industry when a limit moves (value_switches.csv):")), highlight=False)
         for (lim, d), g in sw.groupby(["limit", "direction"], sort=False):
             items = ", ".join(f"{r['name']} {r['from']}→{r['to']}" for _i, r in g.head(6).iterrows())
             more = _(" and {n} more").format(n=len(g) - 6) if len(g) > 6 else ""
-            out.print(f"  {escape(lim)} ({escape(_(d))}): {escape(items)}{escape(more)}", highlight=False)
+            label = limit_label(lim, str(t.loc[t["limit"] == lim, "family"].iloc[0])) if (t["limit"] == lim).any() else lim
+            out.print(f"  {escape(label)} ({escape(_(d))}): {escape(items)}{escape(more)}", highlight=False)
     for note in res.notes:
         out.print(escape(note), highlight=False)
     out.print(_("Values: [bold]{folder}[/] (values.csv, value_switches.csv, resolves/)").format(
