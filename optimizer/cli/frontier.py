@@ -17,8 +17,8 @@ YI = 1e8  # 亿元
 
 
 def register(app: typer.Typer) -> None:
-    app.command(epilog=exit_codes(Exit.OK, Exit.INTERNAL, Exit.INVALID_INPUT, Exit.INFEASIBLE, Exit.CHECK_FAILED,
-                                  Exit.STOPPED_WITH_PLAN, Exit.ABORTED))(frontier)
+    app.command(epilog=exit_codes(Exit.OK, Exit.INTERNAL, Exit.INVALID_INPUT, Exit.INFEASIBLE, Exit.NO_SOLUTION,
+                                  Exit.CHECK_FAILED, Exit.STOPPED_WITH_PLAN, Exit.ABORTED))(frontier)
 
 
 def frontier(
@@ -135,6 +135,12 @@ def frontier(
         err.print("[bold red]" + escape(_("The independent checker disagrees with at least one point's plan "
                                           "(check_ok false in frontier.csv).")) + "[/]")
         raise typer.Exit(Exit.CHECK_FAILED)
+    no_plan = fr.table[fr.table["status"].isin(["time_limit_no_solution", "interrupted_no_solution"])]
+    if len(no_plan):
+        err.print("[yellow]" + escape(_("{n} point(s) stopped at the time limit before HiGHS found any plan: they are in "
+                                        "frontier.csv without a plan; run the frontier again with a longer "
+                                        "--time-limit.").format(n=len(no_plan))) + "[/]")
+        raise typer.Exit(Exit.NO_SOLUTION)
     stopped = fr.table[fr.table["status"].isin(["time_limit_feasible", "interrupted_feasible", "stopped_feasible"])]
     if len(stopped):
         err.print("[yellow]" + escape(_("{n} point(s) stopped at the time limit with a plan that is not proven within "
