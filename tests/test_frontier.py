@@ -393,3 +393,27 @@ def test_set_applies_and_points_are_checked_against_it(tmp_path):
     for plan in fr.table["plan"]:
         assert sum(1 for i in plan.values() if i == "conservation") >= 2  # 4 townships of 100 ha each
     assert fr.table["check_ok"].all()
+
+
+def test_point_stopped_without_a_plan_is_kept_and_exits_4(tmp_path, monkeypatch):
+    import optimizer.solve as S
+    from optimizer.solve.options import SolveOutcome
+
+    real = S.solve
+
+    def no_plan_once(m, options, start=None):
+        if m.gep_max_plus_income_above_epsilon.active and abs(m.farmer_income_min_epsilon.upper or 0) > 0:
+            if not getattr(no_plan_once, "done", False):
+                no_plan_once.done = True
+                return SolveOutcome(status="time_limit_no_solution", termination="Time limit reached",
+                                    has_solution=False, objective=None, bound=None, gap=None, solve_seconds=0.01,
+                                    transfer_seconds=0.0, mip_nodes=0, log_text="")  # fmt: skip
+        return real(m, options, start=start)
+
+    monkeypatch.setattr(S, "solve", no_plan_once)
+    code, text = _cli(["frontier", str(TINY), "--serial", "--points", "5", "--gap", "0", "--results", str(tmp_path)])
+    assert code == 4, text
+    assert "before HiGHS found any plan" in " ".join(text.split()) and "Traceback" not in text
+    (folder,) = (tmp_path / "tiny").iterdir()
+    t = pd.read_csv(folder / "frontier.csv", encoding="utf-8-sig")
+    assert len(t) == 5 and (t["status"] == "time_limit_no_solution").sum() == 1
