@@ -199,10 +199,11 @@ def print_values(res: Any) -> None:
     sw = res.switches
     if len(sw):
         out.print(escape(_("Townships that switch industry when a limit moves (value_switches.csv):")), highlight=False)
+        family = dict(zip(t["limit"], t["family"]))
         for (lim, d), g in sw.groupby(["limit", "direction"], sort=False):
             items = ", ".join(f"{r['name']} {r['from']}→{r['to']}" for _i, r in g.head(6).iterrows())
             more = _(" and {n} more").format(n=len(g) - 6) if len(g) > 6 else ""
-            label = limit_label(lim, str(t.loc[t["limit"] == lim, "family"].iloc[0])) if (t["limit"] == lim).any() else lim
+            label = limit_label(lim, family[lim]) if lim in family else lim
             out.print(f"  {escape(label)} ({escape(_(d))}): {escape(items)}{escape(more)}", highlight=False)
     for note in res.notes:
         out.print(escape(note), highlight=False)
