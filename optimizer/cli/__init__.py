@@ -24,7 +24,7 @@ import typer
 from rich.logging import RichHandler
 
 import optimizer
-from optimizer.cli import compare, evaluate, gep, instances, report, solve, sweep, tools, validate
+from optimizer.cli import compare, evaluate, frontier, gep, instances, report, solve, sweep, tools, validate, value
 from optimizer.cli.common import EPILOG, Exit, err, fail_input, out, print_infeasible, state
 from optimizer.errors import InfeasibleInstance, InputError
 
@@ -85,7 +85,7 @@ def main_options(
     state["quiet"] = quiet
 
 
-for _module in (solve, validate, sweep, compare, gep, evaluate, instances, report, tools):
+for _module in (solve, validate, sweep, frontier, value, compare, gep, evaluate, instances, report, tools):
     _module.register(app)
 
 
