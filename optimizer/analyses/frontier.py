@@ -840,15 +840,6 @@ def frontier_summary(fr: Frontier) -> dict[str, Any]:
     }
 
 
-def _has_cjk_font() -> str | None:
-    from matplotlib import font_manager
-
-    names = {f.name for f in font_manager.fontManager.ttflist}
-    for name in ("Noto Sans CJK SC", "Noto Sans SC", "WenQuanYi Zen Hei", "Source Han Sans SC", "SimHei"):
-        if name in names:
-            return name
-    return None
-
 
 def plot_frontier(fr: Frontier, target: Path, title: str) -> None:
     """Income (亿元) against GEP (亿元): plan points, the band to the bounds, the knee, the weighted optimum."""
@@ -857,7 +848,9 @@ def plot_frontier(fr: Frontier, target: Path, title: str) -> None:
     matplotlib.use("Agg")
     import matplotlib.pyplot as plt
 
-    font = _has_cjk_font()
+    from optimizer.outputs.figures import cjk_font
+
+    font = cjk_font()
     if font:
         matplotlib.rcParams["font.sans-serif"] = [font, *matplotlib.rcParams["font.sans-serif"]]
     yi = 1e8

@@ -353,7 +353,12 @@ def _plot(table: pd.DataFrame, spec: SweepSpec, target: Path) -> None:
     if ok.empty:
         return
     x_path = spec.varies[0].path
-    cjk = _has_cjk_font()
+    from optimizer.outputs.figures import cjk_font
+
+    font = cjk_font()  # Chinese names in the legend only where a font can draw them
+    if font:
+        matplotlib.rcParams["font.sans-serif"] = [font, *matplotlib.rcParams["font.sans-serif"]]
+    cjk = font is not None
     x = ok[x_path].astype(str).str.rstrip("*")
     try:
         ok["_x"] = x.astype(float)
@@ -377,18 +382,6 @@ def _plot(table: pd.DataFrame, spec: SweepSpec, target: Path) -> None:
     fig.savefig(target, dpi=110)
     plt.close(fig)
 
-
-def _has_cjk_font() -> bool:
-    from matplotlib import font_manager
-
-    names = {f.name for f in font_manager.fontManager.ttflist}
-    for name in ("Noto Sans CJK SC", "Noto Sans SC", "WenQuanYi Zen Hei", "Source Han Sans SC", "SimHei"):
-        if name in names:
-            import matplotlib
-
-            matplotlib.rcParams["font.sans-serif"] = [name, *matplotlib.rcParams["font.sans-serif"]]
-            return True
-    return False
 
 
 def _label(path: str, cjk: bool) -> str:
