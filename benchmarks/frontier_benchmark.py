@@ -85,7 +85,7 @@ def lp_share(instance: Path, folder: Path, gap: float) -> dict:
     """CPU of each ε-point's LP relaxation against its (cold-started) MILP's, in this process."""
     import pyomo.environ as pyo
 
-    from optimizer.analyses import points as P
+    from optimizer.analyses import tradeoff_points as P
     from optimizer.analyses.frontier import gep_categories
     from optimizer.model.tradeoffs import set_epsilon, use_stage
     from optimizer.solve import SolveOptions, solve

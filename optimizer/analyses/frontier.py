@@ -47,7 +47,7 @@ from typing import Any
 import numpy as np
 import pandas as pd
 
-from optimizer.analyses import points as P
+from optimizer.analyses import tradeoff_points as P
 from optimizer.errors import InputError, Location, Problem, did_you_mean
 from optimizer.i18n import N_, _, language
 
