@@ -266,6 +266,14 @@ def write_resolved_instance(target: Path, loaded: LoadedInstance) -> None:
         data["townships"] = table.name
     if loaded.site_file is not None:
         data["site_coefficients"] = str(loaded.site_file)
+        if loaded.site is not None and any(
+            a.path.startswith("site_coefficients.") and a.path.split(".")[1] not in ("path", "layer")
+            for a in loaded.applied_overrides
+        ):
+            # The site table was changed (`--set site_coefficients.<column>...`): keep the changed copy.
+            site = target.with_name("site.resolved.csv")
+            loaded.site.to_csv(site, index=False, encoding="utf-8-sig")
+            data["site_coefficients"] = site.name
     vt = loaded.village_tables
     if vt is not None:
         ref = loaded.spec.villages
