@@ -186,6 +186,13 @@ def check_uncertainty(inst: Any, townships: pd.DataFrame) -> list[Problem]:
                 problems.append(found)
                 continue
             targets, bases, allowed = found
+            stepped = _stepped_market_share(inst, path)
+            if stepped:
+                problems.append(Problem(where, _(
+                    "parameter '{name}': market '{market}' has falling prices, which need one farmer share for all "
+                    "its industries, so {path} cannot be uncertain").format(name=name, market=stepped, path=path),
+                    path=".".join(map(str, key))))
+                continue
             if p.relative:
                 implied = implied_site_paths(path, inst.site)
                 for extra in implied:
@@ -235,6 +242,19 @@ def check_uncertainty(inst: Any, townships: pd.DataFrame) -> list[Problem]:
                     break
     problems.extend(_check_correlations(inst, unc))
     return problems
+
+
+def _stepped_market_share(inst: Any, path: str) -> str | None:
+    """The market with price steps whose industry's farmer share `path` would move, if any."""
+    parts = [str(p) for p in split_path(path)]
+    if parts[-1] != "farmer_share_of_value_added" and not (
+            len(parts) >= 2 and parts[0] == "site_coefficients" and parts[1] == "farmer_share_of_value_added"):
+        return None
+    industry = parts[1] if parts[0] == "industries" else (parts[2] if len(parts) > 2 else None)
+    for name, market in inst.spec.constraints.markets.items():
+        if market.price_steps and (industry is None or industry in market.industries):
+            return name
+    return None
 
 
 def _num(x: float) -> str:
