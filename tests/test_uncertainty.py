@@ -193,3 +193,20 @@ def test_site_override_on_the_command_line(tmp_path):
     with pytest.raises(InputError) as exc:
         load_instance(path, sets=["site_coefficients.yeild_per_ha=0.5*"])
     assert "did you mean --set site_coefficients.yield_per_ha?" in str(exc.value.problems[0])
+
+
+def test_a_sample_recomputes_only_what_changed(tmp_path):
+    path = uncertain_instance.write(tmp_path)
+    loaded = load_instance(path)
+    base = validate(loaded)
+    samples = draw_samples(loaded.spec.uncertainty)
+    extra = [["uncertainty=null", "industries.pv.price_yuan_per_unit=250"],  # one industry, townships as they are
+             ["uncertainty=null", "site_coefficients.yield_per_ha.fruit=1.2*"],  # only a site row
+             ["uncertainty=null"]]  # nothing at all
+    for sets in [*sample_sets(loaded, samples)[:3], *extra]:
+        sample = resolve_sample(loaded, sets)
+        fast = valid_without_feasibility(sample, base=base)
+        full = valid_without_feasibility(sample)
+        pd.testing.assert_frame_equal(fast.pairs, full.pairs)
+        pd.testing.assert_frame_equal(fast.townships, full.townships)
+        pd.testing.assert_frame_equal(fast.baseline, full.baseline)

@@ -60,6 +60,24 @@ class PointJob:
     warm_start: bool = False
     after: str | None = None
     after_args: dict[str, Any] = field(default_factory=dict)
+    #: Read the instance once per worker and make each point from it in memory
+    #: (analyses/uncertainty.resolve_sample) instead of reading its files for every point.
+    reuse_instance: bool = False
+
+
+_BASES: dict[tuple[Any, ...], Any] = {}
+
+
+def base_instance(job: PointJob) -> Any:
+    """The batch's instance with its own scenarios and changes, read once per process."""
+    from optimizer.instance.load import load_instance
+
+    path = Path(job.instance)
+    key = (str(path), path.stat().st_mtime_ns, tuple(job.scenarios), tuple(job.sets))
+    if key not in _BASES:
+        _BASES.clear()
+        _BASES[key] = load_instance(path, scenarios=job.scenarios, sets=job.sets)
+    return _BASES[key]
 
 
 def point_done(root: Path, folder: str, point_id: str) -> bool:
@@ -125,10 +143,15 @@ def run_chain(job_dict: dict[str, Any], root_dir: str, chain: list[dict[str, Any
                 previous = plan_from_folder(root / job.folder / pid) if row["status"] != "infeasible" else None
         else:
             try:
+                loaded = None
+                if job.reuse_instance:
+                    from optimizer.analyses.uncertainty import resolve_sample
+
+                    loaded = resolve_sample(base_instance(job), point["sets"])
                 result = solve_instance(
                     Path(job.instance), options, results_root=root, folder=job.folder, run_id=pid,
                     scenarios=job.scenarios, sets=[*job.sets, *point["sets"]],
-                    start_plan=previous if job.warm_start else None,
+                    start_plan=previous if job.warm_start else None, loaded=loaded,
                 )  # fmt: skip
                 if result.infeasible:  # an answer, not a failure: its folder holds the diagnosis
                     previous = None

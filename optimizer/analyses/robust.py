@@ -170,11 +170,11 @@ def stress_step(job: dict[str, Any], root: Path, point: dict[str, Any], row: dic
     key = _plans_key(plans)
     if target.exists() and json.loads(target.read_text(encoding="utf-8")).get("plans_key") == key:
         return {}
-    loaded = load_instance(Path(job["instance"]), scenarios=job["scenarios"], sets=[*job["sets"], *point["sets"]])
+    loaded = resolve_sample(points.base_instance(points.PointJob(**job)), point["sets"])
     valid = valid_without_feasibility(loaded)
     folder.mkdir(parents=True, exist_ok=True)
     resolved = folder / "instance.resolved.yaml"
-    write_resolved_instance(resolved, loaded)
+    write_resolved_instance(resolved, loaded, table_as_csv=True)
     results = {}
     for name, plan in plans.items():
         series = pd.Series(plan).reindex(valid.townships.index)
@@ -325,7 +325,7 @@ def run_robust(
     t0 = time.perf_counter()
     job = points.PointJob(
         instance=str(Path(spec.instance).resolve()), folder="samples", scenarios=list(spec.scenarios),
-        sets=list(spec.sets), options=dict(spec.options), input_errors_are_infeasible=True,
+        sets=list(spec.sets), options=dict(spec.options), reuse_instance=True,
         after="optimizer.analyses.robust:stress_step",
         after_args={"plans": {name: {str(k): str(v) for k, v in p.items()} for name, p in plans.items()}},
     )
@@ -406,7 +406,7 @@ def solve_robust_plan(
 
     t0 = time.perf_counter()
     nominal = prepare(valid)
-    datas = [prepare(valid_without_feasibility(resolve_sample(loaded, sets))) for sets in sets_of]
+    datas = [prepare(valid_without_feasibility(resolve_sample(loaded, sets), base=valid)) for sets in sets_of]
     t_data = time.perf_counter() - t0
     t1 = time.perf_counter()
     try:

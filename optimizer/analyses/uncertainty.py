@@ -208,19 +208,45 @@ def resolve_sample(base: LoadedInstance, sets: list[str]) -> LoadedInstance:
     return dataclasses.replace(base, spec=spec, raw=data, townships=townships, site=site, applied_overrides=applied)
 
 
-def valid_without_feasibility(loaded: LoadedInstance) -> ValidInstance:
+def valid_without_feasibility(loaded: LoadedInstance, base: ValidInstance | None = None) -> ValidInstance:
     """A sampled instance's typed tables and pair coefficients, without validation's proofs
     of infeasibility: a plan is scored in every sample, even one in which no plan keeps
-    every limit (that is an answer of the stress test, not an input error)."""
+    every limit (that is an answer of the stress test, not an input error).
+
+    With `base` (the instance the sample was made from), only what the sample changed is
+    recomputed: the township table is typed again only if a sample changed it, and the
+    pair coefficients only of the industries whose figures or site rows changed (the
+    rest are the base's). The result equals computing everything again (tested); the
+    robust plan prepares every sample, so this is its largest cost.
+    """
     from optimizer.instance.coefficients import baseline, pair_table
     from optimizer.instance.validate import typed_townships
 
     problems: list[Problem] = []
-    t = typed_townships(loaded, problems)
+    same_towns = base is not None and loaded.townships.equals(base.loaded.townships)
+    t = base.townships if same_towns else typed_townships(loaded, problems)  # type: ignore[union-attr]
     if problems:
         raise InputError(problems)
-    pairs = pair_table(loaded.spec, t, loaded.site)
+    if base is None or not same_towns:
+        pairs = pair_table(loaded.spec, t, loaded.site)
+    else:
+        changed = [i for i, ind in loaded.spec.industries.items()
+                   if ind != base.spec.industries.get(i) or not _same_site_rows(loaded.site, base.loaded.site, i)]
+        pairs = base.pairs
+        if changed:
+            sub = pair_table(loaded.spec.model_copy(update={"industries": {i: loaded.spec.industries[i] for i in changed}}),
+                             t, loaded.site)
+            pairs = pairs.copy()
+            pairs.loc[sub.index, sub.columns] = sub
     return ValidInstance(loaded=loaded, townships=t, pairs=pairs, baseline=baseline(pairs, t))
+
+
+def _same_site_rows(a: pd.DataFrame | None, b: pd.DataFrame | None, industry: str) -> bool:
+    if a is None or b is None:
+        return a is None and b is None
+    ra = a[a["industry"].astype(str).str.strip() == industry]
+    rb = b[b["industry"].astype(str).str.strip() == industry]
+    return ra.equals(rb)
 
 
 def describe(unc: Uncertainty) -> list[dict[str, Any]]:
