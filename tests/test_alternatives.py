@@ -114,3 +114,13 @@ def test_bad_options_are_located_exit_2(tmp_path, args, words):
     assert res.exit_code == Exit.INVALID_INPUT, res.output
     assert words in res.output and "command line" in res.output and "Traceback" not in res.output
     assert not list(tmp_path.rglob("alternatives.csv"))
+
+
+def test_cli_alternatives_prints_the_flexibility(tmp_path):
+    res = runner.invoke(app, ["alternatives", str(TINY), "--within", "10%", "-n", "2", "--gap", "0",
+                              "--results", str(tmp_path)])
+    assert res.exit_code == Exit.OK, res.output
+    assert "near-optimal plans" in res.output and "Flexibility:" in res.output
+    folder = next((tmp_path / "tiny").glob("alternatives-*"))
+    flex = pd.read_csv(folder / "flexibility.csv", dtype={"township_id": str})
+    assert set(flex["status"]) <= {"forced", "open"} and len(flex) == 4

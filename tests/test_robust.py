@@ -225,3 +225,20 @@ def test_instance_without_uncertainty_exit_2(tmp_path):
     res = runner.invoke(app, ["robust", str(TINY), "--results", str(tmp_path), "--serial"])
     assert res.exit_code == Exit.INVALID_INPUT, res.output
     assert "no uncertainty: section" in res.output and "Traceback" not in res.output
+
+
+def test_cli_robust_prints_the_plans_side_by_side(tmp_path):
+    inst = uncertain_instance.write(tmp_path / "inst")
+    res = runner.invoke(app, ["robust", str(inst), "--samples", "3", "--serial", "--gap", "0",
+                              "--results", str(tmp_path / "r")])
+    assert res.exit_code == Exit.OK, res.output
+    assert "plans over the samples" in res.output and "robust plan" in res.output
+    folder = next((tmp_path / "r" / "uncertain").glob("robust-*"))
+    for name in ("stability.csv", "stability.gpkg", "stress.csv", "stress_summary.csv", "limit_risk.csv",
+                 "comparison.csv", "samples.csv", "manifest.json", "robust_plan/check.json"):
+        assert (folder / name).exists(), name
+    import json
+
+    manifest = json.loads((folder / "manifest.json").read_text(encoding="utf-8"))
+    assert manifest["sampling"]["seed"] == 7 and manifest["sampling"]["samples"] == 3
+    assert "Gaussian copula" in manifest["sampling"]["method"]

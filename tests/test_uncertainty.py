@@ -210,3 +210,15 @@ def test_a_sample_recomputes_only_what_changed(tmp_path):
         pd.testing.assert_frame_equal(fast.pairs, full.pairs)
         pd.testing.assert_frame_equal(fast.townships, full.townships)
         pd.testing.assert_frame_equal(fast.baseline, full.baseline)
+
+
+def test_a_run_with_a_site_override_is_checked_against_the_changed_table(tmp_path):
+    from optimizer.run import solve_instance
+    from optimizer.solve import SolveOptions
+
+    path = uncertain_instance.write(tmp_path / "inst")
+    res = solve_instance(path, SolveOptions(gap=0.0), results_root=tmp_path / "r",
+                         sets=["site_coefficients.yield_per_ha.fruit=1.5*"])
+    assert res.check_ok is True
+    site = pd.read_csv(res.run_dir / "site.resolved.csv", dtype=str)
+    assert float(site.loc[site["township_id"] == "T2", "yield_per_ha"].iloc[0]) == pytest.approx(21.0)
