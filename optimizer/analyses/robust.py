@@ -412,7 +412,8 @@ def solve_robust_plan(
     try:
         m, info = build_sample_model(nominal, datas, samples.ids, risk=risk, hold=hold)
     except ValueError as exc:
-        return {"status": "infeasible", "reason": str(exc), "risk": list(risk), "hold": hold}
+        return {"status": "infeasible", "reason": str(exc) + _("; a smaller --hold lets the plan break them in a few samples"),
+                "risk": list(risk), "hold": hold}
     t_build = time.perf_counter() - t1
     outcome = solve(m, options)
     t_solve = time.perf_counter() - t1
@@ -428,8 +429,10 @@ def solve_robust_plan(
         "solver_options": outcome.options,
     }
     if outcome.status == "infeasible":
-        result["reason"] = _("no single plan keeps the limits in {what}").format(
-            what=_("every sample") if hold >= 1 else _("{share:.0%} of the samples").format(share=hold))
+        conflict = ", ".join(outcome.infeasible_families) or _("several limits together")
+        result["reason"] = _("no single plan keeps the limits in {what} (in conflict: {conflict}); "
+                             "a smaller --hold lets the plan break them in a few samples").format(
+            what=_("every sample") if hold >= 1 else _("{share:.0%} of the samples").format(share=hold), conflict=conflict)
     if not outcome.has_solution:
         return result
     plan = chosen_pairs(m).reindex(valid.townships.index)
