@@ -124,3 +124,34 @@ def test_cli_alternatives_prints_the_flexibility(tmp_path):
     folder = next((tmp_path / "tiny").glob("alternatives-*"))
     flex = pd.read_csv(folder / "flexibility.csv", dtype={"township_id": str})
     assert set(flex["status"]) <= {"forced", "open"} and len(flex) == 4
+
+
+@pytest.mark.parametrize(("within", "keep", "max_changes"), [(0.05, None, None), (0.2, "T3", None), (0.2, None, 1)])
+def test_prove_forced_is_exact(tmp_path, within, keep, max_changes):
+    path = uncertain_instance.write(tmp_path / "inst")
+    result = find_alternatives(path, within=within, n=1, keep=keep, max_changes=max_changes, prove_forced=True,
+                               options=SolveOptions(gap=0.0), results_root=tmp_path / "r")
+    bf = BruteForce(read_spec(path))
+    plans = bf.all_plans()
+    feasible, objective, _ = bf.judge(plans)
+    best = objective[feasible].max()
+    options = np.array(bf.industries)[plans]
+    ok = feasible & (objective >= best - within * abs(best) - REL * abs(best))
+    opt = np.array(result.plans["optimum"].tolist())
+    if keep:
+        ok &= options[:, 2] == opt[2]
+    if max_changes is not None:
+        ok &= (options != opt).sum(axis=1) <= max_changes
+    flex = result.flexibility.reset_index(drop=True)
+    reopened = 0
+    for j, r in flex.iterrows():
+        can_change = bool((ok & (options[:, j] != opt[j])).any())
+        if r["forced"] and r["township_id"] != keep:
+            assert r["forced_proven"] == (not can_change), r["township_id"]
+            if can_change:
+                reopened += 1
+                assert r["could_also_take"] in set(options[ok & (options[:, j] != opt[j]), j])
+        if not can_change:
+            assert r["forced"]
+    if max_changes == 1:  # one change at a time: the plans found leave townships that the probe shows can change
+        assert reopened > 0

@@ -118,8 +118,15 @@ def find_alternatives(
     scenarios: list[str] | tuple[str, ...] = (),
     sets: list[str] | tuple[str, ...] = (),
     phase: Callable[[str], None] | None = None,
+    prove_forced: bool = False,
 ) -> AlternativesResult:
-    """Solve the optimum and up to `n` alternatives within `within` of it; write the folder."""
+    """Solve the optimum and up to `n` alternatives within `within` of it; write the folder.
+
+    With `prove_forced`, every township that kept its industry in all plans found is
+    probed with one more solve: can any plan within the slack (and the keeps and change
+    limit) give it another industry? If none can, it is forced by the numbers (proven);
+    if one can, it is open and the probe's industry is added to what it can take.
+    """
     from optimizer.analyses.plans import write_plan_folder
     from optimizer.model import prepare
     from optimizer.model.alternatives import build_alternative_model, to_best_objective
@@ -206,10 +213,41 @@ def find_alternatives(
             plans[name] = plan
         table = pd.DataFrame(rows)
         flex = flexibility_table(valid, plans, kept)
+        if prove_forced:
+            from optimizer.model.alternatives import build_change_probe
+
+            t0 = time.perf_counter()
+            proven, could = [], []
+            for tid, forced in zip(flex["township_id"], flex["forced"]):
+                if not forced or tid in keep_map:
+                    proven.append(tid in keep_map)  # a kept township is forced by the planner, not probed
+                    could.append("")
+                    continue
+                note(_("probing township {t}").format(t=tid))
+                probe = build_change_probe(data, optimum.to_dict(), tid, floor_yuan=floor, keep=keep_map,
+                                           max_changes=max_changes)
+                out_probe = solve(probe, options)
+                if out_probe.has_solution:
+                    other = chosen_pairs(probe).reindex(towns)[tid]
+                    proven.append(False)
+                    could.append(str(other))
+                elif out_probe.status == "infeasible":
+                    proven.append(True)
+                    could.append("")
+                else:  # stopped without an answer: unknown
+                    proven.append(None)
+                    could.append("")
+            flex["forced_proven"] = proven
+            flex["could_also_take"] = could
+            flex["status"] = [("forced (kept)" if tid in keep_map else "forced (proven)") if pr is True
+                              else "open" if pr is False or not f else "forced in the plans found"
+                              for tid, pr, f in zip(flex["township_id"], proven, flex["forced"])]
+            timings["prove_forced"] = time.perf_counter() - t0
         _write(partial, valid, loaded, table, flex, plans, {
             "instance": loaded.spec.name, "within": within, "by": by, "n": n, "keep": kept, "max_changes": max_changes,
             "optimum_objective_yuan": z_opt, "optimum_bound_yuan": bound, "floor_yuan": floor,
             "alternatives_found": len(plans) - 1, "forced_townships": int(flex["forced"].sum()),
+            "forced_proven": int((flex["forced_proven"] == True).sum()) if "forced_proven" in flex else None,  # noqa: E712
             "open_townships": int((~flex["forced"]).sum()), "notes": notes, "timings_s": timings,
         }, sets)
     out = final_path(partial)

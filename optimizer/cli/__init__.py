@@ -115,7 +115,7 @@ def _globals_first(argv: list[str]) -> list[str]:
             continue
         takes_value = prev.startswith("-") and prev not in _GLOBAL_FLAGS and "=" not in prev and prev not in (
             "--serial", "--json", "--warm-start", "--cold-start", "--no-write", "--help", "--version",
-            "--no-robust-plan")
+            "--no-robust-plan", "--prove-forced")
         if tok in _GLOBAL_FLAGS and not takes_value:
             flags.append(tok)
         else:

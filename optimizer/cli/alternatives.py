@@ -26,6 +26,7 @@ def alternatives(
     by: Annotated[str, typer.Option("--by", help="Measure of difference: townships (number changed) or area (hectares changed).")] = "townships",
     keep: Annotated[Optional[str], typer.Option("--keep", help="Township ids kept as in the optimum in every alternative, comma-separated.")] = None,
     max_changes: Annotated[Optional[int], typer.Option("--max-changes", help="At most this many townships differ from the optimum in each alternative.")] = None,
+    prove_forced: Annotated[bool, typer.Option("--prove-forced", help="For each township the alternatives never change, solve once more to prove that no plan within the slack can (one solve per such township).")] = False,
     scenario: Annotated[Optional[str], typer.Option("--scenario", "-s", help="Scenarios applied first, comma-separated, as for solve.")] = None,
     set_: Annotated[Optional[list[str]], typer.Option("--set", help="Change one value by its path (repeatable), as for solve.")] = None,
     time_limit: Annotated[Optional[float], typer.Option("--time-limit", help="HiGHS time limit of each solve (s).", min=0.01)] = None,
@@ -51,7 +52,7 @@ def alternatives(
             result = find_alternatives(
                 instance, within=slack, n=n, by=by, keep=keep, max_changes=max_changes,
                 options=SolveOptions(time_limit=time_limit, gap=gap, threads=threads, seed=seed),
-                results_root=results, scenarios=names(scenario), sets=set_ or [],
+                results_root=results, scenarios=names(scenario), sets=set_ or [], prove_forced=prove_forced,
                 phase=(lambda name: status.update(name)) if status is not None else None,
             )
     except InputError as exc:
@@ -92,6 +93,15 @@ def print_result(result: Any) -> None:
                 "{open} are open:").format(forced=forced, n=len(f), p=len(result.plans), open=len(f) - forced), highlight=False)
     for r in f[~f["forced"]].head(25).itertuples(index=False):
         out.print(f"  {r.township_id} {r.name} ({r.county}): {r.industries}", highlight=False, markup=False)
+    if "forced_proven" in f:
+        proven = int((f["forced_proven"] == True).sum())  # noqa: E712
+        reopened = f[f["forced"] & (f["forced_proven"] == False)]  # noqa: E712
+        out.print(_("Proof: {p} of the {forced} are forced by the numbers (no plan within the slack changes them); "
+                    "{o} could change after all:").format(p=proven, forced=forced, o=len(reopened)), highlight=False)
+        for r in reopened.head(25).itertuples(index=False):
+            out.print(_("  {id} {name} ({county}): {a}, or {b} within the slack").format(
+                id=r.township_id, name=r.name, county=r.county, a=r.optimum_industry, b=r.could_also_take),
+                highlight=False, markup=False)
     if (~f["forced"]).sum() > 25:
         out.print(_("  … and {k} more (flexibility.csv)").format(k=int((~f["forced"]).sum()) - 25), highlight=False)
     for note in result.notes:

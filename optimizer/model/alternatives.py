@@ -17,6 +17,9 @@ Built on the nominal model of build.py (every limit of the instance), with:
   distance to an earlier plan first, then the total distance (lexicographic).
 - `diversity_reached` (second stage): W·min_distance + Σ_j d_j ≥ the first stage's value,
   so that the instance's objective can be maximised among the most different plans.
+- `township_changed` (a probe, `--prove-forced`): x_{t,p(t)} = 0 with the slack floor,
+  keeps and change limit: infeasible exactly when no plan within the slack gives
+  township t another industry than the optimum's.
 """
 
 from __future__ import annotations
@@ -76,3 +79,27 @@ def to_best_objective(m: pyo.ConcreteModel, diversity: float) -> None:
     m.most_different.deactivate()
     m.weighted_gep_and_income.activate()
     m.objective_unit_yuan = MONEY_UNIT_YUAN
+
+
+def build_change_probe(
+    data: ModelData,
+    optimum: dict[str, str],
+    township: str,
+    *,
+    floor_yuan: float,
+    keep: dict[str, str] | None = None,
+    max_changes: int | None = None,
+) -> pyo.ConcreteModel:
+    """The best plan within the slack that gives `township` another industry (`township_changed`)."""
+    m = build_model(data)
+    x = m.industry_chosen
+    m.objective_within_slack = pyo.Constraint(expr=m.weighted_gep_and_income.expr >= floor_yuan / MONEY_UNIT_YUAN)
+    towns = list(data.townships.index)
+    if keep:
+        m.township_kept = pyo.Constraint(sorted(keep), rule=lambda m, t: x[t, keep[t]] == 1)
+    if max_changes is not None:
+        m.changes_from_optimum_max = pyo.Constraint(
+            expr=sum(1 - (x[t, optimum[t]] if (t, optimum[t]) in x else 0.0) for t in towns) <= max_changes)
+    if (township, optimum[township]) in x:
+        m.township_changed = pyo.Constraint(expr=x[township, optimum[township]] == 0)
+    return m

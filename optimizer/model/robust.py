@@ -42,6 +42,7 @@ import numpy as np
 import pandas as pd
 import pyomo.environ as pyo
 
+from optimizer.i18n import _
 from optimizer.model.build import build_model
 from optimizer.model.data import INVESTMENT_UNIT_YUAN, MONEY_UNIT_YUAN, OUTPUT_UNIT, WATER_UNIT_M3, ModelData
 from optimizer.model.objective import market_farmer_share
@@ -249,9 +250,8 @@ def build_sample_model(
         left = pd.Series([not v.fixed for v in xs]).groupby(towns).any()
         empty = [t for t, ok in left.items() if not ok]
         if empty:
-            raise ValueError(
-                "no industry keeps the water and income limits of township(s) " + ", ".join(map(str, empty[:10]))
-                + " in every sample")
+            raise ValueError(_("no industry keeps the water and income limits of township(s) {ids} in every sample").format(
+                ids=", ".join(map(str, empty[:10]))))
 
     # ---- each sample's objective Z_s (万元)
     coefs = np.vstack([_objective_per_pair(d) for d in samples])
