@@ -241,7 +241,7 @@ def run_robust(
 ) -> RobustResult:
     """Run (or resume) a robust analysis into `folder`; see the module docstring."""
     from optimizer.analyses.plans import plan_file, read_plan
-    from optimizer.outputs.write import write_csv, write_json
+    from optimizer.outputs.write import write_json
     from optimizer.run import solve_instance
     from optimizer.solve import SolveOptions
 
