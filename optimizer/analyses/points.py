@@ -24,6 +24,7 @@ point, finished or not, e.g. to score given plans in that point's instance. It g
 (job, root, point, row) and returns extra fields for the row; it must be cheap to call
 again on a finished point (read what it wrote before), because a resume calls it for
 every point.
+
 With `reuse_instance`, each worker reads the instance once and makes every point from it
 in memory (`optimizer.analyses.uncertainty.resolve_sample`, the same instance as reading
 it again); `optimizer robust` does so, because reading a GeoPackage costs more than
