@@ -242,3 +242,21 @@ def test_cli_robust_prints_the_plans_side_by_side(tmp_path):
     manifest = json.loads((folder / "manifest.json").read_text(encoding="utf-8"))
     assert manifest["sampling"]["seed"] == 7 and manifest["sampling"]["samples"] == 3
     assert "Gaussian copula" in manifest["sampling"]["method"]
+
+
+def test_samples_without_a_feasible_plan_are_answers(tmp_path):
+    inst = uncertain_instance.write(tmp_path / "inst")
+    # A dearer maize baseline lifts the income floor above what some samples' industries pay.
+    maize = ("uncertainty.parameters.maize_price={path: industries.maize.price_yuan_per_unit, relative: true, "
+             "distribution: uniform, low: 1.0, high: 1.7}")
+    spec = RobustSpec(instance=str(inst), options={"gap": 0.0}, samples=8, sets=[maize], robust=False)
+    res = run_robust(spec, tmp_path / "out", serial=True)
+    status = res.sample_rows.set_index("sample")["status"]
+    assert (status == "infeasible").any() and (status == "optimal").any(), status.to_dict()
+    assert res.stability["samples_solved"].iloc[0] == int((status == "optimal").sum())
+    assert set(res.stress["sample"]) == set(status.index)  # the plan is scored in every sample, feasible or not
+    for sid in status[status == "infeasible"].index:
+        bf = BruteForce(read_spec(res.folder / "samples" / f"{sid}.stress" / "instance.resolved.yaml"))
+        feasible, _obj, _ = bf.judge(bf.all_plans())
+        assert not feasible.any(), sid
+    assert res.stress[res.stress["sample_status"] == "infeasible"]["regret_yuan"].isna().all()

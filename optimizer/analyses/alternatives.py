@@ -146,6 +146,7 @@ def find_alternatives(
     loaded = load_instance(Path(instance), scenarios=scenarios, sets=sets)
     valid = validate(loaded)
     kept = parse_keep(keep, valid)
+    options = options.for_size(len(valid.townships))
     towns = valid.townships.index
     weights = (valid.townships["plannable_area_ha"].astype(float) if by == "area"
                else pd.Series(1.0, index=towns))
@@ -157,7 +158,7 @@ def find_alternatives(
         result = solve_instance(Path(instance), options, results_root=partial.parent, folder=partial.name,
                                 run_id="optimum", scenarios=scenarios, sets=sets)
         timings["optimum"] = time.perf_counter() - t0
-        if result.run_dir is None:
+        if not result.has_plan:
             raise NoOptimum(result.summary["status"], ", ".join(result.summary.get("infeasible_families") or []))
         optimum = result.plan.reindex(towns)
         z_opt = float(result.summary["objective_yuan"])

@@ -286,7 +286,7 @@ def run_robust(
     if not (nominal_dir / "manifest.json").exists():
         result = solve_instance(Path(spec.instance), options, results_root=folder.parent, folder=folder.name,
                                 run_id="nominal", scenarios=spec.scenarios, sets=spec.sets)
-        if result.run_dir is None:
+        if not result.has_plan:
             conflict = ", ".join(result.summary.get("infeasible_families") or [])
             raise NominalInfeasible(result.summary["status"], conflict)
     nominal_plan = points.plan_from_folder(nominal_dir).reindex(valid.townships.index)
@@ -404,6 +404,7 @@ def solve_robust_plan(
     from optimizer.model.robust import build_sample_model
     from optimizer.solve import solve
 
+    options = options.for_size(len(valid.townships))
     t0 = time.perf_counter()
     nominal = prepare(valid)
     datas = [prepare(valid_without_feasibility(resolve_sample(loaded, sets), base=valid)) for sets in sets_of]

@@ -10,7 +10,7 @@ import typer
 from rich.markup import escape
 from rich.table import Table
 
-from optimizer.cli.common import EPILOG, Exit, NullStatus, err, fail_input, fmt, names, out, state
+from optimizer.cli.common import EPILOG, Exit, NullStatus, err, fail_input, fit, fmt, names, out, state
 from optimizer.errors import InputError
 from optimizer.i18n import _
 
@@ -30,7 +30,7 @@ def alternatives(
     scenario: Annotated[Optional[str], typer.Option("--scenario", "-s", help="Scenarios applied first, comma-separated, as for solve.")] = None,
     set_: Annotated[Optional[list[str]], typer.Option("--set", help="Change one value by its path (repeatable), as for solve.")] = None,
     time_limit: Annotated[Optional[float], typer.Option("--time-limit", help="HiGHS time limit of each solve (s).", min=0.01)] = None,
-    gap: Annotated[float, typer.Option("--gap", help="Relative MIP gap of each solve.", min=0.0)] = 1e-4,
+    gap: Annotated[Optional[float], typer.Option("--gap", help="Relative MIP gap of each solve. Default: exact (0) up to 200 townships, 1e-4 above.", min=0.0)] = None,
     threads: Annotated[int, typer.Option("--threads", help="HiGHS threads.", min=1)] = 1,
     seed: Annotated[int, typer.Option("--seed", help="HiGHS random seed.")] = 20260101,
     results: Annotated[Path, typer.Option("--results", help="Folder for outputs.")] = Path("results"),
@@ -86,7 +86,7 @@ def print_result(result: Any) -> None:
                       _m(r.farmer_income_yuan), f"{r.townships_changed_from_optimum} ({r.hectares_changed_from_optimum:,.0f} ha)",
                       "—" if r.plan == "optimum" else f"{r.min_distance_to_earlier:,.0f}",
                       "✓" if r.check_ok and r.within_slack else "✗")
-    out.print(table)
+    out.print(fit(table))
     f = result.flexibility
     forced = int(f["forced"].sum())
     out.print(_("Flexibility: {forced} of {n} townships take the same industry in all {p} plans (forced by the numbers); "

@@ -11,7 +11,7 @@ import typer
 from rich.markup import escape
 from rich.table import Table
 
-from optimizer.cli.common import EPILOG, Exit, err, fail_input, fmt, names, out, state
+from optimizer.cli.common import EPILOG, Exit, err, fail_input, fit, fmt, names, out, state
 from optimizer.errors import InputError, Location, Problem
 from optimizer.i18n import _
 
@@ -31,7 +31,7 @@ def robust(
     scenario: Annotated[Optional[str], typer.Option("--scenario", "-s", help="Scenarios applied first, comma-separated, as for solve.")] = None,
     set_: Annotated[Optional[list[str]], typer.Option("--set", help="A change applied before sampling (repeatable), as for solve.")] = None,
     time_limit: Annotated[Optional[float], typer.Option("--time-limit", help="HiGHS time limit of each solve (s).", min=0.01)] = None,
-    gap: Annotated[float, typer.Option("--gap", help="Relative MIP gap of each solve.", min=0.0)] = 1e-4,
+    gap: Annotated[Optional[float], typer.Option("--gap", help="Relative MIP gap of each solve. Default: exact (0) up to 200 townships, 1e-4 above.", min=0.0)] = None,
     threads: Annotated[int, typer.Option("--threads", help="HiGHS threads per solve.", min=1)] = 1,
     seed: Annotated[int, typer.Option("--seed", help="HiGHS random seed.")] = 20260101,
     scheduler: Annotated[Optional[str], typer.Option("--scheduler", help="Address of an existing Dask scheduler (tcp://host:8786); default: a local cluster.")] = None,
@@ -146,7 +146,7 @@ def print_result(result: Any) -> None:
                 shares = ", ".join(f"{c[6:]} {getattr(r, c):.0%}" for c in share_cols if getattr(r, c) > 0)
                 table.add_row(f"{r.township_id} {r.name}", r.nominal_industry, r.most_frequent_industry,
                               f"{r.stability:.0%}", shares)
-            out.print(table)
+            out.print(fit(table))
     comp = result.comparison
     plan_cols = [c for c in ("nominal", "plan", "robust", "robust_minus_nominal") if c in comp.columns]
     table = Table(title=_("plans over the samples"), header_style="bold")
@@ -160,7 +160,7 @@ def print_result(result: Any) -> None:
             v = getattr(r, c)
             cells.append(f"{v:.0%}" if r.unit == "share" and v == v else _money(v))
         table.add_row(r.description, *cells)
-    out.print(table)
+    out.print(fit(table))
     risk = result.limit_risk
     for name in [c for c in ("nominal", "plan", "robust") if c in plan_cols]:
         rows = risk[risk["plan"] == name].head(6)
