@@ -280,7 +280,8 @@ def run_points(
         else:
             n = workers or max(1, min(os.cpu_count() or 1, len(chains)))
             quiet = logging.DEBUG if log.isEnabledFor(logging.DEBUG) else logging.ERROR
-            cluster = LocalCluster(n_workers=n, threads_per_worker=1, processes=True, dashboard_address=None,
+            # dashboard on any free port: with 8787 taken, distributed warns the planner about it
+            cluster = LocalCluster(n_workers=n, threads_per_worker=1, processes=True, dashboard_address=":0",
                                    silence_logs=quiet)
             client = Client(cluster)
         try:
