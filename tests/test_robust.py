@@ -260,3 +260,21 @@ def test_samples_without_a_feasible_plan_are_answers(tmp_path):
         feasible, _obj, _ = bf.judge(bf.all_plans())
         assert not feasible.any(), sid
     assert res.stress[res.stress["sample_status"] == "infeasible"]["regret_yuan"].isna().all()
+
+
+def test_resume_with_another_hold_keeps_the_samples_and_solves_a_new_plan(small_run, tmp_path):
+    import dataclasses
+    import json
+    import shutil
+
+    spec, first = small_run
+    folder = tmp_path / "copy"
+    shutil.copytree(first.folder, folder)
+    stamp = (folder / "samples" / "s001" / "manifest.json").stat().st_mtime_ns
+    again = run_robust(dataclasses.replace(spec, hold=0.5, risk="cvar:0.5"), folder, serial=True)
+    assert (folder / "samples" / "s001" / "manifest.json").stat().st_mtime_ns == stamp  # not solved again
+    made = json.loads((folder / "robust_plan.json").read_text(encoding="utf-8"))
+    assert made["risk"] == ["cvar", 0.5] and made["hold"] == 0.5 and made["samples_required"] == 2
+    assert set(again.stress["plan"]) == {"nominal", "robust"}
+    # The stress test of the new plan is its own: every sample was scored again.
+    assert json.loads((folder / "robust.json").read_text(encoding="utf-8"))["spec"]["hold"] == 0.5

@@ -239,7 +239,26 @@ def run_robust(
     progress: Callable[[int, int, int], None] | None = None,
     phase: Callable[[str], None] | None = None,
 ) -> RobustResult:
-    """Run (or resume) a robust analysis into `folder`; see the module docstring."""
+    """Run (or resume) a robust analysis into `folder`; see the module docstring.
+
+    Holds a lock on the folder, so a second resume of the same folder is refused.
+    """
+    folder.mkdir(parents=True, exist_ok=True)
+    with points.folder_lock(folder, "optimizer robust"):
+        return _run_robust(spec, folder, scheduler=scheduler, workers=workers, serial=serial, progress=progress,
+                           phase=phase)
+
+
+def _run_robust(
+    spec: RobustSpec,
+    folder: Path,
+    *,
+    scheduler: str | None,
+    workers: int | None,
+    serial: bool,
+    progress: Callable[[int, int, int], None] | None,
+    phase: Callable[[str], None] | None,
+) -> RobustResult:
     from optimizer.analyses.plans import plan_file, read_plan
     from optimizer.outputs.write import write_json
     from optimizer.run import solve_instance
@@ -260,8 +279,9 @@ def run_robust(
     alpha = float(risk[1]) if risk[0] == "cvar" else DEFAULT_ALPHA
     folder.mkdir(parents=True, exist_ok=True)
     spec_file = folder / "robust.json"
-    if not spec_file.exists():
-        write_json(spec_file, {"spec": asdict(spec), "created": datetime.now().isoformat()})
+    created = (json.loads(spec_file.read_text(encoding="utf-8")).get("created") if spec_file.exists()
+               else datetime.now().isoformat())
+    write_json(spec_file, {"spec": asdict(spec), "created": created, "updated": datetime.now().isoformat()})
 
     samples = draw_samples(loaded.spec.uncertainty, spec.samples, spec.sample_seed)
     sets_of = sample_sets(loaded, samples)
@@ -303,20 +323,28 @@ def run_robust(
         note(_("solving the robust plan over all samples"))
         t0 = time.perf_counter()
         robust_dir = folder / "robust_plan"
-        failed_file = folder / "robust_plan.failed.json"
-        if (robust_dir / "manifest.json").exists():
-            robust_summary = json.loads((robust_dir / "summary.json").read_text(encoding="utf-8"))
-        elif failed_file.exists():
-            robust_summary = json.loads(failed_file.read_text(encoding="utf-8"))
+        model_file = folder / "robust_plan.json"  # how the plan was made (or why there is none)
+        if model_file.exists():
+            old = json.loads(model_file.read_text(encoding="utf-8"))
+            if list(old.get("risk", [])) != list(risk) or old.get("hold") != spec.hold:
+                # A resume that asks for another risk measure or share keeps the samples, not the plan.
+                import shutil
+
+                log.info("the robust plan of %s was for risk %s, hold %s: solving it again", folder,
+                         old.get("risk"), old.get("hold"))
+                shutil.rmtree(robust_dir, ignore_errors=True)
+                model_file.unlink()
+        if model_file.exists() and ((robust_dir / "manifest.json").exists() or "reason" in json.loads(
+                model_file.read_text(encoding="utf-8"))):
+            robust_summary = json.loads(model_file.read_text(encoding="utf-8"))
         else:
+            import shutil
+
+            shutil.rmtree(robust_dir, ignore_errors=True)  # a plan folder left half-written
             robust_summary = solve_robust_plan(valid, loaded, samples, sets_of, risk, spec.hold, options, robust_dir)
-            if robust_summary.get("status") not in ("optimal", "time_limit_feasible", "interrupted_feasible",
-                                                     "stopped_feasible"):
-                write_json(failed_file, robust_summary)
-        if (robust_dir / "allocation.csv").exists():
+            write_json(model_file, robust_summary)
+        if (robust_dir / "manifest.json").exists():
             plans["robust"] = points.plan_from_folder(robust_dir).reindex(valid.townships.index)
-        else:
-            notes.append(_("no robust plan: {why}").format(why=robust_summary.get("reason") or robust_summary.get("status")))
         timings["robust_plan"] = time.perf_counter() - t0
         timings["robust_plan_build_and_solve"] = robust_summary.get("build_and_solve_s", math.nan)
 

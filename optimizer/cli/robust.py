@@ -25,8 +25,8 @@ def robust(
     samples: Annotated[Optional[int], typer.Option("--samples", help="Number of samples (default: the instance's uncertainty.samples).")] = None,
     sample_seed: Annotated[Optional[int], typer.Option("--sample-seed", help="Seed of the sampler (default: the instance's uncertainty.seed).")] = None,
     plan: Annotated[Optional[Path], typer.Option("--plan", help="Also stress-test this plan (a CSV with township_id,industry, or a run folder).")] = None,
-    risk: Annotated[str, typer.Option("--risk", help="What the robust plan maximises: 'expected' (the mean over samples) or 'cvar:ALPHA' (the mean of the worst ALPHA share, e.g. cvar:0.1).")] = "expected",
-    hold: Annotated[float, typer.Option("--hold", help="Share of samples in which every limit that depends on uncertain figures must hold for the robust plan (1 = every sample; e.g. 0.9).")] = 1.0,
+    risk: Annotated[Optional[str], typer.Option("--risk", help="What the robust plan maximises: 'expected' (the mean over samples, the default) or 'cvar:ALPHA' (the mean of the worst ALPHA share, e.g. cvar:0.1). With --resume: solve the robust plan again for this measure, reusing the solved samples.")] = None,
+    hold: Annotated[Optional[float], typer.Option("--hold", help="Share of samples in which every limit that depends on uncertain figures must hold for the robust plan (default 1: every sample; e.g. 0.9). With --resume: as for --risk.")] = None,
     no_robust: Annotated[bool, typer.Option("--no-robust-plan", help="Only stability and the stress test: do not solve the robust plan.")] = False,
     scenario: Annotated[Optional[str], typer.Option("--scenario", "-s", help="Scenarios applied first, comma-separated, as for solve.")] = None,
     set_: Annotated[Optional[list[str]], typer.Option("--set", help="A change applied before sampling (repeatable), as for solve.")] = None,
@@ -60,6 +60,12 @@ def robust(
                                           _("give the folder `optimizer robust` printed, results/<instance>/robust-<id>"))])
             saved = json.loads((resume / "robust.json").read_text(encoding="utf-8"))["spec"]
             spec = RobustSpec(**saved)
+            if risk is not None:
+                parse_risk(risk)
+                spec.risk = risk
+            if hold is not None:
+                check_hold(hold)
+                spec.hold = hold
             folder = resume
             err.print(_("Resuming {folder}.").format(folder=escape(str(folder))))
         else:
@@ -67,6 +73,8 @@ def robust(
                 raise InputError([Problem(Location(Path("command line")), _("give an INSTANCE (or --resume FOLDER)"))])
             if samples is not None and samples < 1:
                 raise InputError([Problem(Location(Path("command line")), _("--samples {n}: give at least 1 sample").format(n=samples))])
+            risk = "expected" if risk is None else risk
+            hold = 1.0 if hold is None else hold
             parse_risk(risk)
             check_hold(hold)
             spec = RobustSpec(
@@ -181,6 +189,15 @@ def print_result(result: Any) -> None:
     rp = s.get("robust_plan") or {}
     if rp and rp.get("status") and not rp.get("nominal_objective_yuan"):
         out.print(_("No robust plan: {why}").format(why=rp.get("reason") or rp.get("status")), highlight=False)
+    elif rp.get("nominal_objective_yuan") is not None:
+        measure = (_("expected objective") if rp["risk"][0] == "expected"
+                   else _("CVaR {a:g} of the objective").format(a=rp["risk"][1]))
+        held = (_("every limit in every sample") if rp["hold"] >= 1
+                else _("every limit in at least {n} of the {s} samples").format(n=rp["samples_required"], s=s["samples"]))
+        out.print(_("Robust plan: maximises the {m} over the samples ({v} yuan/yr, {st}), keeping {h} and every limit "
+                    "of the instance as written (independent check: {ok}).").format(
+            m=measure, v=_money(rp.get("sample_objective_yuan")), st=rp["status"], h=held,
+            ok=_("passed") if rp.get("check_ok") else _("FAILED")), highlight=False)
     for n in s.get("notes", []):
         out.print(_("Note: {note}").format(note=n), highlight=False, markup=False)
     out.print(_("Folder: [bold]{folder}[/] (stability.gpkg, stability.csv, stress_summary.csv, limit_risk.csv, "
