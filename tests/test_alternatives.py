@@ -120,7 +120,7 @@ def test_cli_alternatives_prints_the_flexibility(tmp_path):
     res = runner.invoke(app, ["alternatives", str(TINY), "--within", "10%", "-n", "2", "--gap", "0",
                               "--results", str(tmp_path)])
     assert res.exit_code == Exit.OK, res.output
-    assert "near-optimal plans" in res.output and "Flexibility:" in res.output
+    assert "near-optimal plans" in res.output and "Flexibility:" in res.output and "open to choice" in res.output
     folder = next((tmp_path / "tiny").glob("alternatives-*"))
     flex = pd.read_csv(folder / "flexibility.csv", dtype={"township_id": str})
     assert set(flex["status"]) <= {"forced", "open"} and len(flex) == 4

@@ -270,11 +270,14 @@ def _row(valid: ValidInstance, name: str, plan: pd.Series, optimum: pd.Series, e
     from optimizer.analyses.evaluate import plan_figures
 
     _alloc, tot, objective = plan_figures(valid, plan)
+    loss = z_opt - objective
+    if abs(loss) <= 1e-9 * max(1.0, abs(z_opt)):
+        loss = 0.0  # the optimum itself, up to float rounding of the tables
     area = valid.townships["plannable_area_ha"].astype(float)
     changed = (plan != optimum).to_numpy()
     return {
-        "plan": name, "status": status, "objective_yuan": objective, "loss_yuan": z_opt - objective,
-        "loss_share": (z_opt - objective) / abs(z_opt) if z_opt else math.nan, "floor_yuan": floor,
+        "plan": name, "status": status, "objective_yuan": objective, "loss_yuan": loss,
+        "loss_share": loss / abs(z_opt) if z_opt else math.nan, "floor_yuan": floor,
         "within_slack": bool(within), "check_ok": check_ok,
         "gep_total_yuan": tot["gep_total_yuan"],
         "gep_regulating_cultural_yuan": tot["gep_regulating_yuan"] + tot["gep_cultural_yuan"],

@@ -78,19 +78,25 @@ def print_result(result: Any) -> None:
         z=_m(result.optimum_objective_yuan), b=_m(result.optimum_bound_yuan), s=result.within, f=_m(result.floor_yuan)),
         highlight=False)
     table = Table(title=_("near-optimal plans"), header_style="bold")
-    for col in (_("plan"), _("objective"), _("loss"), _("loss %"), _("GEP total"), _("farmers' income"),
-                _("changed vs optimum"), _("nearest earlier plan ({unit})").format(unit=unit), _("checked")):
-        table.add_column(col, justify="left" if col == _("plan") else "right")
+    for col in (_("plan"), _("objective"), _("loss"), _("loss %"), _("GEP total"), _("income"), _("changed"),
+                _("ha changed"), _("nearest"), _("ok")):
+        table.add_column(col, justify="left" if col in (_("plan"), _("ok")) else "right",
+                         no_wrap=col in (_("plan"), _("ok")))
     for r in t.itertuples(index=False):
         table.add_row(r.plan, _m(r.objective_yuan), _m(r.loss_yuan), f"{r.loss_share:.2%}", _m(r.gep_total_yuan),
-                      _m(r.farmer_income_yuan), f"{r.townships_changed_from_optimum} ({r.hectares_changed_from_optimum:,.0f} ha)",
+                      _m(r.farmer_income_yuan), str(r.townships_changed_from_optimum),
+                      f"{r.hectares_changed_from_optimum:,.0f}",
                       "—" if r.plan == "optimum" else f"{r.min_distance_to_earlier:,.0f}",
                       "✓" if r.check_ok and r.within_slack else "✗")
     out.print(fit(table))
+    out.print(_("changed: townships whose industry differs from the optimum's; nearest: {unit} changed from the nearest "
+                "earlier plan (the optimum or an alternative before); ok: within the slack and passed the independent "
+                "check.").format(unit=unit), highlight=False)
     f = result.flexibility
     forced = int(f["forced"].sum())
-    out.print(_("Flexibility: {forced} of {n} townships take the same industry in all {p} plans (forced by the numbers); "
-                "{open} are open:").format(forced=forced, n=len(f), p=len(result.plans), open=len(f) - forced), highlight=False)
+    out.print(_("Flexibility: {forced} of {n} townships take the same industry in all {p} plans found; "
+                "{open} are open to choice:").format(forced=forced, n=len(f), p=len(result.plans), open=len(f) - forced),
+              highlight=False)
     for r in f[~f["forced"]].head(25).itertuples(index=False):
         out.print(f"  {r.township_id} {r.name} ({r.county}): {r.industries}", highlight=False, markup=False)
     if "forced_proven" in f:
