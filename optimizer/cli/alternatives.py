@@ -102,8 +102,11 @@ def print_result(result: Any) -> None:
     if "forced_proven" in f:
         proven = int((f["forced_proven"] == True).sum())  # noqa: E712
         reopened = f[f["forced"] & (f["forced_proven"] == False)]  # noqa: E712
-        out.print(_("Proof: {p} of the {forced} are forced by the numbers (no plan within the slack changes them); "
-                    "{o} could change after all:").format(p=proven, forced=forced, o=len(reopened)), highlight=False)
+        text = _("Proof: {p} of the {forced} are forced by the numbers (no plan within the slack changes them)").format(
+            p=proven, forced=forced)
+        if len(reopened):
+            text += _("; {o} could change after all:").format(o=len(reopened))
+        out.print(text + ("" if len(reopened) else "."), highlight=False)
         for r in reopened.head(25).itertuples(index=False):
             out.print(_("  {id} {name} ({county}): {a}, or {b} within the slack").format(
                 id=r.township_id, name=r.name, county=r.county, a=r.optimum_industry, b=r.could_also_take),
