@@ -170,13 +170,16 @@ def print_result(result: Any) -> None:
         table.add_row(r.description, *cells)
     out.print(fit(table))
     risk = result.limit_risk
+    words = {"nominal": _("The nominal plan"), "plan": _("The --plan"), "robust": _("The robust plan")}
     for name in [c for c in ("nominal", "plan", "robust") if c in plan_cols]:
         rows = risk[risk["plan"] == name].head(6)
         if not len(rows):
-            out.print(_("{plan} plan: keeps every limit in every sample.").format(plan=name), highlight=False)
+            out.print(_("{plan} keeps every limit in every sample.").format(plan=words[name]), highlight=False)
             continue
-        out.print(_("{plan} plan: limits broken in some samples (probability, worst case):").format(plan=name),
-                  highlight=False)
+        more = int((risk["plan"] == name).sum()) - len(rows)
+        out.print(_("{plan} breaks limits in some samples (probability, worst case){more}:").format(
+            plan=words[name], more=_(", the first 6 of {n}").format(n=len(rows) + more) if more else ""),
+            highlight=False)
         for r in rows.itertuples(index=False):
             out.print(f"  {r.probability:.0%}  {r.worst_message}", highlight=False, markup=False)
     d = result.differing
