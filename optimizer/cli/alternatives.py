@@ -46,8 +46,15 @@ def alternatives(
     from optimizer.solve import SolveOptions
 
     try:
+        problems = []
+        for check in (lambda: parse_within(within), lambda: check_count(n)):
+            try:
+                check()
+            except InputError as exc:
+                problems.extend(exc.problems)
+        if problems:  # every bad option at once
+            raise InputError(problems)
         slack = parse_within(within)
-        check_count(n)
         with err.status(_("starting"), spinner="dots") if not state["quiet"] else NullStatus() as status:
             result = find_alternatives(
                 instance, within=slack, n=n, by=by, keep=keep, max_changes=max_changes,

@@ -71,12 +71,18 @@ def robust(
         else:
             if instance is None:
                 raise InputError([Problem(Location(Path("command line")), _("give an INSTANCE (or --resume FOLDER)"))])
-            if samples is not None and samples < 1:
-                raise InputError([Problem(Location(Path("command line")), _("--samples {n}: give at least 1 sample").format(n=samples))])
             risk = "expected" if risk is None else risk
             hold = 1.0 if hold is None else hold
-            parse_risk(risk)
-            check_hold(hold)
+            problems = []
+            if samples is not None and samples < 1:
+                problems.append(Problem(Location(Path("command line")), _("--samples {n}: give at least 1 sample").format(n=samples)))
+            for check in (lambda: parse_risk(risk), lambda: check_hold(hold)):
+                try:
+                    check()
+                except InputError as exc:
+                    problems.extend(exc.problems)
+            if problems:  # every bad option at once
+                raise InputError(problems)
             spec = RobustSpec(
                 instance=str(instance.resolve()), scenarios=names(scenario), sets=set_ or [],
                 options={"time_limit": time_limit, "gap": gap, "threads": threads, "seed": seed},
