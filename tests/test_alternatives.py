@@ -155,3 +155,18 @@ def test_prove_forced_is_exact(tmp_path, within, keep, max_changes):
             assert r["forced"]
     if max_changes == 1:  # one change at a time: the plans found leave townships that the probe shows can change
         assert reopened > 0
+
+
+def test_flexibility_layer_is_styled(tmp_path):
+    from optimizer.analyses.alternatives import flexibility_style
+    from optimizer.instance.load import load_instance
+    from optimizer.instance.validate import validate
+    from optimizer.outputs.style import layer_qml
+
+    result = find_alternatives(TINY, within=0.1, n=2, options=SolveOptions(gap=0.0), results_root=tmp_path)
+    flex = result.flexibility
+    assert set(flex.loc[~flex["forced"], "flexibility_class"]) == {"open"}
+    assert (flex.loc[flex["forced"], "flexibility_class"] == flex.loc[flex["forced"], "optimum_industry"]).all()
+    # TINY has no geometry (its GeoPackage holds aliases only); the style must fit the layer's columns.
+    qml = layer_qml(flexibility_style(validate(load_instance(TINY))), flex, "Polygon", {})
+    assert 'attr="flexibility_class"' in qml and "open" in qml

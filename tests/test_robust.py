@@ -278,3 +278,24 @@ def test_resume_with_another_hold_keeps_the_samples_and_solves_a_new_plan(small_
     assert set(again.stress["plan"]) == {"nominal", "robust"}
     # The stress test of the new plan is its own: every sample was scored again.
     assert json.loads((folder / "robust.json").read_text(encoding="utf-8"))["spec"]["hold"] == 0.5
+
+
+def test_stability_styles_colour_the_layer_columns(robust_run):
+    """The styles name columns the stability layer has (tests/test_gis_clients.py opens
+    them in QGIS on Fuchuan's polygons; this instance has no geometry, so its GeoPackage
+    holds aliases-only styles)."""
+    from optimizer.analyses.robust import STABILITY_CLASSES, stability_styles
+    from optimizer.outputs.style import layer_qml
+
+    inst, res = robust_run
+    styles = stability_styles(validate(load_instance(inst)))
+    for layer, attr in (("stability", "most_frequent_industry"), ("how_stable", "stability_class")):
+        qml = layer_qml(styles[layer], res.stability, "Polygon", {})
+        assert f'attr="{attr}"' in qml, layer
+    classes = set(res.stability["stability_class"])
+    assert classes <= set(STABILITY_CLASSES)
+    # The classes are the documented cut of the stability share.
+    for r in res.stability.itertuples(index=False):
+        expected = ("none" if math.isnan(r.stability) else "always" if r.stability > 1 - 1e-9 else "mostly" if r.stability > 0.8
+                    else "leaning" if r.stability > 0.5 else "contested")
+        assert r.stability_class == expected, (r.township_id, r.stability)

@@ -243,6 +243,7 @@ def find_alternatives(
             flex["status"] = [("forced (kept)" if tid in keep_map else "forced (proven)") if pr is True
                               else "open" if pr is False or not f else "forced in the plans found"
                               for tid, pr, f in zip(flex["township_id"], proven, flex["forced"])]
+            flex.loc[flex["forced_proven"].eq(False).to_numpy(), "flexibility_class"] = "open"  # a probe changed it
             timings["prove_forced"] = time.perf_counter() - t0
         _write(partial, valid, loaded, table, flex, plans, {
             "instance": loaded.spec.name, "within": within, "by": by, "n": n, "keep": kept, "max_changes": max_changes,
@@ -300,6 +301,7 @@ def flexibility_table(valid: ValidInstance, plans: dict[str, pd.Series], kept: l
     distinct = frame.nunique(axis=1).to_numpy()
     out["forced"] = distinct == 1
     out["status"] = np.where(out["forced"], "forced", "open")
+    out["flexibility_class"] = np.where(out["forced"], out["optimum_industry"], "open")  # the map's colours
     out["industries_taken"] = distinct
     counts = {i: (frame == i).sum(axis=1).to_numpy() for i in candidates}
     out["industries"] = [", ".join(f"{i} {counts[i][k]}" for i in sorted(candidates, key=lambda i: -counts[i][k])
@@ -313,6 +315,19 @@ def flexibility_table(valid: ValidInstance, plans: dict[str, pd.Series], kept: l
     return out
 
 
+def flexibility_style(valid: ValidInstance, lang: str | None = None) -> Any:
+    """Forced townships in their industry's colour, open ones white with a heavy outline."""
+    from optimizer.outputs.labels import bilingual
+    from optimizer.outputs.style import INDUSTRY_COLOURS, Categorized
+
+    labels = {i: bilingual("固定：" + (ind.label_zh or ind.label), "forced: " + ind.label, lang)
+              for i, ind in valid.spec.industries.items() if ind.candidate}
+    labels["open"] = bilingual("可协商（各方案产业不同）", "open: the plans differ", lang)
+    return Categorized("flexibility_class", labels=labels, colours={**INDUSTRY_COLOURS, "open": "255,255,255"},
+                       emphasis={"open"}, name="flexibility",
+                       description=bilingual("固定或可协商的乡镇", "townships forced by the numbers or open", lang))
+
+
 def _write(folder: Path, valid: ValidInstance, loaded: Any, table: pd.DataFrame, flex: pd.DataFrame,
            plans: dict[str, pd.Series], summary: dict[str, Any], sets: Any) -> None:
     from optimizer.outputs.gpkg import township_layer, write_layers
@@ -321,7 +336,7 @@ def _write(folder: Path, valid: ValidInstance, loaded: Any, table: pd.DataFrame,
     write_csv(folder / "alternatives.csv", table)
     write_csv(folder / "flexibility.csv", flex)
     write_layers(folder / "alternatives.gpkg", {"flexibility": township_layer(flex, loaded.geometry, loaded.crs)},
-                 {"alternatives": table})
+                 {"alternatives": table}, styles={"flexibility": flexibility_style(valid)} if loaded.geometry is not None else {})
     write_json(folder / "alternatives.json", {**summary, "plans": table.to_dict(orient="records")})
     write_json(folder / "manifest.json", {
         "tool": "karst-layout-optimizer", "command": "alternatives", "versions": versions(),

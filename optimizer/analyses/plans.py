@@ -202,6 +202,7 @@ def write_plan_folder(valid: ValidInstance, plan: pd.Series, folder: Path, extra
     from optimizer.check import check_run
     from optimizer.outputs import tables
     from optimizer.outputs.gpkg import write_geopackage
+    from optimizer.outputs.workbook import write_run_workbook
     from optimizer.outputs.write import sha256, versions, write_csv, write_json
     from optimizer.run import write_resolved_instance
 
@@ -232,6 +233,7 @@ def write_plan_folder(valid: ValidInstance, plan: pd.Series, folder: Path, extra
     write_csv(folder / "county_totals.csv", counties)
     write_resolved_instance(folder / "instance.resolved.yaml", loaded)
     write_geopackage(folder / "allocation.gpkg", alloc, loaded.geometry, loaded.crs, tables.summary_table(summary), counties)
+    write_run_workbook(folder / "allocation.xlsx", alloc, counties, summary, None)
     write_json(folder / "summary.json", summary)
     report = check_run(folder / "instance.resolved.yaml", folder)
     write_json(folder / "check.json", report.to_dict())

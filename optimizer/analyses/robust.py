@@ -65,6 +65,14 @@ FIGURES: tuple[tuple[str, str], ...] = (
     ("gep_total_yuan", "GEP total (yuan/yr)"),
 )
 DEFAULT_ALPHA = 0.1  # the CVaR level reported when the robust plan maximises the expected value
+#: stability_class: id → (Chinese, English, colour) for the map; shares of the samples' optima.
+STABILITY_CLASSES: dict[str, tuple[str, str, str]] = {
+    "always": ("始终相同", "always the same", "26,150,65"),
+    "mostly": ("多数相同（80–99%）", "mostly (80–99%)", "166,217,106"),
+    "leaning": ("倾向（50–80%）", "leaning (50–80%)", "253,174,97"),
+    "contested": ("不定（≤ 50%）", "contested (≤ 50%)", "215,25,28"),
+    "none": ("无有解样本", "no sample solved", "189,189,189"),
+}
 
 
 @dataclass
@@ -507,8 +515,8 @@ def stability_table(valid: ValidInstance, folder: Path, sample_rows: pd.DataFram
     if "robust" in plans:
         out["robust_industry"] = plans["robust"].reindex(t.index).to_numpy()
         out["robust_differs_from_nominal"] = out["robust_industry"] != out["nominal_industry"]
-    out["stability_class"] = pd.cut(out["stability"], [-0.01, 0.5, 0.8, 0.999999, 1.0],
-                                    labels=["contested (≤ 50%)", "leaning (50–80%)", "mostly (80–99%)", "always"]).astype(str)
+    out["stability_class"] = pd.cut(out["stability"], [-0.01, 0.5, 0.8, 1.0 - 1e-9, 1.0],
+                                    labels=list(STABILITY_CLASSES)[-2::-1]).astype(object).fillna("none")
     return out
 
 
@@ -630,6 +638,26 @@ def differing_table(valid: ValidInstance, plans: dict[str, pd.Series], stability
     })
 
 
+def stability_styles(valid: ValidInstance, lang: str | None = None) -> dict[str, Any]:
+    """QGIS styles of stability.gpkg: `stability` coloured by the most frequent industry,
+    `how_stable` (the same townships) by `stability_class`, unsettled ones outlined."""
+    from optimizer.outputs.labels import bilingual
+    from optimizer.outputs.style import INDUSTRY_COLOURS, Categorized
+
+    names = {i: bilingual(ind.label_zh or "", ind.label, lang) for i, ind in valid.spec.industries.items()}
+    return {
+        "stability": Categorized("most_frequent_industry", labels=names, colours=INDUSTRY_COLOURS,
+                                 name="most_frequent_industry",
+                                 description=bilingual("按样本最优方案中最常见的产业着色",
+                                                       "coloured by the most frequent industry of the samples' optima", lang)),
+        "how_stable": Categorized("stability_class",
+                                  labels={k: bilingual(zh, en, lang) for k, (zh, en, _c) in STABILITY_CLASSES.items()},
+                                  colours={k: c for k, (_zh, _en, c) in STABILITY_CLASSES.items()},
+                                  emphasis={"leaning", "contested"}, name="stability_class",
+                                  description=bilingual("按稳定程度着色", "coloured by how stable the township's industry is", lang)),
+    }
+
+
 def write_outputs(folder: Path, valid: ValidInstance, loaded: Any, spec: RobustSpec, samples: Samples,
                   sample_rows: pd.DataFrame, stability: pd.DataFrame, stress: pd.DataFrame,
                   stress_summary: pd.DataFrame, limit_risk: pd.DataFrame, comparison: pd.DataFrame,
@@ -650,8 +678,10 @@ def write_outputs(folder: Path, valid: ValidInstance, loaded: Any, spec: RobustS
     gpkg.unlink(missing_ok=True)
     tables_out = {"comparison": comparison, "stress_summary": stress_summary, "limit_risk": limit_risk,
                   "differing_townships": differing}
-    write_layers(gpkg, {"stability": township_layer(stability, loaded.geometry, loaded.crs)},
-                 {k: v for k, v in tables_out.items() if len(v.columns)})
+    layer = township_layer(stability, loaded.geometry, loaded.crs)
+    write_layers(gpkg, {"stability": layer, "how_stable": layer},
+                 {k: v for k, v in tables_out.items() if len(v.columns)},
+                 styles=stability_styles(valid) if loaded.geometry is not None else {})
     write_json(folder / "summary.json", summary)
     unc = loaded.spec.uncertainty
     manifest = {
