@@ -38,9 +38,8 @@ def alternatives(
     """Plans within a slack of the optimum that differ from it and from each other as much as possible.
 
     Example: optimizer alternatives instances/karst3/karst3.yaml --within 2% -n 5
-    Writes results/<instance>/alternatives-<id>/: alternatives.csv (objective, loss, GEP, income of each
-    plan), flexibility.csv and alternatives.gpkg (per township: forced or open, and the industries it takes),
-    optimum/ and alt1/ … (run folders, each checked by the independent checker).
+
+    Writes results/<instance>/alternatives-<id>/: alternatives.csv (objective, loss, GEP, income of each plan), flexibility.csv and alternatives.gpkg (per township: forced or open, and the industries it takes), optimum/ and alt1/ … (run folders, each checked by the independent checker).
     """
     from optimizer.analyses.alternatives import NoOptimum, check_count, find_alternatives, parse_within
     from optimizer.solve import SolveOptions

@@ -43,10 +43,8 @@ def robust(
     """How stable is the plan when prices and yields move, what does it risk, and which plan holds up.
 
     Example: optimizer robust instances/karst3/karst3.yaml --samples 100
-    Writes results/<instance>/robust-<id>/: stability.csv and stability.gpkg (per township, the share of
-    samples whose optimum gives it each industry), stress.csv and stress_summary.csv (each plan in every
-    sample), limit_risk.csv, comparison.csv (nominal and robust plan side by side), nominal/, robust_plan/,
-    samples/ (one run folder per sample), samples.csv and manifest.json.
+
+    Writes results/<instance>/robust-<id>/: stability.csv and stability.gpkg (per township, the share of samples whose optimum gives it each industry), stress.csv and stress_summary.csv (each plan in every sample), limit_risk.csv, comparison.csv (nominal and robust plan side by side), nominal/, robust_plan/, samples/ (one run folder per sample), samples.csv and manifest.json.
     """
     from rich.progress import BarColumn, MofNCompleteColumn, Progress, TextColumn, TimeElapsedColumn
 
