@@ -247,7 +247,7 @@ def test_cli_robust_prints_the_plans_side_by_side(tmp_path):
 def test_samples_without_a_feasible_plan_are_answers(tmp_path):
     inst = uncertain_instance.write(tmp_path / "inst")
     # A dearer maize baseline lifts the income floor above what some samples' industries pay.
-    maize = ("uncertainty.parameters.maize_price={path: industries.maize.price_yuan_per_unit, relative: true, "
+    maize = ("+uncertainty.parameters.maize_price={path: industries.maize.price_yuan_per_unit, relative: true, "
              "distribution: uniform, low: 1.0, high: 1.7}")
     spec = RobustSpec(instance=str(inst), options={"gap": 0.0}, samples=8, sets=[maize], robust=False)
     res = run_robust(spec, tmp_path / "out", serial=True)
