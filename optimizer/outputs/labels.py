@@ -229,9 +229,9 @@ def _words(column: str) -> tuple[str, str, str] | None:
     if column.startswith("industry_") and len(column) > len("industry_"):  # alternatives: industry per plan
         plan = column[len("industry_"):]
         return f"产业：{plan}", f"industry: {plan}", ""
-    if column.startswith("share_") and len(column) > len("share_"):  # robust: share of samples per industry
+    if column.startswith("share_") and len(column) > len("share_"):  # robust: of samples; villages: of area
         industry = column[len("share_"):]
-        return f"样本占比：{industry}", f"share of samples: {industry}", ""
+        return f"占比：{industry}", f"share: {industry}", ""
     return None
 
 
