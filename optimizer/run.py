@@ -72,6 +72,7 @@ def solve_instance(
     progress: Callable[[dict[str, Any]], None] | None = None,
     output: OutputOptions | None = None,
     warm: Any = None,
+    loaded: LoadedInstance | None = None,
 ) -> RunResult:
     """Solve an instance and write its run folder.
 
@@ -87,6 +88,10 @@ def solve_instance(
     the whole call, from `options.started_at` (or this call) to the results written.
     `warm` is a `DecompositionState` from a related solve (a sweep's previous point);
     `RunResult.state` is this solve's, for the next.
+
+    `loaded`: the instance already read, with `scenarios` and `sets` applied (an analysis
+    that solves many variants of one instance makes them in memory); `path` then only
+    names it in the outputs.
     """
     from optimizer.model import build_model, prepare
     from optimizer.model.build import FAMILIES, chosen_leading, chosen_pairs
@@ -101,7 +106,8 @@ def solve_instance(
 
     note("reading and validating")
     t0 = time.perf_counter()
-    loaded = load_instance(path, scenarios=scenarios, sets=sets)
+    if loaded is None:
+        loaded = load_instance(path, scenarios=scenarios, sets=sets)
     timings["read"] = time.perf_counter() - t0
     t0 = time.perf_counter()
     valid = validate(loaded)
@@ -340,11 +346,13 @@ def solve_instance(
                      state=decomposed.state if decomposed is not None else None)
 
 
-def write_resolved_instance(target: Path, loaded: LoadedInstance) -> None:
+def write_resolved_instance(target: Path, loaded: LoadedInstance, table_as_csv: bool = False) -> None:
     """The instance as solved (scenarios and --set applied), table paths made absolute.
 
     The checker reads this file, so a what-if run is checked against the limits it was
-    solved under; `optimizer solve` on it reproduces the run.
+    solved under; `optimizer solve` on it reproduces the run. With `table_as_csv` the
+    township table is always written beside it as CSV (no geometry), which the checker
+    reads much faster than a GeoPackage when it checks many plans in many samples.
     """
     import yaml
 
@@ -352,13 +360,21 @@ def write_resolved_instance(target: Path, loaded: LoadedInstance) -> None:
     data["townships"] = {"path": str(loaded.townships_file), **(
         {"layer": loaded.spec.townships.layer} if not isinstance(loaded.spec.townships, str) and loaded.spec.townships.layer else {}
     )}
-    if any(a.path.startswith("townships.") for a in loaded.applied_overrides):
+    if table_as_csv or any(a.path.startswith("townships.") for a in loaded.applied_overrides):
         # The township table itself was changed: keep the changed copy beside the run.
         table = target.with_name("townships.resolved.csv")
         loaded.townships.to_csv(table, index=False, encoding="utf-8-sig")
         data["townships"] = table.name
     if loaded.site_file is not None:
         data["site_coefficients"] = str(loaded.site_file)
+        if loaded.site is not None and any(
+            a.path.startswith("site_coefficients.") and a.path.split(".")[1] not in ("path", "layer")
+            for a in loaded.applied_overrides
+        ):
+            # The site table was changed (`--set site_coefficients.<column>...`): keep the changed copy.
+            site = target.with_name("site.resolved.csv")
+            loaded.site.to_csv(site, index=False, encoding="utf-8-sig")
+            data["site_coefficients"] = site.name
     vt = loaded.village_tables
     if vt is not None:
         ref = loaded.spec.villages

@@ -36,12 +36,30 @@ STYLED = {
     ("gep.gpkg", "gep_by_township"): ("graduatedSymbol", "gep_total_yuan_per_ha"),
     ("comparison.gpkg", "townships"): ("categorizedSymbol", "change"),
     ("evaluate.gpkg", "plan"): ("categorizedSymbol", "verdict"),
+    ("stability.gpkg", "stability"): ("categorizedSymbol", "most_frequent_industry"),
+    ("stability.gpkg", "how_stable"): ("categorizedSymbol", "stability_class"),
+    ("alternatives.gpkg", "flexibility"): ("categorizedSymbol", "flexibility_class"),
+}
+
+#: Fuchuan's fruit prices, uncertain: enough for a few samples whose optima differ.
+FUCHUAN_UNCERTAINTY = {
+    "samples": 4, "seed": 11,
+    "parameters": {
+        "citrus_price": {"path": "industries.citrus.price_yuan_per_unit", "relative": True,
+                         "distribution": "uniform", "low": 0.3, "high": 1.4},
+    },
 }
 
 
 @pytest.fixture(scope="module")
 def folders(tmp_path_factory) -> dict[str, Path]:
-    """One real folder of each kind from Fuchuan (polygons): solve, gep, compare, evaluate."""
+    """One real folder of each kind from Fuchuan (polygons): solve, gep, compare, evaluate,
+    robust (stability) and alternatives (flexibility)."""
+    import yaml
+
+    from optimizer.analyses.alternatives import find_alternatives
+    from optimizer.analyses.robust import RobustSpec, run_robust
+
     root = tmp_path_factory.mktemp("clients")
     a = solve_instance(FUCHUAN, SolveOptions(), results_root=root / "results",
                        output=OutputOptions(export=("shp", "geojson")))  # fmt: skip
@@ -54,12 +72,21 @@ def folders(tmp_path_factory) -> dict[str, Path]:
     plan.to_csv(root / "citrus.csv", index=False)
     ev = evaluate_plan(FUCHUAN, root / "citrus.csv", optimum_run=a.run_dir, results_root=root / "results")
     assert ev.violations, "the all-citrus plan should break limits"
+    uncertain = root / "fuchuan"
+    shutil.copytree(FUCHUAN.parent, uncertain)
+    spec = yaml.safe_load(FUCHUAN.read_text(encoding="utf-8"))
+    spec["uncertainty"] = FUCHUAN_UNCERTAINTY
+    (uncertain / FUCHUAN.name).write_text(yaml.safe_dump(spec, allow_unicode=True, sort_keys=False), encoding="utf-8")
+    robust = run_robust(RobustSpec(instance=str(uncertain / FUCHUAN.name), robust=False), root / "robust", serial=True)
+    alternatives = find_alternatives(FUCHUAN, within=0.02, n=2, results_root=root / "results")
     return {"allocation.gpkg": a.run_dir, "gep.gpkg": gep, "comparison.gpkg": compared,
-            "evaluate.gpkg": ev.out_dir, "run_b": b.run_dir}  # fmt: skip
+            "evaluate.gpkg": ev.out_dir, "run_b": b.run_dir, "stability.gpkg": robust.folder,
+            "alternatives.gpkg": alternatives.folder}  # fmt: skip
 
 
 def _gpkgs(folders: dict[str, Path]) -> list[Path]:
-    return [folders[name] / name for name in ("allocation.gpkg", "gep.gpkg", "comparison.gpkg", "evaluate.gpkg")]
+    return [folders[name] / name for name in ("allocation.gpkg", "gep.gpkg", "comparison.gpkg", "evaluate.gpkg",
+                                              "stability.gpkg", "alternatives.gpkg")]
 
 
 def _data_layers(path: Path) -> list[str]:
@@ -182,6 +209,16 @@ def test_qgis_opens_every_layer_styled_with_aliases(folders):
 
     verdicts = {v for v, _ in got[("evaluate.gpkg", "plan")]["categories"]}
     assert "breaks_limits" in verdicts
+
+    stability = pd.read_csv(folders["stability.gpkg"] / "stability.csv", encoding="utf-8-sig")
+    assert got[("stability.gpkg", "stability")]["features"] == len(stability)
+    most = {v for v, _ in got[("stability.gpkg", "stability")]["categories"]}
+    assert set(stability["most_frequent_industry"]) <= most
+    classes = {v for v, _ in got[("stability.gpkg", "how_stable")]["categories"]}
+    assert set(stability["stability_class"]) <= classes <= {"always", "mostly", "leaning", "contested", "none"}
+    flex = pd.read_csv(folders["alternatives.gpkg"] / "flexibility.csv", encoding="utf-8-sig")
+    flex_classes = {v for v, _ in got[("alternatives.gpkg", "flexibility")]["categories"]}
+    assert set(flex["flexibility_class"]) <= flex_classes
 
     table = got[("allocation.gpkg", "county_totals")]
     assert table["valid"] and table["aliases"]["county"] == "县 (county)"

@@ -185,3 +185,64 @@ def _township_hint(tid: str, ids: set[str], unlisted: set[str], by_name: dict[st
         name = close.split("'")[1]
         return f"did you mean {', '.join(by_name[name])} ({name})?"
     return None
+
+
+def write_plan_folder(valid: ValidInstance, plan: pd.Series, folder: Path, extra: dict | None = None,
+                      command: str = "plan") -> tuple[dict, object]:
+    """Write a plan that the pipeline did not solve (a robust plan, an alternative) as a run folder.
+
+    The folder has what `optimizer solve` writes for a plan — allocation.csv,
+    county_totals.csv, allocation.gpkg, instance.resolved.yaml, summary.json and
+    manifest.json (written last) — plus check.json, the independent checker's verdict on
+    the plan against the instance (scenarios and --set applied). So `optimizer compare`,
+    `optimizer check` and QGIS take it like any run. `extra` goes into summary.json.
+    Returns (summary, checker report). The folder must not exist yet; it is written in
+    place (callers write into their own `.partial` folder or a resumable batch folder).
+    """
+    from optimizer.check import check_run
+    from optimizer.outputs import tables
+    from optimizer.outputs.gpkg import write_geopackage
+    from optimizer.outputs.workbook import write_run_workbook
+    from optimizer.outputs.write import sha256, versions, write_csv, write_json
+    from optimizer.run import write_resolved_instance
+
+    loaded = valid.loaded
+    folder.mkdir(parents=True, exist_ok=False)
+    alloc = tables.allocation_table(valid, plan)
+    industries = [i for i, ind in valid.spec.industries.items() if ind.candidate]
+    counties = tables.county_totals(alloc, industries)
+    tot = tables.totals(valid, alloc)
+    summary = {
+        "instance": valid.spec.name,
+        "run_id": folder.name,
+        "command": command,
+        "status": "given",  # not solved by the pipeline: see the extra fields for how it was made
+        "objective_yuan": tables.objective_value(valid, tot),
+        "bound_yuan": None,
+        "gap": None,
+        "double_count": valid.spec.objective.double_count,
+        "weights": {"gep": valid.spec.objective.gep_weight, "income": valid.spec.objective.income_weight},
+        "scenarios": list(loaded.scenarios),
+        "overrides_applied": [a.to_dict() for a in loaded.applied_overrides],
+        "totals": tot,
+        "market_revenue_loss_yuan": tables.market_losses(valid, alloc),
+        "per_county": counties.to_dict(orient="records"),
+        **(extra or {}),
+    }
+    write_csv(folder / "allocation.csv", alloc)
+    write_csv(folder / "county_totals.csv", counties)
+    write_resolved_instance(folder / "instance.resolved.yaml", loaded)
+    write_geopackage(folder / "allocation.gpkg", alloc, loaded.geometry, loaded.crs, tables.summary_table(summary), counties)
+    write_run_workbook(folder / "allocation.xlsx", alloc, counties, summary, None)
+    write_json(folder / "summary.json", summary)
+    report = check_run(folder / "instance.resolved.yaml", folder)
+    write_json(folder / "check.json", report.to_dict())
+    summary["check_ok"] = report.ok
+    write_json(folder / "summary.json", summary)
+    write_json(folder / "manifest.json", {
+        "tool": "karst-layout-optimizer", "command": command, "versions": versions(),
+        "instance_file": str(loaded.path.resolve()), "inputs": {str(p): sha256(p) for p in loaded.input_files},
+        "scenarios": list(loaded.scenarios), "overrides_diff": [str(a) for a in loaded.applied_overrides],
+        "check_ok": report.ok, "outputs": {p.name: sha256(p) for p in sorted(folder.iterdir())},
+    })
+    return summary, report

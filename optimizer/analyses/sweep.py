@@ -16,7 +16,9 @@ existing one with `--scheduler ADDRESS`. The chains do not depend on how many wo
 there are, so a sweep gives the same plans serially and in parallel.
 
 A point that fails is recorded (`points/<id>.failed.json`) and the batch goes on;
-`--resume SWEEP_DIR` runs only the points without a finished run folder.
+`--resume SWEEP_DIR` runs only the points without a finished run folder. The Dask
+machinery (chains, local cluster or scheduler, failures, resume, the folder lock) is
+`optimizer/analyses/points.py`, shared with `optimizer robust`.
 """
 
 from __future__ import annotations
@@ -25,12 +27,9 @@ import itertools
 import json
 import logging
 import math
-import os
 import re
 import secrets
-import traceback
 from collections.abc import Callable, Iterator
-from contextlib import contextmanager
 from dataclasses import asdict, dataclass, field
 from datetime import datetime
 from pathlib import Path
@@ -38,8 +37,8 @@ from typing import Any
 
 import pandas as pd
 
+from optimizer.analyses import points
 from optimizer.errors import InputError, Location, Problem
-from optimizer.solve import SolveOptions
 
 log = logging.getLogger(__name__)
 
@@ -113,100 +112,14 @@ def new_sweep_dir(results_root: Path, instance_name: str) -> Path:
 
 
 def point_done(sweep_dir: Path, point_id: str) -> bool:
-    """A finished run folder, or a recorded proof that the point has no feasible plan."""
-    points = sweep_dir / "points"
-    return (points / point_id / "manifest.json").exists() or (points / f"{point_id}.infeasible.json").exists()
+    """A finished run folder (a plan, or the answer "infeasible"), or an older run's infeasible marker."""
+    return points.point_done(sweep_dir, "points", point_id)
 
 
-def run_chain(spec_dict: dict[str, Any], sweep_dir: str, chain: list[dict[str, Any]]) -> list[dict[str, Any]]:
-    """Solve a chain of points in order, each starting from the previous plan.
-
-    Runs inside a Dask worker (or in-process when serial); never raises: a failing point
-    becomes a row with status 'failed' and the next point starts cold.
-    """
-    from optimizer.run import solve_instance
-
-    spec = SweepSpec(**{**spec_dict, "varies": [Vary(**v) for v in spec_dict["varies"]]})
-    options = SolveOptions(**spec.options)
-    root = Path(sweep_dir)
-    rows = []
-    previous = None
-    state = None  # what the previous decomposed point learnt (optimizer.solve.decompose.DecompositionState)
-    for point in chain:
-        pid = point["id"]
-        if point_done(root, pid):
-            marker = root / "points" / f"{pid}.infeasible.json"
-            if marker.exists():
-                rows.append(json.loads(marker.read_text(encoding="utf-8"))["row"])
-                previous = None
-            else:
-                row = _row_from_folder(root, point)
-                rows.append(row)
-                previous = _plan_from_folder(root / "points" / pid) if row["status"] != "infeasible" else None
-            continue
-        sets = [*spec.sets, *[f"{p}={v}" for p, v in point["values"].items()]]
-        try:
-            result = solve_instance(
-                Path(spec.instance), options, results_root=root, folder="points", run_id=pid,
-                scenarios=spec.scenarios, sets=sets, start_plan=previous if spec.warm_start else None,
-                warm=state,
-            )  # fmt: skip
-            state = result.state
-            if result.infeasible:  # an answer, not a failure: its folder holds the diagnosis
-                (root / "points" / f"{pid}.failed.json").unlink(missing_ok=True)
-                rows.append(_row_from_folder(root, point))
-                previous = None
-                continue
-            if result.run_dir is None:
-                raise RuntimeError(f"no plan: {result.summary['status']} ({result.summary.get('termination')})")
-            previous = result.plan
-            (root / "points" / f"{pid}.failed.json").unlink(missing_ok=True)
-            rows.append(_row_from_folder(root, point))
-        except Exception as exc:  # recorded, and the batch goes on
-            message = "; ".join(str(p) for p in exc.problems) if isinstance(exc, InputError) else f"{type(exc).__name__}: {exc}"
-            (root / "points").mkdir(parents=True, exist_ok=True)
-            (root / "points" / f"{pid}.failed.json").write_text(
-                json.dumps({"id": pid, "values": point["values"], "error": message,
-                            "traceback": traceback.format_exc()}, ensure_ascii=False, indent=2),
-                encoding="utf-8",
-            )  # fmt: skip
-            rows.append({"point": pid, **point["values"], "status": "failed", "error": message})
-            previous = None
-    return rows
-
-
-def _plan_from_folder(run_dir: Path) -> pd.Series:
-    """Industry per planning unit (township, or village of a village run) of a run folder."""
-    alloc = pd.read_csv(run_dir / "allocation.csv", dtype={"township_id": str, "village_id": str},
-                        encoding="utf-8-sig")  # fmt: skip
-    key = "village_id" if "village_id" in alloc.columns else "township_id"
-    return pd.Series(alloc["industry"].to_numpy(), index=alloc[key].to_numpy())
-
-
-def _row_from_folder(root: Path, point: dict[str, Any]) -> dict[str, Any]:
-    run_dir = root / "points" / point["id"]
-    s = json.loads((run_dir / "summary.json").read_text(encoding="utf-8"))
-    if s["status"] == "infeasible":
-        words = [c["text"] for c in s.get("conflicts", [])] + [r["text"] for r in s.get("least_relaxation", [])]
-        return {"point": point["id"], **point["values"], "status": "infeasible",
-                "error": "limits in conflict: " + ", ".join(s.get("infeasible_families") or [])
-                         + (" — " + "; ".join(words[:5]) if words else "")}  # fmt: skip
-    t = s["totals"]
-    row: dict[str, Any] = {"point": point["id"], **point["values"], "status": s["status"],
-                           "objective_yuan": s["objective_yuan"], "bound_yuan": s["bound_yuan"], "gap": s["gap"],
-                           "gep_total_yuan": t["gep_total_yuan"],
-                           "gep_regulating_cultural_yuan": t["gep_regulating_yuan"] + t["gep_cultural_yuan"],
-                           "farmer_income_yuan": t["farmer_income_after_price_steps_yuan"],
-                           "water_use_m3": t["water_use_m3"], "pv_capacity_mw": t["pv_capacity_mw"],
-                           "investment_yuan": t["investment_yuan"],
-                           "solve_s": s["timings_s"].get("solve"), "check_ok": s.get("check_ok")}  # fmt: skip
-    for ind, n in sorted(t.get("townships_by_industry", {}).items()):
-        row[f"townships_{ind}"] = n
-    for ind, n in sorted(t.get("villages_by_industry", {}).items()):  # a village instance
-        row[f"villages_{ind}"] = n
-    for ind, n in sorted(t.get("townships_by_leading_industry", {}).items()):
-        row[f"townships_leading_{ind}"] = n
-    return row
+def job(spec: SweepSpec) -> points.PointJob:
+    """The sweep as a batch of points for `optimizer.analyses.points`."""
+    return points.PointJob(instance=spec.instance, folder="points", scenarios=list(spec.scenarios),
+                           sets=list(spec.sets), options=dict(spec.options), warm_start=spec.warm_start)
 
 
 def run_sweep(
@@ -228,31 +141,9 @@ def run_sweep(
         return _run_sweep(spec, sweep_dir, scheduler=scheduler, workers=workers, serial=serial, progress=progress)
 
 
-@contextmanager
 def sweep_lock(sweep_dir: Path) -> Iterator[None]:
-    """An exclusive lock on `sweep_dir/sweep.lock` (released when the process ends, even if killed)."""
-    import fcntl
-
-    path = sweep_dir / "sweep.lock"
-    handle = open(path, "a+", encoding="utf-8")
-    try:
-        try:
-            fcntl.flock(handle, fcntl.LOCK_EX | fcntl.LOCK_NB)
-        except BlockingIOError:
-            handle.seek(0)
-            holder = handle.read().strip() or "another process"
-            raise InputError([Problem(
-                Location(sweep_dir),
-                f"another `optimizer sweep` is running on this folder ({holder})",
-                "wait for it to finish (or stop it), then resume",
-            )]) from None
-        handle.seek(0)
-        handle.truncate()
-        handle.write(f"pid {os.getpid()}, since {datetime.now().isoformat(timespec='seconds')}")
-        handle.flush()
-        yield
-    finally:
-        handle.close()
+    """An exclusive lock on the sweep folder (see `points.folder_lock`)."""
+    return points.folder_lock(sweep_dir, "optimizer sweep")
 
 
 def _run_sweep(
@@ -264,120 +155,32 @@ def _run_sweep(
     serial: bool,
     progress: Callable[[int, int, int], None] | None,
 ) -> pd.DataFrame:
-    points = spec.points()
-    definition = {"spec": asdict(spec), "points": points, "created": datetime.now().isoformat()}
+    pts = spec.points()
+    definition = {"spec": asdict(spec), "points": pts, "created": datetime.now().isoformat()}
     spec_file = sweep_dir / "sweep.json"
     if not spec_file.exists():
         spec_file.write_text(json.dumps(definition, ensure_ascii=False, indent=2), encoding="utf-8")
-    chains: dict[int, list[dict[str, Any]]] = {}
-    for p in points:
-        chains.setdefault(p["chain"], []).append(p)
-    spec_dict = asdict(spec)
-    todo = sum(1 for p in points if not point_done(sweep_dir, p["id"]))
-    log.info("sweep %s: %d points in %d chains, %d to run", sweep_dir.name, len(points), len(chains), todo)
-    rows: list[dict[str, Any]] = []
-    done = failed = 0
-    total = len(points)
-
-    def account(chain_rows: list[dict[str, Any]]) -> None:
-        nonlocal done, failed
-        rows.extend(chain_rows)
-        done += len(chain_rows)
-        failed += sum(1 for r in chain_rows if r["status"] == "failed")
-        if progress:
-            progress(done, failed, total)
-
-    if serial:
-        for chain in chains.values():
-            account(run_chain(spec_dict, str(sweep_dir), chain))
-    else:
-        from dask.distributed import Client, LocalCluster, as_completed
-
-        if not log.isEnabledFor(logging.DEBUG):
-            # The scheduler and nannies log every connection at INFO, and tracebacks when
-            # a sweep is interrupted; a planner needs none of it (-vv shows it again).
-            logging.getLogger("distributed").setLevel(logging.CRITICAL)
-        cluster = None
-        if scheduler:
-            client = Client(scheduler)
-        else:
-            n = workers or max(1, min(os.cpu_count() or 1, len(chains)))
-            quiet = logging.DEBUG if log.isEnabledFor(logging.DEBUG) else logging.ERROR
-            cluster = LocalCluster(n_workers=n, threads_per_worker=1, processes=True, dashboard_address=None,
-                                   silence_logs=quiet)
-            client = Client(cluster)
-        try:
-            futures = {client.submit(run_chain, spec_dict, str(sweep_dir), chain, pure=False): chain
-                       for chain in chains.values()}  # fmt: skip
-            for fut in as_completed(futures):
-                try:
-                    account(fut.result())
-                except Exception as exc:  # a worker died: every point of its chain failed
-                    account([{"point": p["id"], **p["values"], "status": "failed",
-                              "error": f"worker lost: {exc}"} for p in futures[fut]])  # fmt: skip
-        finally:
-            client.close()
-            if cluster is not None:
-                cluster.close()
-    order = {p["id"]: k for k, p in enumerate(points)}
-    table = pd.DataFrame(rows).sort_values("point", key=lambda s: s.map(order)).reset_index(drop=True)
+    batch = [{**p, "sets": [f"{path}={v}" for path, v in p["values"].items()]} for p in pts]
+    rows = points.run_points(job(spec), sweep_dir, batch, scheduler=scheduler, workers=workers, serial=serial,
+                             progress=progress)
+    table = pd.DataFrame(rows).reset_index(drop=True)
     table = _changed_from_first(sweep_dir, table)
-    table = _within_gaps(table)
-    notes = gap_notes(table)
-    (sweep_dir / "sweep_notes.txt").write_text("".join(f"{n}\n" for n in notes), encoding="utf-8")
-    for n in notes:
-        log.warning("%s", n)
-    table.attrs["notes"] = notes
     table.to_csv(sweep_dir / "sweep_summary.csv", index=False, encoding="utf-8-sig", float_format="%.12g")
     _plot(table, spec, sweep_dir / "sweep.png")
     return table
-
-
-def _within_gaps(table: pd.DataFrame) -> pd.DataFrame:
-    """Per point: is its objective's difference from the previous point smaller than the two gaps?
-
-    Each point's plan is only known to within its own gap of its optimum; when two
-    neighbouring points differ by less than that, the difference may be the solver's
-    stopping point, not the what-if.
-    """
-    if "objective_yuan" not in table.columns or "gap" not in table.columns:
-        return table
-    flags: list[bool | None] = [None]
-    for k in range(1, len(table)):
-        a, b = table.iloc[k - 1], table.iloc[k]
-        ok = all(pd.notna(x) for x in (a.get("objective_yuan"), b.get("objective_yuan"), a.get("gap"), b.get("gap")))
-        if not ok:
-            flags.append(None)
-            continue
-        scale = max(abs(a["objective_yuan"]), abs(b["objective_yuan"]), 1.0)
-        flags.append(bool(abs(b["objective_yuan"] - a["objective_yuan"]) <= (a["gap"] + b["gap"]) * scale))
-    table["difference_within_gaps"] = flags
-    return table
-
-
-def gap_notes(table: pd.DataFrame) -> list[str]:
-    """Warnings for a sweep whose points' gaps are as large as the differences between them."""
-    if "difference_within_gaps" not in table.columns:
-        return []
-    flagged = [str(p) for p, f in zip(table["point"], table["difference_within_gaps"]) if f is True]
-    if not flagged:
-        return []
-    return [f"{len(flagged)} of {len(table) - 1} steps between neighbouring points differ by less than the points' "
-            f"gaps ({', '.join(flagged[:6])}{' …' if len(flagged) > 6 else ''}): those differences may be where the "
-            "solver stopped, not the effect of the change; solve with a smaller --gap (or more time) to tell."]
 
 
 def _changed_from_first(sweep_dir: Path, table: pd.DataFrame) -> pd.DataFrame:
     ok = table[~table["status"].isin(["failed", "infeasible"])]
     if ok.empty:
         return table
-    first = _plan_from_folder(sweep_dir / "points" / ok["point"].iloc[0])
+    first = points.plan_from_folder(sweep_dir / "points" / ok["point"].iloc[0])
     changed = []
     for pid, status in zip(table["point"], table["status"]):
         if status in ("failed", "infeasible"):
             changed.append(None)
             continue
-        plan = _plan_from_folder(sweep_dir / "points" / pid)
+        plan = points.plan_from_folder(sweep_dir / "points" / pid)
         changed.append(int((plan.reindex(first.index) != first).sum()))
     villages = "village_id" in pd.read_csv(sweep_dir / "points" / ok["point"].iloc[0] / "allocation.csv", nrows=0,
                                            encoding="utf-8-sig").columns  # fmt: skip
@@ -396,7 +199,12 @@ def _plot(table: pd.DataFrame, spec: SweepSpec, target: Path) -> None:
     if ok.empty:
         return
     x_path = spec.varies[0].path
-    cjk = _has_cjk_font()
+    from optimizer.outputs.figures import cjk_font
+
+    font = cjk_font()  # Chinese names in the legend only where a font can draw them
+    if font:
+        matplotlib.rcParams["font.sans-serif"] = [font, *matplotlib.rcParams["font.sans-serif"]]
+    cjk = font is not None
     x = ok[x_path].astype(str).str.rstrip("*")
     try:
         ok["_x"] = x.astype(float)
@@ -420,18 +228,6 @@ def _plot(table: pd.DataFrame, spec: SweepSpec, target: Path) -> None:
     fig.savefig(target, dpi=110)
     plt.close(fig)
 
-
-def _has_cjk_font() -> bool:
-    from matplotlib import font_manager
-
-    names = {f.name for f in font_manager.fontManager.ttflist}
-    for name in ("Noto Sans CJK SC", "Noto Sans SC", "WenQuanYi Zen Hei", "Source Han Sans SC", "SimHei"):
-        if name in names:
-            import matplotlib
-
-            matplotlib.rcParams["font.sans-serif"] = [name, *matplotlib.rcParams["font.sans-serif"]]
-            return True
-    return False
 
 
 def _label(path: str, cjk: bool) -> str:

@@ -120,19 +120,25 @@ def _read_table(path: Path, layer: str | None, text_columns: Iterable[str]) -> p
 def read_townships(inst: Instance) -> pd.DataFrame:
     """The township table: required columns checked, ids as text, figures as numbers."""
     path, layer = _table_ref(inst.townships_ref, inst.path.parent, "townships")
-    df = _read_table(path, layer, TOWNSHIP_TEXT)
-    missing = [c for c in TOWNSHIP_REQUIRED if c not in df.columns]
+    return _typed_units(path, layer, "township", TOWNSHIP_TEXT, TOWNSHIP_REQUIRED).reset_index(drop=True)
+
+
+def _typed_units(path: Path, layer: str | None, unit: str, text: Any, required: Any) -> pd.DataFrame:
+    """A table of planning units (townships or villages): required columns, ids once each."""
+    df = _read_table(path, layer, text)
+    missing = [c for c in required if c not in df.columns]
     if missing:
-        raise ValueError(f"{path}: township table lacks column(s) {', '.join(missing)}")
-    for col in TOWNSHIP_TEXT:
+        raise ValueError(f"{path}: {unit} table lacks column(s) {', '.join(missing)}")
+    for col in text:
         if col in df.columns:
             df[col] = strings(df[col])
     for col in TOWNSHIP_NUMERIC:
         df[col] = pd.to_numeric(df[col], errors="coerce")
-    dupes = df["township_id"][df["township_id"].duplicated()].unique().tolist()
+    key = f"{unit}_id"
+    dupes = df[key][df[key].duplicated()].unique().tolist()
     if dupes:
-        raise ValueError(f"{path}: township id(s) appear more than once: {', '.join(dupes)}")
-    return df.reset_index(drop=True)
+        raise ValueError(f"{path}: {unit} id(s) appear more than once: {', '.join(dupes)}")
+    return df
 
 
 @dataclass
@@ -253,18 +259,7 @@ def read_villages(inst: Instance, towns: pd.DataFrame) -> pd.DataFrame:
     and county, city and basin come from that township.
     """
     path, layer = _table_ref(inst.villages_ref, inst.path.parent, "villages")
-    df = _read_table(path, layer, VILLAGE_TEXT)
-    missing = [c for c in VILLAGE_REQUIRED if c not in df.columns]
-    if missing:
-        raise ValueError(f"{path}: village table lacks column(s) {', '.join(missing)}")
-    for col in VILLAGE_TEXT:
-        if col in df.columns:
-            df[col] = strings(df[col])
-    for col in TOWNSHIP_NUMERIC:
-        df[col] = pd.to_numeric(df[col], errors="coerce")
-    dupes = df["village_id"][df["village_id"].duplicated()].unique().tolist()
-    if dupes:
-        raise ValueError(f"{path}: village id(s) appear more than once: {', '.join(dupes)}")
+    df = _typed_units(path, layer, "village", VILLAGE_TEXT, VILLAGE_REQUIRED)
     parent = towns.set_index("township_id")
     units = pd.DataFrame(
         {

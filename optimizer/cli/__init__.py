@@ -24,7 +24,21 @@ import typer
 from rich.logging import RichHandler
 
 import optimizer
-from optimizer.cli import compare, evaluate, gep, instances, report, solve, sweep, tools, validate
+from optimizer.cli import (
+    alternatives,
+    compare,
+    evaluate,
+    frontier,
+    gep,
+    instances,
+    report,
+    robust,
+    solve,
+    sweep,
+    tools,
+    validate,
+    value,
+)
 from optimizer.cli.common import EPILOG, Exit, err, fail_input, out, print_infeasible, state
 from optimizer.errors import InfeasibleInstance, InputError
 
@@ -85,7 +99,8 @@ def main_options(
     state["quiet"] = quiet
 
 
-for _module in (solve, validate, sweep, compare, gep, evaluate, instances, report, tools):
+for _module in (solve, validate, sweep, frontier, value, robust, alternatives, compare, gep, evaluate, instances, report,
+                tools):
     _module.register(app)
 
 
@@ -114,7 +129,8 @@ def _globals_first(argv: list[str]) -> list[str]:
             flags.append(tok)
             continue
         takes_value = prev.startswith("-") and prev not in _GLOBAL_FLAGS and "=" not in prev and prev not in (
-            "--serial", "--json", "--warm-start", "--cold-start", "--no-write", "--help", "--version")
+            "--serial", "--json", "--warm-start", "--cold-start", "--no-write", "--help", "--version",
+            "--no-robust-plan", "--prove-forced")
         if tok in _GLOBAL_FLAGS and not takes_value:
             flags.append(tok)
         else:

@@ -24,7 +24,7 @@ from pydantic import ValidationError
 from optimizer.errors import InputError, Location, Problem, did_you_mean
 from optimizer.i18n import _
 from optimizer.instance.cells import IndustryFacts, check_baselines, check_site, typed_townships
-from optimizer.instance.overrides import apply_one, apply_to_table, parse_set, scenario_overrides, set_origin
+from optimizer.instance.overrides import apply_one, apply_to_site, apply_to_table, parse_set, scenario_overrides, set_origin
 from optimizer.instance.schema import RANGES, Instance, TableRef, allowed_keys
 from optimizer.instance.tables import Table, read_table
 from optimizer.instance.yamlfile import PathKey, YamlDocument, load_yaml, yaml_location
@@ -220,7 +220,10 @@ def load_instance(
     # `townships.<column>[.<id>]` changes the township table, after it is read.
     table_overrides = [ov for ov in overrides if len(ov.path) >= 2 and ov.path[0] == "townships"
                        and ov.path[1] not in ("path", "layer")]
-    overrides = [ov for ov in overrides if ov not in table_overrides]
+    # `site_coefficients.<column>[.<industry>[.<id>]]` changes the site table, after it is read.
+    site_overrides = [ov for ov in overrides if len(ov.path) >= 2 and ov.path[0] == "site_coefficients"
+                      and ov.path[1] not in ("path", "layer")]
+    overrides = [ov for ov in overrides if ov not in table_overrides and ov not in site_overrides]
     for ov in overrides:
         keys = tuple(str(p) for p in ov.path)
         created = next((keys[:end] for end in range(1, len(keys)) if _get(data, ov.path[:end]) is None), None)
@@ -307,6 +310,18 @@ def load_instance(
             except InputError as exc:
                 unreadable = True
                 problems.extend(exc.problems)
+    if site_overrides:
+        for ov in site_overrides:
+            if site is None:
+                if sref is None:  # (an unreadable table is reported above)
+                    problems.append(Problem(ov.origin, _("{source}: '{path}': the instance has no site-coefficient table")
+                                            .format(source=ov.source, path=ov.dotted), path=ov.dotted))
+                continue
+            done, problem = apply_to_site(site, ov)
+            if problem is not None:
+                problems.append(problem)
+            else:
+                applied.append(done)
     village_tables = None
     if spec is not None:
         from optimizer.instance.villages import input_files as village_files

@@ -376,3 +376,77 @@ def apply_to_table(table: Any, ov: Override) -> tuple[Applied | None, Problem | 
     old_desc: Any = old.iloc[0] if len(ov.path) == 3 else f"{len(old)} rows"
     new_desc: Any = new.iloc[0] if len(ov.path) == 3 else f"{ov.text} (each row)" if factor is not None else ov.text
     return Applied(ov.dotted, old_desc, new_desc, ov.source), None
+
+
+def site_column(path: tuple[str | int, ...]) -> tuple[str, tuple[str, ...]]:
+    """`site_coefficients.<column>[.<industry>[.<township>]]` → (column, selectors).
+
+    GEP quantity columns carry a dot themselves (`gep.soil_retention`), so
+    `site_coefficients.gep.soil_retention.citrus` names column `gep.soil_retention`.
+    """
+    parts = [str(p) for p in path[1:]]
+    if parts and parts[0] == "gep" and len(parts) >= 2:
+        return f"gep.{parts[1]}", tuple(parts[2:])
+    return (parts[0] if parts else ""), tuple(parts[1:])
+
+
+def apply_to_site(site: Any, ov: Override) -> tuple[Applied | None, Problem | None]:
+    """`site_coefficients.<column>[.<industry>[.<township id>]]`: change site-table cells.
+
+    Why: township-specific figures live in the site table, so "citrus yields fall 20%"
+    must reach them too (`site_coefficients.yield_per_ha.citrus=0.8*`). A factor scales
+    each non-blank cell of the selected rows and leaves blank cells blank (they keep the
+    industry's value, which a path under `industries.` changes); a value sets every
+    selected cell.
+    """
+    import difflib
+
+    import pandas as pd
+
+    from optimizer.i18n import _
+
+    column, selectors = site_column(ov.path)
+    fixed = [c for c in site.columns if c not in ("township_id", "industry", "source") and not str(c).startswith("note")]
+    if column not in fixed:
+        close = difflib.get_close_matches(column, fixed, n=1)
+        return None, Problem(
+            ov.origin,
+            _("{source}: unknown path '{path}': '{column}' is not a column of the site-coefficient table").format(
+                source=ov.source, path=ov.dotted, column=column),
+            _("did you mean {source} site_coefficients.{fix}?").format(source=ov.source, fix=close[0]) if close else None,
+            path=ov.dotted,
+        )
+    if len(selectors) > 2:
+        return None, Problem(ov.origin, _("{source}: '{path}' is too deep: use site_coefficients.<column>[.<industry>[.<township id>]]").format(
+            source=ov.source, path=ov.dotted))
+    rows = pd.Series(True, index=site.index)
+    industries = site["industry"].astype(str).str.strip()
+    if selectors:
+        rows &= industries == selectors[0]
+        if not rows.any():
+            return None, Problem(ov.origin, _("{source}: the site-coefficient table has no row of industry '{industry}'").format(
+                source=ov.source, industry=selectors[0]), did_you_mean(selectors[0], sorted(set(industries))), path=ov.dotted)
+    if len(selectors) == 2:
+        ids = site["township_id"].astype(str).str.strip()
+        rows &= ids == selectors[1]
+        if not rows.any():
+            return None, Problem(ov.origin, _("{source}: the site-coefficient table has no row ({township}, {industry})").format(
+                source=ov.source, township=selectors[1], industry=selectors[0]),
+                did_you_mean(selectors[1], sorted(set(ids[industries == selectors[0]]))), path=ov.dotted)
+    old = site.loc[rows, column].astype(str).str.strip()
+    factor = _factor(ov.text)
+    if factor is not None:
+        filled = old != ""
+        numbers = pd.to_numeric(old.where(filled), errors="coerce")
+        if (numbers.isna() & filled).any():
+            return None, Problem(ov.origin, _("{source}: '{path}' has non-numeric cells, so '{text}' cannot apply").format(
+                source=ov.source, path=ov.dotted, text=ov.text))
+        new = old.copy()
+        new[filled] = (numbers[filled] * factor).map(lambda v: repr(float(v)))
+    else:
+        new = pd.Series(str(_value(ov.text)), index=old.index)
+    site.loc[rows, column] = new
+    n = int(rows.sum())
+    old_desc: Any = old.iloc[0] if len(selectors) == 2 else f"{n} rows"
+    new_desc: Any = new.iloc[0] if len(selectors) == 2 else (f"{ov.text} (each row)" if factor is not None else ov.text)
+    return Applied(ov.dotted, old_desc, new_desc, ov.source), None

@@ -471,6 +471,126 @@ def name_problem(name: str) -> str | None:
     return None
 
 
+#: Distributions an uncertain figure may follow (docs/uncertainty.md).
+DISTRIBUTIONS: tuple[str, ...] = ("uniform", "triangular", "normal", "lognormal", "discrete")
+
+#: The keys each distribution needs, and those it may also take.
+DISTRIBUTION_KEYS: dict[str, tuple[tuple[str, ...], tuple[str, ...]]] = {
+    "uniform": (("low", "high"), ()),
+    "triangular": (("low", "mode", "high"), ()),
+    "normal": (("mean", "sd"), ("low", "high")),
+    "lognormal": (("mean", "sd"), ()),
+    "discrete": (("values", "probabilities"), ()),
+}
+
+
+class UncertainParameter(_Strict):
+    """One uncertain figure: the paths it moves (as `--set` names them) and its distribution.
+
+    With `relative: true` the drawn numbers are factors of the instance's own value at each
+    path (1.0 = as written), like `0.7*` in `--set`; a factor on an industry's per-hectare
+    figure also moves that figure's township-specific values in the site table, so that
+    "apple prices fall 30%" means everywhere. Several paths in one parameter move together
+    (one draw for all of them).
+    """
+
+    path: str | None = Field(default=None, description="The dotted path of one figure, as for --set.")
+    paths: list[str] = Field(default_factory=list, description="Several paths moved by the same draw.")
+    relative: bool = Field(
+        default=False, description="True: the numbers are factors of the instance's value (1.0 = as written)."
+    )
+    distribution: Literal["uniform", "triangular", "normal", "lognormal", "discrete"] = Field(
+        description="uniform (low, high), triangular (low, mode, high), normal (mean, sd; optional "
+        "low/high truncate it), lognormal (mean, sd of the figure itself), discrete (values, probabilities)."
+    )
+    low: float | None = Field(default=None, description="Lower end (uniform, triangular) or truncation bound (normal).")
+    mode: float | None = Field(default=None, description="Most likely value (triangular).")
+    high: float | None = Field(default=None, description="Upper end (uniform, triangular) or truncation bound (normal).")
+    mean: float | None = Field(default=None, description="Mean (normal before truncation; lognormal).")
+    sd: float | None = Field(default=None, gt=0, description="Standard deviation, > 0 (normal before truncation; lognormal).")
+    values: list[float] = Field(default_factory=list, description="Scenario values (discrete).")
+    probabilities: list[float] = Field(
+        default_factory=list, description="Scenario probabilities (discrete), each in [0, 1], summing to 1."
+    )
+    source: str | None = Field(default=None, description="Where the range comes from.")
+    estimate: bool = Field(default=False, description="True where the range is an informed estimate.")
+
+    @field_validator("probabilities")
+    @classmethod
+    def _a_distribution(cls, probabilities: list[float]) -> list[float]:
+        if any(not 0 <= p <= 1 for p in probabilities):
+            raise ValueError(_("every probability must be between 0 and 1"))
+        if probabilities and abs(sum(probabilities) - 1.0) > 1e-6:
+            raise ValueError(_("probabilities must sum to 1 (they sum to {total:.6g})").format(total=sum(probabilities)))
+        return probabilities
+
+    @model_validator(mode="after")
+    def _well_formed(self) -> UncertainParameter:
+        problems: list[str] = []
+        if (self.path is None) == (not self.paths):
+            problems.append(_("give exactly one of path or paths"))
+        need, may = DISTRIBUTION_KEYS[self.distribution]
+        given = {k for k in ("low", "mode", "high", "mean", "sd") if getattr(self, k) is not None}
+        given |= {k for k in ("values", "probabilities") if getattr(self, k)}
+        missing = [k for k in need if k not in given]
+        extra = sorted(given - set(need) - set(may))
+        if missing:
+            problems.append(_("a {dist} distribution needs {keys}").format(dist=self.distribution, keys=", ".join(missing)))
+        if extra:
+            problems.append(_("a {dist} distribution takes no {keys}").format(dist=self.distribution, keys=", ".join(extra)))
+        lo, mo, hi = self.low, self.mode, self.high
+        if self.distribution in ("uniform", "triangular") and lo is not None and hi is not None and not lo < hi:
+            problems.append(_("low ({low:g}) must be below high ({high:g})").format(low=lo, high=hi))
+        if self.distribution == "triangular" and None not in (lo, mo, hi) and not lo <= mo <= hi:  # type: ignore[operator]
+            problems.append(_("mode ({mode:g}) must lie between low ({low:g}) and high ({high:g})").format(mode=mo, low=lo, high=hi))
+        if self.distribution == "normal" and lo is not None and hi is not None and not lo < hi:
+            problems.append(_("the truncation bounds need low ({low:g}) below high ({high:g})").format(low=lo, high=hi))
+        elif self.distribution == "normal" and self.mean is not None and self.sd is not None and (lo, hi) != (None, None):
+            from statistics import NormalDist
+
+            z = NormalDist(self.mean, self.sd)
+            kept = (1.0 if hi is None else z.cdf(hi)) - (0.0 if lo is None else z.cdf(lo))
+            if kept < 1e-6:
+                problems.append(_("the truncation bounds keep almost none of the normal distribution "
+                                  "(mean {mean:g}, sd {sd:g}, bounds {low} to {high})").format(
+                    mean=self.mean, sd=self.sd, low="−∞" if lo is None else f"{lo:g}", high="∞" if hi is None else f"{hi:g}"))
+        if self.distribution == "lognormal" and self.mean is not None and self.mean <= 0:
+            problems.append(_("a lognormal figure is positive: its mean must be > 0 (got {mean:g})").format(mean=self.mean))
+        if self.distribution == "discrete" and self.values and self.probabilities:
+            if len(self.values) != len(self.probabilities):
+                problems.append(_("{n} values but {m} probabilities").format(n=len(self.values), m=len(self.probabilities)))
+        if problems:
+            raise ValueError("; ".join(problems))
+        return self
+
+    @property
+    def targets(self) -> list[str]:
+        """The paths this parameter moves, in order."""
+        return [self.path] if self.path is not None else list(self.paths)
+
+
+class Correlation(_Strict):
+    """Parameters whose draws are correlated, each pair with `coefficient` (a Gaussian copula)."""
+
+    parameters: list[str] = Field(min_length=2, description="Names of parameters under `uncertainty.parameters`.")
+    coefficient: float = Field(ge=-1, le=1, description="Correlation of every pair in the group, in the copula's normal scores.")
+    source: str | None = None
+    estimate: bool = False
+
+
+class Uncertainty(_Strict):
+    """What is uncertain, how it is distributed and how many samples `optimizer robust` draws.
+
+    Sampling: a Gaussian copula (independent standard normals, correlated by `correlations`,
+    mapped through each parameter's inverse distribution function), reproducible from `seed`.
+    """
+
+    samples: int = Field(default=100, ge=1, le=100_000, description="Number of samples drawn.")
+    seed: int = Field(default=20260101, ge=0, description="Random seed: the same seed draws the same samples.")
+    parameters: dict[str, UncertainParameter] = Field(min_length=1, description="Uncertain figures by name.")
+    correlations: list[Correlation] = Field(default_factory=list, description="Correlated groups of parameters.")
+
+
 class Instance(_Strict):
     """An instance: townships (a table), industries, constraints and objective."""
 
@@ -509,6 +629,10 @@ class Instance(_Strict):
     )
     scenarios: dict[str, list[str]] = Field(
         default_factory=dict, description="Named lists of overrides, applied in order (--scenario NAME)."
+    )
+    uncertainty: Uncertainty | None = Field(
+        default=None,
+        description="Optional: distributions of uncertain figures, for `optimizer robust` (docs/uncertainty.md).",
     )
 
     @field_validator("name")

@@ -23,6 +23,7 @@ from optimizer.instance.coefficients import baseline, gate_failures, pair_table
 from optimizer.instance.load import LoadedInstance
 from optimizer.instance.schema import MAX_DERIVED_YUAN_PER_HA
 from optimizer.instance.villages import validate_villages
+from optimizer.instance.uncertainty import check_uncertainty
 
 log = logging.getLogger(__name__)
 
@@ -479,6 +480,8 @@ def validate(inst: LoadedInstance) -> ValidInstance:
     _check_references(inst, t, problems)
     if not t.empty:
         _check_counties(inst, t, problems)
+    if inst.spec.uncertainty is not None and not t.empty:
+        problems.extend(check_uncertainty(inst, t))
     village = validate_villages(inst, t, problems) if not t.empty else None
     if problems:
         raise InputError(_sorted(problems))

@@ -131,6 +131,47 @@ COLUMNS: dict[str, tuple[str, str, str]] = {
     "column": ("列名", "column", ""),
     "label_zh": ("中文名称", "Chinese name", ""),
     "label_en": ("英文名称", "English name", ""),
+    # robust (stability over samples) and alternatives (flexibility)
+    "samples_solved": ("有解样本数", "samples with a plan", ""),
+    "most_frequent_industry": ("最常见产业", "most frequent industry", ""),
+    "stability": ("稳定度", "stability: share of samples with the most frequent industry", ""),
+    "stability_class": ("稳定程度", "how stable", ""),
+    "industries_taken": ("出现的产业数", "industries taken", ""),
+    "nominal_industry": ("名义方案产业", "industry of the nominal plan", ""),
+    "nominal_share": ("名义方案产业的样本占比", "share of samples for the nominal plan's industry", ""),
+    "robust_industry": ("稳健方案产业", "industry of the robust plan", ""),
+    "robust_differs_from_nominal": ("稳健方案与名义方案不同", "robust plan differs from the nominal plan", ""),
+    "forced": ("固定", "forced: the same industry in every plan found", ""),
+    "forced_proven": ("已证明固定", "forced, proven: no plan within the slack changes it", ""),
+    "could_also_take": ("也可选择", "could also take, within the slack", ""),
+    "flexibility_class": ("灵活性", "flexibility", ""),
+    "industries": ("各方案中的产业", "industries across the plans", ""),
+    "plans": ("方案数", "plans", ""),
+    "kept": ("保持最优方案产业", "kept as in the optimum", ""),
+    "status": ("状态", "status", ""),
+    "nominal": ("名义方案", "nominal plan", ""),
+    "samples": ("样本数", "samples", ""),
+    "objective_yuan": ("目标函数值", "objective", "yuan/yr"),
+    "objective_as_written_yuan": ("按原算例的目标函数值", "objective at the instance's own figures", "yuan/yr"),
+    "probability_any_limit_broken": ("任一约束被突破的概率", "probability that some limit is broken", ""),
+    "regret_mean_yuan": ("平均遗憾值", "mean regret", "yuan/yr"),
+    "regret_max_yuan": ("最大遗憾值", "largest regret", "yuan/yr"),
+    "regret_samples": ("计算遗憾值的样本数", "samples with a regret", ""),
+    "probability": ("突破概率", "probability broken", ""),
+    "samples_broken": ("被突破的样本数", "samples in which it is broken", ""),
+    "mean_excess": ("平均超出量", "mean excess", ""),
+    "worst_excess": ("最大超出量", "worst excess", ""),
+    "worst_sample": ("最差样本", "worst sample", ""),
+    "worst_message": ("最差样本说明", "worst sample, in words", ""),
+    "loss_yuan": ("与最优相比的损失", "loss against the optimum", "yuan/yr"),
+    "loss_share": ("损失比例", "loss, share of the optimum", ""),
+    "floor_yuan": ("目标函数下限", "objective floor", "yuan/yr"),
+    "within_slack": ("在允许范围内", "within the slack", ""),
+    "check_ok": ("独立校验通过", "independent check passed", ""),
+    "gep_regulating_cultural_yuan": ("GEP 调节与文化服务", "GEP regulating and cultural", "yuan/yr"),
+    "hectares_changed_from_optimum": ("与最优方案相比改变的面积", "hectares changed from the optimum", "ha"),
+    "min_distance_to_earlier": ("与先前方案的最小差异", "least difference to the earlier plans", ""),
+    "diversity_bound": ("差异上界", "difference bound", ""),
 }
 
 # Prefix rules: (prefix, Chinese template, English template).
@@ -176,6 +217,21 @@ def _words(column: str) -> tuple[str, str, str] | None:
     if column.startswith("townships_") and len(column) > len("townships_"):
         industry = column[len("townships_"):]
         return f"乡镇数：{industry}", f"townships: {industry}", ""
+    for suffix, zh_t, en_t in (("_mean", "{}均值", "{}, mean"), ("_p5", "{}第 5 百分位", "{}, 5th percentile"),
+                               ("_worst", "{}最差值", "{}, worst"), ("_cvar", "{} CVaR", "{}, CVaR")):
+        if column.endswith(suffix) and len(column) > len(suffix):  # robust: figures over the samples
+            inner = _words(column[: -len(suffix)])
+            if inner:
+                return _zh(zh_t.format(inner[0])), en_t.format(inner[1]), inner[2]
+    if column.startswith("plans_") and len(column) > len("plans_"):  # alternatives: plans per industry
+        industry = column[len("plans_"):]
+        return f"方案数：{industry}", f"plans: {industry}", ""
+    if column.startswith("industry_") and len(column) > len("industry_"):  # alternatives: industry per plan
+        plan = column[len("industry_"):]
+        return f"产业：{plan}", f"industry: {plan}", ""
+    if column.startswith("share_") and len(column) > len("share_"):  # robust: of samples; villages: of area
+        industry = column[len("share_"):]
+        return f"占比：{industry}", f"share: {industry}", ""
     return None
 
 
