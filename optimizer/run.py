@@ -10,7 +10,7 @@ from __future__ import annotations
 import logging
 import time
 from collections.abc import Callable
-from dataclasses import dataclass, field
+from dataclasses import dataclass, field, replace
 from pathlib import Path
 from typing import Any
 
@@ -24,7 +24,8 @@ from optimizer.outputs.gpkg import write_geopackage
 from optimizer.outputs.report import write_run_report
 from optimizer.outputs.workbook import write_run_workbook
 from optimizer.outputs.write import final_path, run_folder, sha256, versions, write_csv, write_json
-from optimizer.solve.options import SolveOptions, SolveOutcome
+from optimizer.solve.method import choose_method
+from optimizer.solve.options import Clock, SolveOptions, SolveOutcome
 
 log = logging.getLogger(__name__)
 
@@ -41,6 +42,7 @@ class RunResult:
     check_ok: bool | None = None
     check_messages: list[str] = field(default_factory=list)
     plan: pd.Series | None = None  # industry per township; a sweep's next point starts from it
+    state: Any = None  # DecompositionState of a decomposed solve: warm start for a related solve
 
     @property
     def has_plan(self) -> bool:
@@ -69,6 +71,7 @@ def solve_instance(
     start_plan: pd.Series | None = None,
     progress: Callable[[dict[str, Any]], None] | None = None,
     output: OutputOptions | None = None,
+    warm: Any = None,
     loaded: LoadedInstance | None = None,
 ) -> RunResult:
     """Solve an instance and write its run folder.
@@ -80,6 +83,11 @@ def solve_instance(
 
     `output` sets the language of the map's and workbook's labels and the extra export
     formats of the allocation layer (default: both languages, GeoPackage only).
+    `options.method` picks HiGHS on the whole model or the county decomposition (`auto`
+    decides by size and structure and the summary says why). `options.time_limit` bounds
+    the whole call, from `options.started_at` (or this call) to the results written.
+    `warm` is a `DecompositionState` from a related solve (a sweep's previous point);
+    `RunResult.state` is this solve's, for the next.
 
     `loaded`: the instance already read, with `scenarios` and `sets` applied (an analysis
     that solves many variants of one instance makes them in memory); `path` then only
@@ -87,7 +95,8 @@ def solve_instance(
     """
     from optimizer.model import build_model, prepare
     from optimizer.model.build import FAMILIES, chosen_leading, chosen_pairs
-    from optimizer.model.report import constraint_report
+    from optimizer.model.report import constraint_report, matrix_constraint_report
+    from optimizer.model.scaling import report_families
     from optimizer.solve import solve, write_model
 
     note = phase or (lambda name: None)
@@ -110,28 +119,73 @@ def solve_instance(
 
     villages = valid.villages is not None  # a village instance: villages are the planning units
     options = options.for_size(len(valid.units), "villages" if villages else "townships")
+    clock = Clock.of(options)
+    if villages:  # the county decomposition is built on township instances only
+        method = "direct"
+        why = ("village instance: HiGHS on the whole model (the county decomposition covers township instances "
+               "only" + (", so --method decompose was not used)" if options.method == "decompose" else ")"))
+    else:
+        method, why = choose_method(options, loaded.spec, valid.townships)
+    reserve = write_reserve(timings)
+    left = clock.left(reserve)
+    if left is not None:
+        log.info("time limit: %.1f s left after validation, %.1f s of it kept back for writing and checking",
+                 left + reserve, reserve)
+    if left is not None and left < 0:  # nothing can be solved and written in time: say so now
+        outcome = _no_time("Time limit reached while reading and validating the instance")
+        timings["total"] = time.perf_counter() - t_start
+        summary = {"instance": loaded.spec.name, "instance_file": str(path), "status": outcome.status,
+                   "termination": outcome.termination, "has_solution": False, "objective_yuan": None,
+                   "bound_yuan": None, "gap": None, "method": {"used": method, "why": why}, "timings_s": timings}
+        return RunResult(outcome=outcome, run_dir=None, summary=summary, timings=timings)
     note("building the model")
     t0 = time.perf_counter()
     data = prepare(valid)
-    m = build_model(data)
     timings["build"] = time.perf_counter() - t0
+    m = None
+    decomposed = None
+    outcome = None
+    if method == "decompose" and _no_time_to_decompose(clock, reserve, timings):
+        outcome = _no_time("Time limit reached before solving: reading and validating the instance left too little "
+                           "time for the decomposition and for writing the results")
+    elif method == "decompose":
+        outcome, decomposed, method, why = _decompose(data, options, clock, reserve, warm, progress, note, timings,
+                                                      method, why)
+    polish = decomposed is not None and _worth_polishing(outcome, clock, reserve, len(valid.townships))
+    highs_plan = False  # True when HiGHS, polishing, found a better plan than the decomposition
+    too_late = method == "direct" and _no_time_to_build(clock, reserve, timings)
+    if too_late:
+        outcome = _no_time("Time limit reached before HiGHS could start (building the whole model would take "
+                           "longer than the time left; --method decompose needs less)")
+    if (method == "direct" and not too_late) or model_file is not None or polish:
+        t0 = time.perf_counter()
+        m = build_model(data)
+        timings["build"] += time.perf_counter() - t0
     if model_file is not None:
         t0 = time.perf_counter()
         write_model(m, model_file)
         timings["write_model"] = time.perf_counter() - t0
         log.info("wrote the model to %s", model_file)
+    if method == "direct" and not too_late:
+        start = None
+        if start_plan is not None:
+            from optimizer.model.start import repaired_start
 
-    start = None
-    if start_plan is not None:
-        from optimizer.model.start import repaired_start
-
-        t0 = time.perf_counter()
-        start = repaired_start(m, data, start_plan)
-        timings["start"] = time.perf_counter() - t0
-    note("solving with HiGHS")
-    outcome = solve(m, options, start=start, progress=progress)
-    timings["transfer"] = outcome.transfer_seconds
+            t0 = time.perf_counter()
+            start = repaired_start(m, data, start_plan)
+            timings["start"] = time.perf_counter() - t0
+        note("solving with HiGHS")
+        left = clock.left(reserve)
+        outcome = solve(m, options if left is None else replace(options, time_limit=max(0.1, left)),
+                        start=start, progress=progress)
+        timings["transfer"] = outcome.transfer_seconds
+    assert outcome is not None
     timings["solve"] = outcome.solve_seconds
+    if polish:
+        note("improving with HiGHS from the decomposition's plan")
+        outcome, highs_plan, polished = _polish(m, data, options, clock, reserve, outcome, decomposed, progress)
+        timings["polish"] = polished.get("seconds", 0.0)
+        why += "; then HiGHS from its plan: " + polished["result"]
 
     summary: dict[str, Any] = {
         "instance": loaded.spec.name,
@@ -148,10 +202,15 @@ def solve_instance(
         "infeasible_families": outcome.infeasible_families,
         "scenarios": list(loaded.scenarios),
         "overrides_applied": [a.to_dict() for a in loaded.applied_overrides],
+        "method": {"used": method, "why": why},
     }
     if villages:
         summary["planning_unit"] = "village"
         summary["warnings"] = [{"where": str(w.location), "text": w.message} for w in valid.warnings]
+    if decomposed is not None:
+        summary["decomposition"] = _jsonable_stats(decomposed.stats)
+    # The plan the reports read: the decomposition's (array model), or HiGHS's (Pyomo model)
+    from_matrix = decomposed is not None and not (polish and highs_plan)
     if outcome.status == "infeasible":
         timings["total"] = time.perf_counter() - t_start
         return _infeasible_run(loaded, valid, data, outcome, timings, results_root, folder, run_id, sets, path)
@@ -160,20 +219,38 @@ def solve_instance(
         summary["timings_s"] = timings
         return RunResult(outcome=outcome, run_dir=None, summary=summary, timings=timings)
 
-    plan = chosen_pairs(m)
-    if outcome.status == "optimal" and options.gap == 0.0:
-        t0 = time.perf_counter()
-        summary["runner_up"] = _runner_up(m, valid, plan, options, outcome)
-        timings["runner_up"] = time.perf_counter() - t0
-    else:
+    if from_matrix:
+        plan = decomposed.plan
         summary["runner_up"] = None
+    elif decomposed is not None:  # HiGHS improved the decomposition's plan: the next solve starts from it
+        plan = chosen_pairs(m)
+        summary["runner_up"] = None
+        decomposed.state.plan = plan
+        decomposed.state.objective = None
+    else:
+        plan = chosen_pairs(m)
+        if outcome.status == "optimal" and options.gap == 0.0:
+            t0 = time.perf_counter()
+            summary["runner_up"] = _runner_up(m, valid, plan, options, outcome, clock.left(reserve))
+            timings["runner_up"] = time.perf_counter() - t0
+        else:
+            summary["runner_up"] = None
     summary["gap_rule"] = options.gap_rule
 
     note("writing results")
     t0 = time.perf_counter()
-    for var in m.industry_chosen.values():  # reports use the 0/1 plan, not HiGHS's 1e-9 noise
-        if var.value is not None:
-            var.set_value(float(round(var.value)), skip_validation=True)
+    if not from_matrix:
+        for var in m.industry_chosen.values():  # reports use the 0/1 plan, not HiGHS's 1e-9 noise
+            if var.value is not None:
+                var.set_value(float(round(var.value)), skip_validation=True)
+        # The objective of that 0/1 plan, summed here: the same plan gives the same figure
+        # in every process, whatever order HiGHS added its (scaled) costs in.
+        import pyomo.environ as pyo
+
+        exact = float(pyo.value(m.weighted_gep_and_income)) * m.objective_unit_yuan
+        if outcome.objective is not None and abs(exact - outcome.objective) <= 1e-6 * max(1.0, abs(exact)):
+            outcome = replace(outcome, objective=exact, gap=_gap(exact, outcome.bound))
+            summary["objective_yuan"], summary["gap"] = exact, outcome.gap
     industries = [i for i, ind in loaded.spec.industries.items() if ind.candidate]
     towns = None
     if villages:
@@ -186,7 +263,11 @@ def solve_instance(
     summary["totals"] = tables.totals(valid, alloc, towns)
     summary["market_revenue_loss_yuan"] = tables.market_losses(valid, alloc)
     summary["per_county"] = counties.to_dict(orient="records")
-    summary["constraints"] = constraint_report(m, FAMILIES)
+    families = report_families(FAMILIES, data.scaling)  # from scaled rows back to m³, yuan, ha
+    if from_matrix:
+        summary["constraints"] = matrix_constraint_report(decomposed.matrix, decomposed.z, families)
+    else:
+        summary["constraints"] = constraint_report(m, families)
     # Definitions and locks hold with equality by construction; they are not scarce limits.
     limits = [r for r in summary["constraints"]
               if r["family"] not in ("market_output_beyond_step_def", "industry_locked_in")]
@@ -198,10 +279,13 @@ def solve_instance(
     ]
     steps = {name: sorted(mk.price_steps, key=lambda s: s.above_output)  # as markets.py numbers them
              for name, mk in data.spec.constraints.markets.items()}  # fmt: skip
+    if from_matrix:
+        dm = decomposed.matrix
+        beyond = {key: float(decomposed.z[dm.n_x + j]) for j, key in enumerate(dm.o_keys)}
+    else:
+        beyond = {key: var.value or 0.0 for key, var in m.market_output_beyond_step.items()}
     summary["price_steps_reached"] = [
-        f"{market} beyond {steps[market][k].above_output:,.0f}"
-        for (market, k), var in m.market_output_beyond_step.items()
-        if (var.value or 0.0) > 1e-6
+        f"{market} beyond {steps[market][k].above_output:,.0f}" for (market, k), value in beyond.items() if value > 1e-6
     ]
 
     with run_folder(results_root, folder or loaded.spec.name, run_id=run_id) as partial:
@@ -211,7 +295,8 @@ def solve_instance(
         if towns is not None:
             write_csv(partial / "township_allocation.csv", towns)
         write_csv(partial / "county_totals.csv", counties)
-        (partial / "highs.log").write_text(outcome.log_text, encoding="utf-8")
+        log_name = "decomposition.log" if method == "decompose" else "highs.log"
+        (partial / log_name).write_text(outcome.log_text, encoding="utf-8")
         write_resolved_instance(partial / "instance.resolved.yaml", loaded)
         write_json(partial / "summary.json", summary)
         output = output or OutputOptions()
@@ -240,17 +325,25 @@ def solve_instance(
         timings["total"] = time.perf_counter() - t_start
         summary["timings_s"] = timings
         summary["check_ok"] = report.ok
+        with_report = _time_for_report(clock, timings)
+        if not with_report:
+            summary["report_html"] = ("not written: the time limit left no room for it; "
+                                      "`optimizer report FOLDER` writes it")
+            log.warning("report.html not written within the time limit: `optimizer report %s` writes it",
+                        final_path(partial))
         write_json(partial / "summary.json", summary)  # again, now with every phase timed
-        t0 = time.perf_counter()
-        write_run_report(partial)  # before the manifest, which lists its sha256
-        timings["report"] = time.perf_counter() - t0
+        if with_report:
+            t0 = time.perf_counter()
+            write_run_report(partial)  # before the manifest, which lists its sha256
+            timings["report"] = time.perf_counter() - t0
         manifest = _manifest(loaded, path, sets, outcome, timings, partial)
         manifest["check_ok"] = report.ok
         write_json(partial / "manifest.json", manifest)
     run_dir = final_path(partial)
     summary["timings_s"] = timings
     messages = [str(v) for v in getattr(report, "violations", [])] + [str(x) for x in getattr(report, "mismatches", [])]
-    return RunResult(outcome, run_dir, summary, timings, report.ok, messages, plan=plan)
+    return RunResult(outcome, run_dir, summary, timings, report.ok, messages, plan=plan,
+                     state=decomposed.state if decomposed is not None else None)
 
 
 def write_resolved_instance(target: Path, loaded: LoadedInstance, table_as_csv: bool = False) -> None:
@@ -342,6 +435,9 @@ def _infeasible_run(
     """
     from optimizer.model.build import FAMILIES
     from optimizer.model.report import describe_relaxation, in_report_units
+    from optimizer.model.scaling import UNSCALED, report_families
+
+    families = report_families(FAMILIES, data.scaling if data is not None else UNSCALED)
 
     locks = {lk.township: lk.industry for lk in loaded.spec.constraints.locks if not lk.forbid}
     if valid.villages is not None:  # locks hold per village there
@@ -354,11 +450,11 @@ def _infeasible_run(
     relaxation: list[dict[str, Any]] = []
     ways_out: list[dict[str, Any]] = []
     if outcome is not None:
-        for r in in_report_units(outcome.relaxation, FAMILIES):
+        for r in in_report_units(outcome.relaxation, families):
             relaxation.append({**r, "text": describe_relaxation(r, valid.townships, locks, valid.villages)})
         for way in outcome.ways_out:
             rows = [{**r, "text": describe_relaxation(r, valid.townships, locks, valid.villages)}
-                    for r in in_report_units(way["rows"], FAMILIES)]
+                    for r in in_report_units(way["rows"], families)]
             ways_out.append({"family": way["family"], "rows": rows})
     summary: dict[str, Any] = {
         "instance": loaded.spec.name,
@@ -429,11 +525,15 @@ def _family_of(problem: Any, valid: ValidInstance | None = None) -> str:
 
 
 def _runner_up(m: Any, valid: ValidInstance, plan: pd.Series, options: SolveOptions,
-               outcome: SolveOutcome) -> dict[str, Any] | None:
+               outcome: SolveOutcome, left: float | None = None) -> dict[str, Any] | None:
     """The best other plan of an exactly solved instance: difference, near tie, townships."""
     from optimizer.solve.runner_up import NEAR_TIE_SHARE, runner_up
 
     budget = 10.0 if options.time_limit is None else max(0.1, min(10.0, options.time_limit / 10))
+    if left is not None:
+        if left < 0.2:
+            return None  # no time left within the limit
+        budget = min(budget, left)
     found = runner_up(m, plan.to_dict(), options, budget)
     if found is None:
         return None
@@ -450,3 +550,164 @@ def _runner_up(m: Any, valid: ValidInstance, plan: pd.Series, options: SolveOpti
     share = diff / max(abs(best), 1.0)
     return {"exists": True, "objective_yuan": second, "difference_yuan": diff, "difference_share": share,
             "near_tie": share <= NEAR_TIE_SHARE, "villages" if valid.villages is not None else "townships": differ}
+
+
+#: After the solve come writing (CSV, GeoPackage, workbook) and the independent check.
+#: Measured on the 2-core machine under load (benchmarks/decompose_benchmark.py, the runs'
+#: manifest.json): 1.8 s at 1,000 townships, 3.8–6.5 s at 5,000, 20.2 s at 20,000 and
+#: 95.7 s at 50,000, against 0.73, 0.6–0.73, 2.89 and 14.3 s of reading and validating —
+#: 2.5–9 ×, about 7 × from 5,000 townships. The solve keeps back 2 s plus 7 × the reading
+#: and validating. report.html comes last and only when time is left (`_time_for_report`).
+WRITE_RESERVE_FACTOR = 7.0
+WRITE_RESERVE_MIN_S = 2.0
+
+#: report.html took 3.0–10.8 s at 1,000–5,000 townships, 5.4 s at 20,000 and 11.9 s at
+#: 50,000 on the loaded machine (the figures' fixed cost dominates): it is written when
+#: at least this many seconds, plus half the reading and validating, are left.
+REPORT_MIN_S = 3.0
+
+
+def _time_for_report(clock: Clock, timings: dict[str, float]) -> bool:
+    """Whether report.html fits in the time left (always without a limit).
+
+    Why skip it rather than overrun: the time limit is the user's, the plan is already
+    written and checked, and `optimizer report FOLDER` writes the page later."""
+    left = clock.left()
+    return left is None or left >= REPORT_MIN_S + 0.5 * (timings.get("read", 0.0) + timings.get("validate", 0.0))
+
+
+#: Building the Pyomo model and handing it to HiGHS take about 3–4 × as long as reading
+#: and validating (5,000 townships: 0.95 s against 0.32 s; 50,000: ~19 s against 4.7 s).
+BUILD_FACTOR = 4.0
+
+
+#: The decomposition reaches its first plan in about 1.5–1.8 × the time reading and
+#: validating took (1,000–50,000 townships); with less than half of that left it does not start.
+DECOMPOSE_MIN_FACTOR = 0.8
+
+
+def _no_time_to_decompose(clock: Clock, reserve: float, timings: dict[str, float]) -> bool:
+    left = clock.left(reserve)
+    return left is not None and left < DECOMPOSE_MIN_FACTOR * (timings.get("read", 0.0) + timings.get("validate", 0.0))
+
+
+def _no_time(termination: str) -> SolveOutcome:
+    """The outcome of a solve that the time limit did not let start."""
+    return SolveOutcome(status="time_limit_no_solution", has_solution=False, objective=None, bound=None, gap=None,
+                        solve_seconds=0.0, transfer_seconds=0.0, mip_nodes=None, log_text="", termination=termination)
+
+
+def _no_time_to_build(clock: Clock, reserve: float, timings: dict[str, float]) -> bool:
+    """True when the time left cannot hold building the whole model, so HiGHS would never start."""
+    left = clock.left(reserve)
+    return left is not None and left < BUILD_FACTOR * (timings.get("read", 0.0) + timings.get("validate", 0.0))
+
+
+def write_reserve(timings: dict[str, float]) -> float:
+    """Seconds to keep back from the time limit for writing and checking the results.
+
+    Read and validation time stand for the machine's speed at this size: both phases walk
+    every township as writing does, and both slow down alike when the machine is loaded."""
+    return WRITE_RESERVE_MIN_S + WRITE_RESERVE_FACTOR * (timings.get("read", 0.0) + timings.get("validate", 0.0))
+
+
+def _decompose(data: Any, options: SolveOptions, clock: Clock, reserve: float, warm: Any, progress: Any,
+               note: Callable[[str], None], timings: dict[str, float], method: str,
+               why: str) -> tuple[SolveOutcome | None, Any, str, str]:
+    """The decomposition, or the reason to fall back to HiGHS on the whole model."""
+    from optimizer.model.matrix import build_matrix
+    from optimizer.solve.decompose import Unsplittable
+    from optimizer.solve.decompose.counties import CountyInfeasible
+    from optimizer.solve.decomposed import solve_decomposed
+
+    t0 = time.perf_counter()
+    matrix = build_matrix(data)
+    timings["build"] += time.perf_counter() - t0
+    note("solving by county decomposition")
+    left = clock.left(reserve)
+    deadline = None if left is None else time.monotonic() + max(0.1, left)
+    try:
+        outcome, decomposed = solve_decomposed(data, matrix, options, deadline, warm=warm, progress=progress)
+    except (Unsplittable, CountyInfeasible) as exc:
+        log.info("decomposition not usable (%s): HiGHS on the whole model", exc)
+        return None, None, "direct", f"{why}; then HiGHS on the whole model, because {exc}"
+    if not outcome.has_solution:
+        left = clock.left(reserve)
+        if left is None or left > 1.0:
+            return None, None, "direct", f"{why}; no plan from the decomposition ({outcome.termination}), so HiGHS"
+    return outcome, decomposed, method, why
+
+
+def _gap(objective: float | None, bound: float | None) -> float | None:
+    from optimizer.solve.options import relative_gap
+
+    return relative_gap(objective, bound)
+
+
+def _jsonable_stats(stats: dict[str, Any]) -> dict[str, Any]:
+    return {k: (round(v, 4) if isinstance(v, float) else v) for k, v in stats.items()}
+
+
+#: Relative gaps below this count as proven: the county search's own tolerance (1e-9).
+PROVEN_TOL = 1e-9
+
+#: Up to this many townships a decomposition that stopped above the gap hands its plan
+#: to HiGHS (MIP start) for the time left; HiGHS is stopped as soon as its plan or bound
+#: and the decomposition's bound together prove the gap. Above it, building the Pyomo
+#: model alone costs more than HiGHS can win back (docs/performance.md).
+POLISH_UP_TO_TOWNSHIPS = 5_000
+#: Seconds HiGHS may spend on it at most (also without a time limit): the decomposition's
+#: plan and bound are already written down; HiGHS is a bonus, not a wait of unknown length.
+POLISH_MAX_S = 60.0
+
+
+def _worth_polishing(outcome: SolveOutcome | None, clock: Clock, reserve: float, townships: int) -> bool:
+    if outcome is None or outcome.status != "stopped_feasible" or townships > POLISH_UP_TO_TOWNSHIPS:
+        return False
+    if outcome.gap is None:
+        return False
+    left = clock.left(reserve)
+    return left is None or left > 2.0
+
+
+def _polish(m: Any, data: Any, options: SolveOptions, clock: Clock, reserve: float, outcome: SolveOutcome,
+            decomposed: Any, progress: Any) -> tuple[SolveOutcome, bool, dict[str, Any]]:
+    """HiGHS on the whole model from the decomposition's plan: the merged outcome (better plan,
+    lower bound), whether HiGHS's plan (now loaded in `m`) is the better one, and a note."""
+    from optimizer.model.start import repaired_start
+    from optimizer.solve import solve
+    from optimizer.solve.options import DEFAULT_GAP, relative_gap
+
+    unit = getattr(m, "objective_unit_yuan", 1.0)
+    ours, bound = outcome.objective / unit, outcome.bound / unit
+    gap = DEFAULT_GAP if options.gap is None else options.gap
+
+    def enough(best: float | None, dual: float | None) -> bool:
+        b = bound if dual is None else min(bound, dual)
+        p = ours if best is None else max(ours, best)
+        g = relative_gap(p, b)
+        return g is not None and g <= gap + PROVEN_TOL
+
+    t0 = time.perf_counter()
+    start = repaired_start(m, data, decomposed.plan)
+    left = clock.left(reserve)
+    budget = POLISH_MAX_S if left is None else min(left, POLISH_MAX_S)
+    highs = solve(m, replace(options, time_limit=max(0.1, budget)), start=start, progress=progress, enough=enough)
+    seconds = time.perf_counter() - t0
+    best = outcome.objective
+    final_bound = outcome.bound if highs.bound is None else min(outcome.bound, highs.bound)
+    use_highs = highs.has_solution and highs.objective is not None and highs.objective > (best or -float("inf")) * (1 + 1e-12)
+    if use_highs:
+        best = highs.objective
+    g = relative_gap(best, final_bound)
+    proven = highs.status == "optimal" or (g is not None and g <= gap + PROVEN_TOL)
+    status = "optimal" if proven else (
+        "time_limit_feasible" if highs.status.startswith("time_limit") else outcome.status)
+    text = (f"plan {'improved' if use_highs else 'kept'}, bound {'from HiGHS' if final_bound != outcome.bound else 'kept'}, "
+            f"gap {g:.2e}" if g is not None else "no change")
+    base = highs if use_highs else outcome
+    merged = replace(base, status=status, objective=best, bound=final_bound, gap=g,
+                     termination=f"{outcome.termination}; HiGHS: {highs.termination}",
+                     solve_seconds=outcome.solve_seconds + highs.solve_seconds,
+                     log_text=outcome.log_text + "\n--- HiGHS from the decomposition's plan ---\n" + highs.log_text)
+    return merged, use_highs, {"seconds": seconds, "result": text}

@@ -83,3 +83,18 @@ def test_shipped_plan_files_are_the_ones_the_page_shows():
     for plan in plans:
         assert plan.read_text(encoding="utf-8").strip() in blocks, f"{plan.name} differs from the page"
         assert f"instances/fuchuan/plans/{plan.name}" in page
+
+
+#: A line git writes into a file whose merge it could not finish.
+CONFLICT_MARKER = re.compile(r"^(?:<{7}|>{7})(?: |$)|^={7}$")
+
+
+def test_no_merge_conflict_left_in_pages_or_code():
+    """A rebase once left `<<<<<<< HEAD` in docs/model.md; nothing would have read it as wrong."""
+    files = [*pages(), *sorted((ROOT / "optimizer").rglob("*.py")), *sorted((ROOT / "tests").glob("*.py")),
+             *sorted((ROOT / "benchmarks").glob("*.py")), ROOT / "pyproject.toml"]
+    found = [f"{f.relative_to(ROOT)}:{n}" for f in files
+             for n, line in enumerate(f.read_text(encoding="utf-8").splitlines(), start=1) if CONFLICT_MARKER.match(line)]
+    assert not found, found
+    assert CONFLICT_MARKER.match("<<<<<<< HEAD") and CONFLICT_MARKER.match("=======")
+    assert not CONFLICT_MARKER.match("======= not a marker") and not CONFLICT_MARKER.match("<<<<<<<< x")

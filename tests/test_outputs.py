@@ -86,11 +86,14 @@ def hard_instance(tmp_path_factory) -> Path:
 
 
 def test_time_limit_is_kept_and_flagged(hard_instance, tmp_path):
-    limit = 2.0
+    # The limit bounds the whole command (start to results written); HiGHS gets what is left.
+    # 25 s: on the loaded 2-core machine start-up and validation took 6 s of wall time and
+    # writing and checking 2,000 townships are reserved about 11 s (optimizer/run.py).
+    limit = 25.0
     start = time.perf_counter()
     proc = subprocess.run(
         [sys.executable, "-m", "optimizer", "solve", str(hard_instance), "--time-limit", str(limit),
-         "--results", str(tmp_path)],
+         "--method", "direct", "--results", str(tmp_path)],
         capture_output=True, text=True, timeout=120,
     )
     wall = time.perf_counter() - start
@@ -98,17 +101,17 @@ def test_time_limit_is_kept_and_flagged(hard_instance, tmp_path):
     run_dir = next(next(tmp_path.iterdir()).iterdir())
     s = json.loads((run_dir / "summary.json").read_text(encoding="utf-8"))
     assert s["status"] == "time_limit_feasible"
-    # The solve phase includes Pyomo's model update and solution loading around HiGHS;
-    # the promise is "seconds, not minutes" over the limit, even on a busy CI machine.
-    assert s["timings_s"]["solve"] <= 1.5 * limit + 1.0
+    assert s["timings_s"]["solve"] <= limit
+    assert s["termination"] == "Time limit reached"  # not "Interrupted by user": our guard stopped HiGHS
     assert s["gap"] > 1e-4 and s["bound_yuan"] > s["objective_yuan"]
-    assert wall < 60
+    assert wall <= limit + 5
     assert json.loads((run_dir / "check.json").read_text())["violations"] == []
 
 
 def test_ctrl_c_keeps_the_incumbent(hard_instance, tmp_path):
     proc = subprocess.Popen(
-        [sys.executable, "-m", "optimizer", "-v", "solve", str(hard_instance), "--results", str(tmp_path)],
+        [sys.executable, "-m", "optimizer", "-v", "solve", str(hard_instance), "--method", "direct", "--results",
+         str(tmp_path)],
         stdout=subprocess.PIPE, stderr=subprocess.PIPE, text=True,
     )
     # Wait until HiGHS is running (its log starts), then press Ctrl-C once.
@@ -131,9 +134,25 @@ def test_ctrl_c_keeps_the_incumbent(hard_instance, tmp_path):
 def test_time_limit_without_plan_exit_4(hard_instance, tmp_path):
     proc = subprocess.run(
         [sys.executable, "-m", "optimizer", "solve", str(hard_instance), "--time-limit", "0.01",
-         "--results", str(tmp_path)],
+         "--method", "direct", "--results", str(tmp_path)],
         capture_output=True, text=True, timeout=120,
     )
     assert proc.returncode == Exit.NO_SOLUTION, proc.stdout + proc.stderr
     assert "before HiGHS found any plan" in proc.stderr
     assert not any(tmp_path.rglob("allocation.csv"))
+
+
+def test_report_waits_for_time_left(results, monkeypatch):
+    """No room left in the time limit: the checked plan is written, report.html is not, and the summary says how."""
+    import optimizer.run as run_mod
+    from optimizer.solve.options import Clock
+
+    assert run_mod._time_for_report(Clock(None), {"read": 9.0}) is True
+    assert run_mod._time_for_report(Clock(time.monotonic() - 1.0), {}) is False
+    assert run_mod._time_for_report(Clock(time.monotonic() + 60.0), {"read": 1.0, "validate": 1.0}) is True
+    monkeypatch.setattr(run_mod, "_time_for_report", lambda clock, timings: False)
+    res = solve_instance(TINY, SolveOptions(), results_root=results)
+    assert res.check_ok is True and not (res.run_dir / "report.html").exists()
+    summary = json.loads((res.run_dir / "summary.json").read_text(encoding="utf-8"))
+    assert "optimizer report" in summary["report_html"]
+    assert "report.html" not in json.loads((res.run_dir / "manifest.json").read_text(encoding="utf-8"))["outputs"]

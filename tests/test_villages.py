@@ -59,7 +59,8 @@ def _problems(path: Path) -> list[str]:
 def test_township_instance_builds_todays_model(name: str, tmp_path: Path) -> None:
     """No village table: the same LP as before village instances existed, byte for byte.
 
-    tests/data/golden/<name>.lp was written by main at 01e25a4, before this feature. If
+    tests/data/golden/<name>.lp was written by main at 01e25a4, before this feature, and
+    rewritten on branch scale for the row and objective scaling per family (issue 11). If
     the township model changes on purpose, rewrite the files with
     `python -c "from tests.test_villages import write_golden; write_golden()"`.
     """

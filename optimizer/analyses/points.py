@@ -136,6 +136,7 @@ def run_chain(job_dict: dict[str, Any], root_dir: str, chain: list[dict[str, Any
     after = _resolve(job.after) if job.after else None
     rows = []
     previous = None
+    state = None  # what the previous decomposed point learnt (optimizer.solve.decompose.DecompositionState)
     for point in chain:
         pid = point["id"]
         if point_done(root, job.folder, pid):
@@ -156,8 +157,9 @@ def run_chain(job_dict: dict[str, Any], root_dir: str, chain: list[dict[str, Any
                 result = solve_instance(
                     Path(job.instance), options, results_root=root, folder=job.folder, run_id=pid,
                     scenarios=job.scenarios, sets=[*job.sets, *point["sets"]],
-                    start_plan=previous if job.warm_start else None, loaded=loaded,
+                    start_plan=previous if job.warm_start else None, loaded=loaded, warm=state,
                 )  # fmt: skip
+                state = result.state
                 if result.infeasible:  # an answer, not a failure: its folder holds the diagnosis
                     previous = None
                 elif result.run_dir is None:
@@ -168,7 +170,7 @@ def run_chain(job_dict: dict[str, Any], root_dir: str, chain: list[dict[str, Any
                 row = row_from_folder(root / job.folder, point)
             except Exception as exc:  # recorded, and the batch goes on
                 row = _failed(root, job, point, exc)
-                previous = None
+                previous = state = None
         if after is not None:
             try:
                 row.update(after(job_dict, root, point, row))

@@ -165,6 +165,12 @@ def _run_sweep(
                              progress=progress)
     table = pd.DataFrame(rows).reset_index(drop=True)
     table = _changed_from_first(sweep_dir, table)
+    table = _within_gaps(table)
+    notes = gap_notes(table)
+    (sweep_dir / "sweep_notes.txt").write_text("".join(f"{n}\n" for n in notes), encoding="utf-8")
+    for n in notes:
+        log.warning("%s", n)
+    table.attrs["notes"] = notes
     table.to_csv(sweep_dir / "sweep_summary.csv", index=False, encoding="utf-8-sig", float_format="%.12g")
     _plot(table, spec, sweep_dir / "sweep.png")
     return table
@@ -186,6 +192,40 @@ def _changed_from_first(sweep_dir: Path, table: pd.DataFrame) -> pd.DataFrame:
                                            encoding="utf-8-sig").columns  # fmt: skip
     table["villages_changed_from_first" if villages else "townships_changed_from_first"] = changed
     return table
+
+
+def _within_gaps(table: pd.DataFrame) -> pd.DataFrame:
+    """Per point: is its objective's difference from the previous point smaller than the two gaps?
+
+    Each point's plan is only known to within its own gap of its optimum; when two
+    neighbouring points differ by less than that, the difference may be the solver's
+    stopping point, not the what-if.
+    """
+    if "objective_yuan" not in table.columns or "gap" not in table.columns:
+        return table
+    flags: list[bool | None] = [None]
+    for k in range(1, len(table)):
+        a, b = table.iloc[k - 1], table.iloc[k]
+        ok = all(pd.notna(x) for x in (a.get("objective_yuan"), b.get("objective_yuan"), a.get("gap"), b.get("gap")))
+        if not ok:
+            flags.append(None)
+            continue
+        scale = max(abs(a["objective_yuan"]), abs(b["objective_yuan"]), 1.0)
+        flags.append(bool(abs(b["objective_yuan"] - a["objective_yuan"]) <= (a["gap"] + b["gap"]) * scale))
+    table["difference_within_gaps"] = flags
+    return table
+
+
+def gap_notes(table: pd.DataFrame) -> list[str]:
+    """Warnings for a sweep whose points' gaps are as large as the differences between them."""
+    if "difference_within_gaps" not in table.columns:
+        return []
+    flagged = [str(p) for p, f in zip(table["point"], table["difference_within_gaps"]) if f is True]
+    if not flagged:
+        return []
+    return [f"{len(flagged)} of {len(table) - 1} steps between neighbouring points differ by less than the points' "
+            f"gaps ({', '.join(flagged[:6])}{' …' if len(flagged) > 6 else ''}): those differences may be where the "
+            "solver stopped, not the effect of the change; solve with a smaller --gap (or more time) to tell."]
 
 
 def _plot(table: pd.DataFrame, spec: SweepSpec, target: Path) -> None:

@@ -220,6 +220,18 @@ def print_infeasible(summary: dict[str, Any], run_dir: Any | None = None) -> Non
         err.print(escape(_("Diagnosis: {folder} (summary.json)").format(folder=run_dir)), highlight=False)
 
 
+def process_started() -> float:
+    """time.time() when this process started: `--time-limit` counts from there."""
+    import time
+
+    try:
+        import psutil
+
+        return float(psutil.Process().create_time())
+    except Exception:  # no process table: count from now
+        return time.time()
+
+
 class LiveStatus:
     """A status line that stays on the terminal while HiGHS solves, or nothing when piped.
 
@@ -267,7 +279,8 @@ class LiveStatus:
 
         limit = p.get("time_limit_s")
         elapsed = _("{s:.0f} s of {limit:.0f} s").format(s=p["elapsed_s"], limit=limit) if limit else _("{s:.0f} s").format(s=p["elapsed_s"])
-        parts = [_("solving with HiGHS"), elapsed]
+        parts = [_("solving by county decomposition") if p.get("method") == "decompose" else _("solving with HiGHS"),
+                 elapsed]
         if p.get("best_yuan") is not None:
             parts.append(_("best plan {v} yuan/yr").format(v=fmt(p["best_yuan"])))
         else:

@@ -24,6 +24,7 @@ from optimizer.cli.common import (
     out,
     output_options,
     print_infeasible,
+    process_started,
     state,
 )
 from optimizer.errors import InputError
@@ -36,7 +37,7 @@ def register(app: typer.Typer) -> None:
 
 def solve(
     instance: Annotated[Path, typer.Argument(help="Instance YAML file, e.g. instances/fuchuan/fuchuan.yaml.")],
-    time_limit: Annotated[Optional[float], typer.Option("--time-limit", help="Stop HiGHS after this many seconds and keep the best plan found.", min=0.01)] = None,
+    time_limit: Annotated[Optional[float], typer.Option("--time-limit", help="Seconds for the whole command, from start to results written; the best plan found by then is kept.", min=0.01)] = None,
     gap: Annotated[Optional[float], typer.Option("--gap", help="Relative MIP gap at which HiGHS stops (1e-4 = within 0.01%% of the best possible). Default: exact (0) up to 200 townships, 1e-4 above.", min=0.0)] = None,
     threads: Annotated[int, typer.Option("--threads", help="HiGHS threads (1 is reproducible and usually as fast).", min=1)] = 1,
     seed: Annotated[int, typer.Option("--seed", help="HiGHS random seed, fixed so reruns give the same plan.")] = 20260101,
@@ -45,6 +46,9 @@ def solve(
     scenario: Annotated[Optional[str], typer.Option("--scenario", "-s", help="Scenarios or named overrides of the instance to apply, comma-separated, in order: --scenario dry_year,pv_price_cut.")] = None,
     set_: Annotated[Optional[list[str]], typer.Option("--set", help="Change one value by its path (repeatable; applied after scenarios): --set constraints.water.county_max_m3.富川瑶族自治县=0.7*  (a trailing * multiplies).")] = None,
     export: Annotated[Optional[str], typer.Option("--export", metavar="FORMATS", help=EXPORT_HELP, callback=check_export)] = None,
+    method: Annotated[str, typer.Option("--method", help="auto (default: chosen by size and structure, and said why), direct (HiGHS on the whole model) or decompose (by county: prices the limits that span counties, solves each county exactly).")] = "auto",
+    workers: Annotated[Optional[int], typer.Option("--workers", help="Processes for the county subproblems of --method decompose (default: chosen by size).", min=1)] = None,
+    scheduler: Annotated[Optional[str], typer.Option("--scheduler", help="Dask scheduler (tcp://host:8786): county subproblems of --method decompose run on that cluster.")] = None,
 ) -> None:
     """Solve an instance and write results/<instance>/<run id>/ (CSV, Excel, GeoPackage, summary, manifest).
 
@@ -56,7 +60,13 @@ def solve(
     if write_model_to is not None and write_model_to.suffix.lower() not in (".lp", ".mps"):
         err.print(f"[red]--write-model needs a file ending in .lp or .mps, not '{write_model_to.name}'[/]")
         raise typer.Exit(Exit.INVALID_INPUT)
-    options = SolveOptions(time_limit=time_limit, gap=gap, threads=threads, seed=seed)
+    from optimizer.solve.options import METHODS
+
+    if method not in METHODS:
+        err.print(f"[red]--method must be one of {', '.join(METHODS)}, not '{escape(method)}'[/]")
+        raise typer.Exit(Exit.INVALID_INPUT)
+    options = SolveOptions(time_limit=time_limit, gap=gap, threads=threads, seed=seed, method=method,
+                           workers=workers, scheduler=scheduler, started_at=process_started())
     try:
         with LiveStatus(state["quiet"]) as live:
             def phase(name: str) -> None:
@@ -80,11 +90,11 @@ def solve(
                   "Rerun with -v to see the HiGHS log, and report it with the instance.")
         raise typer.Exit(Exit.INTERNAL)
     if s["status"] == "interrupted_no_solution":
-        err.print("[bold yellow]Interrupted before HiGHS found any plan.[/] Nothing was written.")
+        err.print(f"[bold yellow]Interrupted before {_solver_name(s)} found any plan.[/] Nothing was written.")
         raise typer.Exit(Exit.NO_SOLUTION)
     if result.run_dir is None:
         err.print(
-            f"[bold red]Stopped ({s['termination']}) before HiGHS found any plan.[/] Nothing was written. "
+            f"[bold red]Stopped ({s['termination']}) before {_solver_name(s)} found any plan.[/] Nothing was written. "
             "Give it more time (--time-limit) or a looser --gap."
         )
         raise typer.Exit(Exit.NO_SOLUTION)
@@ -103,6 +113,10 @@ def solve(
             + (f"gap {s['gap']:.2%} to the bound." if s["gap"] is not None else "HiGHS had no bound yet.")
         )
         raise typer.Exit(Exit.STOPPED_WITH_PLAN)
+
+
+def _solver_name(s: dict) -> str:
+    return "the decomposition" if (s.get("method") or {}).get("used") == "decompose" else "HiGHS"
 
 
 def _print_summary(s: dict, run_dir: Path, timings: dict[str, float]) -> None:
@@ -138,6 +152,9 @@ def _print_summary(s: dict, run_dir: Path, timings: dict[str, float]) -> None:
     binding = s.get("binding_constraints", [])
     if binding:
         out.print(f"Binding limits ({len(binding)}): " + ", ".join(binding[:12]) + (" …" if len(binding) > 12 else ""), highlight=False, markup=False)
+    used = s.get("method") or {}
+    if used:
+        out.print(f"Method: {used.get('used')} ({used.get('why')})", highlight=False, markup=False)
     ru = s.get("runner_up")
     if ru and ru.get("exists"):
         kind = "villages" if "villages" in ru else "townships"

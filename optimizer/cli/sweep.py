@@ -24,7 +24,7 @@ def sweep(
     vary: Annotated[Optional[list[str]], typer.Option("--vary", help="PATH=v1,v2,... or PATH=start:stop:step (a trailing * makes factors: 0.6:1.0:0.1*). Repeat for a Cartesian product.")] = None,
     scenario: Annotated[Optional[str], typer.Option("--scenario", "-s", help="Scenarios applied to every point, comma-separated.")] = None,
     set_: Annotated[Optional[list[str]], typer.Option("--set", help="A fixed change applied to every point (repeatable).")] = None,
-    time_limit: Annotated[Optional[float], typer.Option("--time-limit", help="HiGHS time limit per point (s).", min=0.01)] = None,
+    time_limit: Annotated[Optional[float], typer.Option("--time-limit", help="Time limit per point (s), from its start to its results written.", min=0.01)] = None,
     gap: Annotated[Optional[float], typer.Option("--gap", help="Relative MIP gap at which HiGHS stops (1e-4 = within 0.01%% of the best possible). Default: exact (0) up to 200 townships, 1e-4 above.", min=0.0)] = None,
     threads: Annotated[int, typer.Option("--threads", help="HiGHS threads per point.", min=1)] = 1,
     seed: Annotated[int, typer.Option("--seed", help="HiGHS random seed.")] = 20260101,
@@ -34,6 +34,7 @@ def sweep(
     resume: Annotated[Optional[Path], typer.Option("--resume", help="A sweep folder to finish: runs only the points without a finished run.")] = None,
     warm_start: Annotated[bool, typer.Option("--warm-start/--cold-start", help="Start each point from the previous point's plan (a repaired MIP start). Off by default: it did not pay on the benchmark (docs/performance.md).")] = False,
     results: Annotated[Path, typer.Option("--results", help="Folder for run outputs.")] = Path("results"),
+    method: Annotated[str, typer.Option("--method", help="auto, direct or decompose, as for solve; decomposed points start from the previous point's multipliers, county plans and plan.")] = "auto",
 ) -> None:
     """Run a what-if sweep: every combination of --vary values is a full run, on Dask.
 
@@ -47,6 +48,11 @@ def sweep(
     from optimizer.analyses.sweep import SweepSpec, new_sweep_dir, parse_vary, run_sweep
     from optimizer.instance.load import load_instance
 
+    from optimizer.solve.options import METHODS
+
+    if method not in METHODS:
+        err.print(f"[red]--method must be one of {', '.join(METHODS)}, not '{escape(method)}'[/]")
+        raise typer.Exit(Exit.INVALID_INPUT)
     try:
         if resume is not None:
             if not (resume / "sweep.json").exists():
@@ -68,7 +74,7 @@ def sweep(
             varies = [parse_vary(v) for v in vary]
             spec = SweepSpec(
                 instance=str(instance.resolve()), varies=varies, scenarios=names(scenario), sets=set_ or [],
-                options={"time_limit": time_limit, "gap": gap, "threads": threads, "seed": seed},
+                options={"time_limit": time_limit, "gap": gap, "threads": threads, "seed": seed, "method": method},
                 warm_start=warm_start,
             )
             # Check the instance and every value once, up front: a typo fails fast, not per point.
@@ -111,6 +117,8 @@ def sweep(
                        for c in cols])
     out.print(fit(show))
     out.print(f"Sweep folder: [bold]{escape(str(sweep_dir))}[/] (sweep_summary.csv, sweep.png, points/)")
+    for note in table.attrs.get("notes", []):
+        err.print(f"[yellow]Note:[/] {escape(note)}", highlight=False)
     n_infeasible = int((table["status"] == "infeasible").sum())
     if n_infeasible:
         out.print(f"{n_infeasible} point(s) have no feasible plan (status 'infeasible'; the limits in conflict are "

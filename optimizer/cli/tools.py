@@ -42,9 +42,24 @@ def generate(
     townships: Annotated[int, typer.Option("--townships", "-n", help="Number of townships.", min=1)] = 100,
     seed: Annotated[int, typer.Option("--seed", help="Random seed (same seed, same instance).")] = 1,
     table_format: Annotated[str, typer.Option("--format", help="Township table format: gpkg (polygons) or csv.")] = "gpkg",
+    kind: Annotated[str, typer.Option("--kind", help="karst (default: the township model with binding limits) or gap (a generalized-assignment benchmark: one capacity per industry, CSV only).")] = "karst",
+    industries: Annotated[int, typer.Option("--industries", help="--kind gap: number of industries (capacities).", min=1)] = 10,
+    gap_type: Annotated[str, typer.Option("--gap-type", help="--kind gap: c (weights 5–25, profits 10–50) or d (profits rise with weights: hard).")] = "d",
     villages_per_township: Annotated[Optional[float], typer.Option("--villages-per-township", "-k", help="Write a village instance: this many villages per township on average (at least one each), with the leading-industry rule.", min=1.0)] = None,
 ) -> None:
-    """Write a random but realistic instance (binding water, grid, market and budget limits)."""
+    """Write a random but realistic instance (binding water, grid, market and budget limits), or a GAP benchmark."""
+    if kind == "gap":
+        from optimizer.generate.gap import generate_gap_instance
+
+        if gap_type not in ("c", "d"):
+            err.print("[red]--gap-type must be c or d[/]")
+            raise typer.Exit(Exit.INVALID_INPUT)
+        path = generate_gap_instance(outdir, townships, industries, seed, kind=gap_type)  # type: ignore[arg-type]
+        out.print(f"wrote {path}")
+        return
+    if kind != "karst":
+        err.print("[red]--kind must be karst or gap[/]")
+        raise typer.Exit(Exit.INVALID_INPUT)
     from optimizer.generate import generate_instance
 
     if table_format not in ("gpkg", "csv"):

@@ -15,6 +15,7 @@ def add_investment_budget(m: pyo.ConcreteModel, data: ModelData) -> None:
     terms = data.column("investment_100m_yuan")
     if not terms:  # nothing allowed costs anything: the budget cannot bind
         return
+    s = data.scaling.row("investment_budget_max")
     m.investment_budget_max = pyo.Constraint(
-        expr=sum(v * x[p] for p, v in terms.items()) <= budget / INVESTMENT_UNIT_YUAN
+        expr=sum(s * v * x[p] for p, v in terms.items()) <= s * budget / INVESTMENT_UNIT_YUAN
     )

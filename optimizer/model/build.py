@@ -27,6 +27,8 @@ from optimizer.model.leading import add_leading_industry_per_township, add_leadi
 from optimizer.model.locks import add_locks
 from optimizer.model.markets import add_markets
 from optimizer.model.objective import add_objective
+from optimizer.model.objective import objective_per_pair
+from optimizer.model.scaling import choose_scaling
 from optimizer.model.water import add_water_limits
 
 log = logging.getLogger(__name__)
@@ -77,12 +79,26 @@ SCOPE: dict[str, str] = {
     "leading_industry_share_min": "township",
 }
 
+#: SCOPE in the words of the county decomposition (optimizer/solve/decompose/), which
+#: reads the model's structure from here, never from the matrix: "township" rows involve
+#: one township's pairs, "county" rows one county's; a "basin" row couples every county
+#: with a township in the basin (local only when the basin lies inside one county);
+#: "global" rows tie the whole region together. Township instances only: the village
+#: families are left out, and village instances are solved by HiGHS on the whole model.
+FAMILY_SCOPE: dict[str, str] = {
+    family: {"instance": "global", "unit": "township"}.get(scope, scope)
+    for family, scope in SCOPE.items()
+    if scope != "village" and family not in ("leading_industry_per_township", "leading_industry_share_min")
+}
 
-def prepare(valid: ValidInstance) -> ModelData:
+
+def prepare(valid: ValidInstance, scaled: bool = True) -> ModelData:
     """Allowed pairs after gates and locks, with per-township totals (per-ha × area).
 
     Raises InfeasibleInstance when validation already proved that no plan meets the
-    limits: there is nothing to build, and the answer is "infeasible".
+    limits: there is nothing to build, and the answer is "infeasible". With `scaled`
+    (the default) rows and objective get the factors of model/scaling.py; without, the
+    fixed units of data.py (kept for the scaling benchmark).
     """
     if valid.conflicts:
         raise InfeasibleInstance(list(valid.conflicts))
@@ -105,13 +121,16 @@ def prepare(valid: ValidInstance) -> ModelData:
     chosen["township"] = tids
     chosen["basin"] = t["basin"].reindex(tids).to_numpy()
     keep = [*(total for total, _ in PAIR_TOTALS.values()), "area_ha", "county", "basin", "township", "conservation"]
-    return ModelData(
+    data = ModelData(
         spec=spec,
         townships=t,
         pairs=chosen[keep],
         must_locks=must,
         income_floor=_scaled(income_floor(valid.loaded, t, valid.baseline), MONEY_UNIT_YUAN),
     )
+    if scaled:
+        data.scaling = choose_scaling(data.pairs, objective_per_pair(data))
+    return data
 
 
 def _prepare_villages(valid: ValidInstance) -> ModelData:
@@ -188,7 +207,7 @@ def build_model(data: ModelData) -> pyo.ConcreteModel:
     add_leading_industry_per_township(m, data)  # village instances with the leading-industry rule
     add_leading_industry_share_min(m, data)
     add_objective(m, data)
-    m.objective_unit_yuan = MONEY_UNIT_YUAN  # HiGHS sees 万元; reports multiply back
+    m.objective_unit_yuan = MONEY_UNIT_YUAN / data.scaling.objective  # HiGHS's objective unit, in yuan
     log.info(
         "built model: %d %s, %d allowed pairs, %d constraints",
         len(m.villages) if villages else len(m.townships),

@@ -12,6 +12,7 @@ from dataclasses import dataclass, field
 import pandas as pd
 
 from optimizer.instance.schema import Instance
+from optimizer.model.scaling import UNSCALED, Scaling
 
 #: The model counts water in 万 m³ (10,000 m³), yearly money in 万元 (10,000 yuan) and
 #: investment in 亿元 (1e8 yuan), the units Chinese planning documents use. In m³ and yuan a region's investment budget is ~1e12
@@ -60,6 +61,7 @@ class ModelData:
     pairs: pd.DataFrame  # allowed pairs only, with PAIR_TOTALS columns, county, basin, area_ha, conservation
     must_locks: dict[str, str] = field(default_factory=dict)
     income_floor: pd.Series | None = None
+    scaling: Scaling = UNSCALED  # row and objective factors (model/scaling.py)
     #: Village instances only: the typed village table; then `pairs` are (village, industry)
     #: with a `village` and a `township` column, `must_locks` and `income_floor` are per village.
     villages: pd.DataFrame | None = None

@@ -13,11 +13,12 @@ def add_grid_capacity(m: pyo.ConcreteModel, data: ModelData) -> None:
         return
     x = m.industry_chosen
     by_county = data.by("county", "pv_mw")
+    s = data.scaling.row("pv_capacity_per_county_max")
 
     def rule(m: pyo.ConcreteModel, c: str) -> object:
         terms = by_county.get(c, [])
         if not terms:
             return pyo.Constraint.Skip
-        return sum(v * x[p] for p, v in terms) <= limits[c]
+        return sum(s * v * x[p] for p, v in terms) <= s * limits[c]
 
     m.pv_capacity_per_county_max = pyo.Constraint(list(limits), rule=rule)

@@ -17,6 +17,7 @@ def add_income_floor(m: pyo.ConcreteModel, data: ModelData) -> None:
     x = m.industry_chosen
     floor = data.income_floor.to_dict()
     income_of = data.by("township", "income_10k_yuan")
+    s = data.scaling.row("farmer_income_per_township_min")
 
     def rule(m: pyo.ConcreteModel, t: str) -> object:
         terms = income_of.get(t, [])
@@ -24,7 +25,7 @@ def add_income_floor(m: pyo.ConcreteModel, data: ModelData) -> None:
             return pyo.Constraint.Skip
         if not terms:  # every allowed industry pays 0 here; validation refused a floor > 0
             return pyo.Constraint.Skip
-        return sum(v * x[p] for p, v in terms) >= floor[t]
+        return sum(s * v * x[p] for p, v in terms) >= s * floor[t]
 
     m.farmer_income_per_township_min = pyo.Constraint(m.townships, rule=rule)
 

@@ -27,10 +27,13 @@ def add_markets(m: pyo.ConcreteModel, data: ModelData) -> None:
     stepped = [(name, k) for name, mk in markets.items() for k in range(len(mk.price_steps))]
     outputs = {name: _market_output(m, data, mk.industries) for name, mk in markets.items()}
 
+    s_cap = data.scaling.row("market_output_max")
+    s_step = data.scaling.row("market_output_beyond_step_def")
+
     def cap(m: pyo.ConcreteModel, name: str) -> object:
         if isinstance(outputs[name], (int, float)):
             return pyo.Constraint.Skip
-        return outputs[name] <= markets[name].max_output / OUTPUT_UNIT
+        return s_cap * outputs[name] <= s_cap * markets[name].max_output / OUTPUT_UNIT
 
     m.market_output_max = pyo.Constraint(capped, rule=cap)
 
@@ -38,7 +41,8 @@ def add_markets(m: pyo.ConcreteModel, data: ModelData) -> None:
     m.market_output_beyond_step = pyo.Var(stepped, within=pyo.NonNegativeReals)
 
     def beyond(m: pyo.ConcreteModel, name: str, k: int) -> object:
-        return m.market_output_beyond_step[name, k] >= outputs[name] - steps[name][k].above_output / OUTPUT_UNIT
+        return s_step * m.market_output_beyond_step[name, k] >= s_step * (
+            outputs[name] - steps[name][k].above_output / OUTPUT_UNIT)
 
     m.market_output_beyond_step_def = pyo.Constraint(stepped, rule=beyond)
 

@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import numpy as np
 import pyomo.environ as pyo
 
 from optimizer.model.data import MONEY_UNIT_YUAN, ModelData
@@ -16,6 +17,16 @@ def market_farmer_share(data: ModelData, market: str) -> float:
     """φ_m: the farmers' share of a market's revenue loss (validated equal across its industries)."""
     inds = data.spec.constraints.markets[market].industries
     return data.spec.industries[inds[0]].farmer_share_of_value_added
+
+
+def objective_per_pair(data: ModelData) -> np.ndarray:
+    """The objective coefficient of each pair (万元, before data.scaling), as the objective sums it."""
+    obj = data.spec.objective
+    p = data.pairs
+    delta = 1.0 if obj.double_count == "count_both" else 0.0
+    gep = p["gep_regulating_10k_yuan"].to_numpy() + p["gep_cultural_10k_yuan"].to_numpy()
+    return obj.gep_weight * (gep + delta * p["gep_material_10k_yuan"].to_numpy()) + obj.income_weight * p[
+        "income_10k_yuan"].to_numpy()
 
 
 def add_objective(m: pyo.ConcreteModel, data: ModelData) -> None:
@@ -33,7 +44,9 @@ def add_objective(m: pyo.ConcreteModel, data: ModelData) -> None:
     gep = m.gep_regulating_10k_yuan + m.gep_cultural_10k_yuan
     if delta:
         gep = gep + m.gep_material_10k_yuan
+    # HiGHS sees the objective times data.scaling.objective (model/scaling.py); build.py
+    # sets m.objective_unit_yuan so that reports convert back to yuan.
     m.weighted_gep_and_income = pyo.Objective(
-        expr=obj.gep_weight * gep + obj.income_weight * (m.farmer_income_10k_yuan - loss),
+        expr=data.scaling.objective * (obj.gep_weight * gep + obj.income_weight * (m.farmer_income_10k_yuan - loss)),
         sense=pyo.maximize,
     )

@@ -167,3 +167,53 @@ def _amount(x: float) -> str:
     if abs(x) >= 100:
         return f"{x:,.0f}"
     return f"{x:,.4g}"
+
+
+def matrix_constraint_report(
+    matrix: Any, z: Any, families: dict[str, tuple[str, float]], tol: float = 1e-6
+) -> list[dict[str, Any]]:
+    """`constraint_report` for a plan given as column values of the array model (model/matrix.py).
+
+    Same rows, same fields, same order of families, so a summary reads the same whichever
+    method solved the instance.
+    """
+    per_township = {"one_industry_per_township", "water_use_per_township_max",
+                    "farmer_income_per_township_min", "industry_locked_in"}  # fmt: skip
+    rows = []
+    for name, (unit, scale) in families.items():
+        block = matrix.blocks.get(name)
+        if block is None:
+            continue
+        lhs = block.lhs(z) * scale
+        # Pyomo states o_mk ≥ output − above_k with the constant in the body (output − o − above ≤ 0)
+        moved = name == "market_output_beyond_step_def"
+        for r, index in enumerate(block.keys):
+            body = float(lhs[r]) - (float(block.upper[r]) * scale if moved else 0.0)
+            lo = None if block.lower[r] == float("-inf") else float(block.lower[r]) * scale
+            up = None if block.upper[r] == float("inf") else (0.0 if moved else float(block.upper[r]) * scale)
+            if lo is not None and up is not None and lo == up:
+                if name == "one_industry_per_township":
+                    continue
+                sense, rhs, slack = "==", up, abs(body - up)
+            elif up is not None:
+                sense, rhs, slack = "<=", up, up - body
+            else:
+                sense, rhs, slack = ">=", lo, body - lo  # type: ignore[operator]
+            binding = slack <= tol * max(1.0, abs(rhs))  # type: ignore[arg-type]
+            if name in per_township and not binding:
+                continue
+            rows.append(
+                {
+                    "name": f"{name}[{index}]" if index is not None else name,
+                    "family": name,
+                    "index": index if not isinstance(index, tuple) else list(index),
+                    "lhs": body,
+                    "sense": sense,
+                    "rhs": rhs,
+                    "slack": slack,
+                    "unit": unit,
+                    "binding": bool(binding),
+                    "used_share": body / rhs if rhs else None,
+                }
+            )
+    return rows

@@ -22,29 +22,35 @@ def add_water_limits(m: pyo.ConcreteModel, data: ModelData) -> None:
         available = (data.townships["water_available_m3"] / WATER_UNIT_M3).to_dict()
         limited = sorted(t for t in use_of if sum(v for _, v in use_of[t]) > 0)
 
+        s = data.scaling.row("water_use_per_township_max")
+
         def per_township(m: pyo.ConcreteModel, t: str) -> object:
-            return sum(v * x[p] for p, v in use_of[t]) <= available[t]
+            return sum(s * v * x[p] for p, v in use_of[t]) <= s * available[t]
 
         m.water_use_per_township_max = pyo.Constraint(limited, rule=per_township)
     if limits.county_max_m3:
         by_county = data.by("county", "water_10k_m3")
         counties = list(limits.county_max_m3)
 
+        sc = data.scaling.row("water_use_per_county_max")
+
         def per_county(m: pyo.ConcreteModel, c: str) -> object:
             terms = by_county.get(c, [])
             if not terms:
                 return pyo.Constraint.Skip
-            return sum(v * x[p] for p, v in terms) <= limits.county_max_m3[c] / WATER_UNIT_M3
+            return sum(sc * v * x[p] for p, v in terms) <= sc * limits.county_max_m3[c] / WATER_UNIT_M3
 
         m.water_use_per_county_max = pyo.Constraint(counties, rule=per_county)
     if limits.basin_max_m3:
         by_basin = data.by("basin", "water_10k_m3")
 
+        sb = data.scaling.row("water_use_per_basin_max")
+
         def per_basin(m: pyo.ConcreteModel, b: str) -> object:
             terms = by_basin.get(b, [])
             if not terms:
                 return pyo.Constraint.Skip
-            return sum(v * x[p] for p, v in terms) <= limits.basin_max_m3[b] / WATER_UNIT_M3
+            return sum(sb * v * x[p] for p, v in terms) <= sb * limits.basin_max_m3[b] / WATER_UNIT_M3
 
         m.water_use_per_basin_max = pyo.Constraint(list(limits.basin_max_m3), rule=per_basin)
 

@@ -50,6 +50,8 @@ class _Guard:
         self.progress = progress
         self.unit = unit
         self._last_report = 0.0
+        self.enough: Callable[[float | None, float | None], bool] | None = None
+        self.enough_reached = False
 
     def __call__(self, event: Any) -> None:
         now = time.monotonic()
@@ -61,6 +63,15 @@ class _Guard:
         elif self.deadline is not None and now > self.deadline:
             self.timed_out = True
             event.interrupt()
+        elif self.enough is not None:
+            data = getattr(event, "data_out", None)
+            primal = getattr(data, "mip_primal_bound", None)
+            dual = getattr(data, "mip_dual_bound", None)
+            primal = primal if primal is not None and abs(primal) < 1e30 else None
+            dual = dual if dual is not None and abs(dual) < 1e30 else None
+            if self.enough(primal, dual):
+                self.enough_reached = True
+                event.interrupt()
 
     def _report(self, event: Any, now: float) -> None:
         data = getattr(event, "data_out", None)
@@ -124,6 +135,7 @@ def solve(
     options: SolveOptions,
     start: list[tuple[Any, float]] | None = None,
     progress: Progress | None = None,
+    enough: Callable[[float | None, float | None], bool] | None = None,
 ) -> SolveOutcome:
     """Solve with HiGHS; load the incumbent into the model whenever one exists.
 
@@ -131,6 +143,9 @@ def solve(
     completes a partial start by solving a small sub-MIP over the unset variables).
     `progress` is called about twice a second from HiGHS's callbacks (see `_Guard`); it
     runs while Pyomo captures stdout/stderr, so it must write to its own stream.
+    `enough(best, bound)` (model units, None while unknown) stops HiGHS as soon as it
+    returns True: a caller holding a bound of its own (the decomposition's) stops HiGHS
+    when the two together prove the gap; the outcome's status is then "stopped_feasible".
     """
     opt = Highs()
     t0 = time.perf_counter()
@@ -149,6 +164,7 @@ def solve(
             log.info("MIP start with %d of %d columns set (%s)", len(cols), h.getNumCol(), status)
 
     guard = _Guard(options.time_limit, progress, getattr(m, "objective_unit_yuan", 1.0))
+    guard.enough = enough
     for cb in (h.cbSimplexInterrupt, h.cbIpmInterrupt, h.cbMipInterrupt):
         cb.subscribe(guard)
 
@@ -196,6 +212,10 @@ def solve(
     else:
         bound = info.mip_dual_bound * unit if abs(info.mip_dual_bound) < 1e300 else None
     termination = h.modelStatusToString(status)
+    if guard.timed_out and not guard.user_interrupted:  # our own time guard stopped HiGHS, not the user
+        termination = "Time limit reached"
+    elif guard.enough_reached and not guard.user_interrupted:
+        termination = "Stopped: gap proven together with the decomposition's bound"
 
     if status == highspy.HighsModelStatus.kOptimal:
         label = "optimal"
@@ -203,6 +223,8 @@ def solve(
         label = "infeasible"
     elif guard.user_interrupted:
         label = "interrupted_feasible" if has_solution else "interrupted_no_solution"
+    elif guard.enough_reached and has_solution:
+        label = "stopped_feasible"
     elif status == highspy.HighsModelStatus.kTimeLimit or guard.timed_out:
         label = "time_limit_feasible" if has_solution else "time_limit_no_solution"
     elif has_solution:

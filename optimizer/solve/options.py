@@ -13,14 +13,21 @@ DEFAULT_SEED = 20260101
 EXACT_UP_TO_TOWNSHIPS = 200
 
 
+METHODS = ("auto", "direct", "decompose")
+
+
 @dataclass
 class SolveOptions:
-    time_limit: float | None = None  # seconds of HiGHS time
+    time_limit: float | None = None  # seconds for the whole solve, from `started_at` to results written
     gap: float | None = None  # relative MIP gap; None: exact up to EXACT_UP_TO_TOWNSHIPS, else DEFAULT_GAP
     threads: int = 1
     seed: int = DEFAULT_SEED
     extra: dict[str, Any] = field(default_factory=dict)  # raw HiGHS options, for experts
     gap_rule: str = ""  # how the gap was chosen, for the summary
+    method: str = "auto"  # auto | direct (HiGHS on the whole model) | decompose (optimizer/solve/decompose/)
+    workers: int | None = None  # processes for county subproblems (None: chosen by size)
+    scheduler: str | None = None  # Dask scheduler address: county subproblems on that cluster
+    started_at: float | None = None  # time.time() when the command started (None: when solving starts)
 
     def for_size(self, townships: int, unit: str = "townships") -> SolveOptions:
         """These options with the automatic gap resolved for an instance of this size.
@@ -65,3 +72,33 @@ def relative_gap(objective: float | None, bound: float | None) -> float | None:
     if objective is None or bound is None:
         return None
     return abs(bound - objective) / max(abs(objective), 1.0)
+
+
+@dataclass
+class Clock:
+    """The user's time limit as one deadline for the whole command (time.monotonic() seconds).
+
+    `--time-limit` bounds the command from its start to its results written, not only
+    HiGHS: reading, building, solving, writing and checking all come out of it.
+    """
+
+    end: float | None
+
+    @classmethod
+    def of(cls, options: SolveOptions) -> Clock:
+        if options.time_limit is None:
+            return cls(None)
+        import time
+
+        started = time.monotonic()
+        if options.started_at is not None:  # the command started earlier (imports, argument parsing)
+            started -= max(0.0, time.time() - options.started_at)
+        return cls(started + options.time_limit)
+
+    def left(self, reserve: float = 0.0) -> float | None:
+        """Seconds until the deadline less `reserve` (None without a limit; may be negative)."""
+        if self.end is None:
+            return None
+        import time
+
+        return self.end - reserve - time.monotonic()

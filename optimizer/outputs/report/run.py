@@ -272,6 +272,7 @@ def _files_section(folder: Path, s: dict[str, Any], manifest: dict[str, Any]) ->
         "check.json": _("the independent checker's verdict"),
         "instance.resolved.yaml": _("the instance as solved: solving it repeats the run"),
         "highs.log": _("the solver's log"),
+        "decomposition.log": _("the solver's log"),
     }
     items = [{"href": n, "text": n, "note": note} for n, note in notes.items() if (folder / n).exists() or n == "manifest.json"]
     blocks = [Block("links", {"items": items})]
@@ -279,6 +280,7 @@ def _files_section(folder: Path, s: dict[str, Any], manifest: dict[str, Any]) ->
     phases = {
         "read": _("reading"), "validate": _("validation"), "build": _("model building"), "start": _("start plan"),
         "write_model": _("model file"), "transfer": _("transfer to HiGHS"), "solve": _("solving"),
+        "polish": _("HiGHS from the decomposition's plan"), "runner_up": _("runner-up plan"),
         "write": _("writing"), "check": _("checking"), "report": _("report"), "total": _("total"),
     }  # fmt: skip
     if timings:

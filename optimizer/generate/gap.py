@@ -1,0 +1,189 @@
+"""Generalized-assignment (GAP) instances in the product's format, and their natural model.
+
+Why: the township model is, at heart, an assignment with capacities. A GAP instance —
+every township takes one industry, each industry has one capacity row, profits and
+weights per pair — is the cleanest test of whether the product's formulation (its units,
+its row scaling, its overhead) makes HiGHS slower than the textbook model of the same
+problem. `generate_gap_instance` writes both: an ordinary instance folder that
+`optimizer solve` reads, and `natural_model` builds the textbook MILP
+
+    maximise Σ p_ti x_ti   s.t.   Σ_i x_ti = 1 (each township t),
+                                  Σ_t w_ti x_ti ≤ c_i (each industry i),  x binary,
+
+in the generator's own integers, for raw HiGHS.
+
+Mapping onto the instance format: each township has 1 ha; industry i's yield on township
+t (a site coefficient) is the weight w_ti and its market cap is c_i; the farmers'
+payment per ha (a site coefficient) is the profit p_ti, with no GEP services and no
+other money, so the objective is Σ p_ti x_ti yuan. Nothing else is limited.
+
+Kinds, after the classical GAP benchmark families (maximisation form):
+
+- ``c``: w ~ U{5..25}, p ~ U{10..50}, c_i = 0.8 Σ_t w_ti / m;
+- ``d``: w ~ U{1..100}, p = w + 10 + U{−10..10} (profit rises with weight: the hard kind),
+  c_i = 0.8 Σ_t w_ti / m.
+
+Feasible by construction: a random plan is drawn first and every capacity is raised to
+at least that plan's load (``known_feasible_plan.csv``).
+"""
+
+from __future__ import annotations
+
+import logging
+from pathlib import Path
+from typing import Any, Literal
+
+import numpy as np
+import pandas as pd
+import yaml
+
+from optimizer.instance.schema import Instance
+
+log = logging.getLogger(__name__)
+
+GapKind = Literal["c", "d"]
+UNASSIGNED = "unassigned"
+TOWNSHIPS_PER_COUNTY = 15  # counties carry no limit here; they only group the table
+
+
+def _agents(m: int) -> list[str]:
+    return [f"industry_{k + 1:02d}" for k in range(m)]
+
+
+def draw_gap(n: int, m: int, seed: int, kind: GapKind = "d") -> dict[str, np.ndarray]:
+    """Weights w (n×m), profits p (n×m), capacities c (m) and a feasible plan (n), all integers."""
+    if n < 1 or m < 1:
+        raise ValueError("a GAP instance needs at least one township and one industry")
+    rng = np.random.default_rng(seed)
+    if kind == "c":
+        w = rng.integers(5, 26, size=(n, m))
+        p = rng.integers(10, 51, size=(n, m))
+    elif kind == "d":
+        w = rng.integers(1, 101, size=(n, m))
+        p = np.maximum(1, w + 10 + rng.integers(-10, 11, size=(n, m)))
+    else:
+        raise ValueError(f"GAP kind must be 'c' or 'd', not {kind!r}")
+    plan = rng.integers(0, m, size=n)
+    load = np.bincount(plan, weights=w[np.arange(n), plan], minlength=m)
+    cap = np.maximum(np.floor(0.8 * w.sum(axis=0) / m), load).astype(np.int64)
+    return {"w": w.astype(np.int64), "p": p.astype(np.int64), "c": cap, "plan": plan}
+
+
+def generate_gap_instance(
+    outdir: Path, n_townships: int, n_industries: int, seed: int, *, kind: GapKind = "d", name: str | None = None
+) -> Path:
+    """Write a GAP instance folder (instance.yaml, townships.csv, site_coefficients.csv,
+    known_feasible_plan.csv); return the path of instance.yaml. Same arguments, same files."""
+    outdir = Path(outdir)
+    outdir.mkdir(parents=True, exist_ok=True)
+    g = draw_gap(n_townships, n_industries, seed, kind)
+    n, m = g["w"].shape
+    agents = _agents(m)
+    ids = [f"G{k + 1:06d}" for k in range(n)]
+    pd.DataFrame(
+        {
+            "township_id": ids,
+            "name": [f"GAP township {k + 1}" for k in range(n)],
+            "county": [f"county_{k // TOWNSHIPS_PER_COUNTY + 1:04d}" for k in range(n)],
+            "plannable_area_ha": 1.0,
+            "soil_depth_cm": 100.0,
+            "slope_deg": 0.0,
+            "rocky_desertification_grade": 0,
+            "water_available_m3": 0.0,
+            "irradiance_kwh_per_m2": 1300.0,
+            "baseline_land_use": UNASSIGNED,
+        }
+    ).to_csv(outdir / "townships.csv", index=False, lineterminator="\n")
+    t_idx, a_idx = np.divmod(np.arange(n * m), m)
+    pd.DataFrame(
+        {
+            "township_id": np.array(ids, dtype=object)[t_idx],
+            "industry": np.array(agents, dtype=object)[a_idx],
+            "yield_per_ha": g["w"].ravel().astype(float),
+            "farmer_payments_yuan_per_ha": g["p"].ravel().astype(float),
+        }
+    ).to_csv(outdir / "site_coefficients.csv", index=False, lineterminator="\n")
+    pd.DataFrame({"township_id": ids, "industry": np.array(agents, dtype=object)[g["plan"]]}).to_csv(
+        outdir / "known_feasible_plan.csv", index=False, lineterminator="\n"
+    )
+    doc = _document(name or f"gap_{kind}_n{n}_m{m}_s{seed}", n, m, seed, kind, agents, g["c"])
+    Instance.model_validate(doc)
+    path = outdir / "instance.yaml"
+    path.write_text(
+        "# Generalized-assignment instance generated by optimizer.generate.gap.\n"
+        + yaml.safe_dump(doc, sort_keys=False, allow_unicode=True, width=100),
+        encoding="utf-8",
+    )
+    log.info("generated GAP instance %s: %d townships, %d industries, kind %s", path, n, m, kind)
+    return path
+
+
+def _document(name: str, n: int, m: int, seed: int, kind: str, agents: list[str], cap: np.ndarray) -> dict[str, Any]:
+    industries: dict[str, Any] = {
+        a: {
+            "label": f"Industry {k + 1}",
+            "output_unit": "unit",
+            "yield_per_ha": 0.0,  # per township in site_coefficients.csv: the weight w_ti
+            "farmer_share_of_value_added": 0.0,
+            "source": "synthetic GAP agent",
+        }
+        for k, a in enumerate(agents)
+    }
+    industries[UNASSIGNED] = {"label": "Unassigned (baseline)", "candidate": False, "output_unit": "unit",
+                              "farmer_share_of_value_added": 0.0}  # fmt: skip
+    markets = {a: {"industries": [a], "max_output": float(c)} for a, c in zip(agents, cap.tolist())}
+    synthetic = f"synthetic: optimizer.generate.gap, kind {kind}, {n} townships, {m} industries, seed {seed}"
+    return {
+        "format_version": 1,
+        "name": name,
+        "title": f"GAP instance (kind {kind}): {n} townships, {m} industries, seed {seed}",
+        "description": "Generalized assignment: weights are yields (site table), capacities are market caps, "
+        "profits are farmers' payments per ha (site table), 1 ha per township.",
+        "townships": "townships.csv",
+        "site_coefficients": "site_coefficients.csv",
+        "industries": industries,
+        "constraints": {"markets": markets},
+        "objective": {"gep_weight": 1.0, "income_weight": 1.0, "double_count": "exclude_material_gep"},
+        "sources": [{"item": "townships", "source": synthetic, "estimate": True}],
+    }
+
+
+def natural_model(instance_dir: Path) -> Any:
+    """The textbook GAP MILP of a generated folder, as a highspy model (integers as drawn).
+
+    Read back from the folder's own files, so it is the same instance `solve` reads.
+    """
+    import highspy
+
+    instance_dir = Path(instance_dir)
+    doc = yaml.safe_load((instance_dir / "instance.yaml").read_text(encoding="utf-8"))
+    site = pd.read_csv(instance_dir / "site_coefficients.csv", dtype={"township_id": str})
+    agents = list(doc["constraints"]["markets"])
+    towns = list(dict.fromkeys(site["township_id"]))
+    n, m = len(towns), len(agents)
+    t = pd.Index(towns).get_indexer(site["township_id"])
+    a = pd.Index(agents).get_indexer(site["industry"])
+    cols = t * m + a
+    w = np.zeros(n * m)
+    p = np.zeros(n * m)
+    w[cols] = site["yield_per_ha"].to_numpy()
+    p[cols] = site["farmer_payments_yuan_per_ha"].to_numpy()
+    cap = np.array([doc["constraints"]["markets"][ag]["max_output"] for ag in agents])
+    h = highspy.Highs()
+    h.setOptionValue("output_flag", False)
+    lp = highspy.HighsLp()
+    lp.num_col_, lp.num_row_ = n * m, n + m
+    lp.col_cost_ = p
+    lp.col_lower_ = np.zeros(n * m)
+    lp.col_upper_ = np.ones(n * m)
+    lp.row_lower_ = np.r_[np.ones(n), np.full(m, -highspy.kHighsInf)]
+    lp.row_upper_ = np.r_[np.ones(n), cap]
+    k = np.arange(n * m)
+    lp.a_matrix_.format_ = highspy.MatrixFormat.kColwise
+    lp.a_matrix_.start_ = np.arange(0, 2 * n * m + 1, 2, dtype=np.int32)
+    lp.a_matrix_.index_ = np.stack([k // m, n + k % m], axis=1).ravel().astype(np.int32)
+    lp.a_matrix_.value_ = np.stack([np.ones(n * m), w], axis=1).ravel()
+    lp.sense_ = highspy.ObjSense.kMaximize
+    lp.integrality_ = [highspy.HighsVarType.kInteger] * (n * m)
+    h.passModel(lp)
+    return h

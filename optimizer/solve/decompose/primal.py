@@ -1,0 +1,158 @@
+"""From multipliers to plans: the restricted master (repair) and large-neighbourhood search.
+
+Repair — the restricted master: choose one of the county plans found while pricing for
+every county (and the price-step columns) so that every coupling row holds, maximising
+the objective. It is a small MIP (one binary per known county plan) whose LP is the
+master LP of the dual: with G coupling rows, a basic LP solution is fractional in at
+most G counties, so HiGHS closes it at or near its root. On the generated instances it
+turns the multipliers' county plans into a feasible plan within 1e-5 (1,000 townships)
+to 1e-7 (50,000) of the Lagrangian bound.
+
+Improvement — large-neighbourhood search: free every township of a group of counties,
+fix all others at the current plan, and solve that MIP (coupling rows with what the
+fixed counties leave, price-step columns free) with the current plan as MIP start.
+Groups are the counties where the current plan falls furthest below their own
+Lagrangian optimum. It explores plans that no pricing pass produced.
+"""
+
+from __future__ import annotations
+
+import logging
+import time
+
+import numpy as np
+
+from optimizer.solve.decompose.dual import Cuts, coupling_of_choices
+from optimizer.solve.decompose.highs_models import LEAN_MIP, group_model, highs_from_triplets
+
+log = logging.getLogger(__name__)
+
+#: Counties freed together in one neighbourhood.
+LNS_GROUP = 20
+
+
+def restricted_master(S: object, cuts: Cuts, time_limit: float, gap: float,
+                      start: np.ndarray | None = None) -> np.ndarray | None:
+    """One known plan per county meeting the coupling rows: a choice vector, or None."""
+    M = S.matrix  # type: ignore[attr-defined]
+    cp = S.coupling  # type: ignore[attr-defined]
+    n_c = S.n_counties  # type: ignore[attr-defined]
+    K = len(cuts)
+    county = np.asarray(cuts.county, dtype=np.int64)
+    if K == 0 or len(np.unique(county)) < n_c:
+        return None
+    use = np.asarray(cuts.use).reshape(K, cp.n)
+    rows = [county]
+    cols = [np.arange(K)]
+    vals = [np.ones(K)]
+    r, g = np.nonzero(use)
+    rows.append(n_c + g)
+    cols.append(r)
+    vals.append(use[r, g])
+    o_sel = cp.cols >= M.n_x
+    rows.append(n_c + cp.rows[o_sel])
+    cols.append(K + cp.cols[o_sel] - M.n_x)
+    vals.append(cp.vals[o_sel])
+    n_o = M.n_cols - M.n_x
+    cost = np.r_[np.asarray(cuts.value), M.cost[M.n_x:]]
+    h = highs_from_triplets(
+        cost, np.zeros(K + n_o), np.r_[np.ones(K), np.full(n_o, np.inf)], np.r_[np.ones(K, bool), np.zeros(n_o, bool)],
+        np.concatenate(rows), np.concatenate(cols), np.concatenate(vals),
+        np.r_[np.ones(n_c), np.full(cp.n, -np.inf)], np.r_[np.ones(n_c), cp.rhs],
+        options={"time_limit": max(0.05, time_limit), "mip_rel_gap": gap, "threads": 1},
+    )  # fmt: skip
+    if start is not None:
+        y = _start_in_cuts(S, cuts, start)
+        if y is not None:
+            h.setSolution(K, np.arange(K, dtype=np.int32), y.astype(np.float64))
+    h.run()
+    if h.getInfo().primal_solution_status != 2:
+        log.info("restricted master: no plan (%s)", h.modelStatusToString(h.getModelStatus()))
+        return None
+    y = np.asarray(h.getSolution().col_value)[:K]
+    choice = np.full(len(S.t_township), -1, dtype=np.int64)  # type: ignore[attr-defined]
+    ct = S.county_tstart  # type: ignore[attr-defined]
+    for k in np.flatnonzero(y > 0.5):
+        c = cuts.county[k]
+        choice[ct[c]:ct[c + 1]] = cuts.plan[k]
+    return choice if (choice >= 0).all() else None
+
+
+def _start_in_cuts(S: object, cuts: Cuts, choice: np.ndarray) -> np.ndarray | None:
+    """0/1 over the cuts selecting `choice`'s county plans (added to the cuts if missing)."""
+    new = cuts.add(S, choice)
+    del new
+    ct = S.county_tstart  # type: ignore[attr-defined]
+    index = {(c, p.tobytes()): k for k, (c, p) in enumerate(zip(cuts.county, cuts.plan))}
+    y = np.zeros(len(cuts))
+    for c in range(S.n_counties):  # type: ignore[attr-defined]
+        k = index.get((c, choice[ct[c]:ct[c + 1]].tobytes()))
+        if k is None:
+            return None
+        y[k] = 1.0
+    return y
+
+
+def neighbourhood(S: object, choice: np.ndarray, counties: np.ndarray, time_limit: float,
+                  gap: float) -> np.ndarray | None:
+    """Re-solve `counties` with every other township fixed at `choice`; the improved choice or None."""
+    M = S.matrix  # type: ignore[attr-defined]
+    cp = S.coupling  # type: ignore[attr-defined]
+    dense = coupling_of_choices(S)
+    ct, ts = S.county_tstart, S.t_start  # type: ignore[attr-defined]
+    free = np.zeros(S.n_counties, dtype=bool)  # type: ignore[attr-defined]
+    free[counties] = True
+    fixed_t = ~free[S.t_county]  # type: ignore[attr-defined]
+    fixed_use = dense[choice[fixed_t]].sum(axis=0)
+    cost_choice = M.cost[S.ch_col]  # type: ignore[attr-defined]
+    group_choices = np.concatenate([np.arange(ts[ct[c]], ts[ct[c + 1]]) for c in counties])
+    h, choice_of_col = group_model(
+        S, counties, cost_choice, cp.rhs - fixed_use, dense[group_choices], relax=False,
+        options={**LEAN_MIP, "time_limit": max(0.05, time_limit), "mip_rel_gap": gap, "threads": 1},
+    )  # fmt: skip
+    # MIP start: the current plan of the group, price-step columns at their least value
+    in_group = ~fixed_t
+    current = set(choice[in_group].tolist())
+    start = np.array([1.0 if (j >= 0 and j in current) else 0.0 for j in choice_of_col.tolist()])
+    o_cols = np.flatnonzero(choice_of_col < 0)
+    if len(o_cols):
+        x_use = dense[choice].sum(axis=0)
+        o_rows = cp.rows[cp.cols >= M.n_x]
+        o_idx = cp.cols[cp.cols >= M.n_x] - M.n_x
+        for row, j in zip(o_rows.tolist(), o_idx.tolist()):
+            start[o_cols[j]] = max(0.0, x_use[row] - cp.rhs[row])
+    h.setSolution(len(start), np.arange(len(start), dtype=np.int32), start)
+    h.run()
+    if h.getInfo().primal_solution_status != 2:
+        return None
+    z = np.asarray(h.getSolution().col_value)
+    picked = choice_of_col[(z > 0.5) & (choice_of_col >= 0)]
+    out = choice.copy()
+    towns = np.searchsorted(ts, picked, side="right") - 1
+    out[towns] = picked
+    return out
+
+
+def local_gaps(S: object, choice: np.ndarray, priced: np.ndarray, county_best: np.ndarray) -> np.ndarray:
+    """Per county: its Lagrangian optimum minus what the current plan earns there at the same prices."""
+    v = priced[S.ch_col[choice]]  # type: ignore[attr-defined]
+    earned = np.bincount(S.t_county, weights=v, minlength=S.n_counties)  # type: ignore[attr-defined]
+    return county_best - earned
+
+
+def improve(S: object, choice: np.ndarray, order: np.ndarray, deadline: float, gap: float,
+            group: int = LNS_GROUP, evaluate=None) -> tuple[np.ndarray, int]:
+    """LNS rounds over groups of counties (in `order`) until the deadline; (plan, groups solved)."""
+    solved = 0
+    for start in range(0, len(order), group):
+        left = deadline - time.monotonic()
+        from optimizer.solve.decompose.highs_models import STOP
+
+        if left < 0.2 or (STOP is not None and STOP()):
+            break
+        counties = np.sort(order[start:start + group])
+        better = neighbourhood(S, choice, counties, min(left, 10.0), gap)
+        solved += 1
+        if better is not None and (evaluate is None or evaluate(better) >= evaluate(choice)):
+            choice = better
+    return choice, solved

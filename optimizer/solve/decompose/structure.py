@@ -1,0 +1,285 @@
+"""The model split by county: county subproblems and the rows that couple counties.
+
+Which rows are local and which couple counties comes from each family's declared scope
+(`optimizer.model.build.FAMILY_SCOPE`), never from the matrix:
+
+- township rows (one industry, township water, income floor, locks) involve one
+  township's pairs. Under "one industry per township" such a row holds exactly when the
+  chosen pair holds it alone, so a pair that breaks its own township row is dropped
+  (it can never be chosen) and the row is then implied: county subproblems need only
+  "one choice per township";
+- county rows stay in their county's subproblem;
+- a basin row is local when every township of the basin lies in one county, otherwise
+  it couples those counties, like the global rows (markets, price steps, budget,
+  conservation share), which are priced (dualised) by the Lagrangian.
+
+County subproblems are stored flat for the compiled kernel (`counties.py`): townships
+ordered by county, each with its choices (pair columns), and each county's local rows as
+"≤" row slots (a "≥" row is negated; an equality gives two slots).
+"""
+
+from __future__ import annotations
+
+import hashlib
+import logging
+from dataclasses import dataclass, field
+from typing import Any
+
+import numpy as np
+import pandas as pd
+
+from optimizer.model.build import FAMILY_SCOPE
+from optimizer.model.matrix import ModelMatrix
+
+log = logging.getLogger(__name__)
+
+#: Relative tolerance for "a pair breaks its own township row".
+ROW_TOL = 1e-9
+
+
+@dataclass
+class CouplingRows:
+    """Rows that tie counties together, each as a "≤" row Σ a z ≤ rhs (a "≥" row negated)."""
+
+    names: list[str]  # e.g. "investment_budget_max", "market_output_max[apple]", "conservation_area_min (≥)"
+    families: list[str]
+    keys: list[Any]
+    signs: np.ndarray  # +1 for a row's upper bound, −1 for its lower bound
+    rhs: np.ndarray
+    rows: np.ndarray  # triplets over all columns (x then o)
+    cols: np.ndarray
+    vals: np.ndarray
+    lam_upper: np.ndarray  # upper bound on each multiplier implied by the continuous columns (inf if none)
+
+    @property
+    def n(self) -> int:
+        return len(self.names)
+
+    def priced(self, lam: np.ndarray, n_cols: int) -> np.ndarray:
+        """Aᵀλ: what the multipliers charge each column."""
+        return np.bincount(self.cols, weights=self.vals * lam[self.rows], minlength=n_cols)
+
+    def use(self, z: np.ndarray) -> np.ndarray:
+        """Left-hand sides A z at column values z."""
+        return np.bincount(self.rows, weights=self.vals * z[self.cols], minlength=self.n)
+
+
+@dataclass
+class Structure:
+    """County subproblems (flat arrays for the kernel) and the coupling rows."""
+
+    matrix: ModelMatrix
+    alive: np.ndarray  # x columns that can be chosen (no township row broken alone)
+    counties: list[str]
+    cap: np.ndarray  # (n_counties, m) right-hand side of each local row slot; +inf where none
+    slot_rows: list[list[str]]  # name of each county's row slots (for messages)
+    county_tstart: np.ndarray  # (n_counties + 1,) townships of county c: county_tstart[c]:county_tstart[c+1]
+    t_start: np.ndarray  # (n_t + 1,) choices of township k: t_start[k]:t_start[k+1]
+    t_township: np.ndarray  # (n_t,) township position in matrix.townships
+    t_county: np.ndarray  # (n_t,) county of each township
+    ch_col: np.ndarray  # (n_ch,) x column of each choice
+    ch_use: np.ndarray  # (n_ch, m) local row use of each choice
+    coupling: CouplingRows
+    fingerprints: list[str] = field(default_factory=list)  # per county: its subproblem data, for reuse
+
+    @property
+    def n_counties(self) -> int:
+        return len(self.counties)
+
+    @property
+    def n_slots(self) -> int:
+        return self.cap.shape[1]
+
+    def choices_of(self, c: int) -> slice:
+        return slice(self.t_start[self.county_tstart[c]], self.t_start[self.county_tstart[c + 1]])
+
+
+class Unsplittable(Exception):
+    """The instance has no county structure the decomposition can use (or a township has no choice)."""
+
+
+def basin_counties(townships: pd.DataFrame) -> dict[str, set[str]]:
+    """Counties of each basin, from the township table (a basin spanning counties couples them)."""
+    if "basin" not in townships.columns:
+        return {}
+    out: dict[str, set[str]] = {}
+    for b, c in zip(townships["basin"].astype(str), townships["county"].astype(str)):
+        out.setdefault(b, set()).add(c)
+    return out
+
+
+def split(matrix: ModelMatrix, townships: pd.DataFrame) -> Structure:
+    """County subproblems and coupling rows of `matrix`, by the families' declared scope."""
+    M = matrix
+    alive = np.ones(M.n_x, dtype=bool)
+    for family, block in M.blocks.items():
+        if FAMILY_SCOPE[family] != "township" or family == "one_industry_per_township":
+            continue
+        alive &= _holds_alone(M, block)
+    left = np.bincount(M.township[alive], minlength=len(M.townships))
+    if (left == 0).any():
+        t = M.townships[int(np.flatnonzero(left == 0)[0])]
+        raise Unsplittable(f"township {t} has no industry that meets its own limits")
+
+    county_index = {c: k for k, c in enumerate(M.counties)}
+    of_basin = basin_counties(townships)
+    local: list[list[tuple[str, np.ndarray, np.ndarray, float]]] = [[] for _ in M.counties]  # (name, cols, vals, cap)
+    c_names, c_fams, c_keys, c_signs, c_rhs, c_rows, c_cols, c_vals = [], [], [], [], [], [], [], []
+    for family, block in M.blocks.items():
+        scope = FAMILY_SCOPE[family]
+        if scope == "township":
+            continue
+        order = np.argsort(block.rows, kind="stable")
+        bounds = np.searchsorted(block.rows[order], np.arange(block.n + 1))
+        for r, key in enumerate(block.keys):
+            sel = order[bounds[r]:bounds[r + 1]]
+            cols, vals = block.cols[sel], block.vals[sel]
+            keep = (cols >= M.n_x) | alive[np.minimum(cols, M.n_x - 1)]
+            cols, vals = cols[keep], vals[keep]
+            name = f"{family}[{key}]" if key is not None else family
+            home: int | None = None
+            if scope == "county":
+                home = county_index.get(str(key))
+            elif scope == "basin":
+                spans = of_basin.get(str(key), set())
+                if len(spans) == 1:
+                    home = county_index.get(next(iter(spans)))
+            if home is not None and (cols < M.n_x).all():
+                for sign, bound in ((1.0, block.upper[r]), (-1.0, block.lower[r])):
+                    if np.isfinite(bound):
+                        local[home].append((name if sign > 0 else f"{name} (≥)", cols, sign * vals, sign * bound))
+                continue
+            for sign, bound in ((1.0, block.upper[r]), (-1.0, block.lower[r])):
+                if np.isfinite(bound):
+                    c_rows.append(np.full(len(cols), len(c_rhs)))
+                    c_cols.append(cols)
+                    c_vals.append(sign * vals)
+                    c_rhs.append(sign * bound)
+                    c_names.append(name if sign > 0 else f"{name} (≥)")
+                    c_fams.append(family)
+                    c_keys.append(key)
+                    c_signs.append(sign)
+    coupling = _coupling(M, c_names, c_fams, c_keys, c_signs, c_rhs, c_rows, c_cols, c_vals)
+    return _flatten(M, alive, local, coupling)
+
+
+def _holds_alone(M: ModelMatrix, block: Any) -> np.ndarray:
+    """For each x column: does choosing this pair alone keep the township's row of `block`?"""
+    ok = np.ones(M.n_x, dtype=bool)
+    if block.n == 0:
+        return ok
+    if block.family == "industry_locked_in":  # a must-lock leaves only the locked pair
+        locked_cols = block.cols
+        locked_town = M.township[locked_cols]
+        has_lock = np.zeros(len(M.townships), dtype=bool)
+        has_lock[locked_town] = True
+        ok &= ~has_lock[M.township]
+        ok[locked_cols] = True
+        return ok
+    row_of_town = np.full(len(M.townships), -1, dtype=np.int64)
+    row_of_town[M.township[block.cols]] = block.rows
+    coef = np.zeros(M.n_x)
+    coef[block.cols] = block.vals
+    r = row_of_town[M.township]
+    has = r >= 0
+    lo = np.where(has, block.lower[np.maximum(r, 0)], -np.inf)
+    up = np.where(has, block.upper[np.maximum(r, 0)], np.inf)
+    tol_up = ROW_TOL * np.maximum(1.0, np.abs(np.where(np.isfinite(up), up, 0.0)))
+    tol_lo = ROW_TOL * np.maximum(1.0, np.abs(np.where(np.isfinite(lo), lo, 0.0)))
+    return ~(has & ((coef > up + tol_up) | (coef < lo - tol_lo)))
+
+
+def _coupling(M: ModelMatrix, names: list, fams: list, keys: list, signs: list, rhs: list, rows: list, cols: list,
+              vals: list) -> CouplingRows:
+    G = len(rhs)
+    r = np.concatenate(rows).astype(np.int64) if rows else np.zeros(0, dtype=np.int64)
+    c = np.concatenate(cols).astype(np.int64) if cols else np.zeros(0, dtype=np.int64)
+    v = np.concatenate(vals) if vals else np.zeros(0)
+    lam_upper = np.full(G, np.inf)
+    # A continuous column z_j ≥ 0 (price steps) appears only in coupling rows; the
+    # Lagrangian stays bounded only if what the multipliers charge it covers its cost:
+    # (Aᵀλ)_j ≥ cost_j. Here each such column sits in one row with coefficient −1 (its
+    # price-step row), so this reads λ_r ≤ −cost_j / a_rj.
+    for j in range(M.n_x, M.n_cols):
+        at = np.flatnonzero(c == j)
+        if len(at) != 1 or v[at[0]] >= 0:
+            raise Unsplittable(f"continuous column {j} is not a single price-step column")
+        g = int(r[at[0]])
+        lam_upper[g] = min(lam_upper[g], M.cost[j] / v[at[0]])
+    return CouplingRows(names, fams, keys, np.asarray(signs, dtype=float), np.asarray(rhs, dtype=float), r, c, v,
+                        lam_upper)
+
+
+def _flatten(M: ModelMatrix, alive: np.ndarray, local: list, coupling: CouplingRows) -> Structure:
+    n_c = len(M.counties)
+    m = max(1, max((len(rows) for rows in local), default=0))
+    cap = np.full((n_c, m), np.inf)
+    use = np.zeros((M.n_x, m))
+    slot_rows: list[list[str]] = []
+    for k, rows in enumerate(local):
+        slot_rows.append([name for name, _, _, _ in rows])
+        for j, (_, cols, vals, bound) in enumerate(rows):
+            cap[k, j] = bound
+            np.add.at(use[:, j], cols, vals)
+    cols = np.flatnonzero(alive)
+    town = M.township[cols]
+    county_of_town = np.full(len(M.townships), -1, dtype=np.int64)
+    county_of_town[M.township] = M.county
+    # Townships heavier on their county's rows first: the search prunes earlier.
+    scale = np.where(np.isfinite(cap), np.abs(cap), 0.0)
+    scale = np.where(scale > 0, scale, 1.0)
+    weight = np.zeros(len(M.townships))
+    np.maximum.at(weight, town, (np.abs(use[cols]) / scale[M.county[cols]]).sum(axis=1))
+    present = np.unique(town)
+    order = present[np.lexsort((present, -weight[present], county_of_town[present]))]
+    position = np.full(len(M.townships), -1, dtype=np.int64)
+    position[order] = np.arange(len(order))
+    ch_town = position[town]
+    o = np.argsort(ch_town, kind="stable")
+    ch_col = cols[o]
+    n_t = len(order)
+    t_start = np.searchsorted(ch_town[o], np.arange(n_t + 1))
+    t_county = county_of_town[order]
+    county_tstart = np.searchsorted(t_county, np.arange(n_c + 1))
+    S = Structure(
+        matrix=M, alive=alive, counties=list(M.counties), cap=cap, slot_rows=slot_rows,
+        county_tstart=county_tstart, t_start=t_start, t_township=order, t_county=t_county,
+        ch_col=ch_col, ch_use=use[ch_col], coupling=coupling,
+    )  # fmt: skip
+    log.info("decomposition: %d counties, %d townships, %d of %d pairs kept, %d local row slots at most, "
+             "%d coupling rows", n_c, n_t, len(cols), M.n_x, m, coupling.n)
+    return S
+
+
+def fingerprints(S: Structure) -> list[str]:
+    """Digest of each county's subproblem data, by ids (township, industry, row names), not by
+    column positions, so that two instances (two sweep points) can be compared county by
+    county: equal digests mean equal subproblems, whose pricing can be reused."""
+    if S.fingerprints:
+        return S.fingerprints
+    M = S.matrix
+    cp = S.coupling
+    x = cp.cols < M.n_x
+    order = np.argsort(cp.cols[x], kind="stable")
+    ccols, crows, cvals = cp.cols[x][order], cp.rows[x][order], cp.vals[x][order]
+    cstart = np.searchsorted(ccols, np.arange(M.n_x + 1))
+    tids = M.pairs.get_level_values(0)
+    inds = M.pairs.get_level_values(1)
+    out = []
+    for c in range(S.n_counties):
+        sl = S.choices_of(c)
+        cols = S.ch_col[sl]
+        h = hashlib.blake2b(digest_size=16)
+        h.update("\x1f".join(f"{tids[j]}\x1e{inds[j]}" for j in cols.tolist()).encode())
+        h.update(np.diff(S.t_start[S.county_tstart[c]:S.county_tstart[c + 1] + 1]).tobytes())
+        h.update(M.cost[cols].tobytes())
+        h.update(S.ch_use[sl].tobytes())
+        h.update(S.cap[c].tobytes())
+        h.update("\x1f".join(S.slot_rows[c]).encode())
+        for j in cols.tolist():
+            a, b = cstart[j], cstart[j + 1]
+            h.update("\x1f".join(cp.names[g] for g in crows[a:b].tolist()).encode())
+            h.update(cvals[a:b].tobytes())
+        out.append(h.hexdigest())
+    S.fingerprints = out
+    return out

@@ -1,0 +1,340 @@
+"""The county decomposition against HiGHS and brute force.
+
+- the array model (model/matrix.py) is the Pyomo model, row by row;
+- the compiled county search finds HiGHS's optimum on random counties;
+- on small generated instances the decomposition's plan and bound bracket the direct
+  MILP's optimum, and every plan it returns passes the independent checker;
+- on tiny random instances (tests/test_properties.py's strategy) the plan found with
+  `--method decompose` is the brute-force optimum and the bound is never below it.
+"""
+
+from __future__ import annotations
+
+import tempfile
+import time
+from pathlib import Path
+
+import highspy
+import numpy as np
+import pandas as pd
+import pytest
+from hypothesis import given, settings
+from hypothesis import strategies as st
+from pyomo.contrib.solver.solvers.highs import Highs
+
+from optimizer.generate import generate_instance
+from optimizer.generate.gap import generate_gap_instance
+from optimizer.model import build_model, prepare
+from optimizer.model.matrix import build_matrix
+from optimizer.run import load_and_validate, solve_instance
+from optimizer.solve import SolveOptions
+from optimizer.solve.decompose import decompose
+from optimizer.solve.decompose.counties import CountyChunk, CountyInfeasible
+from optimizer.solve.decompose.highs_models import county_mip
+from optimizer.solve.method import choose_method
+
+import test_properties as tp  # the brute force and instance strategy (tests/ is on sys.path)
+
+ROOT = Path(__file__).resolve().parents[1]
+#: Township instances: the array model and the decomposition are built for them (village
+#: instances go to HiGHS on the whole model, test_village_instances_go_to_highs_and_say_why).
+SHIPPED = [ROOT / "tests" / "data" / "tiny" / "tiny.yaml",
+           *sorted(p for p in (ROOT / "instances").glob("*/*.yaml")
+                   if "\nvillages:" not in "\n" + p.read_text(encoding="utf-8"))]
+
+
+@pytest.fixture(scope="module")
+def small(tmp_path_factory) -> list[Path]:
+    """Generated instances of 45–75 townships (3–5 counties), solved exactly by HiGHS in seconds."""
+    base = tmp_path_factory.mktemp("small")
+    return [generate_instance(base / f"n{n}_s{s}", n, s, table_format="csv") for n, s in ((45, 1), (60, 2), (75, 3))]
+
+
+# ----------------------------------------------------------------------------- the array model
+
+
+def _pyomo_rows(path: Path) -> tuple[dict, dict, np.ndarray, object]:
+    data = prepare(load_and_validate(path))
+    m = build_model(data)
+    opt = Highs()
+    opt.set_instance(m)
+    lp = opt._solver_model.getLp()
+    matrix = build_matrix(data)
+    col = np.empty(lp.num_col_, dtype=np.int64)
+    for (t, i), var in m.industry_chosen.items():
+        col[opt._pyomo_var_to_solver_var_map[id(var)]] = matrix.pairs.get_loc((t, i))
+    for j, key in enumerate(matrix.o_keys):
+        col[opt._pyomo_var_to_solver_var_map[id(m.market_output_beyond_step[key])]] = matrix.n_x + j
+    a = lp.a_matrix_
+    start, index, value = np.asarray(a.start_), np.asarray(a.index_), np.asarray(a.value_)
+    rows: dict = {}
+    for r in range(lp.num_row_):  # Pyomo hands HiGHS a row-wise matrix
+        con = opt._solver_con_to_pyomo_con_map[r]
+        coef = {int(col[index[k]]): float(value[k]) for k in range(start[r], start[r + 1])}
+        rows[(con.parent_component().name, con.index())] = (coef, lp.row_lower_[r], lp.row_upper_[r])
+    cost = np.zeros(matrix.n_cols)
+    cost[col] = np.asarray(lp.col_cost_)
+    mine = {}
+    for family, block in matrix.blocks.items():
+        for r, key in enumerate(block.keys):
+            sel = block.rows == r
+            mine[(family, key)] = (dict(zip(block.cols[sel].tolist(), block.vals[sel].tolist())),
+                                   block.lower[r], block.upper[r])
+    return rows, mine, cost, matrix
+
+
+def _same(a: float, b: float) -> bool:
+    if abs(a) > 1e29 and abs(b) > 1e29:
+        return np.sign(a) == np.sign(b)
+    return abs(a - b) <= 1e-9 * max(1.0, abs(a), abs(b))
+
+
+@pytest.mark.parametrize("path", SHIPPED, ids=lambda p: p.stem)
+def test_array_model_is_the_pyomo_model(path: Path) -> None:
+    rows, mine, cost, matrix = _pyomo_rows(path)
+    assert set(rows) == set(mine)
+    for key, (coef, lo, up) in mine.items():
+        pc, plo, pup = rows[key]
+        assert set(pc) == set(coef), key
+        sign = 1.0 if np.sign(pc[next(iter(coef))]) == np.sign(coef[next(iter(coef))]) else -1.0
+        assert all(_same(sign * pc[c], coef[c]) for c in coef), key
+        want_lo, want_up = (plo, pup) if sign > 0 else (-pup, -plo)
+        assert _same(want_lo, lo) and _same(want_up, up), (key, want_lo, want_up, lo, up)
+    assert np.allclose(cost, matrix.cost, rtol=1e-12, atol=1e-12)
+
+
+def test_array_model_of_generated_and_gap_instances(small: list[Path], tmp_path: Path) -> None:
+    for path in [small[0], generate_gap_instance(tmp_path / "gap", 30, 3, 1)]:
+        rows, mine, cost, matrix = _pyomo_rows(path)
+        assert set(rows) == set(mine), path
+        assert np.allclose(cost, matrix.cost, rtol=1e-12, atol=1e-12)
+
+
+# ----------------------------------------------------------------------------- county search
+
+
+def _random_county(rng: np.random.Generator) -> CountyChunk:
+    T = int(rng.integers(1, 8))
+    n_ch = rng.integers(1, 5, size=T)
+    m = int(rng.integers(1, 4))
+    t_start = np.r_[0, np.cumsum(n_ch)].astype(np.int64)
+    n = int(t_start[-1])
+    use = rng.uniform(0, 100, size=(n, m)) * (rng.random((n, m)) < 0.7)
+    lo_sum = np.array([sum(use[t_start[t]:t_start[t + 1], j].min() for t in range(T)) for j in range(m)])
+    hi_sum = np.array([sum(use[t_start[t]:t_start[t + 1], j].max() for t in range(T)) for j in range(m)])
+    cap = lo_sum + rng.uniform(-0.05, 1.0, size=m) * (hi_sum - lo_sum)  # sometimes infeasible
+    return CountyChunk(first=0, first_choice=0, counties=["c"], slot_rows=[[f"row{j}" for j in range(m)]],
+                       county_tstart=np.array([0, T], dtype=np.int64), t_start=t_start, ch_use=use,
+                       cap=cap.reshape(1, m), cost=rng.normal(0, 50, n).round(3), coupling=np.zeros((n, 0)))
+
+
+@settings(max_examples=60, deadline=None, derandomize=True)
+@given(seed=st.integers(0, 2**32 - 1))
+def test_county_search_finds_the_highs_optimum(seed: int) -> None:
+    chunk = _random_county(np.random.default_rng(seed))
+    h, _ = county_mip(chunk, 0, chunk.cost, 30.0)
+    h.run()
+    infeasible = h.getModelStatus() == highspy.HighsModelStatus.kInfeasible
+    try:
+        ans = chunk.price(np.zeros(0))
+    except CountyInfeasible:
+        assert infeasible
+        return
+    assert not infeasible
+    best = h.getInfo().objective_function_value
+    assert abs(ans.value[0] - best) <= 1e-7 * max(1.0, abs(best))
+    assert ans.bound[0] >= best - 1e-7 * max(1.0, abs(best))
+    picks = ans.choice
+    assert np.all(chunk.ch_use[picks].sum(axis=0) <= chunk.cap[0] + 1e-6)  # the plan keeps the county's rows
+
+
+# ----------------------------------------------------------------------------- bracketing
+
+
+def test_plan_and_bound_bracket_the_direct_optimum(small: list[Path], tmp_path: Path) -> None:
+    for path in small:
+        direct = solve_instance(path, SolveOptions(method="direct", gap=0.0), results_root=tmp_path / "d")
+        assert direct.summary["status"] == "optimal"
+        optimum = direct.summary["objective_yuan"]
+        data = prepare(load_and_validate(path))
+        matrix = build_matrix(data)
+        res = decompose(matrix, data.townships, gap=0.0, deadline=time.monotonic() + 60, lns=True)
+        unit = matrix.objective_unit_yuan
+        assert res.plan is not None
+        plan, bound = res.objective * unit, res.bound * unit
+        tol = 1e-7 * abs(optimum)
+        assert plan <= optimum + tol <= bound + 2 * tol, (path.name, plan, optimum, bound)
+
+
+def test_decomposed_runs_pass_the_checker(small: list[Path], tmp_path: Path) -> None:
+    for path in small:
+        res = solve_instance(path, SolveOptions(method="decompose", gap=1e-3), results_root=tmp_path / "r")
+        s = res.summary
+        assert s["method"]["used"] == "decompose"
+        assert res.check_ok is True, res.check_messages
+        assert s["bound_yuan"] >= s["objective_yuan"] - 1e-9 * abs(s["objective_yuan"])
+        assert (res.run_dir / "decomposition.log").exists()
+        # the report lists the same limits as a direct run's would
+        assert any(r["family"] == "water_use_per_county_max" for r in s["constraints"])
+
+
+def test_warm_start_reuses_counties_and_keeps_the_optimum(small: list[Path]) -> None:
+    path = small[2]
+    data = prepare(load_and_validate(path))
+    matrix = build_matrix(data)
+    first = decompose(matrix, data.townships, gap=1e-4, deadline=time.monotonic() + 60)
+    again = decompose(matrix, data.townships, gap=1e-4, deadline=time.monotonic() + 60, warm=first.state)
+    assert again.stats["counties_reused"] == len(matrix.counties)  # same data, same multipliers: nothing re-priced
+    assert again.objective >= first.objective - 1e-9 * abs(first.objective)
+    assert again.bound <= first.bound * (1 + 1e-12)
+
+
+def test_auto_says_which_method_and_why(small: list[Path], tmp_path: Path) -> None:
+    valid = load_and_validate(small[0])
+    method, why = choose_method(SolveOptions().for_size(60), valid.spec, valid.townships)
+    assert method == "direct" and "exactly" in why
+    gap = load_and_validate(generate_gap_instance(tmp_path / "gap", 400, 5, 1))
+    method, why = choose_method(SolveOptions(gap=1e-4), gap.spec, gap.townships)
+    assert method == "direct" and "county-level limits" in why
+    big = load_and_validate(generate_instance(tmp_path / "n400", 400, 1, table_format="csv"))
+    method, why = choose_method(SolveOptions(gap=1e-4), big.spec, big.townships)
+    assert method == "decompose" and "400 townships" in why
+
+
+# ----------------------------------------------------------------------------- brute force
+
+
+@tp.PROFILE
+@given(spec=tp.instances())
+def test_decomposition_equals_brute_force_on_tiny_instances(spec: dict) -> None:
+    """Forced decomposition at gap 0 (its plan polished by HiGHS) is the brute-force optimum;
+    infeasible exactly when brute force finds nothing; bound never below; checker agrees."""
+    with tempfile.TemporaryDirectory() as d:
+        path = tp.write_instance(spec, Path(d) / "instance")
+        brute = tp.BruteForce(tp.read_spec(path)).solve()
+        try:
+            res = solve_instance(path, SolveOptions(method="decompose", gap=0.0), results_root=Path(d) / "r")
+        except tp.InputError:
+            assert brute.best is None
+            return
+        s = res.summary
+        if brute.best is None:
+            assert s["status"] == "infeasible"
+            return
+        assert s["status"] == "optimal", s["status"]
+        assert tp.close(s["objective_yuan"], brute.best), (s["objective_yuan"], brute.best)
+        assert s["bound_yuan"] >= brute.best - tp.REL * max(1.0, abs(brute.best))
+        assert res.check_ok is True, res.check_messages
+
+
+@tp.PROFILE
+@given(spec=tp.instances())
+def test_decomposition_alone_brackets_brute_force(spec: dict) -> None:
+    """Without HiGHS's help: plan ≤ brute-force optimum ≤ Lagrangian bound, on every tiny instance."""
+    with tempfile.TemporaryDirectory() as d:
+        path = tp.write_instance(spec, Path(d) / "instance")
+        brute = tp.BruteForce(tp.read_spec(path)).solve()
+        try:
+            valid = load_and_validate(path)
+        except tp.InputError:
+            return
+        if valid.conflicts or brute.best is None:
+            return
+        data = prepare(valid)
+        matrix = build_matrix(data)
+        try:
+            res = decompose(matrix, data.townships, gap=0.0, deadline=time.monotonic() + 20)
+        except CountyInfeasible:
+            raise AssertionError("a county was declared infeasible although brute force finds a plan") from None
+        unit = matrix.objective_unit_yuan
+        tol = tp.REL * max(1.0, abs(brute.best))
+        assert res.bound * unit >= brute.best - tol
+        if res.objective is not None:
+            assert res.objective * unit <= brute.best + tol
+
+
+def test_plan_of_a_decomposition_is_a_township_series(small: list[Path]) -> None:
+    data = prepare(load_and_validate(small[0]))
+    res = decompose(build_matrix(data), data.townships, gap=1e-3, deadline=time.monotonic() + 30)
+    assert isinstance(res.plan, pd.Series)
+    assert set(res.plan.index) == set(data.townships.index)
+
+
+@pytest.mark.parametrize("name", ["zhaotong", "karst3"])
+def test_plan_values_and_objective_match_the_solved_pyomo_model(name: str, tmp_path: Path) -> None:
+    """column_values (x and the price-step columns, in scaled rows) and the objective of a
+    solved plan equal what HiGHS found on the Pyomo model (price steps are reached here)."""
+    from optimizer.model.build import chosen_pairs
+    from optimizer.solve import solve
+
+    data = prepare(load_and_validate(ROOT / "instances" / name / f"{name}.yaml"))
+    m = build_model(data)
+    outcome = solve(m, SolveOptions(gap=0.0))
+    matrix = build_matrix(data)
+    z = matrix.column_values(chosen_pairs(m))
+    o = np.array([m.market_output_beyond_step[key].value for key in matrix.o_keys])
+    assert np.allclose(z[matrix.n_x:], o, rtol=1e-9, atol=1e-9)
+    assert (o > 1e-6).any()  # the price steps matter on this instance
+    assert abs(matrix.objective(z) * matrix.objective_unit_yuan - outcome.objective) <= 1e-6 * abs(outcome.objective)
+
+
+def test_worker_processes_and_dask_price_like_this_process(small: list[Path]) -> None:
+    """County subproblems in 2 worker processes, or on a Dask cluster (data scattered once),
+    give the same multipliers' answers — the same bound — as in this process."""
+    from dask.distributed import LocalCluster
+
+    from optimizer.solve.decompose.dual import sample_duals
+    from optimizer.solve.decompose.parallel import DaskPricer, ProcessPricer, SerialPricer
+    from optimizer.solve.decompose.structure import split
+
+    data = prepare(load_and_validate(small[2]))
+    S = split(build_matrix(data), data.townships)
+    lam = sample_duals(S, np.random.default_rng(0))
+    serial = SerialPricer(S).price(lam)
+    procs = ProcessPricer(S, 2)
+    try:
+        assert procs.workers == 2
+        local = procs.price(lam)
+    finally:
+        procs.close()
+    with LocalCluster(n_workers=2, threads_per_worker=1, processes=True, dashboard_address=":0") as cluster:
+        dask = DaskPricer(S, cluster.scheduler_address)
+        try:
+            remote = dask.price(lam)
+            again = dask.price(lam * 1.01)  # a second pass ships only λ
+        finally:
+            dask.close()
+    for other in (local, remote):
+        assert np.allclose(other.value, serial.value, rtol=1e-12)
+        assert (other.choice == serial.choice).all()
+    assert np.isfinite(again.value).all()
+
+
+def test_sweep_points_reuse_the_decomposition(small: list[Path], tmp_path: Path) -> None:
+    """Decomposed sweep points start from the previous point's state; each reports its own gap;
+    differences smaller than the gaps are flagged in the summary."""
+    import json
+
+    from optimizer.analyses.sweep import SweepSpec, parse_vary, run_sweep
+
+    spec = SweepSpec(instance=str(small[1]), varies=[parse_vary("constraints.investment_budget_yuan=0.98:1.0:0.01*")],
+                     options={"method": "decompose", "gap": 1e-3})
+    table = run_sweep(spec, tmp_path, serial=True)
+    assert len(table) == 3 and table["gap"].notna().all() and table["check_ok"].all()
+    assert "difference_within_gaps" in table.columns
+    assert (tmp_path / "sweep_notes.txt").exists()
+    reused = []
+    for pid in table["point"]:
+        s = json.loads((tmp_path / "points" / pid / "summary.json").read_text(encoding="utf-8"))
+        assert s["method"]["used"] == "decompose"
+        reused.append(s["decomposition"]["counties_reused"])
+    assert reused[0] == 0 and all(r > 0 for r in reused[1:])  # a budget change leaves every county's data as it was
+
+
+def test_village_instances_go_to_highs_and_say_why(tmp_path: Path) -> None:
+    """The decomposition is built on township instances; a village instance asked for it says so."""
+    village = Path(__file__).parent / "data" / "tiny_villages" / "tiny_villages.yaml"
+    res = solve_instance(village, SolveOptions(method="decompose"), results_root=tmp_path)
+    assert res.check_ok is True
+    assert res.summary["method"]["used"] == "direct"
+    assert "village instance" in res.summary["method"]["why"] and "decompose was not used" in res.summary["method"]["why"]
