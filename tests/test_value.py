@@ -143,11 +143,13 @@ def test_lp_relaxation_price_is_the_lp_slope(tmp_path):
     valid, _limits, _moves = prepare_value(ValueSpec(instance=str(FUCHUAN)))
 
     def lp(extra_mw: float) -> float:
-        m = build_model(prepare(valid))
+        data = prepare(valid)
+        m = build_model(data)
         for v in m.industry_chosen.values():
             v.domain = pyo.UnitInterval
         con = m.pv_capacity_per_county_max["富川瑶族自治县"]
-        con.set_value(con.body <= con.upper + extra_mw)
+        # the row is in MWp times its family's scale (model/scaling.py)
+        con.set_value(con.body <= con.upper + extra_mw * data.scaling.row("pv_capacity_per_county_max"))
         return solve(m, SolveOptions(gap=0.0)).objective
 
     slope = lp(1.0) - lp(0.0)

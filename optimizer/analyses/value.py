@@ -472,17 +472,22 @@ def local_prices(valid: Any, limits: list[Limit], base: dict[str, Any]) -> dict[
     """
     from optimizer.model import build_model, prepare
     from optimizer.model.build import FAMILIES
-    from optimizer.model.data import MONEY_UNIT_YUAN
+    from optimizer.model.scaling import report_families
     from optimizer.solve.duals import lp_duals
 
-    m = build_model(prepare(valid))
+    data = prepare(valid)
+    m = build_model(data)
+    # Rows and objective are scaled (model/scaling.py): a dual is d(objective, in
+    # objective_unit_yuan) / d(row, in its scaled unit); report_families gives that unit.
+    unit_yuan = float(m.objective_unit_yuan)
+    factors = report_families(FAMILIES, data.scaling)
     families = tuple(sorted({lim.family for lim in limits}))
     present = {(fam, index) for fam in families if m.component(fam) is not None for index in m.component(fam)}
     out: dict[str, dict[str, float | None]] = {lim.name: {} for lim in limits}
     for how in ("plan_fixed", "relaxation"):
         termination, duals = lp_duals(m, how, plan=base.get("plan"), families=families)
         for lim in limits:
-            scale = FAMILIES[lim.family][1]
+            scale = factors[lim.family][1]
             rows = [r for r in lim.rows if r in present]
             if not rows:
                 out[lim.name][how] = None  # no row: nothing in the plan can use this limit
@@ -490,7 +495,7 @@ def local_prices(valid: Any, limits: list[Limit], base: dict[str, Any]) -> dict[
             sign = 1.0 if lim.sense == "<=" else -1.0
             # d objective / d rhs in model units → yuan/yr per report unit of the row; then per
             # unit of the measure, the rows moving together by their weights.
-            value = sum(lim.row_weights.get(r[1], 0.0) * duals.get(r, 0.0) * MONEY_UNIT_YUAN / scale for r in rows)
+            value = sum(lim.row_weights.get(r[1], 0.0) * duals.get(r, 0.0) * unit_yuan / scale for r in rows)
             out[lim.name][how] = sign * value + 0.0 if termination == "convergenceCriteriaSatisfied" else None
     return out
 

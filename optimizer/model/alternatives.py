@@ -29,7 +29,7 @@ from typing import Any
 import pyomo.environ as pyo
 
 from optimizer.model.build import build_model
-from optimizer.model.data import MONEY_UNIT_YUAN, ModelData
+from optimizer.model.data import ModelData
 
 
 def build_alternative_model(
@@ -49,7 +49,8 @@ def build_alternative_model(
     x = m.industry_chosen
     z = m.weighted_gep_and_income
     z.deactivate()
-    m.objective_within_slack = pyo.Constraint(expr=z.expr >= floor_yuan / MONEY_UNIT_YUAN)
+    m.weighted_objective_unit_yuan = m.objective_unit_yuan  # the instance's objective, scaled (model/scaling.py)
+    m.objective_within_slack = pyo.Constraint(expr=z.expr >= floor_yuan / m.objective_unit_yuan)
     towns = list(data.townships.index)
     w = weights or {t: 1.0 for t in towns}
     optimum = earlier[0]
@@ -78,7 +79,7 @@ def to_best_objective(m: pyo.ConcreteModel, diversity: float) -> None:
     m.diversity_reached = pyo.Constraint(expr=m.most_different.expr >= diversity)
     m.most_different.deactivate()
     m.weighted_gep_and_income.activate()
-    m.objective_unit_yuan = MONEY_UNIT_YUAN
+    m.objective_unit_yuan = m.weighted_objective_unit_yuan
 
 
 def build_change_probe(
@@ -93,7 +94,7 @@ def build_change_probe(
     """The best plan within the slack that gives `township` another industry (`township_changed`)."""
     m = build_model(data)
     x = m.industry_chosen
-    m.objective_within_slack = pyo.Constraint(expr=m.weighted_gep_and_income.expr >= floor_yuan / MONEY_UNIT_YUAN)
+    m.objective_within_slack = pyo.Constraint(expr=m.weighted_gep_and_income.expr >= floor_yuan / m.objective_unit_yuan)
     towns = list(data.townships.index)
     if keep:
         m.township_kept = pyo.Constraint(sorted(keep), rule=lambda m, t: x[t, keep[t]] == 1)
