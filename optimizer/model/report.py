@@ -11,6 +11,48 @@ from typing import Any
 import pyomo.environ as pyo
 
 
+#: Families with a row per township or village: reported only where they bind, so that
+#: summaries of 20,000-township runs stay readable.
+PER_UNIT_FAMILIES = frozenset({
+    "one_industry_per_township", "water_use_per_township_max", "farmer_income_per_township_min",
+    "industry_locked_in", "one_product_per_village", "water_use_per_village_max",
+    "farmer_income_per_village_min", "leading_industry_per_township", "leading_industry_share_min",
+})
+#: Equality rows that say nothing about a plan (every unit takes exactly one industry).
+_ASSIGNMENT_ROWS = ("one_industry_per_township", "one_product_per_village", "leading_industry_per_township")
+
+
+def _limit_row(name: str, index: Any, body: float, lo: float | None, up: float | None, unit: str,
+               tol: float) -> dict[str, Any] | None:
+    """One limit in report units: sense, bound, slack, binding; None for rows left out."""
+    if lo is not None and up is not None and lo == up:
+        if name in _ASSIGNMENT_ROWS:
+            return None
+        sense, rhs, slack = "==", up, abs(body - up)
+    elif up is not None:
+        sense, rhs, slack = "<=", up, up - body
+    else:
+        assert lo is not None
+        sense, rhs, slack = ">=", lo, body - lo
+    binding = slack <= tol * max(1.0, abs(rhs))
+    if name in PER_UNIT_FAMILIES and not binding:
+        return None
+    return {
+        "name": f"{name}[{index}]" if index is not None else name,
+        "family": name,
+        "index": index if not isinstance(index, tuple) else list(index),
+        "lhs": body,
+        "sense": sense,
+        "rhs": rhs,
+        "slack": slack,
+        "unit": unit,
+        "binding": bool(binding),
+        "used_share": body / rhs if rhs else None,
+        # HiGHS keeps rows to its feasibility tolerance; a hair over is said so.
+        "exceeded_by": max(0.0, -slack),
+    }
+
+
 def constraint_report(
     m: pyo.ConcreteModel, families: dict[str, tuple[str, float]], tol: float = 1e-6
 ) -> list[dict[str, Any]]:
@@ -19,10 +61,6 @@ def constraint_report(
     Per-township rows (one industry, water, income floor) are included only when they
     bind, to keep summaries of 20,000-township runs readable.
     """
-    per_township = {"one_industry_per_township", "water_use_per_township_max",
-                    "farmer_income_per_township_min", "industry_locked_in", "one_product_per_village",
-                    "water_use_per_village_max", "farmer_income_per_village_min",
-                    "leading_industry_per_township", "leading_industry_share_min"}  # fmt: skip
     rows = []
     leading = _leading_with_area(m)
     shares = _leading_shares(m) if leading else {}
@@ -44,35 +82,9 @@ def constraint_report(
                 lower, upper = con.lower, con.upper
                 lo = None if lower is None else pyo.value(lower) * scale
                 up = None if upper is None else pyo.value(upper) * scale
-            if lo is not None and up is not None and lo == up:
-                if name in ("one_industry_per_township", "one_product_per_village",
-                            "leading_industry_per_township"):
-                    continue
-                sense, rhs, slack = "==", up, abs(body - up)
-            elif up is not None:
-                sense, rhs, slack = "<=", up, up - body
-            else:
-                sense, rhs, slack = ">=", lo, body - lo
-            binding = slack <= tol * max(1.0, abs(rhs))
-            used = body / rhs if rhs else None
-            if name in per_township and not binding:
-                continue
-            rows.append(
-                {
-                    "name": f"{name}[{index}]" if index is not None else name,
-                    "family": name,
-                    "index": index if not isinstance(index, tuple) else list(index),
-                    "lhs": body,
-                    "sense": sense,
-                    "rhs": rhs,
-                    "slack": slack,
-                    "unit": unit,
-                    "binding": bool(binding),
-                    "used_share": used,
-                    # HiGHS keeps rows to its feasibility tolerance; a hair over is said so.
-                    "exceeded_by": max(0.0, -slack),
-                }
-            )
+            row = _limit_row(name, index, body, lo, up, unit, tol)
+            if row is not None:
+                rows.append(row)
     return rows
 
 
@@ -177,8 +189,6 @@ def matrix_constraint_report(
     Same rows, same fields, same order of families, so a summary reads the same whichever
     method solved the instance.
     """
-    per_township = {"one_industry_per_township", "water_use_per_township_max",
-                    "farmer_income_per_township_min", "industry_locked_in"}  # fmt: skip
     rows = []
     for name, (unit, scale) in families.items():
         block = matrix.blocks.get(name)
@@ -191,29 +201,7 @@ def matrix_constraint_report(
             body = float(lhs[r]) - (float(block.upper[r]) * scale if moved else 0.0)
             lo = None if block.lower[r] == float("-inf") else float(block.lower[r]) * scale
             up = None if block.upper[r] == float("inf") else (0.0 if moved else float(block.upper[r]) * scale)
-            if lo is not None and up is not None and lo == up:
-                if name == "one_industry_per_township":
-                    continue
-                sense, rhs, slack = "==", up, abs(body - up)
-            elif up is not None:
-                sense, rhs, slack = "<=", up, up - body
-            else:
-                sense, rhs, slack = ">=", lo, body - lo  # type: ignore[operator]
-            binding = slack <= tol * max(1.0, abs(rhs))  # type: ignore[arg-type]
-            if name in per_township and not binding:
-                continue
-            rows.append(
-                {
-                    "name": f"{name}[{index}]" if index is not None else name,
-                    "family": name,
-                    "index": index if not isinstance(index, tuple) else list(index),
-                    "lhs": body,
-                    "sense": sense,
-                    "rhs": rhs,
-                    "slack": slack,
-                    "unit": unit,
-                    "binding": bool(binding),
-                    "used_share": body / rhs if rhs else None,
-                }
-            )
+            row = _limit_row(name, index, body, lo, up, unit, tol)
+            if row is not None:
+                rows.append(row)
     return rows
