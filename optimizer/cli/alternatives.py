@@ -10,13 +10,25 @@ import typer
 from rich.markup import escape
 from rich.table import Table
 
-from optimizer.cli.common import EPILOG, Exit, NullStatus, err, fail_input, fit, fmt, names, out, state
+from optimizer.cli.common import (
+    Exit,
+    NullStatus,
+    err,
+    exit_codes,
+    fail_input,
+    fit,
+    fmt,
+    names,
+    out,
+    state,
+)
 from optimizer.errors import InputError
 from optimizer.i18n import _
 
 
 def register(app: typer.Typer) -> None:
-    app.command(epilog=EPILOG)(alternatives)
+    app.command(epilog=exit_codes(Exit.OK, Exit.INTERNAL, Exit.INVALID_INPUT, Exit.INFEASIBLE, Exit.NO_SOLUTION,
+                                 Exit.CHECK_FAILED, Exit.ABORTED))(alternatives)
 
 
 def alternatives(
@@ -41,7 +53,12 @@ def alternatives(
 
     Writes results/<instance>/alternatives-<id>/: alternatives.csv (objective, loss, GEP, income of each plan), flexibility.csv and alternatives.gpkg (per township: forced or open, and the industries it takes), optimum/ and alt1/ … (run folders, each checked by the independent checker).
     """
-    from optimizer.analyses.alternatives import NoOptimum, check_count, find_alternatives, parse_within
+    from optimizer.analyses.alternatives import (
+        NoOptimum,
+        check_count,
+        find_alternatives,
+        parse_within,
+    )
     from optimizer.solve import SolveOptions
 
     try:

@@ -11,13 +11,13 @@ import typer
 from rich.markup import escape
 from rich.table import Table
 
-from optimizer.cli.common import EPILOG, Exit, err, fail_input, fit, fmt, names, out, state
+from optimizer.cli.common import Exit, err, exit_codes, fail_input, fit, fmt, names, out, state
 from optimizer.errors import InputError, Location, Problem
 from optimizer.i18n import _
 
 
 def register(app: typer.Typer) -> None:
-    app.command(epilog=EPILOG)(robust)
+    app.command(epilog=exit_codes(Exit.OK, Exit.INTERNAL, Exit.INVALID_INPUT, Exit.INFEASIBLE, Exit.ABORTED))(robust)
 
 
 def robust(
@@ -48,7 +48,14 @@ def robust(
     """
     from rich.progress import BarColumn, MofNCompleteColumn, Progress, TextColumn, TimeElapsedColumn
 
-    from optimizer.analyses.robust import NominalInfeasible, RobustSpec, check_hold, new_robust_dir, parse_risk, run_robust
+    from optimizer.analyses.robust import (
+        NominalInfeasible,
+        RobustSpec,
+        check_hold,
+        new_robust_dir,
+        parse_risk,
+        run_robust,
+    )
     from optimizer.instance.load import load_instance
 
     try:
