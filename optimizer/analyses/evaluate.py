@@ -31,6 +31,7 @@ import numpy as np
 import pandas as pd
 
 from optimizer.check import Violation, check_plan
+from optimizer.i18n import N_
 from optimizer.analyses.plans import plan_file, read_plan
 from optimizer.instance.load import load_instance
 from optimizer.instance.validate import ValidInstance, validate
@@ -53,21 +54,21 @@ INVALID_INPUT = 2
 
 #: Objective parts compared, in docs/model.md's order: (key in totals, words).
 OBJECTIVE_PARTS: tuple[tuple[str, str], ...] = (
-    ("gep_regulating_yuan", "regulating GEP"),
-    ("gep_cultural_yuan", "cultural GEP"),
-    ("gep_material_yuan", "material GEP"),
-    ("farmer_income_after_price_steps_yuan", "farmers' income after price steps"),
-    ("objective_yuan", "weighted objective"),
+    ("gep_regulating_yuan", N_("regulating GEP")),
+    ("gep_cultural_yuan", N_("cultural GEP")),
+    ("gep_material_yuan", N_("material GEP")),
+    ("farmer_income_after_price_steps_yuan", N_("farmers' income after price steps")),
+    ("objective_yuan", N_("weighted objective")),
 )
 #: Further figures shown beside them: (key, words, unit).
 OTHER_FIGURES: tuple[tuple[str, str, str], ...] = (
-    ("gep_total_yuan", "GEP total (all categories)", "yuan/yr"),
-    ("farmer_income_yuan", "farmers' income before price steps", "yuan/yr"),
-    ("market_revenue_loss_yuan", "market revenue lost to falling prices", "yuan/yr"),
-    ("water_use_m3", "water use", "m³/yr"),
-    ("pv_capacity_mw", "PV capacity", "MWp"),
-    ("investment_yuan", "investment", "yuan"),
-    ("conservation_area_ha", "conservation area", "ha"),
+    ("gep_total_yuan", N_("GEP total (all categories)"), "yuan/yr"),
+    ("farmer_income_yuan", N_("farmers' income before price steps"), "yuan/yr"),
+    ("market_revenue_loss_yuan", N_("market revenue lost to falling prices"), "yuan/yr"),
+    ("water_use_m3", N_("water use"), "m³/yr"),
+    ("pv_capacity_mw", N_("PV capacity"), "MWp"),
+    ("investment_yuan", N_("investment"), "yuan"),
+    ("conservation_area_ha", N_("conservation area"), "ha"),
 )
 
 

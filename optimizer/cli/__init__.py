@@ -22,6 +22,7 @@ from typing import Annotated, Optional
 
 import typer
 from rich.logging import RichHandler
+from rich.markup import escape
 
 import optimizer
 from optimizer.cli import (
@@ -72,12 +73,16 @@ def main_options(
     debug: Annotated[bool, typer.Option("--debug", help="Show full tracebacks on errors (for bug reports).")] = False,
     version: Annotated[Optional[bool], typer.Option("--version", callback=_version, is_eager=True, help="Show the version.")] = None,
     lang: Annotated[Optional[str], typer.Option("--lang", metavar="zh|en", help="Language of messages, tables and reports (default: from LANG/LC_ALL).")] = None,
+    units: Annotated[str, typer.Option("--units", metavar="yuan|cn", help="Money in tables and reports: yuan, or cn for 万元/亿元 (files keep yuan).")] = "yuan",
 ) -> None:
-    from optimizer.i18n import LANGUAGES, set_language
+    from optimizer.i18n import LANGUAGES, UNITS, set_language, set_units
 
     if lang is not None and lang.lower() not in LANGUAGES:
         raise typer.BadParameter(f"'{lang}': use zh or en", param_hint="--lang")
+    if units.lower() not in UNITS:
+        raise typer.BadParameter(f"'{units}': use yuan or cn", param_hint="--units")
     state["lang"] = set_language(lang)
+    set_units(units)
     # Files (map aliases, workbook headers) are bilingual unless a language is asked for.
     state["lang_option"] = lang.lower() if lang else None
     level = logging.WARNING
@@ -105,7 +110,7 @@ for _module in (solve, validate, sweep, frontier, value, robust, alternatives, c
 
 
 _GLOBAL_FLAGS = {"-q", "--quiet", "-v", "-vv", "-vvv", "--verbose", "--debug"}
-_GLOBAL_WITH_VALUE = {"--lang"}
+_GLOBAL_WITH_VALUE = {"--lang", "--units"}
 
 
 def _globals_first(argv: list[str]) -> list[str]:
@@ -163,6 +168,8 @@ def main() -> None:
     """Console-script entry: no traceback reaches a planner unless --debug is given."""
     import signal
 
+    from optimizer.i18n import _
+
     debug = "--debug" in sys.argv
     if signal.getsignal(signal.SIGINT) is signal.default_int_handler:
         signal.signal(signal.SIGINT, _note_sigint)  # remember Ctrl-C even if an import swallows it
@@ -180,10 +187,10 @@ def main() -> None:
         print_infeasible({"conflicts": [{"where": str(p.location), "text": p.message} for p in exc.conflicts]})
         sys.exit(Exit.INFEASIBLE)
     except KeyboardInterrupt:
-        err.print("[yellow]Aborted by the user; nothing was written.[/]")
+        err.print("[yellow]" + escape(_("Aborted by the user; nothing was written.")) + "[/]")
         sys.exit(Exit.ABORTED)
     except typer.Abort:
-        err.print("[yellow]Aborted.[/]")
+        err.print("[yellow]" + escape(_("Aborted.")) + "[/]")
         sys.exit(Exit.ABORTED)
     except typer.TyperException as exc:  # usage errors: unknown option, missing argument
         exc.show()  # type: ignore[attr-defined]
@@ -192,8 +199,8 @@ def main() -> None:
         if debug:
             raise
         if _interrupted(exc):
-            err.print("[yellow]Aborted by the user; nothing was written.[/]")
+            err.print("[yellow]" + escape(_("Aborted by the user; nothing was written.")) + "[/]")
             sys.exit(Exit.ABORTED)
-        err.print(f"[bold red]Internal error:[/] {type(exc).__name__}: {exc}")
-        err.print("This is a bug in the optimiser. Rerun with --debug to see the traceback and report it.")
+        err.print("[bold red]" + escape(_("Internal error:")) + f"[/] {type(exc).__name__}: {escape(str(exc))}")
+        err.print(escape(_("This is a bug in the optimiser. Rerun with --debug to see the traceback and report it.")))
         sys.exit(Exit.INTERNAL)

@@ -141,8 +141,11 @@ def output_options(export: str | None) -> Any:
 
 
 def fail_input(exc: InputError) -> None:
+    from optimizer.i18n import ngettext
+
     n = len(exc.problems)
-    err.print(f"[bold red]The instance has {n} problem{'s' if n != 1 else ''}:[/]")
+    err.print("[bold red]" + escape(ngettext("The instance has {n} problem:", "The instance has {n} problems:", n).format(n=n))
+              + "[/]")
     for p in exc.problems:
         err.print(f"  [cyan]{escape(str(p.location))}[/]  {escape(p.path + ': ' if p.path else '')}{escape(p.message)}"
                   + (f"  [green]({escape(p.suggestion)})[/]" if p.suggestion else ""), highlight=False)
@@ -161,6 +164,30 @@ def fmt(x: float | None, digits: int = 0) -> str:
     return f"{x:,.{digits}f}"
 
 
+class Money:
+    """Money figures shown together, in one unit: yuan, or with `--units cn` 万元 or 亿元.
+
+    Why one unit for the figures shown together: a column or a row reads in one unit,
+    named in its header. Chinese planning documents write money in 万元 (10⁴ yuan), and in
+    亿元 (10⁸ yuan) from 1亿 up; the largest figure decides. Files (CSV, GeoPackage) keep
+    yuan whatever the option: their column names carry the unit and must stay stable.
+    """
+
+    def __init__(self, *values: float | None, per_year: bool = True, units: str | None = None) -> None:
+        from optimizer.i18n import money_scale
+        from optimizer.i18n import units as units_in_force
+
+        self.factor, self.unit, self.digits = money_scale(values, per_year=per_year, units=units or units_in_force())
+
+    def __call__(self, x: float | None) -> str:
+        return fmt(None if x is None else x / self.factor, self.digits)
+
+
+def money(*values: float | None, per_year: bool = True) -> Money:
+    """A formatter for these money figures in the unit `--units` asks for (see `Money`)."""
+    return Money(*values, per_year=per_year)
+
+
 class NullStatus:
     def __enter__(self) -> None:
         return None
@@ -173,8 +200,11 @@ def print_problems(console: Any, exc: InputError, head: str) -> None:
     """Every located problem, one per line, as `optimizer validate` prints them."""
     from rich.markup import escape
 
+    from optimizer.i18n import ngettext
+
     n = len(exc.problems)
-    console.print(f"[bold red]{head} {n} problem{'s' if n != 1 else ''}:[/]")
+    console.print("[bold red]" + escape(ngettext("{head} {n} problem:", "{head} {n} problems:", n).format(head=head, n=n))
+                  + "[/]")
     for p in exc.problems:
         console.print(
             f"  [cyan]{escape(str(p.location))}[/]  {escape(p.path + ': ' if p.path else '')}{escape(p.message)}"
@@ -259,7 +289,9 @@ class LiveStatus:
 
     def __enter__(self) -> LiveStatus:
         if self.console is not None and self.console.is_terminal:
-            self.status = self.console.status("starting", spinner="dots")
+            from optimizer.i18n import _
+
+            self.status = self.console.status(escape(_("starting")), spinner="dots")
             self.status.__enter__()
         return self
 
