@@ -6,7 +6,8 @@
 Steps, the same as `pybabel extract -F babel.cfg -k NC_:1c,2` / `update` / `compile`:
 
 1. extract every `_()`, `ngettext()`, `N_()` and `NC_()` of optimizer/**.py and of the report
-   templates (babel.cfg says where) into optimizer/locale/optimizer.pot;
+   templates (babel.cfg says where), and the help texts of `optimizer --help` and of
+   every command, into optimizer/locale/optimizer.pot;
 2. merge it into optimizer/locale/zh/LC_MESSAGES/optimizer.po: new messages arrive with
    an empty msgstr (or, when a similar one existed, a fuzzy guess to review), removed
    ones are dropped;
@@ -68,6 +69,15 @@ def extract() -> Catalog:
     for filename, lineno, message, comments, context in extract_from_dir(str(ROOT), method_map, options_map,
                                                                           keywords=keywords):
         pot.add(message, None, [(filename.replace("\\", "/"), lineno)], auto_comments=comments, context=context)
+    # The command line's --help: Typer holds it as English docstrings and help= strings,
+    # which optimizer.cli.common.translate_help swaps for their translation.
+    import typer
+
+    from optimizer.cli import app
+    from optimizer.cli.common import help_texts
+
+    for text in help_texts(typer.main.get_command(app)):
+        pot.add(text, None, [("optimizer/cli (--help)", 0)])
     return pot
 
 

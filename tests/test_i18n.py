@@ -228,3 +228,18 @@ def test_column_labels_come_from_the_catalogue():
             assert labels.limit_words("water_use_per_county_max", "富川瑶族自治县", "zh") == "富川瑶族自治县 用水总量不超过上限"
     finally:
         i18n.set_language("en")
+
+
+def test_help_in_chinese():
+    """`--help` follows --lang and the locale: the commands' and options' help come from the catalogue."""
+    run = [sys.executable, "-m", "optimizer"]
+    zh = subprocess.run([*run, "--lang", "zh", "solve", "--help"], capture_output=True, text=True, encoding="utf-8",
+                        env=_env(COLUMNS="100"), cwd=ROOT)
+    assert zh.returncode == 0, zh.stderr
+    assert "求解一个算例" in zh.stdout and "HiGHS 线程数" in zh.stdout and "退出码：" in zh.stdout, zh.stdout
+    top = subprocess.run([*run, "--help"], capture_output=True, text=True, encoding="utf-8",
+                         env=_env(LANG="zh_CN.UTF-8", COLUMNS="100"), cwd=ROOT)
+    assert "石漠化地区乡镇产业布局优化" in top.stdout and "只检查算例、不求解" in top.stdout, top.stdout
+    en = subprocess.run([*run, "solve", "--help"], capture_output=True, text=True, encoding="utf-8",
+                        env=_env(LANG="en_US.UTF-8", COLUMNS="100"), cwd=ROOT)
+    assert "Solve an instance" in en.stdout and "Exit codes:" in en.stdout, en.stdout

@@ -164,6 +164,24 @@ def _note_sigint(signum: int, frame: object) -> None:
     raise KeyboardInterrupt
 
 
+def _help_in_language(command: object, args: list[str]) -> None:
+    """`--help` in the language asked for: --lang, else the locale (set before the command line is parsed)."""
+    from optimizer.cli.common import translate_help
+    from optimizer.i18n import set_language
+
+    lang = None
+    for i, tok in enumerate(args):
+        if tok == "--lang" and i + 1 < len(args):
+            lang = args[i + 1]
+        elif tok.startswith("--lang="):
+            lang = tok.split("=", 1)[1]
+    try:
+        set_language(lang)
+    except ValueError:  # an unknown --lang: the option's own check reports it
+        set_language(None)
+    translate_help(command)
+
+
 def main() -> None:
     """Console-script entry: no traceback reaches a planner unless --debug is given."""
     import signal
@@ -173,8 +191,11 @@ def main() -> None:
     debug = "--debug" in sys.argv
     if signal.getsignal(signal.SIGINT) is signal.default_int_handler:
         signal.signal(signal.SIGINT, _note_sigint)  # remember Ctrl-C even if an import swallows it
+    args = _globals_first(sys.argv[1:])
+    command = typer.main.get_command(app)
+    _help_in_language(command, args)
     try:
-        rc = app(args=_globals_first(sys.argv[1:]), standalone_mode=False)
+        rc = command(args=args, standalone_mode=False)
         sys.exit(rc if isinstance(rc, int) else 0)
     except typer.Exit as exc:
         sys.exit(exc.exit_code)
