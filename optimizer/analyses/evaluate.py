@@ -31,7 +31,7 @@ import numpy as np
 import pandas as pd
 
 from optimizer.check import Violation, check_plan
-from optimizer.i18n import N_
+from optimizer.i18n import N_, _
 from optimizer.analyses.plans import plan_file, read_plan
 from optimizer.instance.load import load_instance
 from optimizer.instance.validate import ValidInstance, validate
@@ -333,7 +333,8 @@ def evaluate_plan(
             ev.optimum_solver_objective_yuan = summary.get("objective_yuan")
             ev.optimum_check_ok = summary.get("check_ok")
             if summary.get("instance") not in (None, loaded.spec.name):
-                ev.notes.append(f"the optimum run is of instance '{summary.get('instance')}', not '{loaded.spec.name}'")
+                ev.notes.append(_("the optimum run is of instance '{other}', not '{name}'").format(
+                    other=summary.get("instance"), name=loaded.spec.name))
     else:
         result = solve_instance(
             instance_path, options or SolveOptions(), results_root=Path(results_root),
@@ -346,20 +347,21 @@ def evaluate_plan(
             ev.optimum_run_dir = result.run_dir
             opt_plan = read_plan(result.run_dir / "allocation.csv", valid)
         elif ev.optimum_status == "infeasible":
-            conflict = ", ".join(result.summary.get("infeasible_families") or []) or "several limits together"
-            ev.notes.append(f"the instance is infeasible: no plan meets every limit (in conflict: {conflict}), "
-                            "so there is no optimum to compare with")  # fmt: skip
+            conflict = ", ".join(result.summary.get("infeasible_families") or []) or _("several limits together")
+            ev.notes.append(_("the instance is infeasible: no plan meets every limit (in conflict: {conflict}), "
+                              "so there is no optimum to compare with").format(conflict=conflict))  # fmt: skip
         else:
-            ev.notes.append(f"the optimum solve ended '{ev.optimum_status}' without a plan; nothing to compare with")
+            ev.notes.append(_("the optimum solve ended '{status}' without a plan; nothing to compare with").format(
+                status=ev.optimum_status))
     if ev.optimum_check_ok is False:
-        ev.notes.append("the independent checker disagreed with the optimum run; see its check.json")
+        ev.notes.append(_("the independent checker disagreed with the optimum run; see its check.json"))
 
     opt_alloc = None
     if opt_plan is not None:
         opt_alloc, opt_tot, opt_obj = plan_figures(valid, opt_plan)
         ev.optimum_totals, ev.optimum_objective_yuan = opt_tot, opt_obj
         if ev.optimum_status == "optimal" and objective > opt_obj + 1e-6 * max(1.0, abs(opt_obj)):
-            ev.notes.append("the plan scores above the optimum only because it breaks limits")
+            ev.notes.append(_("the plan scores above the optimum only because it breaks limits"))
 
     def finish(folder: Path) -> None:
         note("checking the plan against every limit")

@@ -111,13 +111,14 @@ def print_evaluation(console: Any, ev: Any) -> None:
     for col in (N_("part"), N_("unit"), N_("weight"), N_("plan"), N_("optimum"), N_("left on the table")):
         table.add_column(_(col), justify="left" if col in ("part", "unit") else "right")
     comp = ev.comparison
-    money_rows = comp[comp["unit"].astype(str).str.startswith("yuan")]
-    m = money(*money_rows["plan"], *money_rows["optimum"])
+    from optimizer.i18n import language
+    from optimizer.outputs.labels import unit_text
+
     for r in comp.itertuples(index=False):
         weight = "" if not r.in_objective else ("Z" if r.part == "objective_yuan" else f"{r.objective_weight:g}")
-        unit = r.unit
-        if str(unit).startswith("yuan") and m.factor != 1.0:
-            unit = m.unit if unit == "yuan/yr" else str(unit).replace("yuan", m.unit.split("/")[0], 1)
+        # each row in its own money unit (with --units cn, 亿元 would hide a small row's figures)
+        m = money(r.plan, r.optimum, per_year=r.unit == "yuan/yr")
+        unit = m.unit if str(r.unit).startswith("yuan") else unit_text(str(r.unit), language())
         table.add_row(
             _(r.description), unit, weight, _show(r.plan, r.unit, m), _show(r.optimum, r.unit, m),
             _show(r.left_on_the_table, r.unit, m),
