@@ -77,6 +77,9 @@ def print_comparison(comp: Any, console: Any, max_townships: int = 30) -> None:
     from rich.markup import escape
     from rich.table import Table
 
+    from optimizer.i18n import language
+    from optimizer.outputs.labels import unit_text
+
     console.print(_run_line("A", comp.run_a), highlight=False, markup=False)
     console.print(_run_line("B", comp.run_b), highlight=False, markup=False)
     for label, r in (("A", comp.run_a), ("B", comp.run_b)):
@@ -89,11 +92,11 @@ def print_comparison(comp: Any, console: Any, max_townships: int = 30) -> None:
         t.add_column(col, justify=just)  # type: ignore[arg-type]
     for row in comp.totals.itertuples(index=False):
         digits = 1 if row.unit == "MWp" else 0
-        unit, factor = row.unit, 1.0
+        unit, factor = unit_text(str(row.unit), language()), 1.0
         if str(row.unit).startswith("yuan"):
             m = money(row.a, row.b, per_year=row.unit == "yuan/yr")
             unit, factor, digits = m.unit, m.factor, m.digits
-        t.add_row(escape(f"{_(row.label)} ({unit})"), _num(_div(row.a, factor), digits), _num(_div(row.b, factor), digits),
+        t.add_row(escape(_("{label} ({unit})").format(label=_count_label(row.figure, row.label), unit=unit)), _num(_div(row.a, factor), digits), _num(_div(row.b, factor), digits),
                   _num(_div(row.change, factor), digits, sign=True),
                   "—" if math.isnan(row.change_pct) else ("0%" if row.change == 0 else f"{row.change_pct:+.1f}%"))
     console.print(fit(t))
@@ -148,6 +151,18 @@ def print_comparison(comp: Any, console: Any, max_townships: int = 30) -> None:
         shown = [f"{r.name} {_num(r.rhs_a)} → {_num(r.rhs_b)}" for r in changed_rhs.head(12).itertuples(index=False)]
         console.print(_("Limits whose value differs between the runs: ") + ", ".join(shown)
                       + (" …" if len(changed_rhs) > 12 else ""), highlight=False, markup=False)
+
+
+def _count_label(figure: str, label: str) -> str:
+    """A totals row's words in the language in force (counts per industry are named by rule)."""
+    from optimizer.i18n import language
+
+    if language() != "en":
+        for prefix, template in (("townships_leading_", _("townships led by: {industry}")),
+                                 ("townships_", _("townships: {industry}")), ("villages_", _("villages: {industry}"))):
+            if figure.startswith(prefix):
+                return template.format(industry=figure[len(prefix):])
+    return _(label)
 
 
 def _div(x: Any, factor: float) -> Any:
