@@ -191,10 +191,10 @@ def main() -> None:
     debug = "--debug" in sys.argv
     if signal.getsignal(signal.SIGINT) is signal.default_int_handler:
         signal.signal(signal.SIGINT, _note_sigint)  # remember Ctrl-C even if an import swallows it
-    args = _globals_first(sys.argv[1:])
-    command = typer.main.get_command(app)
-    _help_in_language(command, args)
     try:
+        args = _globals_first(sys.argv[1:])
+        command = typer.main.get_command(app)
+        _help_in_language(command, args)  # inside the try: a Ctrl-C here is an abort like any other
         rc = command(args=args, standalone_mode=False)
         sys.exit(rc if isinstance(rc, int) else 0)
     except typer.Exit as exc:
