@@ -16,6 +16,7 @@ from typing import Any
 
 import pandas as pd
 
+from optimizer.i18n import _
 from optimizer.instance.load import LoadedInstance, load_instance
 from optimizer.instance.validate import ValidInstance, validate
 from optimizer.outputs import tables
@@ -104,7 +105,7 @@ def solve_instance(
     timings: dict[str, float] = {}
     t_start = time.perf_counter()
 
-    note("reading and validating")
+    note(_("reading and validating"))
     t0 = time.perf_counter()
     if loaded is None:
         loaded = load_instance(path, scenarios=scenarios, sets=sets)
@@ -138,7 +139,7 @@ def solve_instance(
                    "termination": outcome.termination, "has_solution": False, "objective_yuan": None,
                    "bound_yuan": None, "gap": None, "method": {"used": method, "why": why}, "timings_s": timings}
         return RunResult(outcome=outcome, run_dir=None, summary=summary, timings=timings)
-    note("building the model")
+    note(_("building the model"))
     t0 = time.perf_counter()
     data = prepare(valid)
     timings["build"] = time.perf_counter() - t0
@@ -174,7 +175,7 @@ def solve_instance(
             t0 = time.perf_counter()
             start = repaired_start(m, data, start_plan)
             timings["start"] = time.perf_counter() - t0
-        note("solving with HiGHS")
+        note(_("solving with HiGHS"))
         left = clock.left(reserve)
         outcome = solve(m, options if left is None else replace(options, time_limit=max(0.1, left)),
                         start=start, progress=progress)
@@ -182,7 +183,7 @@ def solve_instance(
     assert outcome is not None
     timings["solve"] = outcome.solve_seconds
     if polish:
-        note("improving with HiGHS from the decomposition's plan")
+        note(_("improving with HiGHS from the decomposition's plan"))
         outcome, highs_plan, polished = _polish(m, data, options, clock, reserve, outcome, decomposed, progress)
         timings["polish"] = polished.get("seconds", 0.0)
         why += "; then HiGHS from its plan: " + polished["result"]
@@ -237,7 +238,7 @@ def solve_instance(
             summary["runner_up"] = None
     summary["gap_rule"] = options.gap_rule
 
-    note("writing results")
+    note(_("writing results"))
     t0 = time.perf_counter()
     if not from_matrix:
         for var in m.industry_chosen.values():  # reports use the 0/1 plan, not HiGHS's 1e-9 noise
@@ -315,7 +316,7 @@ def solve_instance(
         write_run_workbook(partial / "allocation.xlsx", alloc, counties, summary, output.lang)
         timings["write"] = time.perf_counter() - t0
 
-        note("checking the plan independently")
+        note(_("checking the plan independently"))
         t0 = time.perf_counter()
         from optimizer.check import check_run
 
@@ -623,7 +624,7 @@ def _decompose(data: Any, options: SolveOptions, clock: Clock, reserve: float, w
     t0 = time.perf_counter()
     matrix = build_matrix(data)
     timings["build"] += time.perf_counter() - t0
-    note("solving by county decomposition")
+    note(_("solving by county decomposition"))
     left = clock.left(reserve)
     deadline = None if left is None else time.monotonic() + max(0.1, left)
     try:

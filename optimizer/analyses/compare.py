@@ -26,30 +26,31 @@ from typing import Any
 import pandas as pd
 
 from optimizer.errors import InputError, Location, Problem
-from optimizer.i18n import _
+from optimizer.i18n import N_, _, ngettext
 from optimizer.outputs.export import OutputOptions, export_layer
 from optimizer.outputs.gpkg import UNCHANGED, write_comparison_gpkg
 from optimizer.outputs.write import final_path, run_folder, sha256, versions, write_csv, write_json
+
 
 log = logging.getLogger(__name__)
 
 #: Figures compared per township, county and in total: (column, label, unit).
 FIGURES: list[tuple[str, str, str]] = [
-    ("gep_total_yuan", "GEP total", "yuan/yr"),
-    ("gep_material_yuan", "GEP material", "yuan/yr"),
-    ("gep_regulating_yuan", "GEP regulating", "yuan/yr"),
-    ("gep_cultural_yuan", "GEP cultural", "yuan/yr"),
-    ("farmer_income_yuan", "farmers' income before price steps", "yuan/yr"),
-    ("water_use_m3", "water use", "m³/yr"),
-    ("pv_capacity_mw", "PV capacity", "MWp"),
-    ("investment_yuan", "investment", "yuan"),
+    ("gep_total_yuan", N_("GEP total"), "yuan/yr"),
+    ("gep_material_yuan", N_("GEP material"), "yuan/yr"),
+    ("gep_regulating_yuan", N_("GEP regulating"), "yuan/yr"),
+    ("gep_cultural_yuan", N_("GEP cultural"), "yuan/yr"),
+    ("farmer_income_yuan", N_("farmers' income before price steps"), "yuan/yr"),
+    ("water_use_m3", N_("water use"), "m³/yr"),
+    ("pv_capacity_mw", N_("PV capacity"), "MWp"),
+    ("investment_yuan", N_("investment"), "yuan"),
 ]
 FIGURE_COLUMNS = [f[0] for f in FIGURES]
 
 #: Figures only summary.json knows (they depend on the whole plan, not on a township).
 SUMMARY_FIGURES: list[tuple[str, str, str]] = [
-    ("farmer_income_after_price_steps_yuan", "farmers' income", "yuan/yr"),
-    ("market_revenue_loss_yuan", "revenue lost to falling prices", "yuan/yr"),
+    ("farmer_income_after_price_steps_yuan", N_("farmers' income"), "yuan/yr"),
+    ("market_revenue_loss_yuan", N_("revenue lost to falling prices"), "yuan/yr"),
 ]
 
 #: Row order of the totals: income after price steps (what `solve` reports as farmers' income)
@@ -187,18 +188,19 @@ def _resolve_run(path: Path, label: str, problems: list[Problem]) -> Path | None
     """
     path = Path(path)
     if not path.exists():
-        problems.append(Problem(Location(path), f"run {label}: no such file or folder"))
+        problems.append(Problem(Location(path), _("run {label}: no such file or folder").format(label=label)))
         return None
     if path.is_file():
         if path.name in (*_RUN_FILES, "allocation.gpkg", "manifest.json", "county_totals.csv", "check.json"):
             path = path.parent
         else:
-            problems.append(Problem(Location(path), f"run {label} is a file, not a run folder",
-                                    "pass the folder that holds allocation.csv and summary.json"))
+            problems.append(Problem(Location(path), _("run {label} is a file, not a run folder").format(label=label),
+                                    _("pass the folder that holds allocation.csv and summary.json")))
             return None
     if path.name.endswith(".partial"):
-        problems.append(Problem(Location(path), f"run {label} is an unfinished run folder (.partial): the solve was "
-                                "interrupted or is still writing, so its files may be incomplete"))
+        problems.append(Problem(Location(path), _("run {label} is an unfinished run folder (.partial): the solve was "
+                                                  "interrupted or is still writing, so its files may be incomplete").format(
+            label=label)))
         return None
     missing = [name for name in _RUN_FILES if not (path / name).is_file()]
     if missing:
@@ -206,9 +208,10 @@ def _resolve_run(path: Path, label: str, problems: list[Problem]) -> Path | None
         hint = None
         if runs:
             shown = ", ".join(str(p) for p in runs[-3:][::-1])
-            hint = f"it holds {len(runs)} run folder{'s' if len(runs) != 1 else ''}; the newest: {shown}"
-        problems.append(Problem(Location(path), f"run {label} is not a run folder: it has no {' or '.join(missing)}",
-                                hint))
+            hint = ngettext("it holds {n} run folder; the newest: {shown}", "it holds {n} run folders; the newest: {shown}",
+                            len(runs)).format(n=len(runs), shown=shown)
+        problems.append(Problem(Location(path), _("run {label} is not a run folder: it has no {files}").format(
+            label=label, files=_(" or ").join(missing)), hint))
         return None
     return path
 
@@ -219,10 +222,10 @@ def _read_summary(run: Path, label: str, problems: list[Problem]) -> dict[str, A
         data = json.loads(file.read_text(encoding="utf-8"))
     except json.JSONDecodeError as exc:
         problems.append(Problem(Location(file, line=exc.lineno, column=exc.colno),
-                                f"run {label}: summary.json is not valid JSON ({exc.msg})"))
+                                _("run {label}: summary.json is not valid JSON ({reason})").format(label=label, reason=exc.msg)))
         return None
     if not isinstance(data, dict) or "status" not in data:
-        problems.append(Problem(Location(file), f"run {label}: summary.json is not a run summary (no 'status')"))
+        problems.append(Problem(Location(file), _("run {label}: summary.json is not a run summary (no 'status')").format(label=label)))
         return None
     return data
 
@@ -236,11 +239,12 @@ def _read_allocation(run: Path, label: str, problems: list[Problem]) -> pd.DataF
         dtype = {c: str for c in _TEXT_COLUMNS if c in head.columns}
         df = pd.read_csv(file, dtype=dtype, encoding="utf-8-sig", keep_default_na=False, na_values=[""])
     except (pd.errors.ParserError, pd.errors.EmptyDataError, UnicodeDecodeError) as exc:
-        problems.append(Problem(Location(file), f"run {label}: allocation.csv cannot be read ({exc})"))
+        problems.append(Problem(Location(file), _("run {label}: allocation.csv cannot be read ({reason})").format(label=label, reason=exc)))
         return None
     missing = [c for c in REQUIRED_COLUMNS if c not in df.columns]
     if missing:
-        problems.append(Problem(Location(file), f"run {label}: allocation.csv lacks column(s) {', '.join(missing)}"))
+        problems.append(Problem(Location(file), _("run {label}: allocation.csv lacks column(s) {columns}").format(
+            label=label, columns=", ".join(missing))))
         return None
     for c in ("name", "county", "industry", "industry_label", "industry_label_zh", "leading_industry"):
         if c in df.columns:
@@ -249,7 +253,9 @@ def _read_allocation(run: Path, label: str, problems: list[Problem]) -> pd.DataF
     dup = df.loc[df[key].duplicated(), key].unique().tolist()
     if dup:
         problems.append(Problem(Location(file, table_column=key),
-                                f"run {label}: {key.split('_')[0]} id(s) listed twice: {_id_list(dup)}"))
+                                (_("run {label}: village id(s) listed twice: {ids}") if key.startswith("village")
+                                 else _("run {label}: township id(s) listed twice: {ids}")).format(
+                                    label=label, ids=_id_list(dup))))
         return None
     return df.set_index(key, drop=False)
 
@@ -350,14 +356,15 @@ def _warnings(a: RunInfo, b: RunInfo) -> list[str]:
         out.append(f"the runs are of different instances ('{a.instance}' and '{b.instance}'): "
                    "check they describe the same place")
     if a.path.resolve() == b.path.resolve():
-        out.append("run A and run B are the same folder: every difference is zero")
+        out.append(_("run A and run B are the same folder: every difference is zero"))
     for label, r in (("A", a), ("B", b)):
         if r.status != "optimal":
             gap = f", gap {r.gap:.2%}" if isinstance(r.gap, (int, float)) else ""
-            out.append(f"run {label} is not proven optimal ({r.status}{gap}): part of the difference may be "
-                       "the solver stopping early rather than the change between the runs")
+            out.append(_("run {label} is not proven optimal ({status}{gap}): part of the difference may be "
+                         "the solver stopping early rather than the change between the runs").format(
+                label=label, status=r.status, gap=gap))
         if r.check_ok is False:
-            out.append(f"run {label} failed the independent check (check.json): its figures may be wrong")
+            out.append(_("run {label} failed the independent check (check.json): its figures may be wrong").format(label=label))
     if (a.weights, a.double_count) != (b.weights, b.double_count) and a.weights and b.weights:
         out.append(f"the objectives differ (A: weights {a.weights}, {a.double_count}; B: weights {b.weights}, "
                    f"{b.double_count}): the objective change mixes the plan's change with the new weighting")

@@ -31,6 +31,7 @@ import numpy as np
 import pandas as pd
 
 from optimizer.check import Violation, check_plan
+from optimizer.i18n import N_, _
 from optimizer.analyses.plans import plan_file, read_plan
 from optimizer.instance.load import load_instance
 from optimizer.instance.validate import ValidInstance, validate
@@ -53,21 +54,21 @@ INVALID_INPUT = 2
 
 #: Objective parts compared, in docs/model.md's order: (key in totals, words).
 OBJECTIVE_PARTS: tuple[tuple[str, str], ...] = (
-    ("gep_regulating_yuan", "regulating GEP"),
-    ("gep_cultural_yuan", "cultural GEP"),
-    ("gep_material_yuan", "material GEP"),
-    ("farmer_income_after_price_steps_yuan", "farmers' income after price steps"),
-    ("objective_yuan", "weighted objective"),
+    ("gep_regulating_yuan", N_("regulating GEP")),
+    ("gep_cultural_yuan", N_("cultural GEP")),
+    ("gep_material_yuan", N_("material GEP")),
+    ("farmer_income_after_price_steps_yuan", N_("farmers' income after price steps")),
+    ("objective_yuan", N_("weighted objective")),
 )
 #: Further figures shown beside them: (key, words, unit).
 OTHER_FIGURES: tuple[tuple[str, str, str], ...] = (
-    ("gep_total_yuan", "GEP total (all categories)", "yuan/yr"),
-    ("farmer_income_yuan", "farmers' income before price steps", "yuan/yr"),
-    ("market_revenue_loss_yuan", "market revenue lost to falling prices", "yuan/yr"),
-    ("water_use_m3", "water use", "m³/yr"),
-    ("pv_capacity_mw", "PV capacity", "MWp"),
-    ("investment_yuan", "investment", "yuan"),
-    ("conservation_area_ha", "conservation area", "ha"),
+    ("gep_total_yuan", N_("GEP total (all categories)"), "yuan/yr"),
+    ("farmer_income_yuan", N_("farmers' income before price steps"), "yuan/yr"),
+    ("market_revenue_loss_yuan", N_("market revenue lost to falling prices"), "yuan/yr"),
+    ("water_use_m3", N_("water use"), "m³/yr"),
+    ("pv_capacity_mw", N_("PV capacity"), "MWp"),
+    ("investment_yuan", N_("investment"), "yuan"),
+    ("conservation_area_ha", N_("conservation area"), "ha"),
 )
 
 
@@ -332,7 +333,8 @@ def evaluate_plan(
             ev.optimum_solver_objective_yuan = summary.get("objective_yuan")
             ev.optimum_check_ok = summary.get("check_ok")
             if summary.get("instance") not in (None, loaded.spec.name):
-                ev.notes.append(f"the optimum run is of instance '{summary.get('instance')}', not '{loaded.spec.name}'")
+                ev.notes.append(_("the optimum run is of instance '{other}', not '{name}'").format(
+                    other=summary.get("instance"), name=loaded.spec.name))
     else:
         result = solve_instance(
             instance_path, options or SolveOptions(), results_root=Path(results_root),
@@ -345,20 +347,21 @@ def evaluate_plan(
             ev.optimum_run_dir = result.run_dir
             opt_plan = read_plan(result.run_dir / "allocation.csv", valid)
         elif ev.optimum_status == "infeasible":
-            conflict = ", ".join(result.summary.get("infeasible_families") or []) or "several limits together"
-            ev.notes.append(f"the instance is infeasible: no plan meets every limit (in conflict: {conflict}), "
-                            "so there is no optimum to compare with")  # fmt: skip
+            conflict = ", ".join(result.summary.get("infeasible_families") or []) or _("several limits together")
+            ev.notes.append(_("the instance is infeasible: no plan meets every limit (in conflict: {conflict}), "
+                              "so there is no optimum to compare with").format(conflict=conflict))  # fmt: skip
         else:
-            ev.notes.append(f"the optimum solve ended '{ev.optimum_status}' without a plan; nothing to compare with")
+            ev.notes.append(_("the optimum solve ended '{status}' without a plan; nothing to compare with").format(
+                status=ev.optimum_status))
     if ev.optimum_check_ok is False:
-        ev.notes.append("the independent checker disagreed with the optimum run; see its check.json")
+        ev.notes.append(_("the independent checker disagreed with the optimum run; see its check.json"))
 
     opt_alloc = None
     if opt_plan is not None:
         opt_alloc, opt_tot, opt_obj = plan_figures(valid, opt_plan)
         ev.optimum_totals, ev.optimum_objective_yuan = opt_tot, opt_obj
         if ev.optimum_status == "optimal" and objective > opt_obj + 1e-6 * max(1.0, abs(opt_obj)):
-            ev.notes.append("the plan scores above the optimum only because it breaks limits")
+            ev.notes.append(_("the plan scores above the optimum only because it breaks limits"))
 
     def finish(folder: Path) -> None:
         note("checking the plan against every limit")

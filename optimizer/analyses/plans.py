@@ -14,6 +14,7 @@ from pathlib import Path
 import pandas as pd
 
 from optimizer.errors import InputError, Location, Problem, did_you_mean
+from optimizer.i18n import _, ngettext
 from optimizer.instance.validate import ValidInstance
 
 log = logging.getLogger(__name__)
@@ -64,7 +65,7 @@ def read_plan(path: Path | str, valid: ValidInstance) -> pd.Series:
             problems.append(
                 Problem(
                     Location(path, table_column=col),
-                    f"required column '{col}' is missing (a plan needs {key} and industry)",
+                    _("required column '{col}' is missing (a plan needs {key} and industry)").format(col=col, key=key),
                     did_you_mean(col, df.columns),
                 )
             )
@@ -97,29 +98,34 @@ def read_plan(path: Path | str, valid: ValidInstance) -> pd.Series:
             continue  # a blank line
         cell = Location(path, row=row, table_column=key)
         if not tid:
-            problems.append(Problem(cell, f"{key} is empty"))
+            problems.append(Problem(cell, _("{col} is empty").format(col=key)))
             continue
         if _known_id(tid, ids) != tid:
             log.info("%s row %d: township id %s read as %s (a spreadsheet wrote it as a number)", path, row, tid, tid[:-2])
             tid = tid[:-2]
         if tid not in ids:
-            problems.append(Problem(cell, f"unknown {word} '{tid}'", _township_hint(tid, ids, unlisted, by_name)))
+            problems.append(Problem(cell, (_("unknown village '{tid}'") if word == "village" else _("unknown township '{tid}'")).format(
+                tid=tid), _township_hint(tid, ids, unlisted, by_name)))
         elif tid in first_row:
             problems.append(
-                Problem(cell, f"{word} '{tid}' ({t.at[tid, 'name']}) is listed twice (first at row {first_row[tid]})")
+                Problem(cell, (_("village '{tid}' ({name}) is listed twice (first at row {row})") if word == "village"
+                               else _("township '{tid}' ({name}) is listed twice (first at row {row})")).format(
+                    tid=tid, name=t.at[tid, "name"], row=first_row[tid]))
             )
         else:
             first_row[tid] = row
         icell = Location(path, row=row, table_column="industry")
         if not iid:
-            problems.append(Problem(icell, f"industry is empty for {word} '{tid}'", f"industries: {', '.join(industries)}"))
+            problems.append(Problem(icell, (_("industry is empty for village '{tid}'") if word == "village"
+                                            else _("industry is empty for township '{tid}'")).format(tid=tid),
+                                    _("industries: {names}").format(names=", ".join(industries))))
         elif iid not in industries:
             hint = (
-                f"'{iid}' is the label of industry '{by_label[iid]}'; use its id"
+                _("'{label}' is the label of industry '{ind}'; use its id").format(label=iid, ind=by_label[iid])
                 if iid in by_label
-                else did_you_mean(iid, industries) or f"industries: {', '.join(industries)}"
+                else did_you_mean(iid, industries) or _("industries: {names}").format(names=", ".join(industries))
             )
-            problems.append(Problem(icell, f"unknown industry '{iid}'", hint))
+            problems.append(Problem(icell, _("unknown industry '{ind}'").format(ind=iid), hint))
         elif tid in ids and first_row.get(tid) == row:
             chosen[tid] = iid
 
@@ -127,13 +133,17 @@ def read_plan(path: Path | str, valid: ValidInstance) -> pd.Series:
     missing = [tid for tid in t.index if tid not in listed]
     if missing:
         named = ", ".join(f"{tid} ({t.at[tid, 'name']})" for tid in missing[:_MAX_LISTED])
-        more = f" and {len(missing) - _MAX_LISTED} more" if len(missing) > _MAX_LISTED else ""
+        more = _(" and {n} more").format(n=len(missing) - _MAX_LISTED) if len(missing) > _MAX_LISTED else ""
         n = len(missing)
         problems.append(
             Problem(
                 Location(path, table_column=key),
-                f"{n} {word}{'s have' if n != 1 else ' has'} no row: {named}{more}",
-                f"every {word} of the instance needs exactly one row",
+                (ngettext("{n} village has no row: {names}{more}", "{n} villages have no row: {names}{more}", n)
+                 if word == "village" else
+                 ngettext("{n} township has no row: {names}{more}", "{n} townships have no row: {names}{more}", n)).format(
+                    n=n, names=named, more=more),
+                _("every village of the instance needs exactly one row") if word == "village"
+                else _("every township of the instance needs exactly one row"),
             )
         )
     if problems:
@@ -158,10 +168,11 @@ def _read_csv(path: Path) -> pd.DataFrame:
         except UnicodeDecodeError as exc:
             last = exc
         except pd.errors.EmptyDataError:
-            raise InputError([Problem(Location(path), "the file is empty", "write a header: township_id,industry")]) from None
+            raise InputError([Problem(Location(path), _("the file is empty"), _("write a header: township_id,industry"))]) from None
         except pd.errors.ParserError as exc:
-            raise InputError([Problem(Location(path), f"not a readable CSV table: {exc}")]) from None
-    raise InputError([Problem(Location(path), f"not UTF-8 or GBK text ({last})", "save the file as CSV UTF-8")])
+            raise InputError([Problem(Location(path), _("not a readable CSV table: {reason}").format(reason=exc))]) from None
+    raise InputError([Problem(Location(path), _("not UTF-8 or GBK text ({reason})").format(reason=last),
+                              _("save the file as CSV UTF-8"))])
 
 
 def _known_id(tid: str, ids: set[str]) -> str:

@@ -48,6 +48,8 @@ from typing import Any
 import pandas as pd
 
 from optimizer.errors import InputError, Location, Problem
+from optimizer.i18n import language
+from optimizer.i18n import units as money_units
 from optimizer.solve import SolveOptions
 
 log = logging.getLogger(__name__)
@@ -122,13 +124,21 @@ def folder_lock(folder: Path, command: str) -> Iterator[None]:
         handle.close()
 
 
-def run_chain(job_dict: dict[str, Any], root_dir: str, chain: list[dict[str, Any]]) -> list[dict[str, Any]]:
+def run_chain(job_dict: dict[str, Any], root_dir: str, chain: list[dict[str, Any]],
+              lang: str | None = None, units: str | None = None) -> list[dict[str, Any]]:
     """Solve a chain of points in order, each (with warm starts) from the previous plan.
 
     Runs inside a Dask worker (or in-process when serial); never raises: a failing point
-    becomes a row with status 'failed' and the next point starts cold.
+    becomes a row with status 'failed' and the next point starts cold. `lang` and `units`
+    are the caller's (--lang, --units), which a worker process does not inherit.
     """
+    from optimizer.i18n import set_language, set_units
     from optimizer.run import solve_instance
+
+    if lang is not None:
+        set_language(lang)
+    if units is not None:
+        set_units(units)
 
     job = PointJob(**job_dict)
     options = SolveOptions(**job.options)
@@ -287,7 +297,7 @@ def run_points(
                                    silence_logs=quiet)
             client = Client(cluster)
         try:
-            futures = {client.submit(run_chain, job_dict, str(root), chain, pure=False): chain
+            futures = {client.submit(run_chain, job_dict, str(root), chain, language(), money_units(), pure=False): chain
                        for chain in chains.values()}  # fmt: skip
             for fut in as_completed(futures):
                 try:

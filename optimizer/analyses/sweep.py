@@ -39,6 +39,7 @@ import pandas as pd
 
 from optimizer.analyses import points
 from optimizer.errors import InputError, Location, Problem
+from optimizer.i18n import _
 
 log = logging.getLogger(__name__)
 
@@ -86,20 +87,20 @@ def parse_vary(expr: str) -> Vary:
     """`PATH=v1,v2,...` or `PATH=start:stop:step[*]` (inclusive range; * makes factors)."""
     where = Location(Path("command line"))
     if "=" not in expr:
-        raise InputError([Problem(where, f"--vary '{expr}' needs the form PATH=v1,v2 or PATH=start:stop:step")])
+        raise InputError([Problem(where, _("--vary '{expr}' needs the form PATH=v1,v2 or PATH=start:stop:step").format(expr=expr))])
     path, text = expr.split("=", 1)
     m = _RANGE.match(text)
     if m:
         start, stop, step, star = float(m[1]), float(m[2]), float(m[3]), m[4]
         if step <= 0 or stop < start:
-            raise InputError([Problem(where, f"--vary '{expr}': a range needs start ≤ stop and a positive step")])
+            raise InputError([Problem(where, _("--vary '{expr}': a range needs start ≤ stop and a positive step").format(expr=expr))])
         n = int(math.floor((stop - start) / step + 1e-9)) + 1
         decimals = max(_decimals(m[1]), _decimals(m[3]))
         values = [f"{round(start + i * step, decimals):g}{star}" for i in range(n)]
     else:
         values = [v.strip() for v in text.split(",") if v.strip()]
     if not values:
-        raise InputError([Problem(where, f"--vary '{expr}' lists no values")])
+        raise InputError([Problem(where, _("--vary '{expr}' lists no values").format(expr=expr))])
     return Vary(path.strip(), values)
 
 

@@ -16,20 +16,20 @@ import pandas as pd
 from optimizer.check.context import Context
 from optimizer.check.plan import AllocationRows
 from optimizer.check.report import Violation, format_amount
-from optimizer.i18n import _
+from optimizer.i18n import N_, _
 
 #: Suitability gates: YAML key, township column, sense, words, unit.
 GATES: tuple[tuple[str, str, str, str, str], ...] = (
-    ("min_soil_depth_cm", "soil_depth_cm", ">=", "soil depth", "cm"),
-    ("max_slope_deg", "slope_deg", "<=", "slope", "°"),
+    ("min_soil_depth_cm", "soil_depth_cm", ">=", N_("soil depth"), "cm"),
+    ("max_slope_deg", "slope_deg", "<=", N_("slope"), "°"),
     (
         "max_rocky_desertification_grade",
         "rocky_desertification_grade",
         "<=",
-        "rocky-desertification grade",
+        N_("rocky-desertification grade"),
         "",
     ),
-    ("min_irradiance_kwh_per_m2", "irradiance_kwh_per_m2", ">=", "irradiance", "kWh/m²"),
+    ("min_irradiance_kwh_per_m2", "irradiance_kwh_per_m2", ">=", N_("irradiance"), "kWh/m²"),
 )
 
 # Findings of the row-by-row rules are gathered as (allocation row, rank, sub-rank, item)
@@ -55,7 +55,7 @@ def check_assignment(ctx: Context, rows: AllocationRows) -> None:
     tids, iids = rows.tids, rows.iids
     for pos in np.flatnonzero(~rows.known).tolist():
         tid = tids[pos]
-        message = f"Allocation row {pos + 1}: township id '{tid}' is not in the township table"
+        message = _("Allocation row {row}: township id '{tid}' is not in the township table").format(row=pos + 1, tid=tid)
         if ctx.villages:
             message = _("Allocation row {row}: village id '{village}' is not in the village table").format(
                 row=pos + 1, village=tid)
@@ -64,7 +64,8 @@ def check_assignment(ctx: Context, rows: AllocationRows) -> None:
     for pos in np.flatnonzero(rows.first & ~rows.is_industry).tolist():
         tid, iid = tids[pos], iids[pos]
         flag(pos, RANK_UNKNOWN_INDUSTRY, "unknown_industry", tid, None, None, "", "in",
-             f"{ctx.town_label(tid)}: industry '{iid}' is not defined in the instance")  # fmt: skip
+             _("{township}: industry '{industry}' is not defined in the instance").format(
+                 township=ctx.town_label(tid), industry=iid))  # fmt: skip
     _candidates_and_gates(ctx, rows, flag)
     _forbidden(ctx, rows, flag)
     found.sort(key=lambda e: e[:3])
@@ -84,8 +85,8 @@ def _candidates_and_gates(ctx: Context, rows: AllocationRows, flag: Any) -> None
             for k in at.tolist():
                 flag(int(vpos[k]), RANK_NOT_CANDIDATE, "industry_not_candidate", vt[k], None,
                      None, "", "in",
-                     f"{ctx.town_label(vt[k])}: {ctx.industry_label(iid)} is not a candidate "
-                     "industry (candidate: false, it may only be a baseline land use)")  # fmt: skip
+                     _("{township}: {industry} is not a candidate industry (candidate: false, it may only be a "
+                       "baseline land use)").format(township=ctx.town_label(vt[k]), industry=ctx.industry_label(iid)))  # fmt: skip
         for g, (key, column, sense, words, unit) in enumerate(GATES):
             if key not in ind.gates:
                 continue
@@ -102,14 +103,15 @@ def _candidates_and_gates(ctx: Context, rows: AllocationRows, flag: Any) -> None
                     0,
                     f"{ctx.town_label(vt[k])} has no {column}; gate {key} of {ind.id} not checked",
                 )
-            need = "at least" if sense == ">=" else "at most"
+            need = _("at least") if sense == ">=" else _("at most")
             fails = ~missing & ~passes
             for k, x in zip(at[fails].tolist(), value[fails].tolist()):
                 flag(int(vpos[k]), RANK_GATE + g, f"suitability_{key}", vt[k], x, limit, unit,
                      sense,
-                     f"{ctx.town_label(vt[k])}: {ctx.industry_label(ind.id)} needs {words} "
-                     f"{need} {format_amount(limit, unit)}; the {ctx.unit_word} has "
-                     f"{format_amount(x, unit)}")  # fmt: skip
+                     (_("{township}: {industry} needs {what} {need} {limit}; the village has {value}") if ctx.villages
+                      else _("{township}: {industry} needs {what} {need} {limit}; the township has {value}")).format(
+                         township=ctx.town_label(vt[k]), industry=ctx.industry_label(ind.id), what=_(words), need=need,
+                         limit=format_amount(limit, unit), value=format_amount(x, unit)))  # fmt: skip
 
 
 def _forbidden(ctx: Context, rows: AllocationRows, flag: Any) -> None:
@@ -122,8 +124,8 @@ def _forbidden(ctx: Context, rows: AllocationRows, flag: Any) -> None:
     for k in np.flatnonzero(pairs.isin(list(forbid))).tolist():
         reason = forbid[(vt[k], vi[k])]
         flag(int(rows.vpos[k]), RANK_FORBIDDEN, "industry_forbidden", vt[k], 1.0, 0.0, "", "==",
-             f"{ctx.town_label(vt[k])}: {ctx.industry_label(vi[k])} is forbidden here by "
-             "a lock" + (f" ({reason})" if reason else ""))  # fmt: skip
+             _("{township}: {industry} is forbidden here by a lock").format(
+                 township=ctx.town_label(vt[k]), industry=ctx.industry_label(vi[k])) + (f" ({reason})" if reason else ""))  # fmt: skip
 
 
 def _one_industry_per_township(ctx: Context, rows: AllocationRows) -> None:
@@ -140,14 +142,10 @@ def _one_industry_per_township(ctx: Context, rows: AllocationRows) -> None:
             return _("{village} appears {n} times in the allocation; every village must appear exactly once (the "
                      "first row was used)").format(village=label, n=int(lhs))
         if lhs == 0:
-            return (
-                f"{label} is missing from the allocation; every township needs exactly one "
-                "industry"
-            )
-        return (
-            f"{label} appears {int(lhs)} times in the allocation; every township must "
-            "appear exactly once (the first row was used)"
-        )
+            return _("{township} is missing from the allocation; every township needs exactly one industry").format(
+                township=label)
+        return _("{township} appears {n} times in the allocation; every township must appear exactly once (the first "
+                 "row was used)").format(township=label, n=int(lhs))
 
     ctx.findings.constraint_rows(
         ctx.family("one_industry_per_township"), ctx.tids, times, "==", 1.0,

@@ -5,6 +5,7 @@ from __future__ import annotations
 from optimizer.check.context import Context
 from optimizer.check.plan import PlanTable
 from optimizer.check.report import format_amount
+from optimizer.i18n import _
 
 
 def check_budget(ctx: Context, plan: PlanTable) -> None:
@@ -22,7 +23,7 @@ def check_budget(ctx: Context, plan: PlanTable) -> None:
         budget,
         "yuan",
         lambda lhs, rhs: (
-            f"Investment {format_amount(lhs, 'yuan')} exceeds the budget of "
-            f"{format_amount(rhs, 'yuan')} (by {format_amount(lhs - rhs, 'yuan')})"
+            _("Investment {used} exceeds the budget of {limit} (by {by})").format(
+                used=format_amount(lhs, "yuan"), limit=format_amount(rhs, "yuan"), by=format_amount(lhs - rhs, "yuan"))
         ),
     )

@@ -11,6 +11,7 @@ import numpy as np
 from optimizer.check.context import Context
 from optimizer.check.plan import PlanTable
 from optimizer.check.report import format_amount, percent
+from optimizer.i18n import _
 
 
 def check_conservation(ctx: Context, plan: PlanTable) -> None:
@@ -33,9 +34,9 @@ def check_conservation(ctx: Context, plan: PlanTable) -> None:
             s * total,
             "ha",
             lambda lhs, rhs: (
-                f"Conservation area {format_amount(lhs, 'ha')} is below the required "
-                f"{format_amount(rhs, 'ha')} ({percent(s)} of {format_amount(total, 'ha')} "
-                f"plannable; short by {format_amount(rhs - lhs, 'ha')})"
+                _("Conservation area {area} is below the required {need} ({share} of {total} plannable; short by {by})").format(
+                    area=format_amount(lhs, "ha"), need=format_amount(rhs, "ha"), share=percent(s),
+                    total=format_amount(total, "ha"), by=format_amount(rhs - lhs, "ha"))
             ),
         )
     if inst.conservation_share_per_county is not None:
@@ -63,9 +64,9 @@ def check_conservation(ctx: Context, plan: PlanTable) -> None:
             share * totals,
             "ha",
             lambda k, lhs, rhs: (
-                f"County {all_counties[k]}: conservation area "
-                f"{format_amount(lhs, 'ha')} is below the required {format_amount(rhs, 'ha')} "
-                f"({percent(share)} of {format_amount(float(totals[k]), 'ha')} plannable; "
-                f"short by {format_amount(rhs - lhs, 'ha')})"
+                _("County {county}: conservation area {area} is below the required {need} ({share} of {total} "
+                  "plannable; short by {by})").format(
+                    county=all_counties[k], area=format_amount(lhs, "ha"), need=format_amount(rhs, "ha"),
+                    share=percent(share), total=format_amount(float(totals[k]), "ha"), by=format_amount(rhs - lhs, "ha"))
             ),
         )

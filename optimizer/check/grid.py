@@ -5,6 +5,7 @@ from __future__ import annotations
 from optimizer.check.context import Context
 from optimizer.check.plan import PlanTable
 from optimizer.check.report import format_amount
+from optimizer.i18n import _
 
 
 def check_grid(ctx: Context, plan: PlanTable) -> None:
@@ -20,8 +21,8 @@ def check_grid(ctx: Context, plan: PlanTable) -> None:
         [limits[c] for c in grid],
         "MWp",
         lambda k, lhs, rhs: (
-            f"County {grid[k]}: PV capacity {format_amount(lhs, 'MWp')} exceeds the grid "
-            f"connection limit of {format_amount(rhs, 'MWp')} "
-            f"(by {format_amount(lhs - rhs, 'MWp')})"
+            _("County {county}: PV capacity {used} exceeds the grid connection limit of {limit} (by {by})").format(
+                county=grid[k], used=format_amount(lhs, "MWp"), limit=format_amount(rhs, "MWp"),
+                by=format_amount(lhs - rhs, "MWp"))
         ),
     )

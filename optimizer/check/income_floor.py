@@ -11,6 +11,7 @@ import numpy as np
 from optimizer.check.context import Context
 from optimizer.check.plan import PlanTable
 from optimizer.check.report import format_amount, percent
+from optimizer.i18n import _
 
 
 def check_income_floor(ctx: Context, plan: PlanTable) -> None:
@@ -46,10 +47,8 @@ def check_income_floor(ctx: Context, plan: PlanTable) -> None:
 
     def why(k: int) -> str:
         if by_share[k]:
-            return (
-                f"{percent(inst.floor_share)} of baseline income "
-                f"{format_amount(base_l[k], 'yuan')}"
-            )
+            return _("{share} of baseline income {income}").format(
+                share=percent(inst.floor_share), income=format_amount(base_l[k], "yuan"))
         return f"{format_amount(inst.floor_per_ha, 'yuan/ha')} × {format_amount(area_l[k], 'ha')}"
 
     r_tids = tids[rows]
@@ -61,8 +60,8 @@ def check_income_floor(ctx: Context, plan: PlanTable) -> None:
         rhs[rows],
         "yuan",
         lambda k, lhs, rhs: (
-            f"{ctx.town_label(r_tids[k])}: farmers' income "
-            f"{format_amount(lhs, 'yuan')} is below the floor of {format_amount(rhs, 'yuan')} "
-            f"({why(int(rows[k]))}; short by {format_amount(rhs - lhs, 'yuan')})"
+            _("{township}: farmers' income {income} is below the floor of {floor} ({why}; short by {by})").format(
+                township=ctx.town_label(r_tids[k]), income=format_amount(lhs, "yuan"), floor=format_amount(rhs, "yuan"),
+                why=why(int(rows[k])), by=format_amount(rhs - lhs, "yuan"))
         ),
     )

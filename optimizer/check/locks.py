@@ -11,6 +11,7 @@ import pandas as pd
 
 from optimizer.check.context import Context
 from optimizer.check.plan import PlanTable
+from optimizer.i18n import _
 
 
 def check_locks(ctx: Context, plan: PlanTable) -> None:
@@ -40,12 +41,13 @@ def check_locks(ctx: Context, plan: PlanTable) -> None:
         1.0,
         "",
         lambda k, _lhs, _rhs: (
-            f"{ctx.town_label(r_tids[k])}: a lock requires {ctx.industry_label(r_iids[k])}"
+            _("{township}: a lock requires {industry}").format(
+                township=ctx.town_label(r_tids[k]), industry=ctx.industry_label(r_iids[k]))
             + (f" ({reasons[k]})" if reasons[k] else "")
             + (
-                f", but the plan has {ctx.industry_label(r_chosen[k])}"
+                _(", but the plan has {industry}").format(industry=ctx.industry_label(r_chosen[k]))
                 if r_chosen[k]
-                else ", but the plan has no valid industry here"
+                else _(", but the plan has no valid industry here")
             )
         ),
     )

@@ -8,6 +8,7 @@ from optimizer.check.context import Context
 from optimizer.check.plan import PlanTable
 from optimizer.check.read_instance import Market
 from optimizer.check.report import format_amount
+from optimizer.i18n import _
 
 
 def price_step_loss(output: float, steps: Iterable[tuple[float, float]]) -> float:
@@ -57,7 +58,8 @@ def check_markets(ctx: Context, plan: PlanTable) -> None:
             m.max_output,
             unit,
             lambda lhs, rhs, mid=mid, unit=unit: (
-                f"Market {mid}: output {format_amount(lhs, unit)} exceeds the market's cap of "
-                f"{format_amount(rhs, unit)} (by {format_amount(lhs - rhs, unit)})"
+                _("Market {market}: output {used} exceeds the market's cap of {limit} (by {by})").format(
+                    market=mid, used=format_amount(lhs, unit), limit=format_amount(rhs, unit),
+                    by=format_amount(lhs - rhs, unit))
             ),
         )

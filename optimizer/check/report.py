@@ -15,6 +15,8 @@ from typing import Any
 
 import pandas as pd
 
+from optimizer.i18n import N_, _
+
 #: Families with one row per township; check.json lists only their violated or binding rows.
 PER_TOWNSHIP_FAMILIES = frozenset(
     {
@@ -223,7 +225,11 @@ def format_amount(value: float | None, unit: str = "") -> str:
             text = f"{x:.3g}"
         if text == "-0":
             text = "0"
-    return f"{text} {unit}".rstrip() if unit else text
+    return f"{text} {_(unit)}".rstrip() if unit else text
+
+
+#: The units messages show, for the catalogue (format_amount translates them).
+UNITS_SHOWN = (N_("yuan"), N_("yuan/ha"), N_("ha"), N_("m³"), N_("MWp"), N_("cm"), N_("kWh/m²"), N_("t"), N_("MWh"))
 
 
 def percent(share: float) -> str:

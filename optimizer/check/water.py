@@ -14,7 +14,7 @@ def check_water(ctx: Context, plan: PlanTable) -> None:
     per_unit = inst.water_per_village if ctx.villages else inst.water_per_township
     if per_unit and len(plan):
         tids = plan.tids
-        own = _("the village's") if ctx.villages else "the township's"
+        own = _("the village's") if ctx.villages else _("the township's")
         findings.constraint_rows(
             ctx.family("water_use_per_township_max"),
             tids,
@@ -23,8 +23,9 @@ def check_water(ctx: Context, plan: PlanTable) -> None:
             ctx.town_num["water_available_m3"][plan.tpos],
             "m³",
             lambda k, lhs, rhs: (
-                f"{ctx.town_label(tids[k])}: water use {format_amount(lhs, 'm³')} exceeds "
-                f"{own} {format_amount(rhs, 'm³')} (by {format_amount(lhs - rhs, 'm³')})"
+                _("{township}: water use {used} exceeds {own} {limit} (by {by})").format(
+                    township=ctx.town_label(tids[k]), used=format_amount(lhs, "m³"), own=own, limit=format_amount(rhs, "m³"),
+                    by=format_amount(lhs - rhs, "m³"))
             ),
         )
 
@@ -38,8 +39,9 @@ def check_water(ctx: Context, plan: PlanTable) -> None:
         [inst.county_water_max[c] for c in counties],
         "m³",
         lambda k, lhs, rhs: (
-            f"County {counties[k]}: water use {format_amount(lhs, 'm³')} exceeds the county "
-            f"budget of {format_amount(rhs, 'm³')} (by {format_amount(lhs - rhs, 'm³')})"
+            _("County {county}: water use {used} exceeds the county budget of {limit} (by {by})").format(
+                county=counties[k], used=format_amount(lhs, "m³"), limit=format_amount(rhs, "m³"),
+                by=format_amount(lhs - rhs, "m³"))
         ),
     )
 
@@ -53,7 +55,8 @@ def check_water(ctx: Context, plan: PlanTable) -> None:
         [inst.basin_water_max[b] for b in basins],
         "m³",
         lambda k, lhs, rhs: (
-            f"Basin {basins[k]}: water use {format_amount(lhs, 'm³')} exceeds the basin "
-            f"budget of {format_amount(rhs, 'm³')} (by {format_amount(lhs - rhs, 'm³')})"
+            _("Basin {basin}: water use {used} exceeds the basin budget of {limit} (by {by})").format(
+                basin=basins[k], used=format_amount(lhs, "m³"), limit=format_amount(rhs, "m³"),
+                by=format_amount(lhs - rhs, "m³"))
         ),
     )

@@ -22,6 +22,7 @@ from typing import Annotated, Optional
 
 import typer
 from rich.logging import RichHandler
+from rich.markup import escape
 
 import optimizer
 from optimizer.cli import (
@@ -72,12 +73,16 @@ def main_options(
     debug: Annotated[bool, typer.Option("--debug", help="Show full tracebacks on errors (for bug reports).")] = False,
     version: Annotated[Optional[bool], typer.Option("--version", callback=_version, is_eager=True, help="Show the version.")] = None,
     lang: Annotated[Optional[str], typer.Option("--lang", metavar="zh|en", help="Language of messages, tables and reports (default: from LANG/LC_ALL).")] = None,
+    units: Annotated[str, typer.Option("--units", metavar="yuan|cn", help="Money in tables and reports: yuan, or cn for 万元/亿元 (files keep yuan).")] = "yuan",
 ) -> None:
-    from optimizer.i18n import LANGUAGES, set_language
+    from optimizer.i18n import LANGUAGES, UNITS, set_language, set_units
 
     if lang is not None and lang.lower() not in LANGUAGES:
         raise typer.BadParameter(f"'{lang}': use zh or en", param_hint="--lang")
+    if units.lower() not in UNITS:
+        raise typer.BadParameter(f"'{units}': use yuan or cn", param_hint="--units")
     state["lang"] = set_language(lang)
+    set_units(units)
     # Files (map aliases, workbook headers) are bilingual unless a language is asked for.
     state["lang_option"] = lang.lower() if lang else None
     level = logging.WARNING
@@ -105,7 +110,7 @@ for _module in (solve, validate, sweep, frontier, value, robust, alternatives, c
 
 
 _GLOBAL_FLAGS = {"-q", "--quiet", "-v", "-vv", "-vvv", "--verbose", "--debug"}
-_GLOBAL_WITH_VALUE = {"--lang"}
+_GLOBAL_WITH_VALUE = {"--lang", "--units"}
 
 
 def _globals_first(argv: list[str]) -> list[str]:
@@ -159,15 +164,38 @@ def _note_sigint(signum: int, frame: object) -> None:
     raise KeyboardInterrupt
 
 
+def _help_in_language(command: object, args: list[str]) -> None:
+    """`--help` in the language asked for: --lang, else the locale (set before the command line is parsed)."""
+    from optimizer.cli.common import translate_help
+    from optimizer.i18n import set_language
+
+    lang = None
+    for i, tok in enumerate(args):
+        if tok == "--lang" and i + 1 < len(args):
+            lang = args[i + 1]
+        elif tok.startswith("--lang="):
+            lang = tok.split("=", 1)[1]
+    try:
+        set_language(lang)
+    except ValueError:  # an unknown --lang: the option's own check reports it
+        set_language(None)
+    translate_help(command)
+
+
 def main() -> None:
     """Console-script entry: no traceback reaches a planner unless --debug is given."""
     import signal
+
+    from optimizer.i18n import _
 
     debug = "--debug" in sys.argv
     if signal.getsignal(signal.SIGINT) is signal.default_int_handler:
         signal.signal(signal.SIGINT, _note_sigint)  # remember Ctrl-C even if an import swallows it
     try:
-        rc = app(args=_globals_first(sys.argv[1:]), standalone_mode=False)
+        args = _globals_first(sys.argv[1:])
+        command = typer.main.get_command(app)
+        _help_in_language(command, args)  # inside the try: a Ctrl-C here is an abort like any other
+        rc = command(args=args, standalone_mode=False)
         sys.exit(rc if isinstance(rc, int) else 0)
     except typer.Exit as exc:
         sys.exit(exc.exit_code)
@@ -180,10 +208,10 @@ def main() -> None:
         print_infeasible({"conflicts": [{"where": str(p.location), "text": p.message} for p in exc.conflicts]})
         sys.exit(Exit.INFEASIBLE)
     except KeyboardInterrupt:
-        err.print("[yellow]Aborted by the user; nothing was written.[/]")
+        err.print("[yellow]" + escape(_("Aborted by the user; nothing was written.")) + "[/]")
         sys.exit(Exit.ABORTED)
     except typer.Abort:
-        err.print("[yellow]Aborted.[/]")
+        err.print("[yellow]" + escape(_("Aborted.")) + "[/]")
         sys.exit(Exit.ABORTED)
     except typer.TyperException as exc:  # usage errors: unknown option, missing argument
         exc.show()  # type: ignore[attr-defined]
@@ -192,8 +220,8 @@ def main() -> None:
         if debug:
             raise
         if _interrupted(exc):
-            err.print("[yellow]Aborted by the user; nothing was written.[/]")
+            err.print("[yellow]" + escape(_("Aborted by the user; nothing was written.")) + "[/]")
             sys.exit(Exit.ABORTED)
-        err.print(f"[bold red]Internal error:[/] {type(exc).__name__}: {exc}")
-        err.print("This is a bug in the optimiser. Rerun with --debug to see the traceback and report it.")
+        err.print("[bold red]" + escape(_("Internal error:")) + f"[/] {type(exc).__name__}: {escape(str(exc))}")
+        err.print(escape(_("This is a bug in the optimiser. Rerun with --debug to see the traceback and report it.")))
         sys.exit(Exit.INTERNAL)

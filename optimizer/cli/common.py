@@ -12,6 +12,7 @@ from rich.console import Console
 from rich.markup import escape
 
 from optimizer.errors import InputError
+from optimizer.i18n import N_
 
 
 class Exit(IntEnum):
@@ -28,21 +29,71 @@ class Exit(IntEnum):
 
 #: What each exit code means, in one line each (the README's table, `optimizer --help`).
 EXIT_MEANING = {
-    Exit.OK: "done (solved within the gap, or the command succeeded)",
-    Exit.INTERNAL: "internal error (a bug: rerun with --debug and report the traceback)",
-    Exit.INVALID_INPUT: "invalid input (every problem listed with its file and line/row)",
-    Exit.INFEASIBLE: "infeasible: no plan meets every limit (the run folder says which limits conflict)",
-    Exit.NO_SOLUTION: "stopped (time limit or Ctrl-C) before any plan was found",
-    Exit.CHECK_FAILED: "the independent checker disagrees with the solver's plan",
-    Exit.STOPPED_WITH_PLAN: "stopped early with a plan: written, flagged as not proven best",
-    Exit.PLAN_VIOLATES: "the plan breaks at least one limit (listed)",
-    Exit.ABORTED: "aborted by a second Ctrl-C",
+    Exit.OK: N_("done (solved within the gap, or the command succeeded)"),
+    Exit.INTERNAL: N_("internal error (a bug: rerun with --debug and report the traceback)"),
+    Exit.INVALID_INPUT: N_("invalid input (every problem listed with its file and line/row)"),
+    Exit.INFEASIBLE: N_("infeasible: no plan meets every limit (the run folder says which limits conflict)"),
+    Exit.NO_SOLUTION: N_("stopped (time limit or Ctrl-C) before any plan was found"),
+    Exit.CHECK_FAILED: N_("the independent checker disagrees with the solver's plan"),
+    Exit.STOPPED_WITH_PLAN: N_("stopped early with a plan: written, flagged as not proven best"),
+    Exit.PLAN_VIOLATES: N_("the plan breaks at least one limit (listed)"),
+    Exit.ABORTED: N_("aborted by a second Ctrl-C"),
 }
 
 
 def exit_codes(*codes: Exit) -> str:
     """The epilog of one command: only the exit codes it can return."""
     return "Exit codes: " + "; ".join(f"{int(c)} {EXIT_MEANING[c]}" for c in codes) + "."
+
+
+def _translated_epilog(epilog: str) -> str:
+    """An `exit_codes` epilog in the language in force (it is built, in English, at import)."""
+    from optimizer.i18n import _
+
+    if not (epilog.startswith("Exit codes: ") and epilog.endswith(".")):
+        return _(epilog)
+    code_of = {f"{int(c)} {meaning}": (int(c), meaning) for c, meaning in EXIT_MEANING.items()}
+    parts = [code_of.get(part) for part in epilog[len("Exit codes: "):-1].split("; ")]
+    if any(p is None for p in parts):
+        return epilog
+    return _("Exit codes: {codes}.").format(codes="; ".join(f"{c} {_(m)}" for c, m in parts))  # type: ignore[misc]
+
+
+def help_texts(command: Any) -> list[str]:
+    """Every help text of a command tree (what the catalogue extracts for `--help`)."""
+    texts = [command.help, getattr(command, "short_help", None)]
+    texts += [getattr(p, "help", None) for p in command.params]
+    for sub in getattr(command, "commands", {}).values():
+        texts += help_texts(sub)
+    return [t for t in texts if t]
+
+
+def translate_help(command: Any) -> None:
+    """Put the `--help` of a command tree into the language in force.
+
+    Typer holds the help as English text from the docstrings and `help=` strings; the
+    catalogue has them (scripts/update_catalogue.py extracts them from this tree), so
+    they are swapped here, once per process, before the command line is parsed.
+    """
+    from optimizer.i18n import _, language
+
+    if language() == "en":
+        return
+    if hasattr(command, "rich_markup_mode"):
+        # Rich wraps help at spaces and cuts a longer run with "…"; Chinese has no spaces,
+        # so Click's plain layout (which breaks long runs) shows the whole text.
+        command.rich_markup_mode = None
+    if command.help:
+        command.help = _(command.help)
+    if getattr(command, "short_help", None):
+        command.short_help = _(command.short_help)
+    if getattr(command, "epilog", None):
+        command.epilog = _translated_epilog(command.epilog)
+    for p in command.params:
+        if getattr(p, "help", None):
+            p.help = _(p.help)
+    for sub in getattr(command, "commands", {}).values():
+        translate_help(sub)
 
 
 EPILOG = exit_codes(*Exit)
@@ -141,8 +192,11 @@ def output_options(export: str | None) -> Any:
 
 
 def fail_input(exc: InputError) -> None:
+    from optimizer.i18n import ngettext
+
     n = len(exc.problems)
-    err.print(f"[bold red]The instance has {n} problem{'s' if n != 1 else ''}:[/]")
+    err.print("[bold red]" + escape(ngettext("The instance has {n} problem:", "The instance has {n} problems:", n).format(n=n))
+              + "[/]")
     for p in exc.problems:
         err.print(f"  [cyan]{escape(str(p.location))}[/]  {escape(p.path + ': ' if p.path else '')}{escape(p.message)}"
                   + (f"  [green]({escape(p.suggestion)})[/]" if p.suggestion else ""), highlight=False)
@@ -161,6 +215,30 @@ def fmt(x: float | None, digits: int = 0) -> str:
     return f"{x:,.{digits}f}"
 
 
+class Money:
+    """Money figures shown together, in one unit: yuan, or with `--units cn` 万元 or 亿元.
+
+    Why one unit for the figures shown together: a column or a row reads in one unit,
+    named in its header. Chinese planning documents write money in 万元 (10⁴ yuan), and in
+    亿元 (10⁸ yuan) from 1亿 up; the largest figure decides. Files (CSV, GeoPackage) keep
+    yuan whatever the option: their column names carry the unit and must stay stable.
+    """
+
+    def __init__(self, *values: float | None, per_year: bool = True, units: str | None = None) -> None:
+        from optimizer.i18n import money_scale
+        from optimizer.i18n import units as units_in_force
+
+        self.factor, self.unit, self.digits = money_scale(values, per_year=per_year, units=units or units_in_force())
+
+    def __call__(self, x: float | None) -> str:
+        return fmt(None if x is None else x / self.factor, self.digits)
+
+
+def money(*values: float | None, per_year: bool = True) -> Money:
+    """A formatter for these money figures in the unit `--units` asks for (see `Money`)."""
+    return Money(*values, per_year=per_year)
+
+
 class NullStatus:
     def __enter__(self) -> None:
         return None
@@ -173,8 +251,11 @@ def print_problems(console: Any, exc: InputError, head: str) -> None:
     """Every located problem, one per line, as `optimizer validate` prints them."""
     from rich.markup import escape
 
+    from optimizer.i18n import ngettext
+
     n = len(exc.problems)
-    console.print(f"[bold red]{head} {n} problem{'s' if n != 1 else ''}:[/]")
+    console.print("[bold red]" + escape(ngettext("{head} {n} problem:", "{head} {n} problems:", n).format(head=head, n=n))
+                  + "[/]")
     for p in exc.problems:
         console.print(
             f"  [cyan]{escape(str(p.location))}[/]  {escape(p.path + ': ' if p.path else '')}{escape(p.message)}"
@@ -259,7 +340,9 @@ class LiveStatus:
 
     def __enter__(self) -> LiveStatus:
         if self.console is not None and self.console.is_terminal:
-            self.status = self.console.status("starting", spinner="dots")
+            from optimizer.i18n import _
+
+            self.status = self.console.status(escape(_("starting")), spinner="dots")
             self.status.__enter__()
         return self
 

@@ -13,11 +13,12 @@ from optimizer.cli.common import (
     check_export,
     exit_codes,
     fit,
+    money,
     output_options,
     print_problems,
 )
 from optimizer.errors import InputError
-from optimizer.i18n import _, ngettext
+from optimizer.i18n import N_, _, ngettext
 
 EPILOG = exit_codes(Exit.OK, Exit.INTERNAL, Exit.INVALID_INPUT, Exit.PLAN_VIOLATES)
 
@@ -51,7 +52,7 @@ def register(app: typer.Typer) -> None:
         err = Console(stderr=True, soft_wrap=True)
         options = SolveOptions(time_limit=time_limit, gap=gap, threads=threads, seed=seed)
         try:
-            with err.status("starting", spinner="dots") as status:
+            with err.status(_("starting"), spinner="dots") as status:
                 ev = evaluate_plan(
                     instance, plan, options=options, results_root=results, optimum_run=optimum,
                     scenarios=[n.strip() for n in (scenario or "").split(",") if n.strip()], sets=set_ or [],
@@ -60,18 +61,20 @@ def register(app: typer.Typer) -> None:
         except InputError as exc:
             files = {p.location.file for p in exc.problems}
             in_plan = files <= {plan, plan / "allocation.csv"}
-            print_problems(err, exc, "The plan file has" if in_plan else "The input has")
+            print_problems(err, exc, _("The plan file has") if in_plan else _("The input has"))
             raise typer.Exit(Exit.INVALID_INPUT) from None
         print_evaluation(out, ev)
         if ev.violations:
             raise typer.Exit(Exit.PLAN_VIOLATES)
 
 
-def _show(x: float, unit: str) -> str:
-    """Money in whole yuan; other figures as the checker formats them."""
+def _show(x: float, unit: str, m: Any = None) -> str:
+    """Money in whole yuan (or in the unit of `m`, see `money`); other figures as the checker formats them."""
     from optimizer.check import format_amount
 
-    return f"{x:,.0f}" if unit.startswith("yuan") else format_amount(x)
+    if unit.startswith("yuan"):
+        return m(x) if m is not None else f"{x:,.0f}"
+    return format_amount(x)
 
 
 def print_evaluation(console: Any, ev: Any) -> None:
@@ -81,60 +84,78 @@ def print_evaluation(console: Any, ev: Any) -> None:
 
     n = len(ev.violations)
     if n:
-        console.print(f"[bold red]Plan {escape(str(ev.plan_file))} breaks {n} limit{'s' if n != 1 else ''}:[/]")
+        console.print("[bold red]" + escape(ngettext("Plan {file} breaks {n} limit:", "Plan {file} breaks {n} limits:", n).format(
+            file=ev.plan_file, n=n)) + "[/]")
         for v in ev.violations:
             console.print(f"  ✗ {v.message}", highlight=False, markup=False)
     else:
-        console.print(f"[bold green]Plan {escape(str(ev.plan_file))} meets every limit.[/]")
+        console.print("[bold green]" + escape(_("Plan {file} meets every limit.").format(file=ev.plan_file)) + "[/]")
     t = ev.totals
+    m = money(t["gep_total_yuan"], t["farmer_income_after_price_steps_yuan"], ev.objective_yuan)
     console.print(
-        f"Plan: GEP {t['gep_total_yuan']:,.0f} yuan/yr (material {t['gep_material_yuan']:,.0f}, regulating "
-        f"{t['gep_regulating_yuan']:,.0f}, cultural {t['gep_cultural_yuan']:,.0f}); farmers' income "
-        f"{t['farmer_income_after_price_steps_yuan']:,.0f} yuan/yr after price steps; objective {ev.objective_yuan:,.0f}.",
+        _("Plan: GEP {gep} {unit} (material {material}, regulating {regulating}, cultural {cultural}); farmers' income "
+          "{income} {unit} after price steps; objective {objective}.").format(
+            gep=m(t["gep_total_yuan"]), unit=m.unit, material=m(t["gep_material_yuan"]),
+            regulating=m(t["gep_regulating_yuan"]), cultural=m(t["gep_cultural_yuan"]),
+            income=m(t["farmer_income_after_price_steps_yuan"]), objective=m(ev.objective_yuan)),
         highlight=False, markup=False,
     )  # fmt: skip
     if ev.comparison.empty:
         for note in ev.notes:
-            console.print(f"Note: {note}", highlight=False, markup=False)
+            console.print(_("Note: {note}").format(note=note), highlight=False, markup=False)
         if ev.out_dir:
-            console.print(f"Evaluation: [bold]{ev.out_dir}[/]")
+            console.print(_("Evaluation: {folder}").format(folder=f"[bold]{escape(str(ev.out_dir))}[/]"))
         return
-    table = Table(title=f"plan against the optimum ({ev.optimum_status}, run {ev.optimum_run_id})", header_style="bold")
-    for col in ("part", "unit", "weight", "plan", "optimum", "left on the table"):
-        table.add_column(col, justify="left" if col in ("part", "unit") else "right")
-    for r in ev.comparison.itertuples(index=False):
+    table = Table(title=_("plan against the optimum ({status}, run {run})").format(
+        status=ev.optimum_status, run=ev.optimum_run_id), header_style="bold")
+    for col in (N_("part"), N_("unit"), N_("weight"), N_("plan"), N_("optimum"), N_("left on the table")):
+        table.add_column(_(col), justify="left" if col in ("part", "unit") else "right")
+    comp = ev.comparison
+    from optimizer.i18n import language
+    from optimizer.outputs.labels import unit_text
+
+    for r in comp.itertuples(index=False):
         weight = "" if not r.in_objective else ("Z" if r.part == "objective_yuan" else f"{r.objective_weight:g}")
+        # each row in its own money unit (with --units cn, 亿元 would hide a small row's figures)
+        m = money(r.plan, r.optimum, per_year=r.unit == "yuan/yr")
+        unit = m.unit if str(r.unit).startswith("yuan") else unit_text(str(r.unit), language())
         table.add_row(
-            r.description, r.unit, weight, _show(r.plan, r.unit), _show(r.optimum, r.unit),
-            _show(r.left_on_the_table, r.unit),
+            _(r.description), unit, weight, _show(r.plan, r.unit, m), _show(r.optimum, r.unit, m),
+            _show(r.left_on_the_table, r.unit, m),
         )  # fmt: skip
     console.print(fit(table))
     d = ev.differing
     villages = "village_id" in d.columns
     if d.empty:
         console.print(_("Every village has the optimum's product.") if villages
-                      else "Every township has the optimum's industry.")
+                      else _("Every township has the optimum's industry."))
     elif villages:
         console.print(ngettext("{n} village differs from the optimum (objective contribution left on the table, "
                                "before price steps):",
                                "{n} villages differ from the optimum (objective contribution left on the table, "
                                "before price steps):", len(d)).format(n=len(d)), highlight=False)
     else:
-        console.print(f"{len(d)} township{'s differ' if len(d) != 1 else ' differs'} from the optimum "
-                      "(objective contribution left on the table, before price steps):", highlight=False)  # fmt: skip
+        console.print(ngettext(
+            "{n} township differs from the optimum (objective contribution left on the table, before price steps):",
+            "{n} townships differ from the optimum (objective contribution left on the table, before price steps):",
+            len(d)).format(n=len(d)), highlight=False)  # fmt: skip
     if not d.empty:
         key = "village_id" if villages else "township_id"
-        for r in d.head(15).itertuples(index=False):
+        shown = d.head(15)
+        m = money(*shown["left_on_the_table_yuan"])
+        for r in shown.itertuples(index=False):
             console.print(
-                f"  {getattr(r, key)} {r.name} ({r.county}): plan {r.plan_industry}, optimum {r.optimum_industry}, "
-                f"{r.left_on_the_table_yuan:,.0f} yuan/yr left on the table",
+                "  " + _("{id} {name} ({county}): plan {plan}, optimum {optimum}, {left} {unit} left on the table").format(
+                    id=getattr(r, key), name=r.name, county=r.county, plan=r.plan_industry, optimum=r.optimum_industry,
+                    left=m(r.left_on_the_table_yuan), unit=m.unit),
                 highlight=False, markup=False,
             )
         if len(d) > 15:
-            console.print(f"  … and {len(d) - 15} more (differing_townships.csv)", highlight=False)
+            console.print("  " + _("… and {n} more (differing_townships.csv)").format(n=len(d) - 15), highlight=False)
     for note in ev.notes:
-        console.print(f"Note: {note}", highlight=False, markup=False)
+        console.print(_("Note: {note}").format(note=note), highlight=False, markup=False)
     if ev.optimum_run_dir:
-        console.print(f"Optimum: [bold]{ev.optimum_run_dir}[/]")
+        console.print(_("Optimum: {folder}").format(folder=f"[bold]{escape(str(ev.optimum_run_dir))}[/]"))
     if ev.out_dir:
-        console.print(f"Evaluation: [bold]{ev.out_dir}[/] (evaluate.gpkg layer plan has differs_from_optimum)")
+        console.print(_("Evaluation: {folder} (evaluate.gpkg layer plan has differs_from_optimum)").format(
+            folder=f"[bold]{escape(str(ev.out_dir))}[/]"))

@@ -13,11 +13,13 @@ from optimizer.cli.common import (
     check_export,
     exit_codes,
     fit,
+    money,
     names,
     output_options,
     print_problems,
 )
 from optimizer.errors import InputError
+from optimizer.i18n import N_, _
 
 
 def register(app: typer.Typer) -> None:
@@ -51,14 +53,20 @@ def register(app: typer.Typer) -> None:
                 scenarios=names(scenario), sets=set_ or [], output=output_options(export),
             )
         except InputError as exc:
-            print_problems(err, exc, "The input has")
+            print_problems(err, exc, _("The input has"))
             raise typer.Exit(2) from None
         print_accounts(out, accounts)
-        out.print(f"Results: [bold]{out_dir}[/] (gep.gpkg layer gep_by_township opens in QGIS)")
+        out.print(_("Results: {folder} (gep.gpkg layer gep_by_township opens in QGIS)").format(folder=f"[bold]{out_dir}[/]"))
 
 
 def _fmt(x: float) -> str:
     return f"{x:,.0f}"
+
+
+def _money(frame: Any, columns: list[str]) -> Any:
+    """One money unit for these columns of a table (yuan, or 万元/亿元 with --units cn)."""
+    values = [float(v) for c in columns if c in frame for v in frame[c]]
+    return money(*values)
 
 
 def print_accounts(console: Any, accounts: Any) -> None:
@@ -69,27 +77,31 @@ def print_accounts(console: Any, accounts: Any) -> None:
 
     tot = accounts.totals
     baseline_only = accounts.plan_source == "baseline"
-    title = f"GEP of {accounts.instance} — {'baseline land use' if baseline_only else accounts.plan_source}"
-    table = Table(title=title, caption=f"convention: {accounts.convention}; yuan/yr", header_style="bold")
+    title = _("GEP of {instance} — {plan}").format(
+        instance=accounts.instance, plan=_("baseline land use") if baseline_only else accounts.plan_source)
+    category_labels = {"material": N_("GEP material"), "regulating": N_("GEP regulating"), "cultural": N_("GEP cultural")}
+    rows = [(_(category_labels.get(c, "GEP " + c)), f"gep_{c}_yuan") for c in GEP_CATEGORIES] + [
+        (_("GEP total"), "gep_total_yuan"),
+        (_("farmers' income (before price steps)"), "farmer_income_yuan"),
+    ]
+    m = money(*[tot[k] for _label, key in rows for k in (key, f"baseline_{key}") if k in tot])
+    table = Table(title=title, caption=_("convention: {convention}; {unit}").format(convention=accounts.convention, unit=m.unit),
+                  header_style="bold")
     table.add_column("")
     if not baseline_only:
-        table.add_column("plan", justify="right")
-    table.add_column("baseline", justify="right")
+        table.add_column(_("plan"), justify="right")
+    table.add_column(_("baseline"), justify="right")
     if not baseline_only:
-        table.add_column("change", justify="right")
-    rows = [(f"GEP {c}", f"gep_{c}_yuan") for c in GEP_CATEGORIES] + [
-        ("GEP total", "gep_total_yuan"),
-        ("farmers' income (before price steps)", "farmer_income_yuan"),
-    ]
+        table.add_column(_("change"), justify="right")
     for label, key in rows:
-        cells = [_fmt(tot[f"baseline_{key}"])]
+        cells = [m(tot[f"baseline_{key}"])]
         if not baseline_only:
-            cells = [_fmt(tot[key]), *cells, _fmt(tot[f"change_{key}"])]
+            cells = [m(tot[key]), *cells, m(tot[f"change_{key}"])]
         table.add_row(label, *cells)
     console.print(fit(table))
     if accounts.price_changes:
         changed = accounts.prices[accounts.prices["price_from"] == "price set"]
-        console.print(f"Unit prices from price set '{accounts.convention}':", highlight=False)
+        console.print(_("Unit prices from price set '{name}':").format(name=accounts.convention), highlight=False)
         for (service, unit), g in changed.groupby(["service", "unit"], sort=True):
             was = ", ".join(sorted({f"{p:g}" for p in g["instance_unit_price_yuan"]}))
             console.print(
@@ -99,18 +111,22 @@ def print_accounts(console: Any, accounts: Any) -> None:
             )
     _print_townships(console, accounts, baseline_only)
     if len(accounts.by_county) <= 12:
-        ct = Table(title="by county (yuan/yr)", header_style="bold")
-        cols = ["county", "townships", "GEP total", "farmers' income"]
+        bc = accounts.by_county
+        m = _money(bc, ["baseline_gep_total_yuan", "baseline_farmer_income_yuan"] if baseline_only else
+                   ["gep_total_yuan", "change_gep_total_yuan", "farmer_income_yuan", "change_farmer_income_yuan"])
+        ct = Table(title=_("by county ({unit})").format(unit=m.unit), header_style="bold")
+        cols = [N_("county"), N_("townships"), N_("GEP total"), N_("farmers' income")]
         if not baseline_only:
-            cols = ["county", "townships", "GEP total", "GEP change", "farmers' income", "income change"]
+            cols = [N_("county"), N_("townships"), N_("GEP total"), N_("GEP change"), N_("farmers' income"),
+                    N_("income change")]
         for col in cols:
-            ct.add_column(col, justify="left" if col == "county" else "right")
-        for r in accounts.by_county.itertuples(index=False):
+            ct.add_column(_(col), justify="left" if col == "county" else "right")
+        for r in bc.itertuples(index=False):
             if baseline_only:
-                cells = [_fmt(r.baseline_gep_total_yuan), _fmt(r.baseline_farmer_income_yuan)]
+                cells = [m(r.baseline_gep_total_yuan), m(r.baseline_farmer_income_yuan)]
             else:
-                cells = [_fmt(r.gep_total_yuan), _fmt(r.change_gep_total_yuan),
-                         _fmt(r.farmer_income_yuan), _fmt(r.change_farmer_income_yuan)]  # fmt: skip
+                cells = [m(r.gep_total_yuan), m(r.change_gep_total_yuan),
+                         m(r.farmer_income_yuan), m(r.change_farmer_income_yuan)]  # fmt: skip
             ct.add_row(str(r.county), str(r.townships), *cells)
         console.print(fit(ct))
 
@@ -121,21 +137,29 @@ def _print_townships(console: Any, accounts: Any, baseline_only: bool, limit: in
 
     bt = accounts.by_township
     shown = bt if len(bt) <= limit else bt.sort_values("change_gep_total_yuan", ascending=False).head(limit)
-    title = "per township (yuan/yr)" if len(bt) <= limit else f"the {limit} townships with the largest GEP gain (yuan/yr)"
+    m = _money(shown, ["gep_total_yuan", "farmer_income_yuan"] if baseline_only else
+               ["gep_total_yuan", "change_gep_total_yuan", "farmer_income_yuan", "change_farmer_income_yuan"])
+    title = (_("per township ({unit}; per ha: yuan/ha/yr)") if len(bt) <= limit
+             else _("the {limit} townships with the largest GEP gain ({unit}; per ha: yuan/ha/yr)")).format(
+        unit=m.unit, limit=limit)
+    if m.factor == 1.0:  # the title the tool always had, when all figures are in yuan
+        title = (_("per township (yuan/yr)") if len(bt) <= limit
+                 else _("the {limit} townships with the largest GEP gain (yuan/yr)").format(limit=limit))
     table = Table(title=title, header_style="bold")
-    cols = ["township", "industry", "GEP", "income", "GEP/ha", "income/ha"]
+    cols = [N_("township"), N_("industry"), N_("GEP"), N_("income"), N_("GEP/ha"), N_("income/ha")]
     if not baseline_only:
-        cols = ["township", "industry", "GEP", "Δ GEP", "income", "Δ income", "GEP/ha", "income/ha"]
+        cols = [N_("township"), N_("industry"), N_("GEP"), N_("Δ GEP"), N_("income"), N_("Δ income"), N_("GEP/ha"),
+                N_("income/ha")]
     for col in cols:
         left = col in ("township", "industry")
-        table.add_column(col, justify="left" if left else "right", no_wrap=left)
+        table.add_column(_(col), justify="left" if left else "right", no_wrap=left)
     for r in shown.itertuples(index=False):
-        cells = [_fmt(r.gep_total_yuan), _fmt(r.farmer_income_yuan)]
+        cells = [m(r.gep_total_yuan), m(r.farmer_income_yuan)]
         if not baseline_only:
-            cells = [_fmt(r.gep_total_yuan), _fmt(r.change_gep_total_yuan),
-                     _fmt(r.farmer_income_yuan), _fmt(r.change_farmer_income_yuan)]  # fmt: skip
+            cells = [m(r.gep_total_yuan), m(r.change_gep_total_yuan),
+                     m(r.farmer_income_yuan), m(r.change_farmer_income_yuan)]  # fmt: skip
         per_ha = [_fmt(r.gep_total_yuan_per_ha), _fmt(r.farmer_income_yuan_per_ha)]
         table.add_row(f"{r.township_id} {r.name}", str(r.industry), *cells, *per_ha)
     console.print(fit(table))
     if len(bt) > limit:
-        console.print(f"… {len(bt) - limit} more townships in gep_by_township.csv", highlight=False)
+        console.print(_("… {n} more townships in gep_by_township.csv").format(n=len(bt) - limit), highlight=False)

@@ -20,6 +20,7 @@ from optimizer.cli.common import (
     fail_input,
     fit,
     fmt,
+    money,
     names,
     out,
     output_options,
@@ -28,7 +29,7 @@ from optimizer.cli.common import (
     state,
 )
 from optimizer.errors import InputError
-from optimizer.i18n import _
+from optimizer.i18n import N_, _
 
 
 def register(app: typer.Typer) -> None:
@@ -58,7 +59,8 @@ def solve(
     from optimizer.solve import SolveOptions
 
     if write_model_to is not None and write_model_to.suffix.lower() not in (".lp", ".mps"):
-        err.print(f"[red]--write-model needs a file ending in .lp or .mps, not '{write_model_to.name}'[/]")
+        err.print("[red]" + escape(_("--write-model needs a file ending in .lp or .mps, not '{name}'").format(
+            name=write_model_to.name)) + "[/]")
         raise typer.Exit(Exit.INVALID_INPUT)
     from optimizer.solve.options import METHODS
 
@@ -86,58 +88,66 @@ def solve(
         print_infeasible(s, result.run_dir)
         raise typer.Exit(Exit.INFEASIBLE)
     if s["status"] == "error":
-        err.print(f"[bold red]HiGHS failed ({escape(str(s['termination']))}).[/] Nothing was written. "
-                  "Rerun with -v to see the HiGHS log, and report it with the instance.")
+        err.print("[bold red]" + escape(_("HiGHS failed ({why}).").format(why=s["termination"])) + "[/] "
+                  + escape(_("Nothing was written. Rerun with -v to see the HiGHS log, and report it with the instance.")))
         raise typer.Exit(Exit.INTERNAL)
     if s["status"] == "interrupted_no_solution":
-        err.print(f"[bold yellow]Interrupted before {_solver_name(s)} found any plan.[/] Nothing was written.")
+        err.print("[bold yellow]" + escape(_("Interrupted before {solver} found any plan.").format(solver=_solver_name(s)))
+                  + "[/] " + escape(_("Nothing was written.")))
         raise typer.Exit(Exit.NO_SOLUTION)
     if result.run_dir is None:
-        err.print(
-            f"[bold red]Stopped ({s['termination']}) before {_solver_name(s)} found any plan.[/] Nothing was written. "
-            "Give it more time (--time-limit) or a looser --gap."
-        )
+        err.print("[bold red]" + escape(_("Stopped ({why}) before {solver} found any plan.").format(
+            why=s["termination"], solver=_solver_name(s)))
+                  + "[/] " + escape(_("Nothing was written. Give it more time (--time-limit) or a looser --gap.")))
         raise typer.Exit(Exit.NO_SOLUTION)
     if state["quiet"]:
         out.print(str(result.run_dir), highlight=False, markup=False, soft_wrap=True)
     else:
         _print_summary(s, result.run_dir, result.timings)
     if result.check_ok is False:
-        err.print("[bold red]The independent checker disagrees with the solver's plan:[/]")
+        err.print("[bold red]" + escape(_("The independent checker disagrees with the solver's plan:")) + "[/]")
         for msg in result.check_messages[:20]:
             err.print(f"  {msg}", highlight=False, markup=False)
         raise typer.Exit(Exit.CHECK_FAILED)
     if status_text != "optimal":
         err.print(
-            f"[bold yellow]Stopped early ({status_text}):[/] the plan is feasible but not proven best; "
-            + (f"gap {s['gap']:.2%} to the bound." if s["gap"] is not None else "HiGHS had no bound yet.")
+            "[bold yellow]" + escape(_("Stopped early ({status}):").format(status=status_text)) + "[/] "
+            + escape(_("the plan is feasible but not proven best;") + " "
+                     + (_("gap {gap:.2%} to the bound.").format(gap=s["gap"]) if s["gap"] is not None
+                        else _("HiGHS had no bound yet.")))
         )
         raise typer.Exit(Exit.STOPPED_WITH_PLAN)
 
 
 def _solver_name(s: dict) -> str:
-    return "the decomposition" if (s.get("method") or {}).get("used") == "decompose" else "HiGHS"
+    return _("the decomposition") if (s.get("method") or {}).get("used") == "decompose" else "HiGHS"
 
 
 def _print_summary(s: dict, run_dir: Path, timings: dict[str, float]) -> None:
     tot = s["totals"]
     table = Table(title=f"{s['instance']} — {s['status']}", show_header=True, header_style="bold")
-    table.add_column("figure")
-    table.add_column("plan", justify="right")
-    table.add_column("baseline", justify="right")
-    table.add_row("objective (yuan/yr)", fmt(s["objective_yuan"]), "")
-    table.add_row("best bound (yuan/yr)", fmt(s["bound_yuan"]), "")
-    table.add_row("gap", (f"{s['gap']:.4%}" if s["gap"] is not None else "—")
+    table.add_column(_("figure"))
+    table.add_column(_("plan"), justify="right")
+    table.add_column(_("baseline"), justify="right")
+    def money_row(label: str, plan: float | None, baseline: float | None = None, per_year: bool = True) -> None:
+        m = money(plan, baseline, per_year=per_year)
+        table.add_row(_(label).format(unit=m.unit), m(plan), m(baseline) if baseline is not None else "")
+
+    money_row(N_("objective ({unit})"), s["objective_yuan"])
+    money_row(N_("best bound ({unit})"), s["bound_yuan"])
+    table.add_row(_("gap"), (f"{s['gap']:.4%}" if s["gap"] is not None else "—")
                   + (f" ({s['gap_rule']})" if s.get("gap_rule") else ""), "")
-    table.add_row("farmers' income (yuan/yr)", fmt(tot["farmer_income_after_price_steps_yuan"]), fmt(tot["baseline_farmer_income_yuan"]))
-    table.add_row("GEP total (yuan/yr)", fmt(tot["gep_total_yuan"]), fmt(tot["baseline_gep_total_yuan"]))
-    for cat in ("material", "regulating", "cultural"):
-        table.add_row(f"  GEP {cat}", fmt(tot[f"gep_{cat}_yuan"]), "")
-    table.add_row("water use (m³/yr)", fmt(tot["water_use_m3"]), "")
-    table.add_row("PV capacity (MWp)", fmt(tot["pv_capacity_mw"], 1), "")
-    table.add_row("investment (yuan)", fmt(tot["investment_yuan"]), "")
+    money_row(N_("farmers' income ({unit})"), tot["farmer_income_after_price_steps_yuan"], tot["baseline_farmer_income_yuan"])
+    money_row(N_("GEP total ({unit})"), tot["gep_total_yuan"], tot["baseline_gep_total_yuan"])
+    for cat, label in (("material", N_("GEP material ({unit})")), ("regulating", N_("GEP regulating ({unit})")),
+                       ("cultural", N_("GEP cultural ({unit})"))):
+        m = money(tot[f"gep_{cat}_yuan"])
+        table.add_row("  " + _(label).format(unit=m.unit), m(tot[f"gep_{cat}_yuan"]), "")
+    table.add_row(_("water use (m³/yr)"), fmt(tot["water_use_m3"]), "")
+    table.add_row(_("PV capacity (MWp)"), fmt(tot["pv_capacity_mw"], 1), "")
+    money_row(N_("investment ({unit})"), tot["investment_yuan"], per_year=False)
     for ind, n in sorted(tot.get("townships_by_industry", {}).items()):
-        table.add_row(f"townships: {ind}", str(n), "")
+        table.add_row(_("townships: {industry}").format(industry=ind), str(n), "")
     for ind, n in sorted(tot.get("villages_by_industry", {}).items()):
         table.add_row(_("villages: {industry}").format(industry=ind), str(n), "")
     for ind, n in sorted(tot.get("townships_by_leading_industry", {}).items()):
@@ -146,34 +156,46 @@ def _print_summary(s: dict, run_dir: Path, timings: dict[str, float]) -> None:
     for w in s.get("warnings") or []:
         err.print(f"[yellow]{escape(_('warning'))}:[/] {escape(w['where'])}: {escape(w['text'])}", highlight=False)
     if s.get("overrides_applied"):
-        out.print("What-if changes applied:", highlight=False)
+        out.print(_("What-if changes applied:"), highlight=False)
         for a in s["overrides_applied"]:
             out.print(f"  {a['path']}: {a['old']!r} → {a['new']!r}  ({a['source']})", highlight=False, markup=False)
     binding = s.get("binding_constraints", [])
     if binding:
-        out.print(f"Binding limits ({len(binding)}): " + ", ".join(binding[:12]) + (" …" if len(binding) > 12 else ""), highlight=False, markup=False)
+        out.print(_("Binding limits ({n}): ").format(n=len(binding)) + ", ".join(binding[:12])
+                  + (" …" if len(binding) > 12 else ""), highlight=False, markup=False)
     used = s.get("method") or {}
     if used:
-        out.print(f"Method: {used.get('used')} ({used.get('why')})", highlight=False, markup=False)
+        out.print(_("Method: {used} ({why})").format(used=used.get("used"), why=used.get("why")), highlight=False,
+                  markup=False)
     ru = s.get("runner_up")
     if ru and ru.get("exists"):
         kind = "villages" if "villages" in ru else "townships"
         key = "village_id" if kind == "villages" else "township_id"
         towns = ", ".join(f"{t[key]} {t['name']} ({t['optimum']}→{t['runner_up']})" for t in ru[kind][:6])
-        line = (f"Runner-up plan: {fmt(ru['objective_yuan'])} yuan/yr, {fmt(ru['difference_yuan'])} below "
-                f"({ru['difference_share']:.3%}); differs in {len(ru[kind])} {'village' if kind == 'villages' else 'township'}(s): {towns}")
+        m, d = money(ru["objective_yuan"]), money(ru["difference_yuan"])
+        difference = d(ru["difference_yuan"]) + ("" if d.factor == m.factor else " " + d.unit)  # 亿元 hides a small gap
+        text = (_("Runner-up plan: {objective} {unit}, {difference} below ({share:.3%}); differs in {n} village(s): {towns}")
+                if kind == "villages" else
+                _("Runner-up plan: {objective} {unit}, {difference} below ({share:.3%}); differs in {n} township(s): {towns}"))
+        line = text.format(objective=m(ru["objective_yuan"]), unit=m.unit, difference=difference,
+                           share=ru["difference_share"], n=len(ru[kind]), towns=towns)
         if ru["near_tie"]:
-            out.print(f"[yellow]Near tie:[/] {escape(line)}", highlight=False)
+            out.print("[yellow]" + escape(_("Near tie:")) + f"[/] {escape(line)}", highlight=False)
         else:
             out.print(line, highlight=False, markup=False)
     elif ru is not None and not ru.get("exists", True):
-        out.print("No other plan meets every limit.", highlight=False)
+        out.print(_("No other plan meets every limit."), highlight=False)
     near = s.get("nearly_binding_constraints", [])
     if near:
-        out.print(f"Limits ≥ 95% used ({len(near)}): " + ", ".join(near[:12]) + (" …" if len(near) > 12 else ""), highlight=False, markup=False)
+        out.print(_("Limits ≥ 95% used ({n}): ").format(n=len(near)) + ", ".join(near[:12])
+                  + (" …" if len(near) > 12 else ""), highlight=False, markup=False)
     steps = s.get("price_steps_reached", [])
     if steps:
-        out.print(f"Falling-price steps reached: {', '.join(steps)}", highlight=False, markup=False)
-    phases = ", ".join(f"{k} {v:.2f}s" for k, v in timings.items())
-    out.print(f"Timings: {phases}", highlight=False, markup=False)
-    out.print(f"Results: [bold]{run_dir}[/] (allocation.gpkg opens in QGIS)")
+        out.print(_("Falling-price steps reached: {steps}").format(steps=", ".join(steps)), highlight=False, markup=False)
+    from optimizer.i18n import language
+    from optimizer.outputs.report.run import PHASE_WORDS
+
+    words = {k: _(v) for k, v in PHASE_WORDS.items()} if language() != "en" else {}  # English keeps the keys
+    phases = ", ".join(f"{words.get(k, k)} {v:.2f}s" for k, v in timings.items())
+    out.print(_("Timings: {phases}").format(phases=phases), highlight=False, markup=False)
+    out.print(_("Results: {folder} (allocation.gpkg opens in QGIS)").format(folder=f"[bold]{escape(str(run_dir))}[/]"))

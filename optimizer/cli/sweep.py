@@ -11,8 +11,9 @@ import typer
 from rich.markup import escape
 from rich.table import Table
 
-from optimizer.cli.common import Exit, err, exit_codes, fail_input, fit, fmt, names, out, state
+from optimizer.cli.common import Exit, err, exit_codes, fail_input, fit, fmt, money, names, out, state
 from optimizer.errors import InputError, Location, Problem
+from optimizer.i18n import _
 
 
 def register(app: typer.Typer) -> None:
@@ -56,8 +57,8 @@ def sweep(
     try:
         if resume is not None:
             if not (resume / "sweep.json").exists():
-                raise InputError([Problem(Location(resume), "not a sweep folder (no sweep.json)",
-                                          "give the folder `optimizer sweep` printed, results/<instance>/sweep-<id>")])
+                raise InputError([Problem(Location(resume), _("not a sweep folder (no sweep.json)"),
+                                          _("give the folder `optimizer sweep` printed, results/<instance>/sweep-<id>"))])
             saved = json.loads((resume / "sweep.json").read_text(encoding="utf-8"))["spec"]
             from optimizer.analyses.sweep import Vary
 
@@ -66,10 +67,11 @@ def sweep(
             from optimizer.analyses.sweep import point_done
 
             finished = sum(point_done(sweep_dir, p["id"]) for p in spec.points())
-            err.print(f"Resuming {escape(str(sweep_dir))}: {finished} of {len(spec.points())} points already finished.")
+            err.print(escape(_("Resuming {folder}: {n} of {total} points already finished.").format(
+                folder=sweep_dir, n=finished, total=len(spec.points()))))
         else:
             if instance is None or not vary:
-                err.print("[red]give an INSTANCE and at least one --vary (or --resume SWEEP_DIR)[/]")
+                err.print("[red]" + escape(_("give an INSTANCE and at least one --vary (or --resume SWEEP_DIR)")) + "[/]")
                 raise typer.Exit(Exit.INVALID_INPUT)
             varies = [parse_vary(v) for v in vary]
             spec = SweepSpec(
@@ -86,7 +88,8 @@ def sweep(
     except InputError as exc:
         fail_input(exc)
         return
-    with Progress(TextColumn("[bold]sweep"), BarColumn(), MofNCompleteColumn(), TextColumn("{task.fields[failed]} failed"),
+    with Progress(TextColumn("[bold]" + escape(_("sweep"))), BarColumn(), MofNCompleteColumn(),
+                  TextColumn(escape(_("{n} failed")).replace("{n}", "{task.fields[failed]}")),
                   TimeElapsedColumn(), console=err, disable=state["quiet"]) as bar:
         task = bar.add_task("points", total=len(spec.points()), failed=0)
 
@@ -100,31 +103,39 @@ def sweep(
 
             finished = sum(point_done(sweep_dir, p["id"]) for p in spec.points())
             bar.stop()
-            err.print(f"[yellow]Interrupted: {finished} of {len(spec.points())} points are finished and kept.[/] "
-                      f"Finish the rest with: optimizer sweep --resume {escape(str(sweep_dir))}")
+            err.print("[yellow]" + escape(_("Interrupted: {n} of {total} points are finished and kept.").format(
+                n=finished, total=len(spec.points()))) + "[/] " + escape(_(
+                    "Finish the rest with: optimizer sweep --resume {folder}").format(folder=sweep_dir)))
             raise typer.Exit(Exit.ABORTED) from None
     # Short headers in words (sweep_summary.csv keeps the column names), so that a sweep
     # of the usual kind fits 80 columns; a longer point id folds, numbers never do.
-    show = Table(title=f"sweep {sweep_dir.name}", header_style="bold", pad_edge=False)
-    headers = {"point": "point", "status": "status", "objective_yuan": "objective (yuan/yr)",
-               "gep_total_yuan": "GEP total (yuan/yr)", "farmer_income_yuan": "income (yuan/yr)",
-               "townships_changed_from_first": "changed"}
+    show = Table(title=_("sweep {name}").format(name=sweep_dir.name), header_style="bold", pad_edge=False)
+    money_cols = {c: money(*[v for v in table[c] if isinstance(v, float)]) if c in table else money()
+                  for c in ("objective_yuan", "gep_total_yuan", "farmer_income_yuan")}
+    headers = {"point": _("point"), "status": _("status"),
+               "objective_yuan": _("objective ({unit})").format(unit=money_cols["objective_yuan"].unit),
+               "gep_total_yuan": _("GEP total ({unit})").format(unit=money_cols["gep_total_yuan"].unit),
+               "farmer_income_yuan": _("income ({unit})").format(unit=money_cols["farmer_income_yuan"].unit),
+               "townships_changed_from_first": _("changed")}
     cols = list(headers)
     for c in cols:
         show.add_column(headers[c], justify="left" if c in ("point", "status") else "right")
-    for _, r in table.iterrows():
-        show.add_row(*[(fmt(r[c]) if isinstance(r.get(c), float) and not math.isnan(r[c]) else str(r.get(c, "")))
+    for _i, r in table.iterrows():
+        show.add_row(*[((money_cols[c] if c in money_cols else fmt)(r[c])
+                        if isinstance(r.get(c), float) and not math.isnan(r[c]) else str(r.get(c, "")))
                        for c in cols])
     out.print(fit(show))
-    out.print(f"Sweep folder: [bold]{escape(str(sweep_dir))}[/] (sweep_summary.csv, sweep.png, points/)")
+    out.print(_("Sweep folder: {folder} (sweep_summary.csv, sweep.png, points/)").format(
+        folder=f"[bold]{escape(str(sweep_dir))}[/]"))
     for note in table.attrs.get("notes", []):
-        err.print(f"[yellow]Note:[/] {escape(note)}", highlight=False)
+        err.print("[yellow]" + escape(_("Note:")) + f"[/] {escape(note)}", highlight=False)
     n_infeasible = int((table["status"] == "infeasible").sum())
     if n_infeasible:
-        out.print(f"{n_infeasible} point(s) have no feasible plan (status 'infeasible'; the limits in conflict are "
-                  "in sweep_summary.csv). That is an answer, not an error.", highlight=False, markup=False)
+        out.print(_("{n} point(s) have no feasible plan (status 'infeasible'; the limits in conflict are "
+                    "in sweep_summary.csv). That is an answer, not an error.").format(n=n_infeasible),
+                  highlight=False, markup=False)
     n_failed = int((table["status"] == "failed").sum())
     if n_failed:
-        err.print(f"[yellow]{n_failed} point(s) failed; see points/*.failed.json, fix the cause, then "
-                  f"optimizer sweep --resume {escape(str(sweep_dir))}[/]")
+        err.print("[yellow]" + escape(_("{n} point(s) failed; see points/*.failed.json, fix the cause, then "
+                                        "optimizer sweep --resume {folder}").format(n=n_failed, folder=sweep_dir)) + "[/]")
         raise typer.Exit(Exit.INTERNAL)

@@ -11,6 +11,7 @@ import typer
 from rich.markup import escape
 
 from optimizer.cli.common import Exit, err, exit_codes, out
+from optimizer.i18n import _
 
 
 def register(app: typer.Typer) -> None:
@@ -32,7 +33,7 @@ def schema(
     text = json.dumps(Instance.model_json_schema(), indent=2, ensure_ascii=False)
     if output:
         output.write_text(text + "\n", encoding="utf-8")
-        err.print(f"wrote {output}")
+        err.print(escape(_("wrote {file}").format(file=output)))
     else:
         sys.stdout.write(text + "\n")
 
@@ -63,11 +64,11 @@ def generate(
     from optimizer.generate import generate_instance
 
     if table_format not in ("gpkg", "csv"):
-        err.print("[red]--format must be gpkg or csv[/]")
+        err.print("[red]" + escape(_("--format must be gpkg or csv")) + "[/]")
         raise typer.Exit(Exit.INVALID_INPUT)
     path = generate_instance(outdir, townships, seed, table_format=table_format,  # type: ignore[arg-type]
                              villages_per_township=villages_per_township)
-    out.print(f"wrote {path}")
+    out.print(escape(_("wrote {file}").format(file=path)))
 
 
 def check(
@@ -82,17 +83,20 @@ def check(
     from optimizer.check import check_run
 
     if not (run_dir / "summary.json").exists() or not (run_dir / "allocation.csv").exists():
-        err.print(f"[red]{escape(str(run_dir))} is not a finished run folder (no summary.json and allocation.csv)[/]")
+        err.print("[red]" + escape(_("{folder} is not a finished run folder (no summary.json and allocation.csv)").format(
+            folder=run_dir)) + "[/]")
         raise typer.Exit(Exit.INVALID_INPUT)
     resolved = run_dir / "instance.resolved.yaml"
     if resolved.exists():
         summary = json.loads((run_dir / "summary.json").read_text(encoding="utf-8"))
         if summary.get("overrides_applied"):
-            err.print(f"checking against the run's resolved instance ({len(summary['overrides_applied'])} what-if changes)")
+            err.print(escape(_("checking against the run's resolved instance ({n} what-if changes)").format(
+                n=len(summary["overrides_applied"]))))
             instance = resolved
     report = check_run(instance, run_dir)
     if report.ok:
-        out.print(f"[green]OK[/] every limit holds; objective recomputed as {report.objective_yuan:,.0f} yuan")
+        out.print("[green]" + _("OK") + "[/] " + escape(_("every limit holds; objective recomputed as {objective} yuan").format(
+            objective=f"{report.objective_yuan:,.0f}")))
         return
     for v in report.violations:
         err.print(f"  {v}", highlight=False, markup=False)

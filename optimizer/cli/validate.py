@@ -7,6 +7,7 @@ from pathlib import Path
 from typing import Annotated, Optional
 
 import typer
+from rich.markup import escape
 
 from rich.markup import escape
 
@@ -55,8 +56,9 @@ def validate(
             instance=escape(str(instance)), townships=len(valid.townships), villages=len(valid.villages),
             industries=sum(1 for i in valid.spec.industries.values() if i.candidate), pairs=n_pairs))
         return
-    out.print(
-        f"[green]OK[/] {instance}: {len(valid.townships)} townships, "
-        f"{sum(1 for i in valid.spec.industries.values() if i.candidate)} candidate industries, "
-        f"{n_pairs} allowed township-industry pairs."
-    )
+    from optimizer.i18n import _
+
+    out.print("[green]" + _("OK") + "[/] " + escape(_(
+        "{instance}: {townships} townships, {industries} candidate industries, {pairs} allowed township-industry pairs."
+    ).format(instance=instance, townships=len(valid.townships),
+             industries=sum(1 for i in valid.spec.industries.values() if i.candidate), pairs=n_pairs)))

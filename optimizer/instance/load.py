@@ -22,7 +22,7 @@ import pandas as pd
 from pydantic import ValidationError
 
 from optimizer.errors import InputError, Location, Problem, did_you_mean
-from optimizer.i18n import _
+from optimizer.i18n import N_, _, language
 from optimizer.instance.cells import IndustryFacts, check_baselines, check_site, typed_townships
 from optimizer.instance.overrides import apply_one, apply_to_site, apply_to_table, parse_set, scenario_overrides, set_origin
 from optimizer.instance.schema import RANGES, Instance, TableRef, allowed_keys
@@ -158,14 +158,46 @@ def _schema_problems(path: Path, doc: YamlDocument, data: dict[str, Any], exc: V
             message = _("{value} is not a finite number").format(value=doc.written.get(tuple(loc), got))
             suggestion = _("write an ordinary number; YAML reads .inf, .nan and numbers beyond 1.8e308 as infinite")
         else:
-            message = err["msg"].replace("Value error, ", "")
+            message = _pydantic_message(err)
             if got is not None and not isinstance(got, (dict, list)):
-                message += f" (got {got!r})"
+                message += _(" (got {value})").format(value=repr(got))
             name = next((str(p) for p in reversed(loc) if isinstance(p, str) and p in RANGES), None)
             if name is not None and err["type"] in ("greater_than_equal", "less_than_equal", "greater_than", "less_than"):
                 suggestion = _("accepted: {range}").format(range=RANGES[name].text())
         problems.append(Problem(yaml_location(path, positions, loc), message, suggestion, path=dotted or None))
     return problems
+
+
+#: Pydantic's messages, by error type, in the catalogue (its English, with the limits as placeholders).
+_PYDANTIC = {
+    "float_parsing": N_("Input should be a valid number, unable to parse string as a number"),
+    "float_type": N_("Input should be a valid number"),
+    "int_parsing": N_("Input should be a valid integer, unable to parse string as an integer"),
+    "int_type": N_("Input should be a valid integer"),
+    "int_from_float": N_("Input should be a valid integer, got a number with a fractional part"),
+    "bool_parsing": N_("Input should be a valid boolean, unable to interpret input"),
+    "bool_type": N_("Input should be a valid boolean"),
+    "greater_than_equal": N_("Input should be greater than or equal to {ge}"),
+    "greater_than": N_("Input should be greater than {gt}"),
+    "less_than_equal": N_("Input should be less than or equal to {le}"),
+    "less_than": N_("Input should be less than {lt}"),
+    "dict_type": N_("Input should be a valid dictionary"),
+    "list_type": N_("Input should be a valid list"),
+    "literal_error": N_("Input should be {expected}"),
+    "string_type": N_("Input should be a valid string"),
+}
+
+
+def _pydantic_message(err: dict[str, Any]) -> str:
+    """Pydantic's message for a validation error, in Chinese when that is the language (its own English otherwise)."""
+    message = str(err["msg"]).replace("Value error, ", "")
+    template = _PYDANTIC.get(str(err.get("type")))
+    if template is None or language() == "en":
+        return message
+    try:
+        return _(template).format(**{k: v for k, v in (err.get("ctx") or {}).items()})
+    except (KeyError, IndexError, ValueError):
+        return message
 
 
 def _get(data: Any, path: PathKey) -> Any:

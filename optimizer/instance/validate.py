@@ -17,7 +17,7 @@ import numpy as np
 import pandas as pd
 
 from optimizer.errors import InputError, Location, Problem, did_you_mean, distinct
-from optimizer.i18n import _
+from optimizer.i18n import N_, _
 from optimizer.instance import cells
 from optimizer.instance.coefficients import baseline, gate_failures, pair_table
 from optimizer.instance.load import LoadedInstance
@@ -189,9 +189,9 @@ def _check_references(inst: LoadedInstance, townships: pd.DataFrame, problems: l
     cells.check_baselines(townships, industries, inst.township_cell, problems)
     # Budgets keyed by a county or basin name must name one of the table's.
     keyed = (
-        (("water", "county_max_m3"), cons.water.county_max_m3, counties, "the township table"),
-        (("water", "basin_max_m3"), cons.water.basin_max_m3, basins, "the township table's 'basin' column"),
-        (("grid_county_max_mw",), cons.grid_county_max_mw, counties, "the township table"),
+        (("water", "county_max_m3"), cons.water.county_max_m3, counties, N_("the township table")),
+        (("water", "basin_max_m3"), cons.water.basin_max_m3, basins, N_("the township table's 'basin' column")),
+        (("grid_county_max_mw",), cons.grid_county_max_mw, counties, N_("the township table")),
     )
     for keys, limits, known, where in keyed:
         kind = "basin" if "basin" in keys[-1] else "county"
@@ -199,7 +199,9 @@ def _check_references(inst: LoadedInstance, townships: pd.DataFrame, problems: l
             if key not in known:
                 dotted = ".".join(("constraints", *keys, key))
                 problems.append(
-                    Problem(inst.locate("constraints", *keys, key), f"{kind} '{key}' is not in {where}",
+                    Problem(inst.locate("constraints", *keys, key),
+                            (_("basin '{key}' is not in {where}") if kind == "basin"
+                             else _("county '{key}' is not in {where}")).format(key=key, where=_(where)),
                             did_you_mean(key, known), path=dotted)
                 )
     for name, market in cons.markets.items():
@@ -208,7 +210,7 @@ def _check_references(inst: LoadedInstance, townships: pd.DataFrame, problems: l
                 problems.append(
                     Problem(
                         inst.locate("constraints", "markets", name, "industries", j),
-                        f"market '{name}' names unknown industry '{ind}'",
+                        _("market '{name}' names unknown industry '{ind}'").format(name=name, ind=ind),
                         did_you_mean(ind, industries),
                         path=f"constraints.markets.{name}.industries",
                     )
@@ -219,7 +221,8 @@ def _check_references(inst: LoadedInstance, townships: pd.DataFrame, problems: l
             problems.append(
                 Problem(
                     inst.locate("constraints", "markets", name, "industries"),
-                    f"market '{name}' mixes output units {sorted(units)}; a market adds up one unit",
+                    _("market '{name}' mixes output units {units}; a market adds up one unit").format(
+                        name=name, units=sorted(units)),
                     path=f"constraints.markets.{name}",
                 )
             )
@@ -230,8 +233,8 @@ def _check_references(inst: LoadedInstance, townships: pd.DataFrame, problems: l
                 problems.append(
                     Problem(
                         inst.locate("constraints", "markets", name, "price_steps"),
-                        f"price steps of market '{name}' must have distinct thresholds and price cuts "
-                        "that grow with output (a falling price)",
+                        _("price steps of market '{name}' must have distinct thresholds and price cuts "
+                          "that grow with output (a falling price)").format(name=name),
                         path=f"constraints.markets.{name}.price_steps",
                     )
                 )
@@ -240,8 +243,8 @@ def _check_references(inst: LoadedInstance, townships: pd.DataFrame, problems: l
                 problems.append(
                     Problem(
                         inst.locate("constraints", "markets", name, "price_steps"),
-                        f"industries of market '{name}' have different farmer shares {sorted(shares)}; "
-                        "price steps need one share to split the revenue lost",
+                        _("industries of market '{name}' have different farmer shares {shares}; "
+                          "price steps need one share to split the revenue lost").format(name=name, shares=sorted(shares)),
                         path=f"constraints.markets.{name}.price_steps",
                     )
                 )
@@ -251,7 +254,8 @@ def _check_references(inst: LoadedInstance, townships: pd.DataFrame, problems: l
                     problems.append(
                         Problem(
                             inst.locate("constraints", "markets", name, "price_steps"),
-                            f"market '{name}' has price steps, so its industries' farmer share cannot vary by site",
+                            _("market '{name}' has price steps, so its industries' farmer share cannot vary by site").format(
+                                name=name),
                             path=f"constraints.markets.{name}.price_steps",
                         )
                     )
@@ -261,27 +265,29 @@ def _check_references(inst: LoadedInstance, townships: pd.DataFrame, problems: l
         loc = inst.locate("constraints", "locks", j)
         if lock.township not in ids:
             problems.append(
-                Problem(loc, f"lock names unknown township '{lock.township}'", did_you_mean(lock.township, ids),
+                Problem(loc, _("lock names unknown township '{tid}'").format(tid=lock.township), did_you_mean(lock.township, ids),
                         path=f"constraints.locks[{j}].township")
             )
         if lock.industry not in industries:
             problems.append(
-                Problem(loc, f"lock names unknown industry '{lock.industry}'", did_you_mean(lock.industry, industries),
+                Problem(loc, _("lock names unknown industry '{ind}'").format(ind=lock.industry),
+                        did_you_mean(lock.industry, industries),
                         path=f"constraints.locks[{j}].industry")
             )
         elif not lock.forbid and not industries[lock.industry].candidate:
-            problems.append(Problem(loc, f"industry '{lock.industry}' is not a candidate and cannot be locked in"))
+            problems.append(Problem(loc, _("industry '{ind}' is not a candidate and cannot be locked in").format(ind=lock.industry)))
         if lock.village is not None:  # a village's lock: villages.check_references
             continue
         key = (lock.township, lock.industry)
         if key in pairs_seen and pairs_seen[key] != lock.forbid:
-            problems.append(Problem(loc, f"township {lock.township} is both locked to and locked out of '{lock.industry}'"))
+            problems.append(Problem(loc, _("township {tid} is both locked to and locked out of '{ind}'").format(
+                tid=lock.township, ind=lock.industry)))
         pairs_seen[key] = lock.forbid
         if not lock.forbid:
             if lock.township in must and cons.locks[must[lock.township]].industry != lock.industry:
                 problems.append(
-                    Problem(loc, f"township {lock.township} is locked to two industries "
-                            f"('{cons.locks[must[lock.township]].industry}' and '{lock.industry}')")
+                    Problem(loc, _("township {tid} is locked to two industries ('{first}' and '{second}')").format(
+                        tid=lock.township, first=cons.locks[must[lock.township]].industry, second=lock.industry))
                 )
             must.setdefault(lock.township, j)
     if cons.water.basin_max_m3 and not basins:
@@ -317,12 +323,12 @@ def _check_feasibility(
         else:
             if not allowed.loc[key]:
                 row = t.loc[lock.township]
-                why = "; ".join(gate_failures(spec.industries[lock.industry], row)) or "it is not a candidate"
+                why = "; ".join(gate_failures(spec.industries[lock.industry], row)) or _("it is not a candidate")
                 problems.append(
                     Problem(
                         inst.locate("constraints", "locks"),
-                        f"township {lock.township} ({row['name']}) is locked to '{lock.industry}' but fails its "
-                        f"suitability gates: {why}",
+                        _("township {tid} ({name}) is locked to '{ind}' but fails its suitability gates: {why}").format(
+                            tid=lock.township, name=row["name"], ind=lock.industry, why=why),
                     )
                 )
             others = allowed.loc[lock.township].index.difference([lock.industry])
@@ -336,12 +342,13 @@ def _check_feasibility(
         for ind_id, ind in spec.industries.items():
             if ind.candidate:
                 why = gate_failures(ind, row)
-                reasons.append(f"{ind_id}: {', '.join(why) if why else 'locked out'}")
+                reasons.append(f"{ind_id}: " + (", ".join(why) if why else _("locked out")))
         conflicts.append(
             Problem(
                 inst.township_cell(int(row["_pos"]), "township_id"),
-                f"township {tid} ({row['name']}) can take no industry: " + "; ".join(reasons),
-                "relax a gate, or add an industry without gates such as conservation",
+                _("township {tid} ({name}) can take no industry: {reasons}").format(
+                    tid=tid, name=row["name"], reasons="; ".join(reasons)),
+                _("relax a gate, or add an industry without gates such as conservation"),
             )
         )
     if len(none) > 0:
@@ -358,7 +365,7 @@ def _check_feasibility(
             Problem(
                 inst.locate(*path),
                 _("no plan can meet this {what}: even the least possible is {least} {unit}, above the limit "
-                  "of {limit} {unit}").format(what=what, least=least_text, limit=limit_text, unit=unit),
+                  "of {limit} {unit}").format(what=what, least=least_text, limit=limit_text, unit=_(unit) if unit else unit),
                 path=".".join(str(p) for p in path),
             )
         )
@@ -369,13 +376,14 @@ def _check_feasibility(
     for county, limit in cons.water.county_max_m3.items():
         least = float(water_min_county.get(county, 0.0))
         if least > limit * (1 + 1e-9):
-            report(("constraints", "water", "county_max_m3", county), f"water budget of {county}", least, limit, "m³")
+            report(("constraints", "water", "county_max_m3", county), _("water budget of {county}").format(county=county), least, limit, "m³")
     if cons.water.basin_max_m3:
         water_min_basin = water_min.groupby(t["basin"].reindex(water_min.index).to_numpy()).sum()
         for basin, limit in cons.water.basin_max_m3.items():
             least = float(water_min_basin.get(basin, 0.0))
             if least > limit * (1 + 1e-9):
-                report(("constraints", "water", "basin_max_m3", basin), f"water budget of basin {basin}", least, limit, "m³")
+                report(("constraints", "water", "basin_max_m3", basin), _("water budget of basin {basin}").format(basin=basin), least, limit,
+                       "m³")
     if cons.water.per_township:
         over = water_min > t["water_available_m3"].reindex(water_min.index) * (1 + 1e-9)
         for tid in over[over].index[:50]:
@@ -396,17 +404,19 @@ def _check_feasibility(
         least = min_total(out).sum()
         if least > market.max_output * (1 + 1e-9):
             unit = spec.industries[market.industries[0]].output_unit if market.industries[0] in spec.industries else ""
-            report(("constraints", "markets", name, "max_output"), f"market cap of '{name}'", least, market.max_output, unit)
+            report(("constraints", "markets", name, "max_output"), _("market cap of '{name}'").format(name=name), least,
+                   market.max_output, unit)
     pv_min = min_total(ok["pv_capacity_per_ha"] * area)
     pv_min_county = pv_min.groupby(county_of.reindex(pv_min.index).to_numpy()).sum()
     for county, limit in cons.grid_county_max_mw.items():
         least = float(pv_min_county.get(county, 0.0))
         if least > limit * (1 + 1e-9):
-            report(("constraints", "grid_county_max_mw", county), f"grid capacity of {county}", least, limit, "MWp")
+            report(("constraints", "grid_county_max_mw", county), _("grid capacity of {county}").format(county=county), least, limit,
+                   "MWp")
     if cons.investment_budget_yuan is not None:
         least = min_total(ok["investment_per_ha"] * area).sum()
         if least > cons.investment_budget_yuan * (1 + 1e-9):
-            report(("constraints", "investment_budget_yuan"), "investment budget", least, cons.investment_budget_yuan, "yuan")
+            report(("constraints", "investment_budget_yuan"), _("investment budget"), least, cons.investment_budget_yuan, "yuan")
     cons_area = (area * ok["conservation"]).groupby(level=0).max()
     total_area = t["plannable_area_ha"]
     if cons.min_conservation_share is not None:

@@ -5,9 +5,11 @@ the county totals, the GEP accounts, the workbook and the Shapefile's field list
 planner should read the same words for it everywhere. GeoPackage field aliases, Excel
 headers and the Shapefile side table all come from `column_label`.
 
-The table is keyed by column name, so that the translation work can move the words to
-the gettext catalogue (optimizer/i18n.py) without touching the writers: each entry is
-(Chinese, English, unit), and the unit is written in the language asked for.
+The table is keyed by column name and holds the English words and the unit; the Chinese
+words are in the gettext catalogue (optimizer/locale, context "column:<name>"), read
+with the Chinese catalogue explicitly (`optimizer.i18n.translate`) because a label in
+both languages needs both whatever `--lang` is. Units and the limits' words work the
+same way (contexts "unit" and "limit:<family>").
 
 Derived columns are named by rule rather than listed: `baseline_<x>`, `change_<x>`,
 `delta_<x>` (compare: B − A), `plan_<x>`, `optimum_<x>`, `<x>_a`, `<x>_b`, `<x>_per_ha`
@@ -25,168 +27,187 @@ from collections.abc import Iterable
 
 import pandas as pd
 
+from optimizer.i18n import NC_, translate
+
 #: Languages a label can be written in; None means both ("中文 (English)").
 LANGS = (None, "zh", "en")
 
-#: Units in Chinese (English units are written as they are).
-UNITS_ZH: dict[str, str] = {
-    "ha": "公顷",
-    "yuan": "元",
-    "yuan/yr": "元/年",
-    "yuan/ha/yr": "元/公顷/年",
-    "m³/yr": "立方米/年",
-    "m³/ha/yr": "立方米/公顷/年",
-    "MWp": "兆瓦",
-    "MWp/ha": "兆瓦/公顷",
-    "%": "%",
-    "townships": "个",
-    "yuan per unit": "元/单位",
-}
+#: Units, marked for the catalogue (context "unit"): Chinese units come from it.
+UNITS: tuple[str, ...] = (
+    NC_("unit", "ha"),
+    NC_("unit", "yuan"),
+    NC_("unit", "yuan/yr"),
+    NC_("unit", "yuan/ha/yr"),
+    NC_("unit", "m³/yr"),
+    NC_("unit", "m³/ha/yr"),
+    NC_("unit", "MWp"),
+    NC_("unit", "MWp/ha"),
+    NC_("unit", "%"),
+    NC_("unit", "townships"),
+    NC_("unit", "yuan per unit"),
+)
 
-#: column → (Chinese, English, unit). Units as in docs/outputs.md.
-COLUMNS: dict[str, tuple[str, str, str]] = {
+#: column → (English words, unit); the Chinese words are the catalogue's, with the column
+#: name as context (the same English can need other Chinese: "value" is 值 or 价值量).
+#: Units as in docs/outputs.md.
+COLUMNS: dict[str, tuple[str, str]] = {
     # identity
-    "township_id": ("乡镇代码", "township id", ""),
-    "name": ("乡镇", "township", ""),
-    "county": ("县", "county", ""),
-    "city": ("市", "city", ""),
-    "basin": ("流域", "basin", ""),
-    "industry": ("产业", "industry", ""),
-    "industry_label": ("产业英文名", "industry name in English", ""),
-    "industry_label_zh": ("产业中文名", "industry name in Chinese", ""),
-    "baseline_land_use": ("现状用地", "current land use", ""),
-    "locked": ("锁定", "locked", ""),
-    "townships": ("乡镇数", "townships", ""),
-    "townships_changed": ("改变产业的乡镇数", "townships that changed industry", ""),
+    "township_id": (NC_("column:township_id", "township id"), ""),
+    "name": (NC_("column:name", "township"), ""),
+    "county": (NC_("column:county", "county"), ""),
+    "city": (NC_("column:city", "city"), ""),
+    "basin": (NC_("column:basin", "basin"), ""),
+    "industry": (NC_("column:industry", "industry"), ""),
+    "industry_label": (NC_("column:industry_label", "industry name in English"), ""),
+    "industry_label_zh": (NC_("column:industry_label_zh", "industry name in Chinese"), ""),
+    "baseline_land_use": (NC_("column:baseline_land_use", "current land use"), ""),
+    "locked": (NC_("column:locked", "locked"), ""),
+    "townships": (NC_("column:townships", "townships"), ""),
+    "townships_changed": (NC_("column:townships_changed", "townships that changed industry"), ""),
     # physical and money figures
-    "area_ha": ("可规划面积", "plannable area", "ha"),
-    "output_amount": ("产量", "output", ""),
-    "output_unit": ("产量单位", "output unit", ""),
-    "water_use_m3": ("用水量", "water use", "m³/yr"),
-    "pv_capacity_mw": ("光伏装机容量", "PV capacity", "MWp"),
-    "investment_yuan": ("投资", "investment", "yuan"),
-    "revenue_yuan": ("销售收入", "revenue", "yuan/yr"),
-    "operating_cost_yuan": ("运营成本", "operating cost", "yuan/yr"),
-    "value_added_yuan": ("增加值", "value added", "yuan/yr"),
-    "farmer_income_yuan": ("农民收入", "farmers' income", "yuan/yr"),
-    "gep_material_yuan": ("GEP 物质产品", "GEP material", "yuan/yr"),
-    "gep_regulating_yuan": ("GEP 调节服务", "GEP regulating", "yuan/yr"),
-    "gep_cultural_yuan": ("GEP 文化服务", "GEP cultural", "yuan/yr"),
-    "gep_total_yuan": ("GEP 合计", "GEP total", "yuan/yr"),
-    "objective_contribution_yuan": ("目标函数贡献", "objective contribution", "yuan/yr"),
-    "left_on_the_table_yuan": ("与最优相比的损失", "left on the table", "yuan/yr"),
-    "weighted_left_on_the_table_yuan": ("加权损失", "weighted, left on the table", "yuan/yr"),
+    "area_ha": (NC_("column:area_ha", "plannable area"), "ha"),
+    "output_amount": (NC_("column:output_amount", "output"), ""),
+    "output_unit": (NC_("column:output_unit", "output unit"), ""),
+    "water_use_m3": (NC_("column:water_use_m3", "water use"), "m³/yr"),
+    "pv_capacity_mw": (NC_("column:pv_capacity_mw", "PV capacity"), "MWp"),
+    "investment_yuan": (NC_("column:investment_yuan", "investment"), "yuan"),
+    "revenue_yuan": (NC_("column:revenue_yuan", "revenue"), "yuan/yr"),
+    "operating_cost_yuan": (NC_("column:operating_cost_yuan", "operating cost"), "yuan/yr"),
+    "value_added_yuan": (NC_("column:value_added_yuan", "value added"), "yuan/yr"),
+    "farmer_income_yuan": (NC_("column:farmer_income_yuan", "farmers' income"), "yuan/yr"),
+    "gep_material_yuan": (NC_("column:gep_material_yuan", "GEP material"), "yuan/yr"),
+    "gep_regulating_yuan": (NC_("column:gep_regulating_yuan", "GEP regulating"), "yuan/yr"),
+    "gep_cultural_yuan": (NC_("column:gep_cultural_yuan", "GEP cultural"), "yuan/yr"),
+    "gep_total_yuan": (NC_("column:gep_total_yuan", "GEP total"), "yuan/yr"),
+    "objective_contribution_yuan": (NC_("column:objective_contribution_yuan", "objective contribution"), "yuan/yr"),
+    "left_on_the_table_yuan": (NC_("column:left_on_the_table_yuan", "left on the table"), "yuan/yr"),
+    "weighted_left_on_the_table_yuan": (NC_("column:weighted_left_on_the_table_yuan", "weighted, left on the table"), "yuan/yr"),
     # run summary
-    "key": ("项目", "item", ""),
-    "value": ("值", "value", ""),
+    "key": (NC_("column:key", "item"), ""),
+    "value": (NC_("column:value", "value"), ""),
     # GEP accounts
-    "service": ("生态系统服务", "ecosystem service", ""),
-    "category": ("GEP 类别", "GEP category", ""),
-    "quantity": ("实物量", "physical quantity", ""),
-    "unit": ("单位", "unit", ""),
-    "unit_price_yuan": ("单价", "unit price", "yuan per unit"),
-    "instance_unit_price_yuan": ("算例原单价", "instance's unit price", "yuan per unit"),
-    "value_yuan": ("价值量", "value", "yuan/yr"),
-    "quantity_basis": ("实物量基准", "quantity basis", ""),
-    "price_from": ("单价来源", "price from", ""),
-    "source": ("来源", "source", ""),
+    "service": (NC_("column:service", "ecosystem service"), ""),
+    "category": (NC_("column:category", "GEP category"), ""),
+    "quantity": (NC_("column:quantity", "physical quantity"), ""),
+    "unit": (NC_("column:unit", "unit"), ""),
+    "unit_price_yuan": (NC_("column:unit_price_yuan", "unit price"), "yuan per unit"),
+    "instance_unit_price_yuan": (NC_("column:instance_unit_price_yuan", "instance's unit price"), "yuan per unit"),
+    "value_yuan": (NC_("column:value_yuan", "value"), "yuan/yr"),
+    "quantity_basis": (NC_("column:quantity_basis", "quantity basis"), ""),
+    "price_from": (NC_("column:price_from", "price from"), ""),
+    "source": (NC_("column:source", "source"), ""),
     # compare
-    "changed": ("是否改变", "changed", ""),
-    "change": ("变化", "change", ""),
-    "figure": ("指标代码", "figure id", ""),
-    "label": ("指标", "figure", ""),
-    "a": ("方案 A", "run A", ""),
-    "b": ("方案 B", "run B", ""),
-    "change_pct": ("变化率", "change", "%"),
-    "change_in_switched_townships": ("其中改变产业乡镇的变化", "of which in townships that switched", ""),
+    "changed": (NC_("column:changed", "changed"), ""),
+    "change": (NC_("column:change", "change"), ""),
+    "figure": (NC_("column:figure", "figure id"), ""),
+    "label": (NC_("column:label", "figure"), ""),
+    "a": (NC_("column:a", "run A"), ""),
+    "b": (NC_("column:b", "run B"), ""),
+    "change_pct": (NC_("column:change_pct", "change"), "%"),
+    "change_in_switched_townships": (NC_("column:change_in_switched_townships", "of which in townships that switched"), ""),
     # evaluate
-    "violations": ("违反的约束", "limits broken", ""),
-    "verdict": ("评估结论", "verdict", ""),
-    "differs_from_optimum": ("与最优方案不同", "differs from the optimum", ""),
-    "constraint": ("约束", "constraint", ""),
-    "index": ("对象", "applies to", ""),
-    "amount": ("实际量", "amount", ""),
-    "sense": ("方向", "sense", ""),
-    "limit": ("限值", "limit", ""),
-    "excess": ("超出量", "excess", ""),
-    "message": ("说明", "message", ""),
-    "part": ("组成部分代码", "part id", ""),
-    "description": ("组成部分", "part", ""),
-    "in_objective": ("计入目标函数", "in the objective", ""),
-    "objective_weight": ("目标权重", "weight in the objective", ""),
-    "plan": ("方案", "plan", ""),
-    "optimum": ("最优方案", "optimum", ""),
-    "left_on_the_table": ("与最优相比的差额", "left on the table", ""),
+    "violations": (NC_("column:violations", "limits broken"), ""),
+    "verdict": (NC_("column:verdict", "verdict"), ""),
+    "differs_from_optimum": (NC_("column:differs_from_optimum", "differs from the optimum"), ""),
+    "constraint": (NC_("column:constraint", "constraint"), ""),
+    "index": (NC_("column:index", "applies to"), ""),
+    "amount": (NC_("column:amount", "amount"), ""),
+    "sense": (NC_("column:sense", "sense"), ""),
+    "limit": (NC_("column:limit", "limit"), ""),
+    "excess": (NC_("column:excess", "excess"), ""),
+    "message": (NC_("column:message", "message"), ""),
+    "part": (NC_("column:part", "part id"), ""),
+    "description": (NC_("column:description", "part"), ""),
+    "in_objective": (NC_("column:in_objective", "in the objective"), ""),
+    "objective_weight": (NC_("column:objective_weight", "weight in the objective"), ""),
+    "plan": (NC_("column:plan", "plan"), ""),
+    "optimum": (NC_("column:optimum", "optimum"), ""),
+    "left_on_the_table": (NC_("column:left_on_the_table", "left on the table"), ""),
     # limits (workbook)
-    "limit_words": ("约束条件", "limit", ""),
-    "model_name": ("模型中的名称", "name in the model", ""),
-    "family": ("约束类别", "constraint family", ""),
-    "lhs": ("已用", "used", ""),
-    "rhs": ("限值", "limit value", ""),
-    "slack": ("余量", "slack", ""),
-    "used_share": ("使用比例", "share used", "%"),
-    "binding": ("是否紧约束", "binding", ""),
+    "limit_words": (NC_("column:limit_words", "limit"), ""),
+    "model_name": (NC_("column:model_name", "name in the model"), ""),
+    "family": (NC_("column:family", "constraint family"), ""),
+    "lhs": (NC_("column:lhs", "used"), ""),
+    "rhs": (NC_("column:rhs", "limit value"), ""),
+    "slack": (NC_("column:slack", "slack"), ""),
+    "used_share": (NC_("column:used_share", "share used"), "%"),
+    "binding": (NC_("column:binding", "binding"), ""),
     # exports
-    "field": ("字段", "field", ""),
-    "column": ("列名", "column", ""),
-    "label_zh": ("中文名称", "Chinese name", ""),
-    "label_en": ("英文名称", "English name", ""),
+    "field": (NC_("column:field", "field"), ""),
+    "column": (NC_("column:column", "column"), ""),
+    "label_zh": (NC_("column:label_zh", "Chinese name"), ""),
+    "label_en": (NC_("column:label_en", "English name"), ""),
     # robust (stability over samples) and alternatives (flexibility)
-    "samples_solved": ("有解样本数", "samples with a plan", ""),
-    "most_frequent_industry": ("最常见产业", "most frequent industry", ""),
-    "stability": ("稳定度", "stability: share of samples with the most frequent industry", ""),
-    "stability_class": ("稳定程度", "how stable", ""),
-    "industries_taken": ("出现的产业数", "industries taken", ""),
-    "nominal_industry": ("名义方案产业", "industry of the nominal plan", ""),
-    "nominal_share": ("名义方案产业的样本占比", "share of samples for the nominal plan's industry", ""),
-    "robust_industry": ("稳健方案产业", "industry of the robust plan", ""),
-    "robust_differs_from_nominal": ("稳健方案与名义方案不同", "robust plan differs from the nominal plan", ""),
-    "forced": ("固定", "forced: the same industry in every plan found", ""),
-    "forced_proven": ("已证明固定", "forced, proven: no plan within the slack changes it", ""),
-    "could_also_take": ("也可选择", "could also take, within the slack", ""),
-    "flexibility_class": ("灵活性", "flexibility", ""),
-    "industries": ("各方案中的产业", "industries across the plans", ""),
-    "plans": ("方案数", "plans", ""),
-    "kept": ("保持最优方案产业", "kept as in the optimum", ""),
-    "status": ("状态", "status", ""),
-    "nominal": ("名义方案", "nominal plan", ""),
-    "samples": ("样本数", "samples", ""),
-    "objective_yuan": ("目标函数值", "objective", "yuan/yr"),
-    "objective_as_written_yuan": ("按原算例的目标函数值", "objective at the instance's own figures", "yuan/yr"),
-    "probability_any_limit_broken": ("任一约束被突破的概率", "probability that some limit is broken", ""),
-    "regret_mean_yuan": ("平均遗憾值", "mean regret", "yuan/yr"),
-    "regret_max_yuan": ("最大遗憾值", "largest regret", "yuan/yr"),
-    "regret_samples": ("计算遗憾值的样本数", "samples with a regret", ""),
-    "probability": ("突破概率", "probability broken", ""),
-    "samples_broken": ("被突破的样本数", "samples in which it is broken", ""),
-    "mean_excess": ("平均超出量", "mean excess", ""),
-    "worst_excess": ("最大超出量", "worst excess", ""),
-    "worst_sample": ("最差样本", "worst sample", ""),
-    "worst_message": ("最差样本说明", "worst sample, in words", ""),
-    "loss_yuan": ("与最优相比的损失", "loss against the optimum", "yuan/yr"),
-    "loss_share": ("损失比例", "loss, share of the optimum", ""),
-    "floor_yuan": ("目标函数下限", "objective floor", "yuan/yr"),
-    "within_slack": ("在允许范围内", "within the slack", ""),
-    "check_ok": ("独立校验通过", "independent check passed", ""),
-    "gep_regulating_cultural_yuan": ("GEP 调节与文化服务", "GEP regulating and cultural", "yuan/yr"),
-    "hectares_changed_from_optimum": ("与最优方案相比改变的面积", "hectares changed from the optimum", "ha"),
-    "min_distance_to_earlier": ("与先前方案的最小差异", "least difference to the earlier plans", ""),
-    "diversity_bound": ("差异上界", "difference bound", ""),
+    "samples_solved": (NC_("column:samples_solved", "samples with a plan"), ""),
+    "most_frequent_industry": (NC_("column:most_frequent_industry", "most frequent industry"), ""),
+    "stability": (NC_("column:stability", "stability: share of samples with the most frequent industry"), ""),
+    "stability_class": (NC_("column:stability_class", "how stable"), ""),
+    "industries_taken": (NC_("column:industries_taken", "industries taken"), ""),
+    "nominal_industry": (NC_("column:nominal_industry", "industry of the nominal plan"), ""),
+    "nominal_share": (NC_("column:nominal_share", "share of samples for the nominal plan's industry"), ""),
+    "robust_industry": (NC_("column:robust_industry", "industry of the robust plan"), ""),
+    "robust_differs_from_nominal": (NC_("column:robust_differs_from_nominal", "robust plan differs from the nominal plan"), ""),
+    "forced": (NC_("column:forced", "forced: the same industry in every plan found"), ""),
+    "forced_proven": (NC_("column:forced_proven", "forced, proven: no plan within the slack changes it"), ""),
+    "could_also_take": (NC_("column:could_also_take", "could also take, within the slack"), ""),
+    "flexibility_class": (NC_("column:flexibility_class", "flexibility"), ""),
+    "industries": (NC_("column:industries", "industries across the plans"), ""),
+    "plans": (NC_("column:plans", "plans"), ""),
+    "kept": (NC_("column:kept", "kept as in the optimum"), ""),
+    "status": (NC_("column:status", "status"), ""),
+    "nominal": (NC_("column:nominal", "nominal plan"), ""),
+    "samples": (NC_("column:samples", "samples"), ""),
+    "objective_yuan": (NC_("column:objective_yuan", "objective"), "yuan/yr"),
+    "objective_as_written_yuan": (NC_("column:objective_as_written_yuan", "objective at the instance's own figures"), "yuan/yr"),
+    "probability_any_limit_broken": (NC_("column:probability_any_limit_broken", "probability that some limit is broken"), ""),
+    "regret_mean_yuan": (NC_("column:regret_mean_yuan", "mean regret"), "yuan/yr"),
+    "regret_max_yuan": (NC_("column:regret_max_yuan", "largest regret"), "yuan/yr"),
+    "regret_samples": (NC_("column:regret_samples", "samples with a regret"), ""),
+    "probability": (NC_("column:probability", "probability broken"), ""),
+    "samples_broken": (NC_("column:samples_broken", "samples in which it is broken"), ""),
+    "mean_excess": (NC_("column:mean_excess", "mean excess"), ""),
+    "worst_excess": (NC_("column:worst_excess", "worst excess"), ""),
+    "worst_sample": (NC_("column:worst_sample", "worst sample"), ""),
+    "worst_message": (NC_("column:worst_message", "worst sample, in words"), ""),
+    "loss_yuan": (NC_("column:loss_yuan", "loss against the optimum"), "yuan/yr"),
+    "loss_share": (NC_("column:loss_share", "loss, share of the optimum"), ""),
+    "floor_yuan": (NC_("column:floor_yuan", "objective floor"), "yuan/yr"),
+    "within_slack": (NC_("column:within_slack", "within the slack"), ""),
+    "check_ok": (NC_("column:check_ok", "independent check passed"), ""),
+    "gep_regulating_cultural_yuan": (NC_("column:gep_regulating_cultural_yuan", "GEP regulating and cultural"), "yuan/yr"),
+    "hectares_changed_from_optimum": (NC_("column:hectares_changed_from_optimum", "hectares changed from the optimum"), "ha"),
+    "min_distance_to_earlier": (NC_("column:min_distance_to_earlier", "least difference to the earlier plans"), ""),
+    "diversity_bound": (NC_("column:diversity_bound", "difference bound"), ""),
 }
 
-# Prefix rules: (prefix, Chinese template, English template).
-_PREFIXES: tuple[tuple[str, str, str], ...] = (
-    ("baseline_", "基线{}", "baseline {}"),
-    ("change_", "{}变化", "change in {}"),
-    ("delta_", "{}变化（B−A）", "change in {} (B − A)"),
-    ("plan_", "方案{}", "plan's {}"),
-    ("optimum_", "最优方案{}", "optimum's {}"),
+# Naming rules: (prefix or suffix, English template); the Chinese template is the
+# catalogue's (context "column rule"), e.g. "baseline {label}" → "基线{label}".
+_PREFIXES: tuple[tuple[str, str], ...] = (
+    ("baseline_", NC_("column rule", "baseline {label}")),
+    ("change_", NC_("column rule", "change in {label}")),
+    ("delta_", NC_("column rule", "change in {label} (B − A)")),
+    ("plan_", NC_("column rule", "plan's {label}")),
+    ("optimum_", NC_("column rule", "optimum's {label}")),
 )
-# Suffix rules: (suffix, Chinese template, English template).
-_SUFFIXES: tuple[tuple[str, str, str], ...] = (
-    ("_a", "{}（A）", "{} (A)"),
-    ("_b", "{}（B）", "{} (B)"),
+_SUFFIXES: tuple[tuple[str, str], ...] = (
+    ("_a", NC_("column rule", "{label} (A)")),
+    ("_b", NC_("column rule", "{label} (B)")),
 )
+_PER_HA = NC_("column rule", "{label} per ha")
+#: robust: figures over the samples.
+_SAMPLE_SUFFIXES: tuple[tuple[str, str], ...] = (
+    ("_mean", NC_("column rule", "{label}, mean")),
+    ("_p5", NC_("column rule", "{label}, 5th percentile")),
+    ("_worst", NC_("column rule", "{label}, worst")),
+    ("_cvar", NC_("column rule", "{label}, CVaR")),
+)
+#: alternatives: plans per industry and industry per plan; robust and villages: shares.
+_NAMED_PREFIXES: tuple[tuple[str, str], ...] = (
+    ("plans_", NC_("column rule", "plans: {name}")),
+    ("industry_", NC_("column rule", "industry: {name}")),
+    ("share_", NC_("column rule", "share: {name}")),
+)
+_TOWNSHIPS_OF = NC_("column rule", "townships: {industry}")
 
 
 def _zh(text: str) -> str:
@@ -195,50 +216,57 @@ def _zh(text: str) -> str:
     return re.sub(r"([A-Za-z])([\u4e00-\u9fff])", r"\1 \2", text)
 
 
+def _in_zh(message: str, context: str) -> str:
+    """The Chinese of a label, from the catalogue whatever the language in force."""
+    return translate(message, "zh", context)
+
+
+def _ruled(template: str, inner: tuple[str, str, str], unit: str | None = None) -> tuple[str, str, str]:
+    """A derived column's words: the rule's template around the inner column's words."""
+    zh = _zh(_in_zh(template, "column rule").format(label=inner[0]))
+    return zh, template.format(label=inner[1]), inner[2] if unit is None else unit
+
+
 def _words(column: str) -> tuple[str, str, str] | None:
     """(Chinese, English, unit) of a column, by the table or by the naming rules; None if unknown."""
     if column in COLUMNS:
-        return COLUMNS[column]
-    for suffix, zh_t, en_t in _SUFFIXES:
+        en, unit = COLUMNS[column]
+        return _in_zh(en, f"column:{column}"), en, unit
+    for suffix, template in _SUFFIXES:
         if column.endswith(suffix) and len(column) > len(suffix):
             inner = _words(column[: -len(suffix)])
             if inner:
-                return _zh(zh_t.format(inner[0])), en_t.format(inner[1]), inner[2]
+                return _ruled(template, inner)
     if column.endswith("_per_ha"):
         inner = _words(column[: -len("_per_ha")])
         if inner:
             unit = {"yuan/yr": "yuan/ha/yr", "m³/yr": "m³/ha/yr", "MWp": "MWp/ha"}.get(inner[2], inner[2])
-            return _zh(f"每公顷{inner[0]}"), f"{inner[1]} per ha", unit
-    for prefix, zh_t, en_t in _PREFIXES:
+            return _ruled(_PER_HA, inner, unit)
+    for prefix, template in _PREFIXES:
         if column.startswith(prefix) and len(column) > len(prefix):
             inner = _words(column[len(prefix):])
             if inner:
-                return _zh(zh_t.format(inner[0])), en_t.format(inner[1]), inner[2]
+                return _ruled(template, inner)
     if column.startswith("townships_") and len(column) > len("townships_"):
         industry = column[len("townships_"):]
-        return f"乡镇数：{industry}", f"townships: {industry}", ""
-    for suffix, zh_t, en_t in (("_mean", "{}均值", "{}, mean"), ("_p5", "{}第 5 百分位", "{}, 5th percentile"),
-                               ("_worst", "{}最差值", "{}, worst"), ("_cvar", "{} CVaR", "{}, CVaR")):
+        return (_in_zh(_TOWNSHIPS_OF, "column rule").format(industry=industry),
+                _TOWNSHIPS_OF.format(industry=industry), "")
+    for suffix, template in _SAMPLE_SUFFIXES:
         if column.endswith(suffix) and len(column) > len(suffix):  # robust: figures over the samples
             inner = _words(column[: -len(suffix)])
             if inner:
-                return _zh(zh_t.format(inner[0])), en_t.format(inner[1]), inner[2]
-    if column.startswith("plans_") and len(column) > len("plans_"):  # alternatives: plans per industry
-        industry = column[len("plans_"):]
-        return f"方案数：{industry}", f"plans: {industry}", ""
-    if column.startswith("industry_") and len(column) > len("industry_"):  # alternatives: industry per plan
-        plan = column[len("industry_"):]
-        return f"产业：{plan}", f"industry: {plan}", ""
-    if column.startswith("share_") and len(column) > len("share_"):  # robust: of samples; villages: of area
-        industry = column[len("share_"):]
-        return f"占比：{industry}", f"share: {industry}", ""
+                return _ruled(template, inner)
+    for prefix, template in _NAMED_PREFIXES:  # alternatives: per industry / per plan; robust, villages: shares
+        if column.startswith(prefix) and len(column) > len(prefix):
+            name = column[len(prefix):]
+            return _in_zh(template, "column rule").format(name=name), template.format(name=name), ""
     return None
 
 
 def unit_text(unit: str, lang: str | None = None) -> str:
-    """A unit in the language asked for (Chinese units where one exists)."""
+    """A unit in the language asked for (Chinese units where the catalogue has one)."""
     if lang == "zh":
-        return UNITS_ZH.get(unit, unit)
+        return translate(unit, "zh", "unit")
     return unit
 
 
@@ -309,20 +337,21 @@ def industry_labels(df: pd.DataFrame, lang: str | None = None) -> dict[str, str]
     return out
 
 
-#: Constraint families (docs/model.md) in plain words: (Chinese, English); {index} is the
-#: county, basin, market or township the row applies to.
-LIMITS: dict[str, tuple[str, str]] = {
-    "water_use_per_township_max": ("乡镇 {index} 用水不超过可用水量", "water use of township {index} within its available water"),
-    "water_use_per_county_max": ("{index} 用水总量不超过上限", "water use in county {index} within its limit"),
-    "water_use_per_basin_max": ("{index} 流域用水不超过上限", "water use in basin {index} within its limit"),
-    "market_output_max": ("{index} 产量不超过市场容量", "output sold on market {index} within what it can take"),
-    "pv_capacity_per_county_max": ("{index} 光伏装机不超过电网接入容量", "PV capacity in county {index} within what the grid can take"),
-    "investment_budget_max": ("总投资不超过预算", "investment within the budget"),
-    "conservation_area_min": ("保护面积不低于要求比例", "conservation area at least the required share"),
-    "conservation_area_per_county_min": ("{index} 保护面积不低于要求比例", "conservation area in county {index} at least the required share"),
-    "farmer_income_per_township_min": ("乡镇 {index} 农民收入不低于底线", "farmers' income in township {index} at least its floor"),
-    "industry_locked_in": ("乡镇 {index} 保持锁定的产业", "township {index} keeps its locked industry"),
-    "one_industry_per_township": ("乡镇 {index} 只选一个产业", "township {index} chooses exactly one industry"),
+#: Constraint families (docs/model.md) in plain words, English; the Chinese is the
+#: catalogue's (context "limit:<family>"). {index} is the county, basin, market or
+#: township the row applies to.
+LIMITS: dict[str, str] = {
+    "water_use_per_township_max": NC_("limit:water_use_per_township_max", "water use of township {index} within its available water"),
+    "water_use_per_county_max": NC_("limit:water_use_per_county_max", "water use in county {index} within its limit"),
+    "water_use_per_basin_max": NC_("limit:water_use_per_basin_max", "water use in basin {index} within its limit"),
+    "market_output_max": NC_("limit:market_output_max", "output sold on market {index} within what it can take"),
+    "pv_capacity_per_county_max": NC_("limit:pv_capacity_per_county_max", "PV capacity in county {index} within what the grid can take"),
+    "investment_budget_max": NC_("limit:investment_budget_max", "investment within the budget"),
+    "conservation_area_min": NC_("limit:conservation_area_min", "conservation area at least the required share"),
+    "conservation_area_per_county_min": NC_("limit:conservation_area_per_county_min", "conservation area in county {index} at least the required share"),
+    "farmer_income_per_township_min": NC_("limit:farmer_income_per_township_min", "farmers' income in township {index} at least its floor"),
+    "industry_locked_in": NC_("limit:industry_locked_in", "township {index} keeps its locked industry"),
+    "one_industry_per_township": NC_("limit:one_industry_per_township", "township {index} chooses exactly one industry"),
 }
 
 #: Families that define auxiliary variables rather than limit the plan (not shown as limits).
@@ -331,7 +360,11 @@ DEFINITIONAL_LIMITS = frozenset({"market_output_beyond_step_def"})
 
 def limit_words(family: str, index: object, lang: str | None = None) -> str:
     """A constraint row in the planner's words, e.g. "water use in county 富川瑶族自治县 within its limit"."""
-    zh_t, en_t = LIMITS.get(family, (family + " {index}", family + " {index}"))
+    if family in LIMITS:
+        en_t = LIMITS[family]
+        zh_t = translate(en_t, "zh", f"limit:{family}")
+    else:
+        zh_t = en_t = family + " {index}"
     idx = "" if index is None else str(index)
     zh, en = (t.format(index=idx).replace("  ", " ").strip() for t in (zh_t, en_t))
     if lang == "zh":

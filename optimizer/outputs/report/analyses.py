@@ -17,7 +17,7 @@ import pandas as pd
 from optimizer.i18n import _, ngettext
 from optimizer.outputs.report.page import (
     ROWS_MAX, Block, Page, Section, callout, county_chart, figure_block, footer, industry_labels, industry_map,
-    industry_names, limit_sentence, manifest_of, map_block, market_units, mio, missing, num, pct,
+    industry_names, limit_sentence, manifest_of, map_block, market_units, mio, missing, money_factor, money_words, num, pct,
     read_csv, read_json, report_kind, resolved_instance, short_label, solve_sentence, sources_of, sources_section,
     table_block, text_block, township_chart, township_shapes, whatif_section,
 )
@@ -84,14 +84,14 @@ def gep_page(folder: Path) -> Page:
             (_("Farmers' income (before falling prices)"), "farmer_income_yuan")]  # fmt: skip
     if baseline_only:
         rows = [(label, mio(tot.get(f"baseline_{key}"))) for label, key in cats]
-        head.append(table_block([("", "text"), (_("baseline"), "num")], rows, caption=_("million yuan/yr")))
+        head.append(table_block([("", "text"), (_("baseline"), "num")], rows, caption=money_words()))
     else:
         head.append(table_block(_plan_base_columns(), _change_rows(
-            [(label, tot.get(key), tot.get(f"baseline_{key}")) for label, key in cats]), caption=_("million yuan/yr")))
+            [(label, tot.get(key), tot.get(f"baseline_{key}")) for label, key in cats]), caption=money_words()))
         svg = paired_bars([label for label, _k in cats[:3]],
-                          [(_("plan against baseline"), [tot.get(k, 0.0) / 1e6 for _l, k in cats[:3]],
-                            [tot.get(f"baseline_{k}", 0.0) / 1e6 for _l, k in cats[:3]])],
-                          None, _("million yuan/yr"), "gep-categories", plan_label=_("plan"), baseline_label=_("baseline"))  # fmt: skip
+                          [(_("plan against baseline"), [tot.get(k, 0.0) / money_factor() for _l, k in cats[:3]],
+                            [tot.get(f"baseline_{k}", 0.0) / money_factor() for _l, k in cats[:3]])],
+                          None, money_words(), "gep-categories", plan_label=_("plan"), baseline_label=_("baseline"))  # fmt: skip
         head.append(figure_block(svg))
     sections = [Section("accounts", _("GEP by category"), head)]
 
@@ -128,7 +128,7 @@ def gep_page(folder: Path) -> Page:
              (_("GEP per ha (yuan)"), "num"), (_("income"), "num")],
             [(r.county, num(r.townships), mio(r.gep_total_yuan), mio(r.change_gep_total_yuan, sign=True),
               num(r.gep_total_yuan_per_ha), mio(r.farmer_income_yuan)) for r in by_county.itertuples(index=False)],
-            caption=_("million yuan/yr")))  # fmt: skip
+            caption=money_words()))  # fmt: skip
         sections.append(Section("counties", _("By county"), blocks))
 
     # By service.
@@ -141,7 +141,7 @@ def gep_page(folder: Path) -> Page:
         sections.append(Section("services", _("By service"), [table_block(
             [(_("service"), "text"), (_("category"), "text"), (_("quantity"), "num"), (_("baseline quantity"), "num"),
              (_("unit"), "text"), (_("yuan per unit"), "num"), (_("value"), "num"), (_("baseline value"), "num"),
-             (_("change"), "num")], rows, caption=_("Quantities per year; values in million yuan/yr."))]))  # fmt: skip
+             (_("change"), "num")], rows, caption=_("Quantities per year; values in {unit}.").format(unit=money_words()))]))  # fmt: skip
     sections.append(whatif_section(manifest.get("scenarios") or [], manifest.get("overrides_applied") or []))
     sections.append(sources_section(sources_of(folder, manifest, resolved)))
     return Page("gep", _("GEP accounts: {title}").format(title=_title(resolved, name)),
@@ -184,7 +184,7 @@ def _amount(value: Any, unit: str, sign: bool = False) -> str:
 
 
 def _unit_words(unit: str) -> str:
-    return {"yuan/yr": _("million yuan/yr"), "yuan": _("million yuan"), "m³/yr": _("million m³/yr"),
+    return {"yuan/yr": money_words(), "yuan": money_words(per_year=False), "m³/yr": _("million m³/yr"),
             "MWp": _("MWp"), "ha": _("ha"), "townships": _("townships")}.get(unit, unit)  # fmt: skip
 
 
@@ -231,8 +231,8 @@ def evaluate_page(folder: Path) -> Page:
         shapes = township_shapes(folder, "evaluate.gpkg", "plan", resolved)
 
         def extra(row: Any) -> str:
-            parts = [_("GEP {gep}, farmers' income {income} million yuan/yr").format(
-                gep=mio(row.gep_total_yuan), income=mio(row.farmer_income_yuan))]  # fmt: skip
+            parts = [_("GEP {gep}, farmers' income {income} {unit}").format(
+                gep=mio(row.gep_total_yuan), income=mio(row.farmer_income_yuan), unit=money_words())]  # fmt: skip
             if getattr(row, "optimum_industry", ""):
                 parts.append(_("optimum: {industry}").format(industry=row.optimum_industry))
             if getattr(row, "violations", ""):
@@ -253,7 +253,7 @@ def evaluate_page(folder: Path) -> Page:
                     for r in shown.itertuples(index=False)]  # fmt: skip
             sections.append(Section("differing", _("Where the plan differs from the optimum"), [table_block(
                 [(_("township"), "text"), (_("county"), "text"), (_("plan"), "text"), (_("optimum"), "text"),
-                 (_("optimum's gain (million yuan/yr)"), "num")], rows,
+                 (_("optimum's gain ({unit})").format(unit=money_words()), "num")], rows,
                 note="" if len(d) <= ROWS_MAX else _("The first {n} of {total}; differing_townships.csv lists them all.").format(
                     n=ROWS_MAX, total=len(d)))]))  # fmt: skip
     sections.append(whatif_section(manifest.get("scenarios") or [], manifest.get("overrides_applied") or []))
@@ -344,7 +344,7 @@ def compare_page(folder: Path) -> Page:
             sections.append(Section("townships", _("Townships that changed industry"), [table_block(
                 [(_("township"), "text"), (_("county"), "text"), ("A → B", "text"), (_("GEP change"), "num"),
                  (_("income change"), "num"), (_("water change (thousand m³)"), "num")], rows,
-                caption=_("Money in million yuan/yr."),
+                caption=_("Money in {unit}.").format(unit=money_words()),
                 note="" if len(ct) <= ROWS_MAX else _("The first {n} of {total}; changed_townships.csv lists them all.").format(
                     n=ROWS_MAX, total=len(ct)))]))  # fmt: skip
     limits = c.get("constraint_changes") or []
@@ -428,9 +428,10 @@ def sweep_page(folder: Path) -> Page:
         if str(ok[paths[0]].iloc[0]).endswith("*"):
             x_label = _("{value} (factor)").format(value=x_label)
         svg = sweep_lines(ok[paths[0]].tolist(), x_label,
-                          [(_("Objective"), ok["objective_yuan"] / 1e6), (_("GEP"), ok["gep_total_yuan"] / 1e6),
-                           (_("Farmers' income"), ok["farmer_income_yuan"] / 1e6)],
-                          groups, _("million yuan/yr"), "sweep")  # fmt: skip
+                          [(_("Objective"), ok["objective_yuan"] / money_factor()),
+                           (_("GEP"), ok["gep_total_yuan"] / money_factor()),
+                           (_("Farmers' income"), ok["farmer_income_yuan"] / money_factor())],
+                          groups, money_words(), "sweep")  # fmt: skip
         head.append(figure_block(svg, _("Headline figures against the first varied value.")))
     rows = []
     for _i, r in table.iterrows():

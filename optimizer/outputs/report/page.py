@@ -265,9 +265,44 @@ def num(x: Any, decimals: int = 0, sign: bool = False) -> str:
     return f"{x:{'+' if sign else ''},.{decimals}f}"
 
 
+def money_factor() -> float:
+    """Yuan per unit of the report's tables and charts: 1e6 (million yuan), or 1e4 (万元) with --units cn."""
+    from optimizer.i18n import units
+
+    return 1e4 if units() == "cn" else 1e6
+
+
+def money_words(per_year: bool = True) -> str:
+    """The unit of the report's tables and charts: "million yuan/yr", or 万元/年 with --units cn."""
+    from optimizer.i18n import units
+
+    if units() == "cn":
+        return _("10,000 yuan/yr") if per_year else _("10,000 yuan")
+    return _("million yuan/yr") if per_year else _("million yuan")
+
+
 def mio(x: Any, sign: bool = False) -> str:
-    """Yuan as million yuan, one decimal."""
-    return "—" if missing(x) else num(float(x) / 1e6, 1, sign)
+    """Yuan in the report's money unit (`money_words`): million yuan with one decimal, or 万元 with two."""
+    return "—" if missing(x) else num(float(x) / money_factor(), 1 if money_factor() == 1e6 else 2, sign)
+
+
+def money_of(*values: Any, per_year: bool = True) -> tuple[Any, str]:
+    """(formatter, unit) for money figures stated together in a sentence.
+
+    Million yuan by default; with --units cn 万元, or 亿元 when the largest is 1亿 or more.
+    """
+    from optimizer.i18n import money_scale, units
+
+    if units() != "cn":
+        return (lambda x, sign=False: mio(x, sign)), money_words(per_year)
+    factor, unit, digits = money_scale([None if missing(x) else float(x) for x in values], per_year=per_year, units="cn")
+    return (lambda x, sign=False: "—" if missing(x) else num(float(x) / factor, digits, sign)), unit
+
+
+def money_text(x: Any, per_year: bool = True, sign: bool = False) -> str:
+    """One money figure with its unit, e.g. "651.2 million yuan/yr"; with --units cn "6.51 亿元/年"."""
+    show, unit = money_of(x, per_year=per_year)
+    return _("{value} {unit}").format(value=show(x, sign), unit=unit)
 
 
 def pct(share: Any, decimals: int | None = None) -> str:
@@ -292,10 +327,14 @@ def small_pct(share: float) -> str:
 
 def scaled(value: float, limit: float, unit: str) -> tuple[str, str, str]:
     """Two amounts of one unit at the scale a planner reads: ('10.9', '11.2', 'million m³')."""
+    from optimizer.i18n import money_scale, units
+
     ref = max(abs(limit or 0.0), abs(value or 0.0))
     factor, name = 1.0, unit
     if unit == "m³":
         factor, name = (1e6, _("million m³")) if ref >= 1e6 else (1e3, _("thousand m³")) if ref >= 1e4 else (1.0, _("m³"))
+    elif unit == "yuan" and units() == "cn":
+        factor, name, _digits = money_scale([ref], per_year=False, units="cn")
     elif unit == "yuan":
         factor, name = (1e9, _("billion yuan")) if ref >= 1e9 else (1e6, _("million yuan")) if ref >= 1e6 else (1.0, _("yuan"))
     elif unit == "t":
@@ -434,8 +473,8 @@ def industry_map(shapes: Shapes | None, alloc: pd.DataFrame, caption: str, indus
 
 
 def money_extra(row: Any) -> str:
-    return _("GEP {gep}, farmers' income {income} million yuan/yr").format(
-        gep=mio(row.gep_total_yuan), income=mio(row.farmer_income_yuan))
+    return _("GEP {gep}, farmers' income {income} {unit}").format(
+        gep=mio(row.gep_total_yuan), income=mio(row.farmer_income_yuan), unit=money_words())
 
 
 def township_chart(df: pd.DataFrame, plan_gep: str, base_gep: str | None, plan_income: str,
@@ -459,9 +498,10 @@ def township_chart(df: pd.DataFrame, plan_gep: str, base_gep: str | None, plan_i
         legend = [(short_label((labels or {}).get(i, i)), cmap[i]) for i in present]
     svg = paired_bars(
         [names[t] for t in shown["township_id"]],
-        [(_("GEP"), shown[plan_gep] / 1e6, None if base_gep is None else shown[base_gep] / 1e6),
-         (_("Farmers' income"), shown[plan_income] / 1e6, None if base_income is None else shown[base_income] / 1e6)],
-        colours, _("million yuan/yr"), prefix, plan_label=_("plan"), baseline_label=_("baseline"), legend=legend,
+        [(_("GEP"), shown[plan_gep] / money_factor(), None if base_gep is None else shown[base_gep] / money_factor()),
+         (_("Farmers' income"), shown[plan_income] / money_factor(),
+          None if base_income is None else shown[base_income] / money_factor())],
+        colours, money_words(), prefix, plan_label=_("plan"), baseline_label=_("baseline"), legend=legend,
     )  # fmt: skip
     caption = _("Bars: the plan, coloured by industry; grey: the baseline land use.") if base_gep else ""
     return figure_block(svg, caption, note)
@@ -474,12 +514,13 @@ def county_chart(counties: pd.DataFrame, prefix: str) -> Block | None:
     from optimizer.outputs.figures import paired_bars
 
     shown = counties.sort_values("gep_total_yuan", ascending=False, kind="stable").head(ROWS_MAX)
-    base_g = shown["baseline_gep_total_yuan"] / 1e6 if "baseline_gep_total_yuan" in shown else None
-    base_i = shown["baseline_farmer_income_yuan"] / 1e6 if "baseline_farmer_income_yuan" in shown else None
+    f = money_factor()
+    base_g = shown["baseline_gep_total_yuan"] / f if "baseline_gep_total_yuan" in shown else None
+    base_i = shown["baseline_farmer_income_yuan"] / f if "baseline_farmer_income_yuan" in shown else None
     svg = paired_bars(shown["county"].astype(str).tolist(),
-                      [(_("GEP"), shown["gep_total_yuan"] / 1e6, base_g),
-                       (_("Farmers' income"), shown["farmer_income_yuan"] / 1e6, base_i)],
-                      None, _("million yuan/yr"), prefix, plan_label=_("plan"), baseline_label=_("baseline"))  # fmt: skip
+                      [(_("GEP"), shown["gep_total_yuan"] / f, base_g),
+                       (_("Farmers' income"), shown["farmer_income_yuan"] / f, base_i)],
+                      None, money_words(), prefix, plan_label=_("plan"), baseline_label=_("baseline"))  # fmt: skip
     return figure_block(svg)
 
 
@@ -633,8 +674,8 @@ def limit_rows(constraints: Sequence[dict[str, Any]], names_by_id: dict[str, str
 
 def solve_sentence(status: str, objective: Any, bound: Any, gap: Any) -> tuple[str, str]:
     """(css level, one sentence) saying what the solver proved about this plan."""
-    obj = _("{value} million yuan/yr").format(value=mio(objective))
-    bnd = _("{value} million yuan/yr").format(value=mio(bound))
+    obj = money_text(objective)
+    bnd = money_text(bound)
     have_gap = not missing(gap) and not missing(bound)
     if status == "optimal":
         if have_gap and float(gap) <= 1e-9:
@@ -694,12 +735,13 @@ def county_table(counties: pd.DataFrame, labels: dict[str, str]) -> Block:
     inds = [c.removeprefix("townships_") for c in counties.columns if c.startswith("townships_")]
     cols = [(_("county"), "text"), (_("townships"), "num")] + [(short_label(labels.get(i, i)), "num") for i in inds] + [
         (_("GEP"), "num"), (_("income"), "num"), (_("water (million m³)"), "num"), (_("PV (MWp)"), "num"),
-        (_("investment (million yuan)"), "num")]  # fmt: skip
+        (_("investment ({unit})").format(unit=money_words(per_year=False)), "num")]  # fmt: skip
     rows = []
     for r in counties.to_dict(orient="records"):
         rows.append([str(r.get("county", "")), num(r.get("townships"))] + [num(r.get(f"townships_{i}")) for i in inds] + [
             mio(r.get("gep_total_yuan")), mio(r.get("farmer_income_yuan")), num((r.get("water_use_m3") or 0) / 1e6, 2),
             num(r.get("pv_capacity_mw"), 1), mio(r.get("investment_yuan"))])  # fmt: skip
-    return table_block(cols, rows, caption=_("Townships per industry; money in million yuan/yr (investment: once)."))
+    return table_block(cols, rows, caption=_("Townships per industry; money in {unit} (investment: once).").format(
+        unit=money_words()))
 
 

@@ -7,11 +7,19 @@ from typing import Any
 
 import pandas as pd
 
-from optimizer.i18n import _, ngettext
+from optimizer.i18n import N_, _, ngettext
+
+#: The phases of a run (summary.json's timings_s) in words.
+PHASE_WORDS = {
+    "read": N_("reading"), "validate": N_("validation"), "build": N_("model building"), "start": N_("start plan"),
+    "write_model": N_("model file"), "transfer": N_("transfer to HiGHS"), "solve": N_("solving"),
+    "polish": N_("HiGHS from the decomposition's plan"), "runner_up": N_("runner-up plan"),
+    "write": N_("writing"), "check": N_("checking"), "report": N_("report"), "total": N_("total"),
+}  # fmt: skip
 from optimizer.outputs.report.page import (
     Block, Page, Section, callout, checker_block, county_chart, county_table, facts, figure_block,
     footer, industry_labels, industry_map, industry_names, limit_rows, manifest_of, market_units, mio, missing,
-    ROWS_MAX, money_extra, num, objective_sentence, pct, read_csv, read_json, report_kind, resolved_instance, small_pct,
+    ROWS_MAX, money_extra, money_factor, money_of, money_text, money_words, num, objective_sentence, pct, read_csv, read_json, report_kind, resolved_instance, small_pct,
     short_label, solve_sentence, sources_of, sources_section, table_block, text_block, township_chart,
     township_shapes, whatif_section,
 )
@@ -61,15 +69,17 @@ def run_page(folder: Path) -> Page:
         result.append(checker)
     result.extend(runner_up_blocks(s.get("runner_up"), industries))
     base_income, income = tot.get("baseline_farmer_income_yuan"), tot.get("farmer_income_after_price_steps_yuan")
+    m_inc, u_inc = money_of(income, base_income)
+    m_gep, u_gep = money_of(tot.get("gep_total_yuan"), tot.get("baseline_gep_total_yuan"))
     result.append(facts([
-        (_("Objective"), _("{value} million yuan/yr").format(value=mio(s.get("objective_yuan")))),
-        (_("Farmers' income"), _("{value} million yuan/yr (baseline {baseline})").format(
-            value=mio(income), baseline=mio(base_income))),
-        (_("GEP"), _("{value} million yuan/yr (baseline {baseline})").format(
-            value=mio(tot.get("gep_total_yuan")), baseline=mio(tot.get("baseline_gep_total_yuan")))),
+        (_("Objective"), money_text(s.get("objective_yuan"))),
+        (_("Farmers' income"), _("{value} {unit} (baseline {baseline})").format(
+            value=m_inc(income), unit=u_inc, baseline=m_inc(base_income))),
+        (_("GEP"), _("{value} {unit} (baseline {baseline})").format(
+            value=m_gep(tot.get("gep_total_yuan")), unit=u_gep, baseline=m_gep(tot.get("baseline_gep_total_yuan")))),
         (_("Water use"), _("{value} million m³/yr").format(value=num((tot.get("water_use_m3") or 0) / 1e6, 2))),
         (_("PV capacity"), _("{value} MWp").format(value=num(tot.get("pv_capacity_mw"), 1))),
-        (_("Investment"), _("{value} million yuan").format(value=mio(tot.get("investment_yuan")))),
+        (_("Investment"), money_text(tot.get("investment_yuan"), per_year=False)),
     ]))  # fmt: skip
     sections = [Section("result", _("Result"), result)]
 
@@ -123,8 +133,8 @@ def run_page(folder: Path) -> Page:
     limit_blocks.append(text_block(_("Per-township limits (water, income floors) are listed only where they bind.")))
     steps = s.get("price_steps_reached") or []
     if steps:
-        limit_blocks.append(text_block(_("Falling prices reached: {steps}; revenue lost to them: {loss} million yuan/yr.").format(
-            steps="; ".join(map(str, steps)), loss=mio(tot.get("market_revenue_loss_yuan")))))  # fmt: skip
+        limit_blocks.append(text_block(_("Falling prices reached: {steps}; revenue lost to them: {loss}.").format(
+            steps="; ".join(map(str, steps)), loss=money_text(tot.get("market_revenue_loss_yuan")))))  # fmt: skip
     n_locked = int(locked.sum()) if locked is not None else 0
     if n_locked:
         limit_blocks.append(text_block(ngettext("{n} township is locked to an industry by the instance.",
@@ -152,9 +162,9 @@ def runner_up_blocks(ru: Any, industries: dict[str, str]) -> list[Block]:
     if len(towns) > 8:
         where += " …"
     text = ngettext(
-        "The best other plan scores {diff} million yuan/yr less ({share}); it differs in {n} township: {where}.",
-        "The best other plan scores {diff} million yuan/yr less ({share}); it differs in {n} townships: {where}.",
-        len(towns)).format(diff=mio(ru.get("difference_yuan")), share=small_pct(float(ru.get("difference_share") or 0.0)),
+        "The best other plan scores {diff} less ({share}); it differs in {n} township: {where}.",
+        "The best other plan scores {diff} less ({share}); it differs in {n} townships: {where}.",
+        len(towns)).format(diff=money_text(ru.get("difference_yuan")), share=small_pct(float(ru.get("difference_share") or 0.0)),
                            n=len(towns), where=where)  # fmt: skip
     if ru.get("near_tie"):
         return [callout("warn", _("A near tie. {text} The data cannot tell these plans apart: choose on what the model "
@@ -231,16 +241,16 @@ def _baseline_blocks(tot: dict[str, Any]) -> list[Block]:
     if loss:
         rows.append((_("Revenue lost to falling prices"), mio(loss), "", "", ""))
     table = table_block([("", "text"), (_("plan"), "num"), (_("baseline"), "num"), (_("change"), "num"), (_("change %"), "num")],
-                   rows, caption=_("million yuan/yr"))  # fmt: skip
+                   rows, caption=money_words())  # fmt: skip
     blocks = [table]
     chart_rows = [r for r in rows_spec[2:] if not missing(get(r[1]))]
     chart_rows.insert(0, rows_spec[0])
-    plan_vals = [float(get(k) or 0.0) / 1e6 for _l, k, _b in chart_rows]
-    base_vals = [float(get(b) or 0.0) / 1e6 if not missing(get(b)) else 0.0 for _l, _k, b in chart_rows]
+    plan_vals = [float(get(k) or 0.0) / money_factor() for _l, k, _b in chart_rows]
+    base_vals = [float(get(b) or 0.0) / money_factor() if not missing(get(b)) else 0.0 for _l, _k, b in chart_rows]
     if any(missing(get(b)) for _l, _k, b in chart_rows):
         blocks.append(text_block(_("This run's summary has no baseline GEP by category (older run): those baselines are shown as 0.")))
     svg = paired_bars([lbl for lbl, _k, _b in chart_rows], [(_("plan against baseline"), plan_vals, base_vals)], None,
-                      _("million yuan/yr"), "baseline", plan_label=_("plan"), baseline_label=_("baseline"))  # fmt: skip
+                      money_words(), "baseline", plan_label=_("plan"), baseline_label=_("baseline"))  # fmt: skip
     blocks.append(figure_block(svg))
     return blocks
 
@@ -257,7 +267,8 @@ def _township_table(alloc: pd.DataFrame, labels: dict[str, str]) -> Block:
     cols = [(_("township"), "text"), (_("county"), "text"), (_("industry"), "text"), (_("area (ha)"), "num"),
             (_("GEP"), "num"), (_("GEP change"), "num"), (_("income"), "num"), (_("income change"), "num"),
             (_("water (thousand m³)"), "num")]  # fmt: skip
-    return table_block(cols, rows, caption=_("Money in million yuan/yr; changes against the baseline."), note=note)
+    return table_block(cols, rows, caption=_("Money in {unit}; changes against the baseline.").format(unit=money_words()),
+                       note=note)
 
 
 def _files_section(folder: Path, s: dict[str, Any], manifest: dict[str, Any]) -> Section:
@@ -277,12 +288,7 @@ def _files_section(folder: Path, s: dict[str, Any], manifest: dict[str, Any]) ->
     items = [{"href": n, "text": n, "note": note} for n, note in notes.items() if (folder / n).exists() or n == "manifest.json"]
     blocks = [Block("links", {"items": items})]
     timings = s.get("timings_s") or {}
-    phases = {
-        "read": _("reading"), "validate": _("validation"), "build": _("model building"), "start": _("start plan"),
-        "write_model": _("model file"), "transfer": _("transfer to HiGHS"), "solve": _("solving"),
-        "polish": _("HiGHS from the decomposition's plan"), "runner_up": _("runner-up plan"),
-        "write": _("writing"), "check": _("checking"), "report": _("report"), "total": _("total"),
-    }  # fmt: skip
+    phases = {k: _(v) for k, v in PHASE_WORDS.items()}
     if timings:
         blocks.append(text_block(_("Time taken: {phases}.").format(phases=", ".join(
             _("{phase} {seconds} s").format(phase=phases.get(k, k), seconds=f"{float(v):.2f}")
