@@ -22,29 +22,18 @@ from __future__ import annotations
 
 import argparse
 import json
-import os
 import sys
-import time
 from pathlib import Path
 from typing import Any
 
+from benchmarks_common import timed  # same folder
+
 
 def run(cmd: list[str]) -> dict[str, Any]:
-    """Run a command; its wall and CPU seconds, peak memory (MB), exit code and output."""
-    start = time.perf_counter()
-    r_fd, w_fd = os.pipe()
-    pid = os.fork()
-    if pid == 0:  # child: stdout and stderr to the pipe, then exec
-        os.close(r_fd)
-        os.dup2(w_fd, 1)
-        os.dup2(w_fd, 2)
-        os.execvp(cmd[0], cmd)
-    os.close(w_fd)
-    with os.fdopen(r_fd, "r", errors="replace") as reader:
-        text = reader.read()
-    _, status, usage = os.wait4(pid, 0)
-    return {"wall_s": time.perf_counter() - start, "cpu_s": usage.ru_utime + usage.ru_stime,
-            "peak_mb": usage.ru_maxrss / 1024.0, "exit_code": os.waitstatus_to_exitcode(status), "output": text}
+    """Run a command: wall and CPU seconds, peak memory (MB), exit code and output (benchmarks_common.timed)."""
+    res = timed(cmd)
+    res["exit_code"] = res.pop("exit")
+    return res
 
 
 def newest_run(folder: Path, before: set[Path]) -> Path | None:

@@ -236,18 +236,8 @@ def _formula_text(cell: str) -> str:
 
 # --------------------------------------------------------------------------- village instances
 
-VILLAGE_REQUIRED = (
-    "village_id",
-    "name",
-    "township_id",
-    "plannable_area_ha",
-    "soil_depth_cm",
-    "slope_deg",
-    "rocky_desertification_grade",
-    "water_available_m3",
-    "irradiance_kwh_per_m2",
-    "baseline_land_use",
-)
+#: A village row has a township's site figures, with its own id and its township in place of a county.
+VILLAGE_REQUIRED = ("village_id", "name", "township_id", *TOWNSHIP_REQUIRED[3:])
 VILLAGE_TEXT = ("village_id", "name", "name_zh", "township_id", "baseline_land_use")
 
 
