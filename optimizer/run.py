@@ -7,6 +7,7 @@ when every phase is measured.
 
 from __future__ import annotations
 
+import gc
 import logging
 import time
 from collections.abc import Callable
@@ -59,6 +60,24 @@ def load_and_validate(path: Path, scenarios: list[str] | tuple[str, ...] = (), s
     return validate(load_instance(path, scenarios=scenarios, sets=sets))
 
 
+def _frozen(function: Callable[..., Any]) -> Callable[..., Any]:
+    """Unfreeze the collector (`gc.freeze` after validation) however the solve ends.
+
+    Why: sweep, robust and frontier workers solve many instances in one process; what one
+    solve froze must become collectable again when it is done."""
+    import functools
+
+    @functools.wraps(function)
+    def wrapper(*args: Any, **kwargs: Any) -> Any:
+        try:
+            return function(*args, **kwargs)
+        finally:
+            gc.unfreeze()
+
+    return wrapper
+
+
+@_frozen
 def solve_instance(
     path: str | Path,
     options: SolveOptions,
@@ -113,6 +132,10 @@ def solve_instance(
     t0 = time.perf_counter()
     valid = validate(loaded)
     timings["validate"] = time.perf_counter() - t0
+    # The instance lives until the end: take its objects out of the collector's scans, which
+    # otherwise walk them again and again while the plan's tables are built and written
+    # (measured at 50,000 townships: 5–8 CPU-s less per solve; `_frozen` undoes it).
+    gc.freeze()
 
     if valid.conflicts:  # validation proved that no plan meets the limits: the answer, without solving
         timings["total"] = time.perf_counter() - t_start
@@ -313,7 +336,6 @@ def solve_instance(
                 lang=output.lang,
             )
         export_layer(partial, "allocation", layer, output.export)
-        write_run_workbook(partial / "allocation.xlsx", alloc, counties, summary, output.lang)
         timings["write"] = time.perf_counter() - t0
 
         note(_("checking the plan independently"))
@@ -326,12 +348,25 @@ def solve_instance(
         timings["total"] = time.perf_counter() - t_start
         summary["timings_s"] = timings
         summary["check_ok"] = report.ok
-        with_report = _time_for_report(clock, timings)
+        # The plan is written and checked: the meeting deliverables follow, each only when
+        # the time limit leaves room for it (a later `optimizer report FOLDER` writes it).
+        with_workbook = _time_for(clock, "workbook", timings)
+        if with_workbook:
+            t0 = time.perf_counter()
+            write_run_workbook(partial / "allocation.xlsx", alloc, counties, summary, output.lang)
+            timings["workbook"] = time.perf_counter() - t0
+        else:
+            summary["allocation_xlsx"] = ("not written: the time limit left no room for it; "
+                                          "`optimizer report FOLDER --xlsx` writes it")
+            log.warning("allocation.xlsx not written within the time limit: `optimizer report %s --xlsx` writes it",
+                        final_path(partial))
+        with_report = _time_for(clock, "report", timings)
         if not with_report:
             summary["report_html"] = ("not written: the time limit left no room for it; "
                                       "`optimizer report FOLDER` writes it")
             log.warning("report.html not written within the time limit: `optimizer report %s` writes it",
                         final_path(partial))
+        timings["total"] = time.perf_counter() - t_start
         write_json(partial / "summary.json", summary)  # again, now with every phase timed
         if with_report:
             t0 = time.perf_counter()
@@ -553,28 +588,32 @@ def _runner_up(m: Any, valid: ValidInstance, plan: pd.Series, options: SolveOpti
             "near_tie": share <= NEAR_TIE_SHARE, "villages" if valid.villages is not None else "townships": differ}
 
 
-#: After the solve come writing (CSV, GeoPackage, workbook) and the independent check.
-#: Measured on the 2-core machine under load (benchmarks/decompose_benchmark.py, the runs'
-#: manifest.json): 1.8 s at 1,000 townships, 3.8–6.5 s at 5,000, 20.2 s at 20,000 and
-#: 95.7 s at 50,000, against 0.73, 0.6–0.73, 2.89 and 14.3 s of reading and validating —
-#: 2.5–9 ×, about 7 × from 5,000 townships. The solve keeps back 2 s plus 7 × the reading
-#: and validating. report.html comes last and only when time is left (`_time_for_report`).
-WRITE_RESERVE_FACTOR = 7.0
+#: After the solve come writing the plan's files (CSV, GeoPackage, summary) and the
+#: independent check; allocation.xlsx and report.html follow only when time is left
+#: (`_time_for`). Measured (benchmarks/decompose_benchmark.py --limits, the runs'
+#: manifest.json): writing and checking took 1.6–2.6 × the reading and validating from
+#: 1,000 to 50,000 townships (50,000: 4.7 s + 8.8 s against 2.1 s + 3.0 s, quiet machine;
+#: 4.0–9.9 s + 7.5–9.7 s against 6.3–8.3 s, loaded). The solve keeps back 2 s plus 2.5 × the
+#: reading and validating.
+WRITE_RESERVE_FACTOR = 2.5
 WRITE_RESERVE_MIN_S = 2.0
 
-#: report.html took 3.0–10.8 s at 1,000–5,000 townships, 5.4 s at 20,000 and 11.9 s at
-#: 50,000 on the loaded machine (the figures' fixed cost dominates): it is written when
-#: at least this many seconds, plus half the reading and validating, are left.
-REPORT_MIN_S = 3.0
+#: The deliverables written after the check, as a multiple of the time the plan's own
+#: files took to write (allocation.csv, the GeoPackage, summary.json …: the same rows,
+#: on the same machine at the same load), plus a fixed part (figures, fonts, zip).
+#: Measured with benchmarks/decompose_benchmark.py (docs/performance.md, "Writing").
+DELIVERABLE_COST: dict[str, tuple[float, float]] = {"workbook": (0.5, 6.0),
+                                                    "report": (3.0, 1.0)}
 
 
-def _time_for_report(clock: Clock, timings: dict[str, float]) -> bool:
-    """Whether report.html fits in the time left (always without a limit).
+def _time_for(clock: Clock, what: str, timings: dict[str, float]) -> bool:
+    """Whether `what` (allocation.xlsx or report.html) fits in the time left (always without a limit).
 
     Why skip it rather than overrun: the time limit is the user's, the plan is already
-    written and checked, and `optimizer report FOLDER` writes the page later."""
+    written and checked, and `optimizer report FOLDER [--xlsx]` writes the file later."""
     left = clock.left()
-    return left is None or left >= REPORT_MIN_S + 0.5 * (timings.get("read", 0.0) + timings.get("validate", 0.0))
+    fixed, per_write = DELIVERABLE_COST[what]
+    return left is None or left >= fixed + per_write * timings.get("write", 0.0)
 
 
 #: Building the Pyomo model and handing it to HiGHS take about 3–4 × as long as reading

@@ -142,17 +142,39 @@ def test_time_limit_without_plan_exit_4(hard_instance, tmp_path):
     assert not any(tmp_path.rglob("allocation.csv"))
 
 
-def test_report_waits_for_time_left(results, monkeypatch):
-    """No room left in the time limit: the checked plan is written, report.html is not, and the summary says how."""
+def test_deliverables_wait_for_time_left(results, monkeypatch):
+    """No room left in the time limit: the checked plan is written, allocation.xlsx and report.html are
+    not, the summary says how to get them, and `optimizer report FOLDER --xlsx` writes the same workbook."""
+    import openpyxl
+
     import optimizer.run as run_mod
     from optimizer.solve.options import Clock
 
-    assert run_mod._time_for_report(Clock(None), {"read": 9.0}) is True
-    assert run_mod._time_for_report(Clock(time.monotonic() - 1.0), {}) is False
-    assert run_mod._time_for_report(Clock(time.monotonic() + 60.0), {"read": 1.0, "validate": 1.0}) is True
-    monkeypatch.setattr(run_mod, "_time_for_report", lambda clock, timings: False)
+    assert run_mod._time_for(Clock(None), "report", {"write": 9.0}) is True
+    assert run_mod._time_for(Clock(time.monotonic() - 1.0), "workbook", {}) is False
+    assert run_mod._time_for(Clock(time.monotonic() + 60.0), "report", {"write": 1.0}) is True
+    assert run_mod._time_for(Clock(time.monotonic() + 5.0), "workbook", {"write": 5.0}) is False  # 6 × 5 s
+    full = solve_instance(TINY, SolveOptions(), results_root=results)
+    monkeypatch.setattr(run_mod, "_time_for", lambda clock, what, timings: False)
     res = solve_instance(TINY, SolveOptions(), results_root=results)
-    assert res.check_ok is True and not (res.run_dir / "report.html").exists()
+    assert res.check_ok is True and (res.run_dir / "allocation.csv").exists()
+    assert not (res.run_dir / "report.html").exists() and not (res.run_dir / "allocation.xlsx").exists()
     summary = json.loads((res.run_dir / "summary.json").read_text(encoding="utf-8"))
     assert "optimizer report" in summary["report_html"]
-    assert "report.html" not in json.loads((res.run_dir / "manifest.json").read_text(encoding="utf-8"))["outputs"]
+    assert "optimizer report FOLDER --xlsx" in summary["allocation_xlsx"]
+    outputs = json.loads((res.run_dir / "manifest.json").read_text(encoding="utf-8"))["outputs"]
+    assert "report.html" not in outputs and "allocation.xlsx" not in outputs
+    proc = subprocess.run([sys.executable, "-m", "optimizer", "report", str(res.run_dir), "--xlsx"],
+                          capture_output=True, text=True, timeout=300)
+    assert proc.returncode == 0, proc.stdout + proc.stderr
+    assert (res.run_dir / "report.html").exists()
+    later, first = (openpyxl.load_workbook(d / "allocation.xlsx", read_only=True) for d in (res.run_dir, full.run_dir))
+    assert later.sheetnames == first.sheetnames
+    for name in first.sheetnames:
+        rows_later = [tuple(r) for r in later[name].iter_rows(values_only=True)]
+        rows_first = [tuple(r) for r in first[name].iter_rows(values_only=True)]
+        assert len(rows_later) == len(rows_first) > 1, name
+        for a, b in zip(rows_later, rows_first):
+            assert len(a) == len(b)
+            for x, y in zip(a, b):  # the CSV keeps 12 significant digits
+                assert x == y or (isinstance(x, float) and isinstance(y, (int, float)) and abs(x - y) <= 1e-9 * max(1, abs(y))), (name, a, b)

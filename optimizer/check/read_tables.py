@@ -125,13 +125,10 @@ def read_townships(inst: Instance) -> pd.DataFrame:
 
 def _typed_units(path: Path, layer: str | None, unit: str, text: Any, required: Any) -> pd.DataFrame:
     """A table of planning units (townships or villages): required columns, ids once each."""
-    df = _read_table(path, layer, text)
+    df = _read_table(path, layer, text)  # the text columns come back stripped (`strings`)
     missing = [c for c in required if c not in df.columns]
     if missing:
         raise ValueError(f"{path}: {unit} table lacks column(s) {', '.join(missing)}")
-    for col in text:
-        if col in df.columns:
-            df[col] = strings(df[col])
     for col in TOWNSHIP_NUMERIC:
         df[col] = pd.to_numeric(df[col], errors="coerce")
     key = f"{unit}_id"
@@ -206,7 +203,8 @@ def read_allocation(allocation: pd.DataFrame | Path | str, key: str = "township_
         # The tool writes text a spreadsheet would run as a formula (=, +, -, @, tab, CR
         # first) with a leading apostrophe; read such a cell as what it stands for.
         for col in df.columns:
-            df[col] = df[col].map(_formula_text)
+            if "'" in "".join(map(str, df[col].to_numpy(dtype=object))):  # one pass in C; most columns hold no apostrophe
+                df[col] = df[col].map(_formula_text)
     else:
         df = allocation.copy()
     for col in (key, "industry"):

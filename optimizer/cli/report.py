@@ -8,7 +8,7 @@ from typing import Annotated, Optional
 import typer
 from rich.markup import escape
 
-from optimizer.cli.common import Exit, err, exit_codes, out, print_problems
+from optimizer.cli.common import Exit, err, exit_codes, out, output_options, print_problems
 from optimizer.errors import InputError
 from optimizer.i18n import _
 
@@ -20,6 +20,7 @@ def register(app: typer.Typer) -> None:
 def report(
     folder: Annotated[Path, typer.Argument(metavar="FOLDER", help=_("A run folder (results/<instance>/<run id>), or a sweep, compare, gep or evaluate folder."))],
     output: Annotated[Optional[Path], typer.Option("--output", "-o", metavar="FILE", help=_("Write the report here instead of FOLDER/report.html."))] = None,
+    xlsx: Annotated[bool, typer.Option("--xlsx", help=_("Also write allocation.xlsx of a run folder (a solve under a tight --time-limit leaves it out)."))] = False,
 ) -> None:
     """Write report.html: one offline HTML file with the map, the plan against the baseline, charts, every limit and the sources.
 
@@ -32,6 +33,11 @@ def report(
     from optimizer.outputs.write import sha256
 
     try:
+        if xlsx:
+            from optimizer.outputs.workbook import write_folder_workbook
+
+            book = write_folder_workbook(folder, output_options(None).lang)  # headers as `solve` writes them
+            out.print(_("Workbook: {path}").format(path=f"[bold]{escape(str(book))}[/]"))
         path = write_report(folder, output)
     except InputError as exc:
         print_problems(err, exc, _("Cannot write the report:"))

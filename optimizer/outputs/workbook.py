@@ -240,3 +240,29 @@ def write_run_workbook(
         ],
         lang,
     )
+
+
+def write_folder_workbook(folder: Path, lang: str | None = None) -> Path:
+    """`allocation.xlsx` of a run folder from the folder's own files, for a run that skipped it.
+
+    Why from the files: a solve under a tight `--time-limit` writes the plan and checks it
+    first and leaves the workbook out when it would not fit; `optimizer report FOLDER
+    --xlsx` writes it later with the same sheets, from allocation.csv, county_totals.csv
+    and summary.json.
+    """
+    from optimizer.errors import InputError, Location, Problem
+    from optimizer.i18n import _
+    from optimizer.outputs.report.page import read_csv, read_json
+
+    folder = Path(folder)
+    needed = [folder / name for name in ("allocation.csv", "county_totals.csv", "summary.json")]
+    missing = [p for p in needed if not p.is_file()]
+    if missing:
+        raise InputError([Problem(Location(p), _("not found: allocation.xlsx is written from a solved run's files"))
+                          for p in missing])
+    alloc, counties, summary = read_csv(needed[0]), read_csv(needed[1]), read_json(needed[2])
+    target = folder / "allocation.xlsx"
+    partial = target.with_name(target.name + ".partial")
+    write_run_workbook(partial, alloc, counties, summary, lang)
+    partial.replace(target)  # a workbook is complete or absent, never half-written
+    return target

@@ -20,6 +20,7 @@ import pandas as pd
 
 from optimizer.errors import InputError, Location, Problem
 from optimizer.i18n import _, language, ngettext
+from optimizer.outputs.write import unescape_formula
 
 log = logging.getLogger(__name__)
 
@@ -173,6 +174,9 @@ def read_csv(path: Path) -> pd.DataFrame:
     for c in _TEXT_COLUMNS:
         if c in df.columns:
             df[c] = df[c].fillna("")
+    for c in df.columns:  # text a spreadsheet would run was written with an apostrophe (`escape_formula`)
+        if not pd.api.types.is_numeric_dtype(df[c]) and "'" in "".join(map(str, df[c].to_numpy(dtype=object))):
+            df[c] = df[c].map(unescape_formula)
     return df
 
 
