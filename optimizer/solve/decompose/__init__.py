@@ -356,30 +356,52 @@ def _coupling_ok(S: Structure, choice: np.ndarray, tol: float = 1e-9) -> bool:
 # --------------------------------------------------------------------------- warm starts
 
 
-def _choice_index(S: Structure) -> dict[tuple[str, str], int]:
-    """(township id, industry) → choice index, for the choices that survive preprocessing."""
-    M = S.matrix
-    tids = M.pairs.get_level_values(0)[S.ch_col]
-    inds = M.pairs.get_level_values(1)[S.ch_col]
-    return {(t, i): k for k, (t, i) in enumerate(zip(tids, inds))}
+def _warm_keys(S: Structure) -> tuple[dict[tuple[str, str], int], list[str]]:
+    """(township id, industry) → choice index, and the township id of each township slot.
+
+    Computed once per structure: a sweep point translates thousands of remembered county
+    plans through it, and a pandas lookup per township would cost more than the solve."""
+    cached = getattr(S, "_warm_keys", None)
+    if cached is None:
+        M = S.matrix
+        tids = M.pairs.get_level_values(0)[S.ch_col].tolist()
+        inds = M.pairs.get_level_values(1)[S.ch_col].tolist()
+        towns = np.asarray(M.townships, dtype=object)[S.t_township].tolist()
+        cached = (dict(zip(zip(tids, inds), range(len(tids)))), towns)
+        S._warm_keys = cached  # type: ignore[attr-defined]
+    return cached
 
 
-def _county_plan(S: Structure, c: int, picks: dict[str, str], index: dict[tuple[str, str], int]) -> np.ndarray | None:
-    """A county plan given by ids as choice indices, if every pair survives and the county's rows hold."""
-    M = S.matrix
+def _county_plans(S: Structure, wanted: list[tuple[int, dict[str, str]]]) -> list[np.ndarray | None]:
+    """Each (county, plan by ids) as choice indices, or None where a pair is gone or a county row breaks.
+
+    All plans are checked against their county's rows at once (one sum per plan by
+    `np.add.reduceat`), which is what makes reusing a previous solve cheap."""
+    index, towns = _warm_keys(S)
     ct = S.county_tstart
-    towns = [M.townships[t] for t in S.t_township[ct[c]:ct[c + 1]]]
-    seg = np.empty(len(towns), dtype=np.int64)
-    for k, t in enumerate(towns):
-        j = index.get((t, picks.get(t, "")))
-        if j is None:
-            return None
-        seg[k] = j
-    use = S.ch_use[seg].sum(axis=0)
-    cap = S.cap[c]
-    if np.any(use > cap + 1e-9 * np.maximum(1.0, np.abs(np.where(np.isfinite(cap), cap, 0.0)))):
-        return None
-    return seg
+    out: list[np.ndarray | None] = [None] * len(wanted)
+    segs, owners, counties = [], [], []
+    for n, (c, picks) in enumerate(wanted):
+        seg = [index.get((t, picks.get(t, ""))) for t in towns[ct[c]:ct[c + 1]]]
+        if None in seg:
+            continue
+        if not seg:
+            out[n] = np.empty(0, dtype=np.int64)
+            continue
+        segs.append(np.array(seg, dtype=np.int64))
+        owners.append(n)
+        counties.append(c)
+    if not segs:
+        return out
+    starts = np.cumsum([0] + [len(x) for x in segs[:-1]])
+    use = np.add.reduceat(S.ch_use[np.concatenate(segs)], starts, axis=0)
+    cap = S.cap[np.array(counties)]
+    slack = 1e-9 * np.maximum(1.0, np.abs(np.where(np.isfinite(cap), cap, 0.0)))
+    fits = ~np.any(use > cap + slack, axis=1)
+    for n, seg, ok in zip(owners, segs, fits.tolist()):
+        if ok:
+            out[n] = seg
+    return out
 
 
 def _warm_multipliers(S: Structure, warm: DecompositionState | None) -> np.ndarray | None:
@@ -391,17 +413,11 @@ def _warm_multipliers(S: Structure, warm: DecompositionState | None) -> np.ndarr
 
 
 def _warm_cuts(S: Structure, warm: DecompositionState, cuts: Cuts) -> int:
-    index = _choice_index(S)
+    wanted = [(c, picks) for c, county in enumerate(S.counties) for picks in warm.plans.get(county, [])]
     kept = 0
-    choice = np.full(len(S.t_township), -1, dtype=np.int64)
-    for c, county in enumerate(S.counties):
-        for picks in warm.plans.get(county, []):
-            seg = _county_plan(S, c, picks, index)
-            if seg is None:
-                continue
-            choice[:] = -1
-            choice[S.county_tstart[c]:S.county_tstart[c + 1]] = seg
-            kept += len(cuts.add(S, choice, counties=[c]))
+    for (c, _), seg in zip(wanted, _county_plans(S, wanted)):
+        if seg is not None:
+            kept += cuts.add_plan(S, c, seg)
     return kept
 
 
@@ -409,11 +425,9 @@ def _warm_plan(S: Structure, warm: DecompositionState) -> np.ndarray | None:
     """The previous plan as choices; −1 in the counties whose limits it now breaks."""
     if warm.plan is None:
         return None
-    index = _choice_index(S)
     picks = warm.plan.to_dict()
     choice = np.full(len(S.t_township), -1, dtype=np.int64)
-    for c in range(S.n_counties):
-        seg = _county_plan(S, c, picks, index)
+    for c, seg in enumerate(_county_plans(S, [(c, picks) for c in range(S.n_counties)])):
         if seg is not None:
             choice[S.county_tstart[c]:S.county_tstart[c + 1]] = seg
     return choice
@@ -428,17 +442,13 @@ def _reusable(S: Structure, warm: DecompositionState | None, lam: np.ndarray) ->
         set(warm.multipliers) == set(S.coupling.names)
     if not same_lam:
         return todo, None
-    index = _choice_index(S)
+    hits = [(c, hit) for c, (county, fp) in enumerate(zip(S.counties, fingerprints(S)))
+            if (hit := warm.priced.get(county)) is not None and hit[0] == fp]
     cached = {}
-    for c, (county, fp) in enumerate(zip(S.counties, fingerprints(S))):
-        hit = warm.priced.get(county)
-        if hit is None or hit[0] != fp:
-            continue
-        seg = _county_plan(S, c, hit[2], index)
-        if seg is None:
-            continue
-        cached[c] = (hit[1], seg)
-        todo[c] = False
+    for (c, hit), seg in zip(hits, _county_plans(S, [(c, hit[2]) for c, hit in hits])):
+        if seg is not None:
+            cached[c] = (hit[1], seg)
+            todo[c] = False
     return todo, cached
 
 

@@ -83,6 +83,15 @@ def coupling_of_choices(S: object) -> np.ndarray:
     return dense
 
 
+def choice_costs(S: object) -> np.ndarray:
+    """Objective coefficient of every choice, computed once per structure."""
+    cached = getattr(S, "_choice_costs", None)
+    if cached is None:
+        cached = S.matrix.cost[S.ch_col]  # type: ignore[attr-defined]
+        S._choice_costs = cached  # type: ignore[attr-defined]
+    return cached
+
+
 @dataclass
 class Cuts:
     """Every county plan seen so far: the pool the master and the primal side draw from."""
@@ -98,22 +107,24 @@ class Cuts:
 
     def add(self, S: object, choice: np.ndarray, counties: np.ndarray | None = None) -> list[int]:
         """Add each county's plan from a full choice vector; returns the indices of new entries."""
-        dense = coupling_of_choices(S)
-        cost = S.matrix.cost[S.ch_col]  # type: ignore[attr-defined]
         new = []
         ct = S.county_tstart  # type: ignore[attr-defined]
         for c in (range(S.n_counties) if counties is None else counties):  # type: ignore[attr-defined]
-            seg = choice[ct[c]:ct[c + 1]]
-            key = (int(c), seg.tobytes())
-            if key in self.seen or (seg < 0).any():
-                continue
-            self.seen.add(key)
-            new.append(len(self.county))
-            self.county.append(int(c))
-            self.value.append(float(cost[seg].sum()))
-            self.use.append(dense[seg].sum(axis=0))
-            self.plan.append(seg.copy())
+            if self.add_plan(S, int(c), choice[ct[c]:ct[c + 1]]):
+                new.append(len(self.county) - 1)
         return new
+
+    def add_plan(self, S: object, c: int, seg: np.ndarray) -> int:
+        """Add county c's plan (its townships' choice indices); 1 if it was new, else 0."""
+        key = (c, seg.tobytes())
+        if key in self.seen or (seg < 0).any():
+            return 0
+        self.seen.add(key)
+        self.county.append(c)
+        self.value.append(float(choice_costs(S)[seg].sum()))
+        self.use.append(coupling_of_choices(S)[seg].sum(axis=0))
+        self.plan.append(seg.copy())
+        return 1
 
 
 class BoxStepMaster:
@@ -138,16 +149,18 @@ class BoxStepMaster:
         if not new:
             return
         G = self.G
-        idx, val = [], []
-        for k in new:
-            a = cuts.use[k]
-            nz = np.flatnonzero(a)
-            idx.append(np.r_[nz, G + cuts.county[k]].astype(np.int32))
-            val.append(np.r_[a[nz], 1.0])
-        starts_arr = np.cumsum([0] + [len(x) for x in idx[:-1]]).astype(np.int32)
+        # One row per cut, θ_c + Σ_g use_g λ_g ≥ value, built for all cuts at once: a warm
+        # start hands the master thousands of remembered county plans.
+        use = np.vstack([cuts.use[k] for k in new]) if G else np.zeros((len(new), 0))
+        full = np.hstack([use, np.zeros((len(new), 1))])
+        full[:, G] = 1.0  # the column of the cut's county, placed below
+        rows, cols = np.nonzero(full)
+        counties = np.array([cuts.county[k] for k in new])
+        index = np.where(cols == G, G + counties[rows], cols).astype(np.int32)
+        starts_arr = np.searchsorted(rows, np.arange(len(new))).astype(np.int32)
         lower = np.array([cuts.value[k] for k in new])
-        self.h.addRows(len(new), lower, np.full(len(new), INF), int(sum(len(x) for x in idx)), starts_arr,
-                       np.concatenate(idx), np.concatenate(val))
+        self.h.addRows(len(new), lower, np.full(len(new), INF), len(index), starts_arr, index,
+                       full[rows, cols].astype(float))
         self.n_rows += len(new)
 
     def solve(self, centre: np.ndarray, delta: np.ndarray) -> tuple[np.ndarray, float, np.ndarray]:

@@ -103,7 +103,8 @@ def basin_counties(townships: pd.DataFrame) -> dict[str, set[str]]:
     if "basin" not in townships.columns:
         return {}
     out: dict[str, set[str]] = {}
-    for b, c in zip(townships["basin"].astype(str), townships["county"].astype(str)):
+    pairs = townships[["basin", "county"]].astype(str).drop_duplicates()
+    for b, c in zip(pairs["basin"].tolist(), pairs["county"].tolist()):
         out.setdefault(b, set()).add(c)
     return out
 
@@ -259,27 +260,36 @@ def fingerprints(S: Structure) -> list[str]:
         return S.fingerprints
     M = S.matrix
     cp = S.coupling
+    # Coupling entries of the choices, in choice order (a county's choices are one slice);
+    # each row is named by a digest of its name, so the bytes hashed are ids, not positions.
+    n_ch = len(S.ch_col)
+    choice_of_col = np.full(M.n_x, -1, dtype=np.int64)
+    choice_of_col[S.ch_col] = np.arange(n_ch)
     x = cp.cols < M.n_x
-    order = np.argsort(cp.cols[x], kind="stable")
-    ccols, crows, cvals = cp.cols[x][order], cp.rows[x][order], cp.vals[x][order]
-    cstart = np.searchsorted(ccols, np.arange(M.n_x + 1))
-    tids = M.pairs.get_level_values(0)
-    inds = M.pairs.get_level_values(1)
+    ch = choice_of_col[cp.cols[x]]
+    keep = ch >= 0
+    order = np.argsort(ch[keep], kind="stable")
+    ech, erows, evals = ch[keep][order], cp.rows[x][keep][order], cp.vals[x][keep][order]
+    estart = np.searchsorted(ech, np.arange(n_ch + 1))
+    codes = np.array([int.from_bytes(hashlib.blake2b(n.encode(), digest_size=8).digest(), "little")
+                      for n in cp.names], dtype=np.uint64)  # fmt: skip
+    pair_text = [f"{t}\x1e{i}" for t, i in zip(M.pairs.get_level_values(0).tolist(),
+                                                 M.pairs.get_level_values(1).tolist())]  # fmt: skip
     out = []
     for c in range(S.n_counties):
         sl = S.choices_of(c)
         cols = S.ch_col[sl]
         h = hashlib.blake2b(digest_size=16)
-        h.update("\x1f".join(f"{tids[j]}\x1e{inds[j]}" for j in cols.tolist()).encode())
+        h.update("\x1f".join([pair_text[j] for j in cols.tolist()]).encode())
         h.update(np.diff(S.t_start[S.county_tstart[c]:S.county_tstart[c + 1] + 1]).tobytes())
         h.update(M.cost[cols].tobytes())
         h.update(S.ch_use[sl].tobytes())
         h.update(S.cap[c].tobytes())
         h.update("\x1f".join(S.slot_rows[c]).encode())
-        for j in cols.tolist():
-            a, b = cstart[j], cstart[j + 1]
-            h.update("\x1f".join(cp.names[g] for g in crows[a:b].tolist()).encode())
-            h.update(cvals[a:b].tobytes())
+        a, b = estart[sl.start], estart[sl.stop]
+        h.update(np.diff(estart[sl.start:sl.stop + 1]).tobytes())  # coupling entries per choice
+        h.update(codes[erows[a:b]].tobytes())
+        h.update(evals[a:b].tobytes())
         out.append(h.hexdigest())
     S.fingerprints = out
     return out
