@@ -350,18 +350,22 @@ def solve_instance(
         summary["check_ok"] = report.ok
         # The plan is written and checked: the meeting deliverables follow, each only when
         # the time limit leaves room for it (a later `optimizer report FOLDER` writes it).
-        with_workbook = _time_for(clock, "workbook", timings)
+        with_workbook = output.deliverables and _time_for(clock, "workbook", timings)
         if with_workbook:
             t0 = time.perf_counter()
             write_run_workbook(partial / "allocation.xlsx", alloc, counties, summary, output.lang)
             timings["workbook"] = time.perf_counter() - t0
+        elif not output.deliverables:
+            summary["allocation_xlsx"] = "not written for a batch point: `optimizer report FOLDER --xlsx` writes it"
         else:
             summary["allocation_xlsx"] = ("not written: the time limit left no room for it; "
                                           "`optimizer report FOLDER --xlsx` writes it")
             log.warning("allocation.xlsx not written within the time limit: `optimizer report %s --xlsx` writes it",
                         final_path(partial))
-        with_report = _time_for(clock, "report", timings)
-        if not with_report:
+        with_report = output.deliverables and _time_for(clock, "report", timings)
+        if not output.deliverables:
+            summary["report_html"] = "not written for a batch point: `optimizer report FOLDER` writes it"
+        elif not with_report:
             summary["report_html"] = ("not written: the time limit left no room for it; "
                                       "`optimizer report FOLDER` writes it")
             log.warning("report.html not written within the time limit: `optimizer report %s` writes it",

@@ -70,6 +70,9 @@ class PointJob:
     #: Read the instance once per worker and make each point from it in memory
     #: (analyses/uncertainty.resolve_sample) instead of reading its files for every point.
     reuse_instance: bool = False
+    #: Write each point's allocation.xlsx and report.html too (`sweep --point-reports`);
+    #: by default a point holds the plan's files and its check, the batch its own report.
+    deliverables: bool = False
 
 
 _BASES: dict[tuple[Any, ...], Any] = {}
@@ -133,6 +136,7 @@ def run_chain(job_dict: dict[str, Any], root_dir: str, chain: list[dict[str, Any
     are the caller's (--lang, --units), which a worker process does not inherit.
     """
     from optimizer.i18n import set_language, set_units
+    from optimizer.outputs.export import OutputOptions
     from optimizer.run import solve_instance
 
     if lang is not None:
@@ -168,6 +172,7 @@ def run_chain(job_dict: dict[str, Any], root_dir: str, chain: list[dict[str, Any
                     Path(job.instance), options, results_root=root, folder=job.folder, run_id=pid,
                     scenarios=job.scenarios, sets=[*job.sets, *point["sets"]],
                     start_plan=previous if job.warm_start else None, loaded=loaded, warm=state,
+                    output=OutputOptions(deliverables=job.deliverables),
                 )  # fmt: skip
                 state = result.state
                 if result.infeasible:  # an answer, not a failure: its folder holds the diagnosis

@@ -60,6 +60,7 @@ class SweepSpec:
     sets: list[str] = field(default_factory=list)
     options: dict[str, Any] = field(default_factory=dict)
     warm_start: bool = False  # measured slower on generated instances (docs/performance.md)
+    point_reports: bool = False  # each point's allocation.xlsx and report.html too
 
     def points(self) -> list[dict[str, Any]]:
         """Every combination, in order, with a stable id and its chain number."""
@@ -120,7 +121,8 @@ def point_done(sweep_dir: Path, point_id: str) -> bool:
 def job(spec: SweepSpec) -> points.PointJob:
     """The sweep as a batch of points for `optimizer.analyses.points`."""
     return points.PointJob(instance=spec.instance, folder="points", scenarios=list(spec.scenarios),
-                           sets=list(spec.sets), options=dict(spec.options), warm_start=spec.warm_start)
+                           sets=list(spec.sets), options=dict(spec.options), warm_start=spec.warm_start,
+                           deliverables=spec.point_reports)
 
 
 def run_sweep(

@@ -327,6 +327,7 @@ def resolve_task(spec_dict: dict[str, Any], folder: str, run_id: str, sets: list
     re-solve starts from the base plan. Infeasible is an answer, recorded as such.
     """
     from optimizer.i18n import set_language
+    from optimizer.outputs.export import OutputOptions
     from optimizer.run import solve_instance
     from optimizer.solve import SolveOptions
 
@@ -339,7 +340,8 @@ def resolve_task(spec_dict: dict[str, Any], folder: str, run_id: str, sets: list
         start = pd.Series(plan) if plan else None
         result = solve_instance(Path(spec.instance), SolveOptions(**spec.options), results_root=Path(folder),
                                 folder="resolves", run_id=run_id, scenarios=spec.scenarios,
-                                sets=[*spec.sets, *sets], start_plan=start)  # fmt: skip
+                                sets=[*spec.sets, *sets], start_plan=start,
+                                output=OutputOptions(deliverables=False))  # a batch point: its plan and check  # fmt: skip
         s = result.summary
         row.update(status=s["status"], termination=s.get("termination"), objective_yuan=s.get("objective_yuan"),
                    bound_yuan=s.get("bound_yuan"), gap=s.get("gap"), check_ok=result.check_ok,

@@ -36,6 +36,7 @@ def sweep(
     warm_start: Annotated[bool, typer.Option("--warm-start/--cold-start", help="Start each point from the previous point's plan (a repaired MIP start). Off by default: it did not pay on the benchmark (docs/performance.md).")] = False,
     results: Annotated[Path, typer.Option("--results", help="Folder for run outputs.")] = Path("results"),
     method: Annotated[str, typer.Option("--method", help="auto, direct or decompose, as for solve; decomposed points start from the previous point's multipliers, county plans and plan.")] = "auto",
+    point_reports: Annotated[bool, typer.Option("--point-reports", help="Also write each point's allocation.xlsx and report.html (slower; `optimizer report POINT --xlsx` writes them later).")] = False,
 ) -> None:
     """Run a what-if sweep: every combination of --vary values is a full run, on Dask.
 
@@ -77,7 +78,7 @@ def sweep(
             spec = SweepSpec(
                 instance=str(instance.resolve()), varies=varies, scenarios=names(scenario), sets=set_ or [],
                 options={"time_limit": time_limit, "gap": gap, "threads": threads, "seed": seed, "method": method},
-                warm_start=warm_start,
+                warm_start=warm_start, point_reports=point_reports,
             )
             # Check the instance and every value once, up front: a typo fails fast, not per point.
             loaded = load_instance(instance, scenarios=spec.scenarios, sets=spec.sets)
