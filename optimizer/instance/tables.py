@@ -282,14 +282,12 @@ def _column_text(values: np.ndarray) -> list[str]:
         mask = np.ma.getmaskarray(values)
         return ["" if m else t for m, t in zip(mask, _column_text(values.data))]
     kind = values.dtype.kind
-    if kind == "f":  # `_float_text` of each value, with the whole numbers printed by numpy at once
+    if kind == "f":  # `_float_text` of each value, printed by numpy at once (its str of a float64 is repr's)
+        values = values.astype(np.float64, copy=False)
         whole = np.isfinite(values) & (np.floor(values) == values) & (np.abs(values) < 1e15)
-        out = np.array(list(map(_float_text, values[~whole].tolist())) if (~whole).any() else [], dtype=object)
-        if whole.all():
-            return values.astype(np.int64).astype(str).tolist()
-        text = np.empty(len(values), dtype=object)
-        text[~whole] = out
+        text = values.astype(str).astype(object)
         text[whole] = values[whole].astype(np.int64).astype(str)
+        text[np.isnan(values)] = ""
         return text.tolist()
     if kind in "iu":
         return values.astype(str).tolist()
