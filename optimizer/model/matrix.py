@@ -70,10 +70,14 @@ class ModelMatrix:
 
     def column_values(self, plan: pd.Series) -> np.ndarray:
         """x (0/1) of a plan (industry per township) and o at its least value (o = max(0, out − above))."""
-        z = np.zeros(self.n_cols)
         idx = self.pairs.get_indexer(pd.MultiIndex.from_arrays([plan.index, plan.to_numpy()]))
         if (idx < 0).any():
             raise ValueError("the plan uses pairs the model does not allow")
+        return self.column_values_at(idx)
+
+    def column_values_at(self, idx: np.ndarray) -> np.ndarray:
+        """`column_values` of the plan whose chosen pairs are the x columns `idx` (no lookup by ids)."""
+        z = np.zeros(self.n_cols)
         z[idx] = 1.0
         steps = self.blocks.get("market_output_beyond_step_def")
         if steps is not None:

@@ -165,8 +165,7 @@ def _solve(S: Structure, price: Any, gap: float, stop: Any, warm: DecompositionS
     inc_value = -np.inf
 
     def value_of(choice: np.ndarray) -> float:
-        z = M.column_values(_plan_series(S, choice))
-        return M.objective(z)
+        return M.objective(M.column_values_at(S.ch_col[choice]))
 
     def report(best: float | None, bound: float | None) -> None:
         if progress is None:
@@ -347,8 +346,7 @@ def _plan_series(S: Structure, choice: np.ndarray) -> pd.Series:
 
 
 def _coupling_ok(S: Structure, choice: np.ndarray, tol: float = 1e-9) -> bool:
-    M = S.matrix
-    z = M.column_values(_plan_series(S, choice))
+    z = S.matrix.column_values_at(S.ch_col[choice])
     use = S.coupling.use(z)
     return bool(np.all(use <= S.coupling.rhs + tol * np.maximum(1.0, np.abs(S.coupling.rhs))))
 
@@ -425,7 +423,7 @@ def _warm_plan(S: Structure, warm: DecompositionState) -> np.ndarray | None:
     """The previous plan as choices; −1 in the counties whose limits it now breaks."""
     if warm.plan is None:
         return None
-    picks = warm.plan.to_dict()
+    picks = dict(zip(warm.plan.index.tolist(), warm.plan.tolist()))
     choice = np.full(len(S.t_township), -1, dtype=np.int64)
     for c, seg in enumerate(_county_plans(S, [(c, picks) for c in range(S.n_counties)])):
         if seg is not None:
