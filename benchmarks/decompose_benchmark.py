@@ -78,6 +78,9 @@ def main() -> None:
     ap.add_argument("--out", type=Path, default=Path("benchmarks/out/decompose"))
     ap.add_argument("--limits", type=float, nargs="*", default=[], help="also run both methods with these --time-limit values")
     ap.add_argument("--no-raw", action="store_true", help="skip raw HiGHS")
+    ap.add_argument("--no-product", action="store_true", help="skip the product's run at the size's own limit")
+    ap.add_argument("--limit-methods", nargs="+", default=["decompose", "direct"], choices=["decompose", "direct"],
+                    help="methods run under each --limits value (at the size's target gap)")
     args = ap.parse_args()
     args.out.mkdir(parents=True, exist_ok=True)
     py = sys.executable
@@ -90,14 +93,16 @@ def main() -> None:
                            check=True)
         instance = inst / "instance.yaml"
         results = args.out / "runs" / f"n{n}"
-        product = timed([py, "-m", "optimizer", "-q", "solve", str(instance), "--method", "decompose", "--gap", str(gap),
-                         "--time-limit", str(limit), "--results", str(results)])
-        s = latest_summary(results)
-        row = {"townships": n, "gap_target": gap, "time_limit_s": limit, "product": {
-            k: product[k] for k in ("wall_s", "cpu_s", "peak_mb", "exit")} | {
-            "status": s.get("status"), "gap": s.get("gap"), "objective_yuan": s.get("objective_yuan"),
-            "bound_yuan": s.get("bound_yuan"), "check_ok": s.get("check_ok"), "timings_s": s.get("timings_s"),
-            "decomposition": s.get("decomposition")}}  # fmt: skip
+        row = {"townships": n, "gap_target": gap, "time_limit_s": limit}
+        s: dict = {}
+        if not args.no_product:
+            product = timed([py, "-m", "optimizer", "-q", "solve", str(instance), "--method", "decompose", "--gap",
+                             str(gap), "--time-limit", str(limit), "--results", str(results)])
+            s = latest_summary(results)
+            row["product"] = {k: product[k] for k in ("wall_s", "cpu_s", "peak_mb", "exit")} | {
+                "status": s.get("status"), "gap": s.get("gap"), "objective_yuan": s.get("objective_yuan"),
+                "bound_yuan": s.get("bound_yuan"), "check_ok": s.get("check_ok"), "timings_s": s.get("timings_s"),
+                "decomposition": s.get("decomposition")}  # fmt: skip
         if not args.no_raw:
             mps = inst / "model.mps"
             if not mps.exists():
@@ -114,26 +119,42 @@ def main() -> None:
             if info.get("objective") is not None and s.get("bound_yuan"):
                 row["raw_plan_vs_product_bound"] = (s["bound_yuan"] - info["objective"] * unit) / (info["objective"] * unit)
         for lim in args.limits:
-            for method in ("decompose", "direct"):
-                t = timed([py, "-m", "optimizer", "-q", "solve", str(instance), "--method", method, "--time-limit",
-                           str(lim), "--results", str(args.out / "runs" / f"limit_{method}")])
+            for method in args.limit_methods:
+                t = timed([py, "-m", "optimizer", "-q", "solve", str(instance), "--method", method, "--gap", str(gap),
+                           "--time-limit", str(lim), "--results", str(args.out / "runs" / f"limit_{method}")])
                 ls = latest_summary(args.out / "runs" / f"limit_{method}") if t["exit"] in (0, 6) else {}
                 row.setdefault("limits", []).append({"method": method, "time_limit_s": lim, "wall_s": t["wall_s"],
                                                      "cpu_s": t["cpu_s"], "peak_mb": t["peak_mb"], "exit": t["exit"],
                                                      "status": ls.get("status"), "gap": ls.get("gap"),
-                                                     "check_ok": ls.get("check_ok")})  # fmt: skip
+                                                     "check_ok": ls.get("check_ok"), "timings_s": ls.get("timings_s"),
+                                                     "allocation_xlsx": ls.get("allocation_xlsx", "written"),
+                                                     "report_html": ls.get("report_html", "written")})  # fmt: skip
         rows.append(row)
         print(json.dumps(row), flush=True)
         (args.out / "decompose_benchmark.json").write_text(json.dumps(rows, indent=2))
     print("\n| townships | target | product: status, gap | wall s | CPU s | peak MB | check | raw HiGHS: status, gap | wall s | CPU s |")
     print("|---|---|---|---|---|---|---|---|---|---|")
     for r in rows:
+        if "product" not in r:
+            continue
         p, h = r["product"], r.get("raw_highs", {})
         g = "—" if p["gap"] is None else f"{p['gap']:.1e}"
         hg = "—" if h.get("gap") is None else f"{h['gap']:.1e}"
         print(f"| {r['townships']:,} | {r['gap_target']:g} in {r['time_limit_s']:.0f} s | {p['status']}, {g} | "
               f"{p['wall_s']:.1f} | {p['cpu_s']:.1f} | {p['peak_mb']:.0f} | {p['check_ok']} | "
               f"{h.get('status', '—')}, {hg} | {h.get('wall_s', 0):.1f} | {h.get('cpu_s', 0):.1f} |")
+
+    limited = [(r["townships"], x) for r in rows for x in r.get("limits", [])]
+    if limited:
+        print("\n| townships | method | --time-limit | exit | status, gap | checked | wall s | CPU s | peak MB | "
+              "allocation.xlsx | report.html |")
+        print("|---|---|---|---|---|---|---|---|---|---|---|")
+        for n, x in limited:
+            g = "—" if x["gap"] is None else f"{x['gap']:.1e}"
+            print(f"| {n:,} | {x['method']} | {x['time_limit_s']:g} | {x['exit']} | {x['status']}, {g} | "
+                  f"{x['check_ok']} | {x['wall_s']:.1f} | {x['cpu_s']:.1f} | {x['peak_mb']:.0f} | "
+                  f"{'written' if x['allocation_xlsx'] == 'written' else 'left out'} | "
+                  f"{'written' if x['report_html'] == 'written' else 'left out'} |")
 
 
 if __name__ == "__main__":
