@@ -345,31 +345,15 @@ def solve_instance(
         report = check_run(partial / "instance.resolved.yaml", partial)
         timings["check"] = time.perf_counter() - t0
         write_json(partial / "check.json", report.to_dict())
-        timings["total"] = time.perf_counter() - t_start
         summary["timings_s"] = timings
         summary["check_ok"] = report.ok
         # The plan is written and checked: the meeting deliverables follow, each only when
         # the time limit leaves room for it (a later `optimizer report FOLDER` writes it).
-        with_workbook = output.deliverables and _time_for(clock, "workbook", timings)
-        if with_workbook:
+        if _room_for("workbook", output, clock, timings, summary, partial):
             t0 = time.perf_counter()
             write_run_workbook(partial / "allocation.xlsx", alloc, counties, summary, output.lang)
             timings["workbook"] = time.perf_counter() - t0
-        elif not output.deliverables:
-            summary["allocation_xlsx"] = "not written for a batch point: `optimizer report FOLDER --xlsx` writes it"
-        else:
-            summary["allocation_xlsx"] = ("not written: the time limit left no room for it; "
-                                          "`optimizer report FOLDER --xlsx` writes it")
-            log.warning("allocation.xlsx not written within the time limit: `optimizer report %s --xlsx` writes it",
-                        final_path(partial))
-        with_report = output.deliverables and _time_for(clock, "report", timings)
-        if not output.deliverables:
-            summary["report_html"] = "not written for a batch point: `optimizer report FOLDER` writes it"
-        elif not with_report:
-            summary["report_html"] = ("not written: the time limit left no room for it; "
-                                      "`optimizer report FOLDER` writes it")
-            log.warning("report.html not written within the time limit: `optimizer report %s` writes it",
-                        final_path(partial))
+        with_report = _room_for("report", output, clock, timings, summary, partial)
         timings["total"] = time.perf_counter() - t_start
         write_json(partial / "summary.json", summary)  # again, now with every phase timed
         if with_report:
@@ -608,6 +592,28 @@ WRITE_RESERVE_MIN_S = 2.0
 #: Measured with benchmarks/decompose_benchmark.py (docs/performance.md, "Writing").
 DELIVERABLE_COST: dict[str, tuple[float, float]] = {"workbook": (0.5, 6.0),
                                                     "report": (3.0, 1.0)}
+
+
+#: Each deliverable's summary.json key, file, and the command that writes it later.
+DELIVERABLES: dict[str, tuple[str, str, str]] = {
+    "workbook": ("allocation_xlsx", "allocation.xlsx", "optimizer report FOLDER --xlsx"),
+    "report": ("report_html", "report.html", "optimizer report FOLDER"),
+}
+
+
+def _room_for(what: str, output: OutputOptions, clock: Clock, timings: dict[str, float], summary: dict[str, Any],
+              partial: Path) -> bool:
+    """Whether to write `what` now; if not, summary.json says why and which command writes it later."""
+    key, name, command = DELIVERABLES[what]
+    if not output.deliverables:
+        summary[key] = f"not written for a batch point: `{command}` writes it"
+        return False
+    if _time_for(clock, what, timings):
+        return True
+    summary[key] = f"not written: the time limit left no room for it; `{command}` writes it"
+    log.warning("%s not written within the time limit: `%s` writes it", name,
+                command.replace("FOLDER", str(final_path(partial))))
+    return False
 
 
 def _time_for(clock: Clock, what: str, timings: dict[str, float]) -> bool:

@@ -60,8 +60,8 @@ def cell_text(value: Any) -> str:
 def strings(column: pd.Series, rule: Callable[[Any], str] = ident) -> np.ndarray:
     """`rule` (`ident` or `cell_text`) applied to a whole column; an object array of str.
 
-    Columns of text (the usual case: CSVs are read as text) are stripped in one pandas
-    call; integer and boolean columns are printed by numpy; anything else (float ids,
+    Columns of text (the usual case: CSVs are read as text) are stripped by `str.strip`
+    mapped over the column; integer and boolean columns are printed by numpy; anything else (float ids,
     mixed objects) falls back to the scalar rule, value by value, so the result is the
     same as applying `rule` to each cell.
     """
@@ -70,13 +70,9 @@ def strings(column: pd.Series, rule: Callable[[Any], str] = ident) -> np.ndarray
         return arr
     if pd.api.types.infer_dtype(arr, skipna=True) == "string":
         missing = pd.isna(arr)
-        if not missing.any():  # the usual case: str.strip mapped in C, 5× faster than pandas' .str.strip
-            out = np.empty(len(arr), dtype=object)
-            out[:] = list(map(str.strip, arr))
-            return out
         out = np.empty(len(arr), dtype=object)
         present = ~missing
-        out[present] = pd.Series(arr[present], dtype=object).str.strip().to_numpy(dtype=object)
+        out[present] = list(map(str.strip, arr[present]))  # str.strip mapped in C: 5× faster than pandas' .str.strip
         if missing.any():
             out[missing] = [rule(v) for v in arr[missing]]
         return out
