@@ -226,6 +226,8 @@ def _solve(S: Structure, price: Any, gap: float, stop: Any, warm: DecompositionS
     last_pass = best_ans.seconds
     while True:
         while not converged and stats["passes"] < MAX_PASSES and not stop():
+            if incumbent is not None and (relative_gap(inc_value, best_L) or 0.0) <= gap + PROVEN_TOL:
+                break  # a warm start's plan is already within the gap: no more pricing needed
             if deadline - time.monotonic() < last_pass + _repair_estimate(len(cuts)):
                 break  # keep the time left for the repair
             t = time.perf_counter()
@@ -257,7 +259,7 @@ def _solve(S: Structure, price: Any, gap: float, stop: Any, warm: DecompositionS
         elif left > 0.05 and not stop():
             t = time.perf_counter()
             budget = left if left < 2 * _repair_estimate(len(cuts)) else left * MASTER_SHARE
-            choice = restricted_master(S, cuts, budget, gap / 4, start=incumbent)
+            choice = restricted_master(S, cuts, budget, gap / 4, start=incumbent, target=_target(best_L, gap))
             stats["restricted_master_s"] += time.perf_counter() - t
             if choice is not None:
                 v = value_of(choice)
@@ -313,6 +315,11 @@ def _solve(S: Structure, price: Any, gap: float, stop: Any, warm: DecompositionS
     report(objective, best_L)
     state = _state(S, best_lam, cuts, plan, objective, best_L, best_ans)
     return DecompositionResult(status, termination, plan, z, objective, best_L, g, state, stats, note.lines)
+
+
+def _target(bound: float, gap: float) -> float:
+    """A plan value that is within half the gap target of `bound`: the repair may stop there."""
+    return bound - 0.5 * gap * max(1.0, abs(bound))
 
 
 def _repair_estimate(pool: int) -> float:

@@ -32,8 +32,15 @@ LNS_GROUP = 20
 
 
 def restricted_master(S: object, cuts: Cuts, time_limit: float, gap: float,
-                      start: np.ndarray | None = None) -> np.ndarray | None:
-    """One known plan per county meeting the coupling rows: a choice vector, or None."""
+                      start: np.ndarray | None = None, target: float | None = None) -> np.ndarray | None:
+    """One known plan per county meeting the coupling rows: a choice vector, or None.
+
+    `target`: stop as soon as HiGHS holds a plan worth at least this much (model units).
+    The caller passes the value that proves its gap against the Lagrangian bound: the
+    master's own LP bound is no better, so closing the master's gap beyond it buys
+    nothing the answer can show. Measured at 5,000 townships (gap 1e-4): HiGHS's root
+    heuristic has such a plan after 0.03–0.1 s, and closing the master to gap/4 took
+    0.4–0.9 s more."""
     M = S.matrix  # type: ignore[attr-defined]
     cp = S.coupling  # type: ignore[attr-defined]
     n_c = S.n_counties  # type: ignore[attr-defined]
@@ -65,6 +72,8 @@ def restricted_master(S: object, cuts: Cuts, time_limit: float, gap: float,
         y = _start_in_cuts(S, cuts, start)
         if y is not None:
             h.setSolution(K, np.arange(K, dtype=np.int32), y.astype(np.float64))
+    if target is not None:
+        _stop_at(h, target)
     h.run()
     if h.getInfo().primal_solution_status != 2:
         log.info("restricted master: no plan (%s)", h.modelStatusToString(h.getModelStatus()))
@@ -76,6 +85,17 @@ def restricted_master(S: object, cuts: Cuts, time_limit: float, gap: float,
         c = cuts.county[k]
         choice[ct[c]:ct[c + 1]] = cuts.plan[k]
     return choice if (choice >= 0).all() else None
+
+
+def _stop_at(h: object, target: float) -> None:
+    """Interrupt HiGHS's MIP search once its best plan is worth `target` or more (maximisation)."""
+
+    def callback(event: object) -> None:
+        best = event.data_out.mip_primal_bound  # type: ignore[attr-defined]
+        if np.isfinite(best) and best >= target:
+            event.interrupt()  # type: ignore[attr-defined]
+
+    h.cbMipInterrupt.subscribe(callback)  # type: ignore[attr-defined]
 
 
 def _start_in_cuts(S: object, cuts: Cuts, choice: np.ndarray) -> np.ndarray | None:
