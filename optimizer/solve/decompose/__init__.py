@@ -318,8 +318,9 @@ def _solve(S: Structure, price: Any, gap: float, stop: Any, warm: DecompositionS
 
 
 def _target(bound: float, gap: float) -> float:
-    """A plan value that is within half the gap target of `bound`: the repair may stop there."""
-    return bound - 0.5 * gap * max(1.0, abs(bound))
+    """A plan value within 0.9 × the gap target of `bound`: the repair may stop there (the rest is
+    margin for the plan's value recomputed from its columns)."""
+    return bound - 0.9 * gap * max(1.0, abs(bound))
 
 
 def _repair_estimate(pool: int) -> float:
