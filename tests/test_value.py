@@ -256,3 +256,34 @@ def test_warm_start_waits_for_the_base_plan_and_gives_the_cold_values(tmp_path):
     cols = ["limit", "relax_delta_objective_yuan", "tighten_delta_objective_yuan"]
     pd.testing.assert_frame_equal(cold.table[cols].sort_values("limit").reset_index(drop=True),
                                   warm.table[cols].sort_values("limit").reset_index(drop=True))
+
+
+def test_decomposed_re_solves_start_from_the_base_solves_state(tmp_path):
+    """With --warm-start and the county decomposition, each re-solve gets the base solve's
+    DecompositionState (not only its plan), and the values equal the cold ones within the gaps."""
+    import unittest.mock
+
+    import optimizer.analyses.value as V
+    from optimizer.generate import generate_instance
+
+    generate_instance(tmp_path / "g", 300, 2, table_format="csv")
+    inst = tmp_path / "g" / "instance.yaml"
+    options = {"method": "decompose", "gap": 1e-3}
+    limits = ["water_use_per_county_max[county_0003]", "investment_budget_max"]
+    seen: list[tuple[str, bool]] = []
+    real = V.resolve_task
+
+    def spy(spec_dict, folder, run_id, sets, start_from, lang):
+        seen.append((run_id, (start_from or {}).get("warm_state") is not None))
+        return real(spec_dict, folder, run_id, sets, start_from, lang)
+
+    cold = _value(inst, tmp_path / "c", options=dict(options), limits=limits)
+    with unittest.mock.patch.object(V, "resolve_task", spy):
+        warm = _value(inst, tmp_path / "w", options=dict(options), limits=limits, warm_start=True)
+    assert seen[0] == ("base", False) and len(seen) == 5 and all(s for _, s in seen[1:])
+    assert "warm_state" not in warm.base
+    for d in ("relax", "tighten"):
+        c = cold.table.set_index("limit")[f"{d}_delta_objective_yuan"]
+        w = warm.table.set_index("limit")[f"{d}_delta_objective_yuan"].reindex(c.index)
+        scale = abs(cold.base["plan_objective_yuan"])
+        assert ((c - w).abs() <= 4e-3 * scale + 1.0).all(), pd.concat([c, w], axis=1)

@@ -310,6 +310,10 @@ class ValueSpec:
         return cls(**{k: v for k, v in d.items() if k in cls.__dataclass_fields__})
 
 
+#: The run id of the base solve among the re-solves.
+BASE_ID = "base"
+
+
 class NoBasePlan(Exception):
     """The base solve stopped without a plan (time limit): nothing to value against."""
 
@@ -324,7 +328,10 @@ def resolve_task(spec_dict: dict[str, Any], folder: str, run_id: str, sets: list
     """One re-solve as an ordinary run (checked independently); never raises.
 
     Runs on a Dask worker (or in this process). `start_from` is the base row when the
-    re-solve starts from the base plan. Infeasible is an answer, recorded as such.
+    re-solve starts from the base plan: HiGHS gets the plan as a MIP start, the county
+    decomposition the base solve's whole state (multipliers, county plans, the county
+    optima of counties the move leaves unchanged), which the base row carries as
+    "warm_state" when the spec asks for warm starts. Infeasible is an answer, recorded as such.
     """
     from optimizer.i18n import set_language
     from optimizer.outputs.export import OutputOptions
@@ -341,6 +348,7 @@ def resolve_task(spec_dict: dict[str, Any], folder: str, run_id: str, sets: list
         result = solve_instance(Path(spec.instance), SolveOptions(**spec.options), results_root=Path(folder),
                                 folder="resolves", run_id=run_id, scenarios=spec.scenarios,
                                 sets=[*spec.sets, *sets], start_plan=start,
+                                warm=(start_from or {}).get("warm_state"),
                                 output=OutputOptions(deliverables=False))  # a batch point: its plan and check  # fmt: skip
         s = result.summary
         row.update(status=s["status"], termination=s.get("termination"), objective_yuan=s.get("objective_yuan"),
@@ -351,6 +359,8 @@ def resolve_task(spec_dict: dict[str, Any], folder: str, run_id: str, sets: list
             tot = s["totals"]
             row.update(_figures(s, tot))
             row["plan"] = dict(zip(result.plan.index, result.plan.to_numpy()))
+        if spec.warm_start and run_id == BASE_ID and result.state is not None:
+            row["warm_state"] = result.state
     except InfeasibleInstance as exc:
         row.update(status="infeasible", error="; ".join(p.message for p in exc.conflicts))
     except InputError as exc:
@@ -424,13 +434,15 @@ def run_value(spec: ValueSpec, folder: Path, *, scheduler: str | None = None, wo
     with pool(scheduler, workers, serial, tasks=max(1, len(todo) + 1)) as ex:
         # The base and the re-solves in one graph: cold re-solves need nothing from the base;
         # warm ones wait for its plan (Dask passes the base row to them).
-        base_future = ex.submit(resolve_task, spec_dict, str(folder), "base", [], None, lang)
+        base_future = ex.submit(resolve_task, spec_dict, str(folder), BASE_ID, [], None, lang)
         futures = {}
         for mv in todo:
             start = base_future if spec.warm_start else None
             futures[ex.submit(resolve_task, spec_dict, str(folder), ids[mv.limit, mv.direction], mv.sets, start,
                               lang)] = mv  # fmt: skip
-        base = base_future.result()
+        # The base row without the decomposition state (only the warm re-solves need it; the
+        # tables and summary.json take the rest). A copy: serial re-solves read the same row.
+        base = {k: v for k, v in base_future.result().items() if k != "warm_state"}
         done += 1
         note(done, failed, total)
         timings["base"] = time.perf_counter() - t0

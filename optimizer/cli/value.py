@@ -29,7 +29,7 @@ def value(
     gap: Annotated[float, typer.Option("--gap", help="Relative MIP gap of every solve.", min=0.0)] = 1e-4,
     threads: Annotated[int, typer.Option("--threads", help="HiGHS threads per solve.", min=1)] = 1,
     seed: Annotated[int, typer.Option("--seed", help="HiGHS random seed.")] = 20260101,
-    warm_start: Annotated[bool, typer.Option("--warm-start/--cold-start", help="Start each re-solve from the base plan (repaired where the moved limit breaks it). Off by default: see docs/performance.md.")] = False,
+    warm_start: Annotated[bool, typer.Option("--warm-start/--cold-start", help="Start each re-solve from the base solve: HiGHS from its plan (repaired where the moved limit breaks it), the county decomposition from its multipliers and county plans. Off by default: see docs/performance.md.")] = False,
     scheduler: Annotated[Optional[str], typer.Option("--scheduler", help="Address of an existing Dask scheduler (tcp://host:8786); default: a local cluster.")] = None,
     workers: Annotated[Optional[int], typer.Option("--workers", help="Workers of the local cluster (default: one per core).", min=1)] = None,
     serial: Annotated[bool, typer.Option("--serial", help="Run in this process without Dask.")] = False,
