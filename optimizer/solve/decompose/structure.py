@@ -132,7 +132,7 @@ def split(matrix: ModelMatrix, townships: pd.DataFrame) -> Structure:
     M = matrix
     alive = np.ones(M.n_x, dtype=bool)
     for family, block in M.blocks.items():
-        if FAMILY_SCOPE[family] != "township" or family == "one_industry_per_township":
+        if FAMILY_SCOPE.get(family, "global") != "township" or family == "one_industry_per_township":
             continue
         alive &= _holds_alone(M, block)
     left = np.bincount(M.township[alive], minlength=len(M.townships))
