@@ -488,6 +488,8 @@ def frontier_method(spec: FrontierSpec, loaded: Any, valid: Any) -> tuple[str, s
     options = SolveOptions(**spec.options)
     if valid.villages is not None:
         return "direct", "village instance: HiGHS on the whole model"
+    if valid.townships["county"].nunique() < 2:  # even when asked: one county block has nothing to price
+        return "direct", "one county: nothing to decompose"
     return choose_method(options, loaded.spec, valid.townships)
 
 
