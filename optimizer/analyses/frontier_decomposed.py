@@ -38,8 +38,11 @@ from optimizer.errors import InputError
 
 log = logging.getLogger(__name__)
 
-#: The method column of frontier.csv for points solved here.
+#: The method column of frontier.csv for points solved here ("decompose+highs" when polished).
 METHOD = "decompose"
+#: Up to this many townships a point the decomposition left above the gap goes to HiGHS
+#: from its plan, as `solve` does (optimizer/run.py, POLISH_UP_TO_TOWNSHIPS).
+POLISH_UP_TO_TOWNSHIPS = 5_000
 
 
 @dataclasses.dataclass
@@ -131,6 +134,7 @@ class DecomposedFrontier:
         self.cols = stage_columns(b.data, self.base, categories)
         self.state: Any = None
         self.states: dict[str, Any] = {}
+        self.pyomo: Any = None  # the Pyomo model, built only if a point needs HiGHS (`_polish`)
         self.build_seconds = time.perf_counter() - t0
 
     def solve(self, task: dict[str, Any], previous: dict[str, Any] | None = None,
@@ -196,14 +200,18 @@ class DecomposedFrontier:
                 return row
             row["bound_yuan"] = None if res.bound is None else res.bound * unit + constant
             row["solver_objective_yuan"] = None if res.objective is None else res.objective * unit + constant
-            z = self.base.column_values(res.plan)
+            plan = res.plan
+            if res.status == "stopped_feasible" and len(plan) <= POLISH_UP_TO_TOWNSHIPS and row["bound_yuan"] is not None:
+                plan = self._polish(task, floor, plan, row, options, deadline)
+                res.state.plan = plan  # the next point starts from the better plan
+            z = self.base.column_values(plan)
             families = report_families(FAMILIES, self.built.data.scaling)
             constraints = matrix_constraint_report(self.base, z, families)
             solver = {"solver": "county decomposition", "method": METHOD, "mip_rel_gap": gap,
                       "status": res.status, "termination": res.termination,
                       "objective_yuan": row["solver_objective_yuan"], "bound_yuan": row["bound_yuan"],
                       "stats": {k: v for k, v in res.stats.items() if isinstance(v, (int, float, str))}}  # fmt: skip
-            return _write_and_check(spec, root, task, self.built, res.plan, row, solver, constraints,
+            return _write_and_check(spec, root, task, self.built, plan, row, solver, constraints,
                                     t_start, cpu_start)
         except Exception as exc:  # recorded, and the frontier goes on
             message = P.input_error_text(exc) if isinstance(exc, InputError) else f"{type(exc).__name__}: {exc}"
@@ -214,6 +222,62 @@ class DecomposedFrontier:
             return row
         finally:
             marker.unlink(missing_ok=True)
+
+
+    def _polish(self, task: dict[str, Any], floor: float | None, plan: pd.Series, row: dict[str, Any],
+                options: Any, deadline: float | None) -> pd.Series:
+        """HiGHS on the whole stage model from the decomposition's plan, as `solve` polishes.
+
+        Why: where the Lagrangian bound is weak (few counties, a small instance), the
+        decomposition stops above the gap; HiGHS, started from its plan and stopped as soon
+        as its plan or bound and the Lagrangian bound together prove the gap, closes it.
+        Updates `row` (status, bound, objective) and returns the better plan.
+        """
+        from optimizer.model.build import chosen_pairs
+        from optimizer.model.tradeoffs import set_epsilon, set_stage_one, use_stage
+        from optimizer.run import POLISH_MAX_S, PROVEN_TOL
+        from optimizer.solve import solve
+        from optimizer.solve.options import relative_gap
+
+        t0 = time.perf_counter()
+        if self.pyomo is None:
+            self.pyomo = P.built_model(self.spec.instance, self.spec.scenarios, self.spec.sets, self.categories)
+        m = self.pyomo.model
+        stage = task["stage"]
+        use_stage(m, stage)
+        if stage == "epsilon":
+            set_epsilon(m, task["epsilon_yuan"], task["bonus"])
+        elif stage == "income_max_then_gep":
+            set_stage_one(m, income_yuan=floor)
+        elif stage == "gep_max_then_income":
+            set_stage_one(m, gep_yuan=floor)
+        unit = m.objective_unit_yuan
+        ours, bound = row["solver_objective_yuan"] / unit, row["bound_yuan"] / unit
+        gap = float(options.gap or 0.0)
+
+        def enough(best: float | None, dual: float | None) -> bool:
+            g = relative_gap(ours if best is None else max(ours, best), bound if dual is None else min(bound, dual))
+            return g is not None and g <= gap + PROVEN_TOL
+
+        left = POLISH_MAX_S if deadline is None else min(POLISH_MAX_S, deadline - time.monotonic())
+        start = P.plan_start(m, dict(zip(plan.index, plan.to_numpy())))
+        out = solve(m, dataclasses.replace(options, time_limit=max(0.1, left)), start=start, enough=enough)
+        better = out.has_solution and out.objective is not None and out.objective > row["solver_objective_yuan"] * (1 + 1e-12)
+        if better:
+            for var in m.industry_chosen.values():
+                if var.value is not None:
+                    var.set_value(float(round(var.value)), skip_validation=True)
+            plan = chosen_pairs(m)
+            row["solver_objective_yuan"] = out.objective
+        if out.bound is not None:
+            row["bound_yuan"] = min(row["bound_yuan"], out.bound)
+        g = relative_gap(row["solver_objective_yuan"], row["bound_yuan"])
+        if out.status == "optimal" or (g is not None and g <= gap + PROVEN_TOL):
+            row["status"] = "optimal"
+        row["termination"] = f"{row['termination']}; HiGHS from its plan: {out.termination}"
+        row["polished_s"] = time.perf_counter() - t0
+        row["method"] = "decompose+highs"
+        return plan
 
 
 def solve_all(spec: Any, folder: Path, categories: tuple[str, ...], payoff_tasks: list[dict[str, Any]],
