@@ -26,6 +26,7 @@ import dataclasses
 import logging
 import os
 import time
+from collections.abc import Callable
 from datetime import datetime
 from pathlib import Path
 from typing import Any
@@ -43,6 +44,17 @@ METHOD = "decompose"
 #: Up to this many townships a point the decomposition left above the gap goes to HiGHS
 #: from its plan, as `solve` does (optimizer/run.py, POLISH_UP_TO_TOWNSHIPS).
 POLISH_UP_TO_TOWNSHIPS = 5_000
+
+
+@dataclasses.dataclass(frozen=True)
+class Shared:
+    """What the frontier (analyses/frontier.py) lends this module, passed in to keep imports one-way:
+    its grid of ε (`frontier_grid`), the second stages' floor (`_below`) and the writing
+    and checking of a point (`_write_and_check`), the same as on the HiGHS path."""
+
+    grid: Callable[..., tuple[bool, list[float], float]]
+    below: Callable[[float, float | None, float], float]
+    write_and_check: Callable[..., dict[str, Any]]
 
 
 @dataclasses.dataclass
@@ -120,10 +132,11 @@ def stage_matrix(base: Any, cols: StageColumns, stage: str, *, epsilon_yuan: flo
 class DecomposedFrontier:
     """The instance's array model and the running warm state; solves stages in order."""
 
-    def __init__(self, spec: Any, folder: Path, categories: tuple[str, ...], warm: bool = True) -> None:
+    def __init__(self, spec: Any, folder: Path, categories: tuple[str, ...], shared: Shared, warm: bool = True) -> None:
         from optimizer.model.matrix import build_matrix
 
         t0 = time.perf_counter()
+        self.shared = shared
         self.spec = spec
         self.root = folder
         self.categories = categories
@@ -140,7 +153,6 @@ class DecomposedFrontier:
     def solve(self, task: dict[str, Any], previous: dict[str, Any] | None = None,
               warm_from: str | None = None) -> dict[str, Any]:
         """Solve one stage or ε-point, write and check it; never raises (a failure is a row)."""
-        from optimizer.analyses.frontier import _below, _write_and_check
         from optimizer.model.build import FAMILIES
         from optimizer.model.report import matrix_constraint_report
         from optimizer.model.scaling import report_families
@@ -156,6 +168,7 @@ class DecomposedFrontier:
         if done is not None and done.get("status") not in ("failed", "time_limit_no_solution", "interrupted_no_solution"):
             if done.get("plan"):  # resumed: the next point starts from its plan
                 self.state = DecompositionState(plan=pd.Series(done["plan"]))
+                self.states[pid] = self.state
             return done
         marker = root / group / f"{pid}.running"
         t_start, cpu_start = time.perf_counter(), time.process_time()
@@ -174,7 +187,7 @@ class DecomposedFrontier:
                     raise RuntimeError(_("the first stage ended {status} without a plan").format(
                         status=(previous or {}).get("status")))
                 key = "farmer_income_yuan" if stage == "income_max_then_gep" else "gep_yuan"
-                floor = _below(previous[key], previous.get("bound_yuan"), gap)
+                floor = self.shared.below(previous[key], previous.get("bound_yuan"), gap)
             matrix, constant = stage_matrix(self.base, self.cols, stage, epsilon_yuan=task.get("epsilon_yuan"),
                                             bonus=task.get("bonus", 0.0), floor_yuan=floor)
             warm = None
@@ -211,8 +224,8 @@ class DecomposedFrontier:
                       "status": res.status, "termination": res.termination,
                       "objective_yuan": row["solver_objective_yuan"], "bound_yuan": row["bound_yuan"],
                       "stats": {k: v for k, v in res.stats.items() if isinstance(v, (int, float, str))}}  # fmt: skip
-            return _write_and_check(spec, root, task, self.built, plan, row, solver, constraints,
-                                    t_start, cpu_start)
+            return self.shared.write_and_check(spec, root, task, self.built, plan, row, solver, constraints,
+                                               t_start, cpu_start)
         except Exception as exc:  # recorded, and the frontier goes on
             message = P.input_error_text(exc) if isinstance(exc, InputError) else f"{type(exc).__name__}: {exc}"
             log.warning("point %s failed: %s", pid, message)
@@ -281,7 +294,8 @@ class DecomposedFrontier:
 
 
 def solve_all(spec: Any, folder: Path, categories: tuple[str, ...], payoff_tasks: list[dict[str, Any]],
-              ids: list[str], base: dict[str, Any], note: Any, warm: bool = True) -> dict[str, dict[str, Any]]:
+              ids: list[str], base: dict[str, Any], note: Any, shared: Shared,
+              warm: bool = True) -> dict[str, dict[str, Any]]:
     """Every stage and ε-point in this process: the payoff table, the points downwards, the weighted optimum.
 
     Order and warm starts: income max → its second stage (from it); GEP max (from the income
@@ -289,9 +303,7 @@ def solve_all(spec: Any, folder: Path, categories: tuple[str, ...], payoff_tasks
     ε-points from the largest ε down, the first from the income end's state (its plan earns
     the most, so it is feasible at every ε), each next one from the previous point.
     """
-    from optimizer.analyses.frontier import frontier_grid
-
-    fr = DecomposedFrontier(spec, folder, categories, warm=warm)
+    fr = DecomposedFrontier(spec, folder, categories, shared, warm=warm)
     done: dict[str, dict[str, Any]] = {}
 
     def run(tid: str, task: dict[str, Any], previous: dict[str, Any] | None = None,
@@ -306,7 +318,7 @@ def solve_all(spec: Any, folder: Path, categories: tuple[str, ...], payoff_tasks
     run("income_max_then_gep", stages["income_max_then_gep"], a, warm_from="income_max")
     g = run("gep_max", stages["gep_max"], warm_from="income_max_then_gep")
     e = run("gep_max_then_income", stages["gep_max_then_income"], g, warm_from="gep_max")
-    conflict, grid, bonus = frontier_grid(spec, a, e)
+    conflict, grid, bonus = shared.grid(spec, a, e)
     last = "income_max_then_gep" if done["income_max_then_gep"].get("status") in P.WITH_PLAN else "income_max"
     for k in range(spec.points - 2, 0, -1):
         task = dict(base, group="points", id=ids[k], stage="epsilon", k=k, points=spec.points)
