@@ -16,8 +16,10 @@ Dask's workers included — from `os.wait4`):
                   whose income already reaches the next ε is optimal there too)
     bypass-cut  + the previous point's bound as a cut (GEP ≤ bound)
     decomposed  every stage and point by the county decomposition in one process, each
-                  starting from the previous point's DecompositionState
-    decomposed-cold  the same, every point from scratch (what the warm state buys)
+                  starting from the previous point's plan (the default)
+    decomposed-state  + the previous point's whole DecompositionState (multipliers, every
+                  county plan seen so far)
+    decomposed-cold  every point from scratch (a second stage still from its first's plan)
   The variants above `decomposed` run on HiGHS on the whole model (`method` direct), as
   `optimizer frontier` did before it decomposed; and the `optimizer frontier` command
   itself (its defaults: `auto`, which decomposes from 300 townships with county limits). With `--lp-share`, it also
@@ -52,8 +54,9 @@ VARIANTS = {
     "bypass": {"reuse_model": True, "start": "payoff", "chain_length": 12, "direction": "up"},
     "bypass-cut": {"reuse_model": True, "start": "payoff", "chain_length": 12, "direction": "up", "bound_cut": True},
     # The county decomposition (analyses/frontier_decomposed.py), every point in one process:
-    "decomposed": {"method": "decompose", "warm_state": True},
-    "decomposed-cold": {"method": "decompose", "warm_state": False},
+    "decomposed": {"method": "decompose", "warm_state": "plan"},
+    "decomposed-state": {"method": "decompose", "warm_state": "state"},
+    "decomposed-cold": {"method": "decompose", "warm_state": "none"},
 }
 #: Variants on HiGHS on the whole model (the Dask path) unless they name their method.
 DEFAULT_METHOD = "direct"

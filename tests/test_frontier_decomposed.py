@@ -93,8 +93,8 @@ def test_decomposed_frontier_is_monotone_and_marks_dominated_points(frontiers):
     assert (w["gep_yuan"] <= bound[below] * (1 + 1e-9)).all()
 
 
-def test_cold_and_warm_decomposed_frontiers_agree_within_gaps(instance, frontiers, tmp_path):
-    spec = FrontierSpec(instance=str(instance), points=6, weighted=False, warm_state=False,
+def test_plan_and_state_warm_decomposed_frontiers_agree_within_gaps(instance, frontiers, tmp_path):
+    spec = FrontierSpec(instance=str(instance), points=6, weighted=False, warm_state="state",
                         options={"gap": GAP, "threads": 1, "method": "decompose"})  # fmt: skip
     cold = run_frontier(spec, new_frontier_dir(tmp_path, "g"), serial=True).table
     warm = frontiers["decompose"].table

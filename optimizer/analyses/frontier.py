@@ -128,9 +128,10 @@ class FrontierSpec:
     direction: str = "down"
     bound_cut: bool = False  # with direction "up": GEP ≤ the previous point's bound (measured: does not pay)
     augmentation: float = AUGMENTATION
-    # Decomposed frontier (analyses/frontier_decomposed.py): each point starts from the
-    # previous point's DecompositionState (multipliers, county plans, plan).
-    warm_state: bool = True
+    # Decomposed frontier (analyses/frontier_decomposed.py): what each point takes from the
+    # previous one: "plan" (its plan, an incumbent at once: the default, what paid),
+    # "state" (its whole DecompositionState: multipliers, county plans, plan) or "none".
+    warm_state: str = "plan"
 
     @classmethod
     def from_dict(cls, d: dict[str, Any]) -> FrontierSpec:
@@ -147,6 +148,8 @@ def check_spec(spec: FrontierSpec) -> None:
         problems.append(Problem(COMMAND_LINE, f"unknown start '{spec.start}'", path="start"))
     if spec.direction not in ("down", "up"):
         problems.append(Problem(COMMAND_LINE, f"unknown direction '{spec.direction}'", path="direction"))
+    if spec.warm_state not in ("plan", "state", "none"):
+        problems.append(Problem(COMMAND_LINE, f"unknown warm_state '{spec.warm_state}'", path="warm_state"))
     if spec.chain_length < 1:
         problems.append(Problem(COMMAND_LINE, "chain length must be at least 1", path="chain_length"))
     if problems:

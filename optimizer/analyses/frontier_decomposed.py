@@ -132,7 +132,7 @@ def stage_matrix(base: Any, cols: StageColumns, stage: str, *, epsilon_yuan: flo
 class DecomposedFrontier:
     """The instance's array model and the running warm state; solves stages in order."""
 
-    def __init__(self, spec: Any, folder: Path, categories: tuple[str, ...], shared: Shared, warm: bool = True) -> None:
+    def __init__(self, spec: Any, folder: Path, categories: tuple[str, ...], shared: Shared, warm: str = "plan") -> None:
         from optimizer.model.matrix import build_matrix
 
         t0 = time.perf_counter()
@@ -190,9 +190,7 @@ class DecomposedFrontier:
                 floor = self.shared.below(previous[key], previous.get("bound_yuan"), gap)
             matrix, constant = stage_matrix(self.base, self.cols, stage, epsilon_yuan=task.get("epsilon_yuan"),
                                             bonus=task.get("bonus", 0.0), floor_yuan=floor)
-            warm = None
-            if self.use_warm:
-                warm = self.states.get(warm_from) if warm_from is not None else self.state
+            warm = self._warm(warm_from, previous if floor is not None else None)
             deadline = None if options.time_limit is None else time.monotonic() + options.time_limit
             c_solve = time.process_time()
             res = decompose(matrix, self.built.data.townships, gap=gap, deadline=deadline, warm=warm,
@@ -203,7 +201,7 @@ class DecomposedFrontier:
             self.states[pid] = res.state
             unit = matrix.objective_unit_yuan
             row.update(status=res.status, termination=res.termination, solve_s=time.perf_counter() - t_start,
-                       transfer_s=0.0, build_s=None, mip_nodes=None, started_from="warm state" if warm else "none",
+                       transfer_s=0.0, build_s=None, mip_nodes=None, started_from=("none" if warm is None else "warm state" if warm.multipliers else "plan"),
                        decomposition_passes=res.stats.get("passes"))  # fmt: skip
             if res.plan is None:
                 row["error"] = f"no plan: {res.termination}"
@@ -236,6 +234,26 @@ class DecomposedFrontier:
         finally:
             marker.unlink(missing_ok=True)
 
+
+    def _warm(self, warm_from: str | None, stage_one: dict[str, Any] | None) -> Any:
+        """The warm start of a solve (`FrontierSpec.warm_state`, measured in docs/performance.md).
+
+        "state": the whole DecompositionState of `warm_from` (multipliers, every county plan
+        seen so far, plan); "plan": only its plan (feasible at the next, smaller ε: an
+        incumbent at once); "none": nothing. A second lexicographic stage always starts
+        from its first stage's plan, which meets its floor by construction (`_below`).
+        """
+        from optimizer.solve.decompose import DecompositionState
+
+        st = self.states.get(warm_from) if warm_from is not None else self.state
+        warm = None
+        if self.use_warm == "state":
+            warm = st
+        elif self.use_warm == "plan" and st is not None and st.plan is not None:
+            warm = DecompositionState(plan=st.plan)
+        if warm is None and stage_one is not None and stage_one.get("plan"):
+            warm = DecompositionState(plan=pd.Series(stage_one["plan"]))
+        return warm
 
     def _polish(self, task: dict[str, Any], floor: float | None, plan: pd.Series, row: dict[str, Any],
                 options: Any, deadline: float | None) -> pd.Series:
@@ -295,7 +313,7 @@ class DecomposedFrontier:
 
 def solve_all(spec: Any, folder: Path, categories: tuple[str, ...], payoff_tasks: list[dict[str, Any]],
               ids: list[str], base: dict[str, Any], note: Any, shared: Shared,
-              warm: bool = True) -> dict[str, dict[str, Any]]:
+              warm: str = "plan") -> dict[str, dict[str, Any]]:
     """Every stage and ε-point in this process: the payoff table, the points downwards, the weighted optimum.
 
     Order and warm starts: income max → its second stage (from it); GEP max (from the income
