@@ -21,8 +21,8 @@ a one-industry-per-township plan up to the MILP gap that every point reports:
 
 Which solver: as `solve --method auto` chooses (`frontier_method`). Decomposed, every
 stage and point runs in this process, each warm from the previous point's decomposition
-state (analyses/frontier_decomposed.py; at 1,000 townships 11 points took 1.4–1.9 × one
-solve, against 8 × on HiGHS). On HiGHS, points run on the Dask machinery of `sweep`
+state (analyses/frontier_decomposed.py; at 1,000 townships and gap 10⁻² 11 points took
+1.0–1.9 × one solve, against 5–8 × on HiGHS). On HiGHS, points run on the Dask machinery of `sweep`
 (analyses/parallel.py); how neighbouring points reuse work there (model kept per worker,
 MIP starts from the payoff table or the previous point) was measured
 (docs/performance.md); `FrontierSpec` keeps the choices so that the benchmark can
