@@ -136,3 +136,17 @@ def test_price_step_column_in_the_income_row_bounds_the_multipliers_jointly(inst
     assert (lam >= 0).all()
     assert (cp.dual_rows @ lam >= cp.dual_rhs - 1e-9).all()
     assert np.isfinite(cp.lam_upper[[n.startswith("market_output_beyond_step_def") for n in cp.names]]).sum() == 0
+
+
+def test_unsplittable_instance_falls_back_to_highs_for_every_point(instance, tmp_path, monkeypatch):
+    import optimizer.solve.decompose as D
+
+    def refuse(*args, **kwargs):
+        raise D.Unsplittable("no county structure (test)")
+
+    monkeypatch.setattr(D, "decompose", refuse)
+    spec = FrontierSpec(instance=str(instance), points=3, weighted=False,
+                        options={"gap": 1e-2, "threads": 1, "method": "decompose"})  # fmt: skip
+    fr = run_frontier(spec, new_frontier_dir(tmp_path, "g"), serial=True)
+    assert (fr.table["method"] == "direct").all() and (fr.table["status"] == "optimal").all()
+    assert fr.table["check_ok"].all()

@@ -455,13 +455,20 @@ def run_frontier(
     log.info("frontier method: %s (%s)", method, why)
     if method == "decompose":
         from optimizer.analyses.frontier_decomposed import Shared, solve_all
+        from optimizer.solve.decompose import CountyInfeasible, Unsplittable
 
         t1 = time.perf_counter()
         tasks = {t["id"]: t for t in payoff_tasks}
-        done = solve_all(spec, folder, categories, payoff_tasks, ids, base, _payoff_progress(note, ids),
-                         Shared(frontier_grid, _below, _write_and_check), warm=spec.warm_state)
+        try:
+            done = solve_all(spec, folder, categories, payoff_tasks, ids, base, _payoff_progress(note, ids),
+                             Shared(frontier_grid, _below, _write_and_check), warm=spec.warm_state)
+        except (Unsplittable, CountyInfeasible) as exc:  # as solve does: HiGHS on the whole model
+            log.info("decomposition not usable (%s): HiGHS on the whole model for every point", exc)
+            method = "direct"
+            meta["method"], meta["method_reason"] = method, f"{why}; then HiGHS, because {exc}"
+            meta_file.write_text(json.dumps(meta, ensure_ascii=False, indent=2), encoding="utf-8")
         timings["solve"] = time.perf_counter() - t1
-    else:
+    if method != "decompose":
         done, tasks = _solve_on_pool(spec, spec_dict, folder, payoff_tasks, ids, base, note, timings,
                                      scheduler, workers, serial)
     payoff_rows = {stage: done[stage] for stage in tasks if tasks[stage]["group"] == "payoff"}

@@ -156,7 +156,7 @@ class DecomposedFrontier:
         from optimizer.model.build import FAMILIES
         from optimizer.model.report import matrix_constraint_report
         from optimizer.model.scaling import report_families
-        from optimizer.solve.decompose import DecompositionState, decompose
+        from optimizer.solve.decompose import CountyInfeasible, DecompositionState, Unsplittable, decompose
         from optimizer.solve.options import SolveOptions
 
         spec, root = self.spec, self.root
@@ -174,10 +174,10 @@ class DecomposedFrontier:
         t_start, cpu_start = time.perf_counter(), time.process_time()
         options = SolveOptions(**spec.options)
         gap = float(options.gap or 0.0)
+        stage = task["stage"]
         try:
             marker.parent.mkdir(parents=True, exist_ok=True)
             marker.write_text(datetime.now().isoformat(), encoding="utf-8")
-            stage = task["stage"]
             floor = None
             if stage in ("income_max_then_gep", "gep_max_then_income"):
                 prev_ok = previous is not None and previous.get("status") in P.WITH_PLAN
@@ -201,8 +201,8 @@ class DecomposedFrontier:
             self.states[pid] = res.state
             unit = matrix.objective_unit_yuan
             row.update(status=res.status, termination=res.termination, solve_s=time.perf_counter() - t_start,
-                       transfer_s=0.0, build_s=None, mip_nodes=None, started_from=("none" if warm is None else "warm state" if warm.multipliers else "plan"),
-                       decomposition_passes=res.stats.get("passes"))  # fmt: skip
+                       transfer_s=0.0, build_s=None, mip_nodes=None, decomposition_passes=res.stats.get("passes"),
+                       started_from="none" if warm is None else "warm state" if warm.multipliers else "plan")  # fmt: skip
             if res.plan is None:
                 row["error"] = f"no plan: {res.termination}"
                 row["wall_s"] = time.perf_counter() - t_start
@@ -215,6 +215,7 @@ class DecomposedFrontier:
             if res.status == "stopped_feasible" and len(plan) <= POLISH_UP_TO_TOWNSHIPS and row["bound_yuan"] is not None:
                 plan = self._polish(task, floor, plan, row, options, deadline)
                 res.state.plan = plan  # the next point starts from the better plan
+                row["solve_cpu_s"] = time.process_time() - c_solve
             z = self.base.column_values(plan)
             families = report_families(FAMILIES, self.built.data.scaling)
             constraints = matrix_constraint_report(self.base, z, families)
@@ -224,6 +225,14 @@ class DecomposedFrontier:
                       "stats": {k: v for k, v in res.stats.items() if isinstance(v, (int, float, str))}}  # fmt: skip
             return self.shared.write_and_check(spec, root, task, self.built, plan, row, solver, constraints,
                                                t_start, cpu_start)
+        except (Unsplittable, CountyInfeasible) as exc:
+            if stage == "income_max":  # the first solve: the caller falls back to HiGHS for every point
+                raise
+            message = f"{type(exc).__name__}: {exc}"
+            row.update(status="failed", error=message, wall_s=time.perf_counter() - t_start,
+                       cpu_s=time.process_time() - cpu_start)  # fmt: skip
+            P.record_failure(root, group, pid, row, exc)
+            return row
         except Exception as exc:  # recorded, and the frontier goes on
             message = P.input_error_text(exc) if isinstance(exc, InputError) else f"{type(exc).__name__}: {exc}"
             log.warning("point %s failed: %s", pid, message)
