@@ -7,11 +7,13 @@ path each point is a fresh HiGHS MILP on the whole model (11 points ≈ 11.5 × 
 (model/matrix.py) with the stage's objective and, where the stage has one, its row
 (`farmer_income_min_epsilon`, `farmer_income_at_least_stage_one`,
 `gep_at_least_stage_one`, the same rows as model/tradeoffs.py) as one more coupling row
-that the Lagrangian prices. The points are solved in sequence, each warm-started from the
-previous one's `DecompositionState`: its multipliers (only the ε row's moves much), its
-county plans (cuts of the dual master and columns of the restricted master, still
-feasible per county since only a coupling row changed) and its plan (feasible at the
-next, smaller ε: the chain runs down from the income end, as the Dask path's default).
+that the Lagrangian prices. The points are solved in sequence, each starting from the
+previous point's plan (feasible at the next, smaller ε: the chain runs down from the
+income end, as the Dask path's default), so the decomposition holds an incumbent from its
+first pass. Starting from the previous point's whole `DecompositionState` (multipliers
+and every county plan seen so far) saved pricing passes but cost more CPU than it saved,
+as the masters grew from point to point (docs/performance.md, "Decomposed frontier");
+it stays available as `FrontierSpec.warm_state = "state"` for the benchmark.
 
 Every point's plan is still written and checked by the independent checker, and reports
 its bound and gap on the stage's target, as on the Dask path (`frontier.solve_task`).

@@ -37,7 +37,7 @@ def frontier(
     serial: Annotated[bool, typer.Option("--serial", help="Run in this process without Dask.")] = False,
     resume: Annotated[Optional[Path], typer.Option("--resume", help="An unfinished frontier folder (frontier-<id>.partial) to finish.")] = None,
     results: Annotated[Path, typer.Option("--results", help="Folder for outputs: <results>/<instance>/frontier-<id>/.")] = Path("results"),
-    method: Annotated[str, typer.Option("--method", help="auto (as solve chooses), direct (HiGHS on the whole model, points on Dask) or decompose (by county, every point in one process from the previous point's multipliers, county plans and plan).")] = "auto",
+    method: Annotated[str, typer.Option("--method", help="auto (as solve chooses), direct (HiGHS on the whole model, points on Dask) or decompose (by county, every point in one process, each from the previous point's plan).")] = "auto",
 ) -> None:
     """The exact frontier between farmers' income and GEP: payoff table, ε-constraint points, knee.
 
