@@ -15,7 +15,14 @@ Dask's workers included — from `os.wait4`):
     bypass      a chain solved upwards from the GEP end with AUGMECON2's bypass (a plan
                   whose income already reaches the next ε is optimal there too)
     bypass-cut  + the previous point's bound as a cut (GEP ≤ bound)
-  and the `optimizer frontier` command itself (its defaults). With `--lp-share`, it also
+    decomposed  every stage and point by the county decomposition in one process, each
+                  starting from the previous point's plan (the default)
+    decomposed-state  + the previous point's whole DecompositionState (multipliers, every
+                  county plan seen so far)
+    decomposed-cold  every point from scratch (a second stage still from its first's plan)
+  The variants above `decomposed` run on HiGHS on the whole model (`method` direct), as
+  `optimizer frontier` did before it decomposed; and the `optimizer frontier` command
+  itself (its defaults: `auto`, which decomposes from 300 townships with county limits). With `--lp-share`, it also
   solves the LP relaxation of every ε-point of the `reuse` run (cold MIP starts) and
   compares its CPU with the MILP's: what warm-starting the root LP could save at most.
 
@@ -23,6 +30,8 @@ A script, not a test: timings depend on the machine (2 shared cores here), and e
 figure it prints was measured by this run. The results go to benchmarks/out/frontier/.
 
     python benchmarks/frontier_benchmark.py --townships 1000 --gap 1e-2 --variants cold reuse payoff previous bypass
+    python benchmarks/frontier_benchmark.py --townships 1000 --gap 1e-2 --time-limit 600 \
+        --variants decomposed decomposed-cold previous
 """
 
 from __future__ import annotations
@@ -44,7 +53,13 @@ VARIANTS = {
     "previous-2chains": {"reuse_model": True, "start": "previous", "chain_length": 5, "direction": "down"},
     "bypass": {"reuse_model": True, "start": "payoff", "chain_length": 12, "direction": "up"},
     "bypass-cut": {"reuse_model": True, "start": "payoff", "chain_length": 12, "direction": "up", "bound_cut": True},
+    # The county decomposition (analyses/frontier_decomposed.py), every point in one process:
+    "decomposed": {"method": "decompose", "warm_state": "plan"},
+    "decomposed-state": {"method": "decompose", "warm_state": "state"},
+    "decomposed-cold": {"method": "decompose", "warm_state": "none"},
 }
+#: Variants on HiGHS on the whole model (the Dask path) unless they name their method.
+DEFAULT_METHOD = "direct"
 
 
 def run(cmd: list[str], log: Path) -> dict[str, float]:
@@ -63,18 +78,22 @@ def child(args: argparse.Namespace) -> None:
     from optimizer.analyses.frontier import FrontierSpec, run_frontier
 
     variant = json.loads(args.child)
+    method = variant.pop("method", DEFAULT_METHOD)
     spec = FrontierSpec(instance=str(Path(args.instance).resolve()), points=args.points,
-                        options={"gap": args.gap, "time_limit": args.time_limit, "threads": 1}, **variant)
+                        options={"gap": args.gap, "time_limit": args.time_limit, "threads": 1, "method": method},
+                        **variant)  # fmt: skip
     folder = Path(args.folder)
     fr = run_frontier(spec, folder, workers=args.workers)
     rows = fr.table
     out = {
         "timings_s": fr.timings,
         "points": rows[[c for c in ("point", "status", "epsilon_yuan", "farmer_income_yuan", "gep_yuan", "gap",
-                                    "solve_s", "cpu_s", "solve_cpu_s", "started_from", "solved_by", "worker_pid")
+                                    "solve_s", "cpu_s", "solve_cpu_s", "started_from", "solved_by", "worker_pid",
+                                    "method", "decomposition_passes")
                         if c in rows.columns]
                        ].to_dict(orient="records"),
-        "payoff": fr.payoff[[c for c in ("stage", "status", "gap", "solve_s", "cpu_s", "solve_cpu_s", "worker_pid")
+        "payoff": fr.payoff[[c for c in ("stage", "status", "gap", "solve_s", "cpu_s", "solve_cpu_s", "worker_pid",
+                                         "method")
                              if c in fr.payoff.columns]].to_dict(orient="records"),
         "folder": str(fr.folder),
     }

@@ -417,3 +417,27 @@ def test_point_stopped_without_a_plan_is_kept_and_exits_4(tmp_path, monkeypatch)
     (folder,) = (tmp_path / "tiny").iterdir()
     t = pd.read_csv(folder / "frontier.csv", encoding="utf-8-sig")
     assert len(t) == 5 and (t["status"] == "time_limit_no_solution").sum() == 1
+
+
+def test_bounds_are_in_yuan_on_a_scaled_model(tmp_path):
+    """Regression: a stage's bound was converted with the weighted objective's (scaled) unit.
+
+    Fuchuan's objective scale is 10⁻³ (model/scaling.py), so every bound came out 1,000×
+    too large and every gap ≈ 999. Each point's bound is now at least its value, and within
+    the MIP gap of it (the ε-stage's bound includes the small AUGMECON2 bonus).
+    """
+    from optimizer.instance.load import load_instance
+    from optimizer.instance.validate import validate
+    from optimizer.model import prepare
+
+    data = prepare(validate(load_instance(FUCHUAN)))
+    assert data.scaling.objective != 1.0  # the case that went wrong
+    spec = FrontierSpec(instance=str(FUCHUAN), points=3, options={"gap": 1e-4, "threads": 1})
+    fr = run_frontier(spec, new_frontier_dir(tmp_path, "fuchuan"), serial=True)
+    t = fr.table
+    assert t["gap"].notna().all()
+    assert (t["gap"] <= 1e-3).all(), t[["point", "gep_yuan", "gep_bound_yuan", "gap"]]
+    assert (t["gep_bound_yuan"] >= t["gep_yuan"] * (1 - 1e-9)).all()
+    payoff = fr.payoff.set_index("stage")
+    for stage in ("income_max", "gep_max", "income_max_then_gep", "gep_max_then_income"):
+        assert payoff.loc[stage, "gap"] <= 1e-3, (stage, payoff.loc[stage, "bound_yuan"])

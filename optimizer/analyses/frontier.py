@@ -19,10 +19,14 @@ a one-industry-per-township plan up to the MILP gap that every point reports:
    two ends, both axes scaled by the payoff table's ranges. The instance's own weighted
    optimum is solved too and located against the frontier.
 
-Points run on the Dask machinery of `sweep` (analyses/parallel.py). How neighbouring
-points reuse work (model kept per worker, MIP starts from the payoff table or the
-previous point) was measured (docs/performance.md); `FrontierSpec` keeps the choices so
-that the benchmark can compare them.
+Which solver: as `solve --method auto` chooses (`frontier_method`). Decomposed, every
+stage and point runs in this process, each warm from the previous point's decomposition
+state (analyses/frontier_decomposed.py; at 1,000 townships and gap 10⁻² 11 points took
+1.0–1.9 × one solve, against 5–8 × on HiGHS). On HiGHS, points run on the Dask machinery of `sweep`
+(analyses/parallel.py); how neighbouring points reuse work there (model kept per worker,
+MIP starts from the payoff table or the previous point) was measured
+(docs/performance.md); `FrontierSpec` keeps the choices so that the benchmark can
+compare them.
 
 The frontier folder `results/<instance>/frontier-<id>.partial/` collects finished points
 as they come (each written atomically); the final files are written last and the folder
@@ -124,6 +128,10 @@ class FrontierSpec:
     direction: str = "down"
     bound_cut: bool = False  # with direction "up": GEP ≤ the previous point's bound (measured: does not pay)
     augmentation: float = AUGMENTATION
+    # Decomposed frontier (analyses/frontier_decomposed.py): what each point takes from the
+    # previous one: "plan" (its plan, an incumbent at once: the default, what paid),
+    # "state" (its whole DecompositionState: multipliers, county plans, plan) or "none".
+    warm_state: str = "plan"
 
     @classmethod
     def from_dict(cls, d: dict[str, Any]) -> FrontierSpec:
@@ -140,6 +148,8 @@ def check_spec(spec: FrontierSpec) -> None:
         problems.append(Problem(COMMAND_LINE, f"unknown start '{spec.start}'", path="start"))
     if spec.direction not in ("down", "up"):
         problems.append(Problem(COMMAND_LINE, f"unknown direction '{spec.direction}'", path="direction"))
+    if spec.warm_state not in ("plan", "state", "none"):
+        problems.append(Problem(COMMAND_LINE, f"unknown warm_state '{spec.warm_state}'", path="warm_state"))
     if spec.chain_length < 1:
         problems.append(Problem(COMMAND_LINE, "chain length must be at least 1", path="chain_length"))
     if problems:
@@ -178,7 +188,7 @@ def solve_task(spec_dict: dict[str, Any], folder: str, task: dict[str, Any],
     spec = FrontierSpec.from_dict(spec_dict)
     root = Path(folder)
     group, pid = task["group"], task["id"]
-    row: dict[str, Any] = {"point": pid, "stage": task["stage"], "worker_pid": os.getpid()}
+    row: dict[str, Any] = {"point": pid, "stage": task["stage"], "worker_pid": os.getpid(), "method": "direct"}
     gap = float(spec.options.get("gap") or 0.0)
     if task["stage"] == "epsilon":
         conflict, grid, bonus = frontier_grid(spec, *ends)
@@ -408,7 +418,6 @@ def run_frontier(
     the limits. A point that fails or stops without a plan is recorded and reported; the
     others go on.
     """
-    from optimizer.analyses.parallel import pool
     from optimizer.instance.load import load_instance
     from optimizer.instance.validate import validate
     from optimizer.run import write_resolved_instance
@@ -440,6 +449,71 @@ def run_frontier(
     payoff_tasks = [dict(base, group="payoff", id=stage, stage=stage) for stage in PAYOFF_STAGES]
     if spec.weighted:
         payoff_tasks.append(dict(base, group="payoff", id="weighted", stage="weighted"))
+    method, why = frontier_method(spec, loaded, valid)
+    meta["method"], meta["method_reason"] = method, why
+    meta_file.write_text(json.dumps(meta, ensure_ascii=False, indent=2), encoding="utf-8")
+    log.info("frontier method: %s (%s)", method, why)
+    if method == "decompose":
+        from optimizer.analyses.frontier_decomposed import Shared, solve_all
+        from optimizer.solve.decompose import CountyInfeasible, Unsplittable
+
+        t1 = time.perf_counter()
+        tasks = {t["id"]: t for t in payoff_tasks}
+        try:
+            done = solve_all(spec, folder, categories, payoff_tasks, ids, base, _payoff_progress(note, ids),
+                             Shared(frontier_grid, _below, _write_and_check), warm=spec.warm_state)
+        except (Unsplittable, CountyInfeasible) as exc:  # as solve does: HiGHS on the whole model
+            log.info("decomposition not usable (%s): HiGHS on the whole model for every point", exc)
+            method = "direct"
+            meta["method"], meta["method_reason"] = method, f"{why}; then HiGHS, because {exc}"
+            meta_file.write_text(json.dumps(meta, ensure_ascii=False, indent=2), encoding="utf-8")
+        timings["solve"] = time.perf_counter() - t1
+    if method != "decompose":
+        done, tasks = _solve_on_pool(spec, spec_dict, folder, payoff_tasks, ids, base, note, timings,
+                                     scheduler, workers, serial)
+    payoff_rows = {stage: done[stage] for stage in tasks if tasks[stage]["group"] == "payoff"}
+    for stage in ("income_max", "gep_max"):
+        r = payoff_rows[stage]
+        if r["status"] == "infeasible":
+            raise FrontierInfeasible(r.get("infeasible_families") or [])
+    conflict, grid, _bonus = frontier_grid(spec, payoff_rows["income_max"], payoff_rows["gep_max_then_income"])
+    meta["grid"], meta["conflict"] = grid, conflict
+    meta_file.write_text(json.dumps(meta, ensure_ascii=False, indent=2), encoding="utf-8")
+    end_rows = _ends(payoff_rows, ids, spec.options.get("gap", 0.0))
+    rows = {**{pid: done[pid] for pid in ids[1:-1] if pid in done}, **end_rows}
+    t3 = time.perf_counter()
+    frontier = _assemble(folder, spec, valid, categories, payoff_rows, rows, ids, grid, conflict)
+    frontier.timings = {**timings, "assemble": 0.0}
+    write_frontier(frontier, valid, loaded)
+    frontier.timings["assemble"] = time.perf_counter() - t3
+    frontier.timings["total"] = time.perf_counter() - t0
+    _finish(frontier, loaded)
+    return frontier
+
+
+def frontier_method(spec: FrontierSpec, loaded: Any, valid: Any) -> tuple[str, str]:
+    """Decomposition or HiGHS on the whole model for every point, chosen as `solve` chooses (solve/method.py).
+
+    `options["method"]` (`--method`) is respected; `auto` decomposes where `solve` would.
+    Village instances go to HiGHS: the decomposition covers township instances only."""
+    from optimizer.solve.method import choose_method
+    from optimizer.solve.options import SolveOptions
+
+    options = SolveOptions(**spec.options)
+    if valid.villages is not None:
+        return "direct", "village instance: HiGHS on the whole model"
+    if valid.townships["county"].nunique() < 2:  # even when asked: one county block has nothing to price
+        return "direct", "one county: nothing to decompose"
+    return choose_method(options, loaded.spec, valid.townships)
+
+
+def _solve_on_pool(spec: FrontierSpec, spec_dict: dict[str, Any], folder: Path, payoff_tasks: list[dict[str, Any]],
+                   ids: list[str], base: dict[str, Any], note: Progress, timings: dict[str, float],
+                   scheduler: str | None, workers: int | None, serial: bool
+                   ) -> tuple[dict[str, dict[str, Any]], dict[str, dict[str, Any]]]:
+    """Every stage and ε-point as HiGHS MILPs on the Dask machinery of `sweep` (chains of points)."""
+    from optimizer.analyses.parallel import pool
+
     with pool(scheduler, workers, serial, tasks=max(2, spec.points - 2)) as ex:
         # One graph: the payoff stages, the weighted optimum, and the ε-points, which need only
         # the income of the max-income plan and of the GEP end, not the income end's second stage.
@@ -464,24 +538,7 @@ def run_frontier(
             fut["weighted"] = ex.submit(solve_task, spec_dict, str(folder), payoff_tasks[4])
         done = _collect(ex, folder, fut, tasks, _payoff_progress(note, ids))
         timings["solve"] = time.perf_counter() - t1
-    payoff_rows = {stage: done[stage] for stage in tasks if tasks[stage]["group"] == "payoff"}
-    for stage in ("income_max", "gep_max"):
-        r = payoff_rows[stage]
-        if r["status"] == "infeasible":
-            raise FrontierInfeasible(r.get("infeasible_families") or [])
-    conflict, grid, _bonus = frontier_grid(spec, payoff_rows["income_max"], payoff_rows["gep_max_then_income"])
-    meta["grid"], meta["conflict"] = grid, conflict
-    meta_file.write_text(json.dumps(meta, ensure_ascii=False, indent=2), encoding="utf-8")
-    end_rows = _ends(payoff_rows, ids, spec.options.get("gap", 0.0))
-    rows = {**{pid: done[pid] for pid in ids[1:-1] if pid in done}, **end_rows}
-    t3 = time.perf_counter()
-    frontier = _assemble(folder, spec, valid, categories, payoff_rows, rows, ids, grid, conflict)
-    frontier.timings = {**timings, "assemble": 0.0}
-    write_frontier(frontier, valid, loaded)
-    frontier.timings["assemble"] = time.perf_counter() - t3
-    frontier.timings["total"] = time.perf_counter() - t0
-    _finish(frontier, loaded)
-    return frontier
+    return done, tasks
 
 
 def _payoff_progress(note: Progress, ids: list[str]) -> Progress:
@@ -773,7 +830,7 @@ FRONTIER_COLUMNS = [
     "point", "kind", "epsilon_yuan", "farmer_income_yuan", "gep_yuan", "gep_material_yuan",
     "gep_regulating_yuan", "gep_cultural_yuan", "gep_total_yuan", "gep_bound_yuan", "gap",
     "income_bound_yuan", "frontier_low_yuan", "frontier_high_yuan", "band_yuan", "status", "termination",
-    "solved_by",
+    "solved_by", "method",
     "duplicate_of", "dominated_by", "knee", "income_cost_per_gep_yuan", "weighted_objective_yuan",
     "townships_changed_from_previous", "check_ok", "solve_s", "wall_s", "cpu_s", "started_from", "error",
 ]  # fmt: skip
@@ -808,7 +865,7 @@ def write_frontier(fr: Frontier, valid: Any, loaded: Any) -> None:
 
 def _payoff_table(fr: Frontier) -> pd.DataFrame:
     cols = ["stage", "status", "termination", "farmer_income_yuan", "gep_yuan", "gep_total_yuan", "target",
-            "bound_yuan", "gap", "weighted_objective_yuan", "check_ok", "wall_s", "cpu_s", "error"]  # fmt: skip
+            "bound_yuan", "gap", "weighted_objective_yuan", "check_ok", "method", "wall_s", "cpu_s", "error"]  # fmt: skip
     df = fr.payoff.copy()
     for c in cols:
         if c not in df.columns:

@@ -80,6 +80,20 @@ def built_model(instance: str, scenarios: list[str], sets: list[str], categories
     return built
 
 
+def built_model_data(instance: str, scenarios: list[str], sets: list[str], categories: tuple[str, ...]) -> Built:
+    """The validated instance and its model data without the Pyomo model (`model` is None).
+
+    For the decomposed frontier (analyses/frontier_decomposed.py), which solves the array
+    model: building the Pyomo model would cost more than a decomposed point."""
+    from optimizer.instance.load import load_instance
+    from optimizer.instance.validate import validate
+    from optimizer.model import prepare
+
+    t0 = time.perf_counter()
+    valid = validate(load_instance(Path(instance), scenarios=scenarios, sets=sets))
+    return Built(valid, prepare(valid), None, categories, time.perf_counter() - t0)
+
+
 def plan_start(m: Any, plan: dict[str, str]) -> list[tuple[Any, float]]:
     """A full MIP start (every township's pair set to 0/1) from a plan that fits the model's pairs."""
     x = m.industry_chosen

@@ -37,6 +37,7 @@ def frontier(
     serial: Annotated[bool, typer.Option("--serial", help="Run in this process without Dask.")] = False,
     resume: Annotated[Optional[Path], typer.Option("--resume", help="An unfinished frontier folder (frontier-<id>.partial) to finish.")] = None,
     results: Annotated[Path, typer.Option("--results", help="Folder for outputs: <results>/<instance>/frontier-<id>/.")] = Path("results"),
+    method: Annotated[str, typer.Option("--method", help="auto (as solve chooses), direct (HiGHS on the whole model, points on Dask) or decompose (by county, every point in one process, each from the previous point's plan).")] = "auto",
 ) -> None:
     """The exact frontier between farmers' income and GEP: payoff table, ε-constraint points, knee.
 
@@ -59,7 +60,11 @@ def frontier(
         run_frontier,
     )
     from optimizer.instance.load import load_instance
+    from optimizer.solve.options import METHODS
 
+    if method not in METHODS:
+        err.print(f"[red]--method must be one of {', '.join(METHODS)}, not '{escape(method)}'[/]")
+        raise typer.Exit(Exit.INVALID_INPUT)
     try:
         if resume is not None:
             folder = resume_folder(resume)
@@ -72,7 +77,8 @@ def frontier(
                 raise typer.Exit(Exit.INVALID_INPUT)
             spec = FrontierSpec(
                 instance=str(instance.resolve()), scenarios=names(scenario), sets=set_ or [], gep=gep, points=points,
-                options={"time_limit": time_limit, "gap": gap, "threads": threads, "seed": seed}, weighted=weighted,
+                options={"time_limit": time_limit, "gap": gap, "threads": threads, "seed": seed, "method": method},
+                weighted=weighted,
             )  # fmt: skip
             check_spec(spec)
             loaded = load_instance(instance, scenarios=spec.scenarios, sets=spec.sets)

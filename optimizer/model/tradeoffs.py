@@ -72,6 +72,10 @@ def add_tradeoff_components(m: pyo.ConcreteModel, data: ModelData, categories: t
     m.gep_at_most_known_bound = pyo.Constraint(expr=gep / _PER_EPSILON_UNIT <= 0.0)
     for name in STAGES_COMPONENTS:
         m.component(name).deactivate()
+    # The weighted objective is scaled (model/scaling.py) and `objective_unit_yuan` is its
+    # unit; the stages' objectives are in plain 万元. `use_stage` switches the unit with
+    # the objective, so that HiGHS's objective and bound convert to yuan correctly.
+    m.weighted_objective_unit_yuan = float(getattr(m, "objective_unit_yuan", MONEY_UNIT_YUAN))
 
 
 def set_epsilon(m: pyo.ConcreteModel, epsilon_yuan: float, bonus: float) -> None:
@@ -113,7 +117,12 @@ STAGES: dict[str, tuple[str, tuple[str, ...]]] = {
 
 
 def use_stage(m: pyo.ConcreteModel, stage: str) -> None:
-    """Activate one stage's objective and rows, deactivating every other stage's."""
+    """Activate one stage's objective and rows, deactivating every other stage's, and its unit.
+
+    Why the unit: the weighted objective is multiplied by the instance's objective scale, the
+    stages' objectives are not; a bound converted with the weighted unit came out 1/scale
+    times too large (gap ≈ 999 on Fuchuan, where the scale is 10⁻³).
+    """
     objective, rows = STAGES[stage]
     m.weighted_gep_and_income.deactivate()
     for name in STAGES_COMPONENTS:
@@ -121,6 +130,7 @@ def use_stage(m: pyo.ConcreteModel, stage: str) -> None:
     m.component(objective).activate()
     for name in rows:
         m.component(name).activate()
+    m.objective_unit_yuan = m.weighted_objective_unit_yuan if stage == "weighted" else MONEY_UNIT_YUAN
 
 
 def to_epsilon_unit(yuan: float) -> float:

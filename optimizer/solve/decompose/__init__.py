@@ -232,6 +232,7 @@ def _solve(S: Structure, price: Any, gap: float, stop: Any, warm: DecompositionS
                 break  # keep the time left for the repair
             t = time.perf_counter()
             lam, predicted, _ = master.solve(best_lam, delta)
+            lam = cp.project(lam)  # the master meets D λ ≥ d only to HiGHS's tolerance
             stats["master_s"] += time.perf_counter() - t
             drop = best_L - predicted
             if drop <= DUAL_TOL * max(1.0, abs(best_L)):
@@ -415,7 +416,7 @@ def _warm_multipliers(S: Structure, warm: DecompositionState | None) -> np.ndarr
         return None
     cp = S.coupling
     lam = np.array([warm.multipliers.get(n, 0.0) for n in cp.names])
-    return np.clip(lam, 0.0, cp.lam_upper)
+    return cp.project(lam)
 
 
 def _warm_cuts(S: Structure, warm: DecompositionState, cuts: Cuts) -> int:

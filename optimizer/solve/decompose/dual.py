@@ -61,7 +61,7 @@ def sample_duals(S: object, rng: np.random.Generator) -> np.ndarray:
         log.info("sample LP: %s; multipliers start at 0", h.modelStatusToString(h.getModelStatus()))
         return np.zeros(cp.n)
     duals = np.asarray(h.getSolution().row_dual)[-cp.n:]
-    return np.clip(duals, 0.0, cp.lam_upper)
+    return cp.project(duals)
 
 
 def _span(S: object, c: int) -> tuple[int, int]:
@@ -128,7 +128,7 @@ class Cuts:
 
 
 class BoxStepMaster:
-    """min λ·b + Σ_c θ_c  s.t.  θ_c + a_cj·λ ≥ v_cj (every cut),  λ in [0, λ_max] ∩ box."""
+    """min λ·b + Σ_c θ_c  s.t.  θ_c + a_cj·λ ≥ v_cj (every cut),  D λ ≥ d,  λ in [0, λ_max] ∩ box."""
 
     def __init__(self, S: object) -> None:
         cp = S.coupling  # type: ignore[attr-defined]
@@ -142,6 +142,13 @@ class BoxStepMaster:
         h.addVars(G + n_c, lo, up)
         h.changeColsCost(G + n_c, np.arange(G + n_c, dtype=np.int32), np.r_[cp.rhs, np.ones(n_c)])
         h.changeObjectiveSense(highspy.ObjSense.kMinimize)
+        # Joint rows D λ ≥ d on the multipliers (structure.CouplingRows.dual_rows), first.
+        self.n_dual = len(cp.dual_rhs)
+        if self.n_dual:
+            rr, cc = np.nonzero(cp.dual_rows)
+            h.addRows(self.n_dual, cp.dual_rhs, np.full(self.n_dual, INF), len(rr),
+                      np.searchsorted(rr, np.arange(self.n_dual)).astype(np.int32), cc.astype(np.int32),
+                      cp.dual_rows[rr, cc].astype(float))
         self.h = h
         self.n_rows = 0
 
@@ -172,4 +179,4 @@ class BoxStepMaster:
         self.h.run()
         sol = self.h.getSolution()
         return (np.asarray(sol.col_value)[:G].copy(), self.h.getInfo().objective_function_value,
-                np.asarray(sol.row_dual).copy())
+                np.asarray(sol.row_dual)[self.n_dual:].copy())

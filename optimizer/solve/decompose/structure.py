@@ -50,10 +50,28 @@ class CouplingRows:
     cols: np.ndarray
     vals: np.ndarray
     lam_upper: np.ndarray  # upper bound on each multiplier implied by the continuous columns (inf if none)
+    # Continuous columns in several coupling rows (a price-step column also in the frontier's
+    # income row): each keeps the Lagrangian bounded by a joint row D λ ≥ d (see `_coupling`).
+    dual_rows: np.ndarray = field(default_factory=lambda: np.zeros((0, 0)))  # (k, G)
+    dual_rhs: np.ndarray = field(default_factory=lambda: np.zeros(0))  # (k,)
 
     @property
     def n(self) -> int:
         return len(self.names)
+
+    def project(self, lam: np.ndarray) -> np.ndarray:
+        """λ clipped into the multipliers that keep the Lagrangian bounded: [0, λ_max] and D λ ≥ d.
+
+        Each row of D has one negative entry (the column's price-step row), the others
+        positive and d ≤ 0 (`_coupling` refuses anything else), so lowering that one
+        multiplier always reaches the row: λ_g ≤ (d − Σ_{r≠g} D_r λ_r) / D_g.
+        """
+        lam = np.clip(np.asarray(lam, dtype=float), 0.0, self.lam_upper)
+        for row, d in zip(self.dual_rows, self.dual_rhs):
+            g = int(np.flatnonzero(row < 0)[0])
+            rest = float(row @ lam - row[g] * lam[g])
+            lam[g] = min(lam[g], max(0.0, (d - rest) / row[g]))
+        return lam
 
     def priced(self, lam: np.ndarray, n_cols: int) -> np.ndarray:
         """Aᵀλ: what the multipliers charge each column."""
@@ -114,7 +132,7 @@ def split(matrix: ModelMatrix, townships: pd.DataFrame) -> Structure:
     M = matrix
     alive = np.ones(M.n_x, dtype=bool)
     for family, block in M.blocks.items():
-        if FAMILY_SCOPE[family] != "township" or family == "one_industry_per_township":
+        if FAMILY_SCOPE.get(family, "global") != "township" or family == "one_industry_per_township":
             continue
         alive &= _holds_alone(M, block)
     left = np.bincount(M.township[alive], minlength=len(M.townships))
@@ -127,7 +145,9 @@ def split(matrix: ModelMatrix, townships: pd.DataFrame) -> Structure:
     local: list[list[tuple[str, np.ndarray, np.ndarray, float]]] = [[] for _ in M.counties]  # (name, cols, vals, cap)
     c_names, c_fams, c_keys, c_signs, c_rhs, c_rows, c_cols, c_vals = [], [], [], [], [], [], [], []
     for family, block in M.blocks.items():
-        scope = FAMILY_SCOPE[family]
+        # Rows an analysis adds to the model (the frontier's ε and lexicographic rows) sum
+        # over every township: they couple all counties.
+        scope = FAMILY_SCOPE.get(family, "global")
         if scope == "township":
             continue
         order = np.argsort(block.rows, kind="stable")
@@ -197,18 +217,31 @@ def _coupling(M: ModelMatrix, names: list, fams: list, keys: list, signs: list, 
     c = np.concatenate(cols).astype(np.int64) if cols else np.zeros(0, dtype=np.int64)
     v = np.concatenate(vals) if vals else np.zeros(0)
     lam_upper = np.full(G, np.inf)
+    dual_rows: list[np.ndarray] = []
+    dual_rhs: list[float] = []
     # A continuous column z_j ≥ 0 (price steps) appears only in coupling rows; the
     # Lagrangian stays bounded only if what the multipliers charge it covers its cost:
-    # (Aᵀλ)_j ≥ cost_j. Here each such column sits in one row with coefficient −1 (its
-    # price-step row), so this reads λ_r ≤ −cost_j / a_rj.
+    # (Aᵀλ)_j ≥ cost_j. A column in one row (its price-step row, coefficient < 0) makes
+    # this λ_r ≤ cost_j / a_rj. A column also in rows where it counts positively (the
+    # frontier's "income ≥ ε" row: the price-step loss lowers income) makes it a joint
+    # row of the dual master; one negative entry and cost_j ≤ 0 keep it easy to meet.
     for j in range(M.n_x, M.n_cols):
         at = np.flatnonzero(c == j)
-        if len(at) != 1 or v[at[0]] >= 0:
+        neg = at[v[at] < 0]
+        if len(neg) != 1:
             raise Unsplittable(f"continuous column {j} is not a single price-step column")
-        g = int(r[at[0]])
-        lam_upper[g] = min(lam_upper[g], M.cost[j] / v[at[0]])
+        if len(at) == 1:
+            g = int(r[at[0]])
+            lam_upper[g] = min(lam_upper[g], M.cost[j] / v[at[0]])
+            continue
+        if M.cost[j] > 0:
+            raise Unsplittable(f"continuous column {j} in several coupling rows has a positive cost")
+        row = np.zeros(G)
+        np.add.at(row, r[at], v[at])
+        dual_rows.append(row)
+        dual_rhs.append(float(M.cost[j]))
     return CouplingRows(names, fams, keys, np.asarray(signs, dtype=float), np.asarray(rhs, dtype=float), r, c, v,
-                        lam_upper)
+                        lam_upper, np.array(dual_rows).reshape(len(dual_rows), G), np.asarray(dual_rhs, dtype=float))
 
 
 def _flatten(M: ModelMatrix, alive: np.ndarray, local: list, coupling: CouplingRows) -> Structure:
