@@ -1,0 +1,460 @@
+"""Village instances by county decomposition: counties as blocks, HiGHS on each county.
+
+Why: HiGHS on the whole village model (50,000 villages: 151,000 columns, 160,000 rows)
+stays at the root node and finds no plan in 180 s. Every row of the village model but
+a handful is local to one county: the village rows, the township rows (township water,
+`leading_industry_per_township[t]`, `leading_industry_share_min[t, i]`) and the county
+rows (county water, grid). Only the markets (caps and price steps), the investment
+budget, the global conservation share and the basins that span counties tie counties
+together, about six rows. As in the township decomposition (docs/model.md,
+"Decomposition"), those rows are priced by multipliers λ and every county is a MIP of
+its own: its villages' pairs, its townships' leading-industry binaries and its local
+rows. Township blocks would leave the county rows to price as well (hundreds of
+multipliers); county blocks keep them exact, so the Lagrangian bound holds the county
+rows' and the leading rule's integrality and only six multipliers move.
+
+Steps (all on the HiGHS form of the Pyomo model, so the families and names are the
+model's own):
+
+1. λ from the LP relaxation of a sample of counties, with the coupling right-hand sides
+   scaled to the sample's share of the area;
+2. pricing: each county's MIP under costs c − Aᵀλ (HiGHS, gap `COUNTY_GAP`); the sum of
+   their dual bounds plus λᵀb is an upper bound on the optimum (the Lagrangian);
+3. repair: each coupling row's right-hand side is shared among the counties in
+   proportion to their use in the priced plans (the slack of a row that holds is shared
+   the same way, the excess of a row that breaks is taken back the same way), each
+   county is solved again under its shares, and the county plans together meet every
+   coupling row by construction;
+4. the plan is checked against every row of the model and loaded into the Pyomo model,
+   whose outputs and independent check then run as after HiGHS.
+"""
+
+from __future__ import annotations
+
+import logging
+import time
+from concurrent.futures import ThreadPoolExecutor
+from dataclasses import dataclass
+from typing import Any
+
+import highspy
+import numpy as np
+
+from optimizer.model.build import SCOPE
+from optimizer.solve.options import SolveOptions, SolveOutcome, relative_gap
+
+log = logging.getLogger(__name__)
+
+INF = highspy.kHighsInf
+#: Relative gap each county MIP is solved to: well below the 5e-3 target, and what
+#: HiGHS proves at the root node of a county in ~0.3 s (measured; at 1e-6 a county
+#: took 0.3-22 s).
+COUNTY_GAP = 1e-3
+#: Share of the counties' area in the sample LP whose duals start the multipliers.
+SAMPLE_SHARE = 0.1
+#: Row feasibility tolerance of the final check (relative).
+ROW_TOL = 1e-7
+
+
+class NoVillagePlan(Exception):
+    """The decomposition could not give a plan (time, or a county without one)."""
+
+
+@dataclass
+class VillageSplit:
+    """The HiGHS form of a village model, split into county blocks and coupling rows."""
+
+    cost: np.ndarray  # maximise cost·z
+    lower: np.ndarray
+    upper: np.ndarray
+    integer: np.ndarray  # bool per column
+    row_lower: np.ndarray
+    row_upper: np.ndarray
+    start: np.ndarray  # row-wise matrix
+    index: np.ndarray
+    value: np.ndarray
+    col_county: np.ndarray  # county of each column, −1 for the price-step columns
+    row_county: np.ndarray  # county of each local row, −1 for a coupling row
+    row_family: np.ndarray  # family name of each row
+    n_counties: int
+
+    @property
+    def n_cols(self) -> int:
+        return len(self.cost)
+
+    @property
+    def n_rows(self) -> int:
+        return len(self.row_lower)
+
+    def lhs(self, z: np.ndarray) -> np.ndarray:
+        rows = np.repeat(np.arange(self.n_rows), np.diff(self.start))
+        return np.bincount(rows, weights=self.value * z[self.index], minlength=self.n_rows)
+
+
+def split_villages(opt: Any, m: Any, data: Any) -> VillageSplit:
+    """County of every column and row of the HiGHS model `opt` built from the Pyomo model `m`.
+
+    A row's scope comes from its family (`optimizer.model.build.SCOPE`), never from the
+    matrix: village, township and county rows are local to the county of their columns;
+    a basin row is local when its townships lie in one county; the rest couple counties.
+    """
+    h = opt._solver_model
+    lp = h.getLp()
+    A = lp.a_matrix_
+    if A.format_ != highspy.MatrixFormat.kRowwise:
+        raise NoVillagePlan("the HiGHS model is not row-wise")
+    n_col, n_row = lp.num_col_, lp.num_row_
+    counties = sorted(data.townships["county"].unique())
+    ci = {c: k for k, c in enumerate(counties)}
+    col_county = np.full(n_col, -1, dtype=np.int64)
+    vm = opt._pyomo_var_to_solver_var_map
+    pair_county = dict(zip(data.pairs.index, data.pairs["county"].map(ci)))
+    for idx, var in m.industry_chosen.items():
+        col_county[vm[id(var)]] = pair_county[idx]
+    town_county = data.townships["county"].map(ci).to_dict()
+    if m.component("leading_industry") is not None:
+        for (t, _), var in m.leading_industry.items():
+            col_county[vm[id(var)]] = town_county[t]
+    row_family = np.empty(n_row, dtype=object)
+    for con, r in opt._pyomo_con_to_solver_con_map.items():
+        row_family[r] = con.parent_component().name
+    start = np.asarray(A.start_, dtype=np.int64)
+    index = np.asarray(A.index_, dtype=np.int64)
+    value = np.asarray(A.value_, dtype=float)
+    row_county = np.full(n_row, -1, dtype=np.int64)
+    lo_c = np.full(n_row, np.iinfo(np.int64).max)
+    hi_c = np.full(n_row, -2, dtype=np.int64)
+    rows = np.repeat(np.arange(n_row), np.diff(start))
+    np.minimum.at(lo_c, rows, col_county[index])
+    np.maximum.at(hi_c, rows, col_county[index])
+    for fam in np.unique(row_family.astype(str)):
+        scope = SCOPE.get(fam, "instance")
+        sel = row_family == fam
+        if scope in ("village", "township", "unit", "county", "basin"):
+            one = sel & (lo_c == hi_c) & (lo_c >= 0)
+            if scope != "basin" and not np.array_equal(one, sel):
+                raise NoVillagePlan(f"rows of {fam} span counties")
+            row_county[one] = lo_c[one]
+    sense = -1.0 if lp.sense_ == highspy.ObjSense.kMinimize else 1.0
+    integer = np.asarray([v == highspy.HighsVarType.kInteger for v in lp.integrality_], dtype=bool) \
+        if len(lp.integrality_) else np.zeros(n_col, dtype=bool)
+    return VillageSplit(
+        cost=sense * np.asarray(lp.col_cost_, dtype=float), lower=np.asarray(lp.col_lower_, dtype=float),
+        upper=np.asarray(lp.col_upper_, dtype=float), integer=integer,
+        row_lower=np.asarray(lp.row_lower_, dtype=float), row_upper=np.asarray(lp.row_upper_, dtype=float),
+        start=start, index=index, value=value, col_county=col_county, row_county=row_county,
+        row_family=row_family, n_counties=len(counties),
+    )  # fmt: skip
+
+
+def _sub(S: VillageSplit, cols: np.ndarray, rows: np.ndarray) -> tuple[np.ndarray, np.ndarray, np.ndarray]:
+    """Column-wise triplets (start, index, value) of the rows × cols submatrix."""
+    cpos = np.full(S.n_cols, -1, dtype=np.int64)
+    cpos[cols] = np.arange(len(cols))
+    seg_r, seg_c, seg_v = [], [], []
+    for k, r in enumerate(rows.tolist()):
+        a, b = S.start[r], S.start[r + 1]
+        c = cpos[S.index[a:b]]
+        keep = c >= 0
+        seg_r.append(np.full(int(keep.sum()), k))
+        seg_c.append(c[keep])
+        seg_v.append(S.value[a:b][keep])
+    rr = np.concatenate(seg_r) if seg_r else np.zeros(0, dtype=np.int64)
+    cc = np.concatenate(seg_c) if seg_c else np.zeros(0, dtype=np.int64)
+    vv = np.concatenate(seg_v) if seg_v else np.zeros(0)
+    o = np.lexsort((rr, cc))
+    return np.searchsorted(cc[o], np.arange(len(cols) + 1)), rr[o], vv[o]
+
+
+def _highs(cost: np.ndarray, lower: np.ndarray, upper: np.ndarray, integer: np.ndarray | None,
+           row_lower: np.ndarray, row_upper: np.ndarray, csc: tuple, options: dict[str, Any]) -> highspy.Highs:
+    """A HiGHS model minimising −cost (a maximisation written as HiGHS minimises)."""
+    from optimizer.solve.decompose.highs_models import new_highs
+
+    h = new_highs()
+    for k, v in options.items():
+        h.setOptionValue(k, v)
+    lp = highspy.HighsLp()
+    n = len(cost)
+    lp.num_col_, lp.num_row_ = n, len(row_lower)
+    lp.col_cost_ = -cost
+    lp.col_lower_, lp.col_upper_ = lower, upper
+    lp.row_lower_, lp.row_upper_ = np.maximum(row_lower, -INF), np.minimum(row_upper, INF)
+    lp.a_matrix_.format_ = highspy.MatrixFormat.kColwise
+    lp.a_matrix_.start_ = csc[0].astype(np.int32)
+    lp.a_matrix_.index_ = csc[1].astype(np.int32)
+    lp.a_matrix_.value_ = csc[2]
+    lp.a_matrix_.num_col_, lp.a_matrix_.num_row_ = n, len(row_lower)
+    if integer is not None:
+        lp.integrality_ = [highspy.HighsVarType.kInteger if i else highspy.HighsVarType.kContinuous for i in integer]
+    h.passModel(lp)
+    return h
+
+
+@dataclass
+class _Coupling:
+    """Coupling rows as "≤" rows G z ≤ g (a "≥" row negated), G as one dense-by-county use table."""
+
+    rows: np.ndarray  # model row of each ≤ row
+    sign: np.ndarray
+    rhs: np.ndarray
+    G: list[tuple[np.ndarray, np.ndarray]]  # per ≤ row: (columns, coefficients)
+    hard: np.ndarray  # False for a price-step row (its o column absorbs any excess)
+
+    @property
+    def n(self) -> int:
+        return len(self.rhs)
+
+    def use(self, z: np.ndarray) -> np.ndarray:
+        return np.array([float(v @ z[c]) for c, v in self.G])
+
+    def priced(self, lam: np.ndarray, n_cols: int) -> np.ndarray:
+        out = np.zeros(n_cols)
+        for k, (c, v) in enumerate(self.G):
+            np.add.at(out, c, lam[k] * v)
+        return out
+
+
+def _coupling(S: VillageSplit) -> _Coupling:
+    rows, sign, rhs, G, hard = [], [], [], [], []
+    for r in np.flatnonzero(S.row_county < 0).tolist():
+        a, b = S.start[r], S.start[r + 1]
+        cols, vals = S.index[a:b], S.value[a:b]
+        o_col = (S.col_county[cols] < 0).any()
+        for s, bound in ((1.0, S.row_upper[r]), (-1.0, S.row_lower[r])):
+            if np.isfinite(bound) and abs(bound) < INF:
+                rows.append(r)
+                sign.append(s)
+                rhs.append(s * bound)
+                G.append((cols, s * vals))
+                hard.append(not o_col)
+    return _Coupling(np.asarray(rows), np.asarray(sign), np.asarray(rhs), G, np.asarray(hard, dtype=bool))
+
+
+def _lam_upper(S: VillageSplit, cp: _Coupling) -> np.ndarray:
+    """λ_k ≤ −cost_j / a_kj for each price-step column j (else the Lagrangian is unbounded)."""
+    ub = np.full(cp.n, np.inf)
+    for k, (cols, vals) in enumerate(cp.G):
+        o = S.col_county[cols] < 0
+        for j, a in zip(cols[o].tolist(), vals[o].tolist()):
+            if a < 0:
+                ub[k] = min(ub[k], S.cost[j] / a)
+    return ub
+
+
+def lp_multipliers(opt: Any, S: VillageSplit, cp: _Coupling) -> tuple[np.ndarray, np.ndarray, float] | None:
+    """Duals of the coupling rows and the column values in the LP relaxation of the whole model, and its value.
+
+    The duals are near the best multipliers of the Lagrangian (the LP's own Lagrangian
+    dual), and the LP's column values share the coupling rows among the counties in
+    amounts that meet them together (the repair)."""
+    h = opt._solver_model
+    h.setOptionValue("output_flag", False)
+    h.setOptionValue("solve_relaxation", True)
+    try:
+        h.run()
+    finally:
+        h.setOptionValue("solve_relaxation", False)
+    if h.getModelStatus() != highspy.HighsModelStatus.kOptimal:
+        return None
+    sol = h.getSolution()
+    dual = np.asarray(sol.row_dual)
+    sense = -1.0 if h.getLp().sense_ == highspy.ObjSense.kMinimize else 1.0
+    lam = np.clip(sense * cp.sign * dual[cp.rows], 0.0, _lam_upper(S, cp))
+    return lam, np.asarray(sol.col_value), float(S.cost @ np.asarray(sol.col_value))
+
+
+def sample_multipliers(S: VillageSplit, cp: _Coupling, rng: np.random.Generator) -> np.ndarray:
+    """Duals of the coupling rows in the LP relaxation of a sample of counties (rhs scaled to the sample)."""
+    n_c = S.n_counties
+    k = max(1, min(n_c, int(round(SAMPLE_SHARE * n_c))))
+    pick = np.sort(rng.choice(n_c, size=k, replace=False))
+    in_pick = np.zeros(n_c + 1, dtype=bool)
+    in_pick[pick] = True
+    cols = np.flatnonzero(in_pick[S.col_county] | (S.col_county < 0))
+    local = np.flatnonzero((S.row_county >= 0) & in_pick[np.maximum(S.row_county, 0)] & (S.row_county >= 0))
+    # the sample's share of each hard row's use at the LP optimum is unknown: scale by its share of
+    # the counties' columns' coefficients (the row's "size" in the sample)
+    share = np.ones(cp.n)
+    for j, (c, v) in enumerate(cp.G):
+        x = S.col_county[c] >= 0
+        total = np.abs(v[x]).sum()
+        share[j] = np.abs(v[x][in_pick[S.col_county[c][x]]]).sum() / total if total > 0 else 1.0
+    csc = _sub(S, cols, local)
+    # coupling rows as ≤ rows of their own (a two-sided row appears twice, each with its side)
+    cpos = np.full(S.n_cols, -1, dtype=np.int64)
+    cpos[cols] = np.arange(len(cols))
+    rr, cc, vv = [list(csc[1])], [list(np.repeat(np.arange(len(cols)), np.diff(csc[0])))], [list(csc[2])]
+    for j, (c, v) in enumerate(cp.G):
+        keep = cpos[c] >= 0
+        rr.append([len(local) + j] * int(keep.sum()))
+        cc.append(list(cpos[c[keep]]))
+        vv.append(list(v[keep]))
+    r_all = np.concatenate([np.asarray(x, dtype=np.int64) for x in rr])
+    c_all = np.concatenate([np.asarray(x, dtype=np.int64) for x in cc])
+    v_all = np.concatenate([np.asarray(x, dtype=float) for x in vv])
+    o = np.lexsort((r_all, c_all))
+    full = (np.searchsorted(c_all[o], np.arange(len(cols) + 1)), r_all[o], v_all[o])
+    h = _highs(S.cost[cols], S.lower[cols], S.upper[cols], None,
+               np.r_[S.row_lower[local], np.full(cp.n, -np.inf)], np.r_[S.row_upper[local], cp.rhs * share],
+               full, {"threads": 1})  # fmt: skip
+    h.run()
+    if h.getModelStatus() != highspy.HighsModelStatus.kOptimal:
+        return np.zeros(cp.n)
+    dual = np.asarray(h.getSolution().row_dual)[len(local):]
+    return np.clip(-dual, 0.0, _lam_upper(S, cp))  # a minimisation: a binding ≤ row has a dual ≤ 0
+
+
+class _County:
+    """One county's MIP, kept between the pricing pass and the repair."""
+
+    def __init__(self, S: VillageSplit, c: int, cp: _Coupling) -> None:
+        self.cols = np.flatnonzero(S.col_county == c)
+        self.rows = np.flatnonzero(S.row_county == c)
+        self.S = S
+        self.model = _highs(S.cost[self.cols], S.lower[self.cols], S.upper[self.cols], S.integer[self.cols],
+                            S.row_lower[self.rows], S.row_upper[self.rows], _sub(S, self.cols, self.rows),
+                            {"threads": 1, "mip_rel_gap": COUNTY_GAP})  # fmt: skip
+        cpos = np.full(S.n_cols, -1, dtype=np.int64)
+        cpos[self.cols] = np.arange(len(self.cols))
+        self.coupling: list[tuple[np.ndarray, np.ndarray]] = []  # local (cols, coefs) of each ≤ coupling row
+        for c_, v in cp.G:
+            p = cpos[c_]
+            keep = p >= 0
+            self.coupling.append((p[keep].astype(np.int32), v[keep]))
+        self.x: np.ndarray | None = None
+        self.value = -np.inf
+        self.bound = np.inf
+
+    def use(self, x: np.ndarray) -> np.ndarray:
+        return np.array([float(v @ x[c]) for c, v in self.coupling])
+
+    def solve(self, priced_cost: np.ndarray, time_limit: float) -> bool:
+        """Maximise `priced_cost` (one entry per local column) over the county; False without a plan."""
+        h = self.model
+        h.changeColsCost(len(self.cols), np.arange(len(self.cols), dtype=np.int32), -priced_cost)
+        h.setOptionValue("time_limit", max(0.05, time_limit))
+        h.run()
+        info = h.getInfo()
+        if info.primal_solution_status != 2:
+            return False
+        self.x = np.asarray(h.getSolution().col_value).copy()
+        self.value = -info.objective_function_value
+        db = info.mip_dual_bound
+        self.bound = -db if abs(db) < 1e300 else np.inf
+        self.bound = max(self.bound, self.value)
+        return True
+
+    def add_shares(self, cap: np.ndarray, hard: np.ndarray) -> None:
+        """The county's shares of the hard coupling rows, as rows of its own MIP."""
+        for (c, v), b, keep in zip(self.coupling, cap, hard):
+            if keep and len(c):
+                self.model.addRow(-INF, float(b), len(c), c, v)
+
+
+def solve_villages(opt: Any, m: Any, data: Any, options: SolveOptions, deadline: float,
+                   workers: int = 2) -> tuple[SolveOutcome, dict[str, Any]]:
+    """Decompose the village model by county; load the plan into `m`. Raises NoVillagePlan without one."""
+    lines: list[str] = []
+    t0 = time.perf_counter()
+
+    def note(text: str) -> None:
+        lines.append(f"{time.perf_counter() - t0:8.2f}s  {text}")
+        log.info("village decomposition: %s", text)
+
+    stats: dict[str, Any] = {}
+    S = split_villages(opt, m, data)
+    cp = _coupling(S)
+    note(f"{S.n_counties} counties, {S.n_cols} columns, {S.n_rows} rows; {cp.n} coupling rows: "
+         + ", ".join(sorted({str(S.row_family[r]) for r in cp.rows})))
+    t = time.perf_counter()
+    got = lp_multipliers(opt, S, cp)
+    stats["lp_s"] = time.perf_counter() - t
+    if got is None:
+        raise NoVillagePlan("the LP relaxation was not solved")
+    lam, z_lp, lp_value = got
+    stats["lp_bound"] = lp_value
+    note(f"LP relaxation {lp_value:.10g} ({stats['lp_s']:.1f} s); multipliers " + ", ".join(f"{x:.4g}" for x in lam))
+    t = time.perf_counter()
+    counties = [_County(S, c, cp) for c in range(S.n_counties)]
+    stats["county_models_s"] = time.perf_counter() - t
+    priced = S.cost - cp.priced(lam, S.n_cols)
+
+    def run_all(tag: str, cost_of: Any) -> None:
+        def one(k: int) -> bool:
+            left = deadline - time.monotonic()
+            if left <= 0:
+                return False
+            return counties[k].solve(cost_of(k), min(left, 30.0))
+
+        t = time.perf_counter()
+        with ThreadPoolExecutor(max_workers=max(1, workers)) as pool:
+            ok = list(pool.map(one, range(S.n_counties)))
+        stats[f"{tag}_s"] = time.perf_counter() - t
+        if not all(ok):
+            bad = ok.index(False)
+            raise NoVillagePlan(f"{tag}: no plan for county {bad} in time")
+
+    run_all("pricing", lambda k: priced[counties[k].cols])
+    # λ ≤ _lam_upper keeps every price-step column's priced cost ≤ 0: its best value is 0
+    bound = float(sum(c.bound for c in counties) + lam @ cp.rhs)
+    stats["lagrangian_bound"] = bound
+    note(f"pricing pass: bound {bound:.10g} ({stats['pricing_s']:.1f} s)")
+
+    # repair: each county gets, of every hard coupling row, what the LP solution gives it
+    # (their sum meets the row), plus a share of the row's slack in the LP
+    lp_use = np.array([c.use(z_lp[c.cols]) for c in counties])  # (n_c, n)
+    use = np.array([c.use(c.x) for c in counties])
+    total = use.sum(axis=0)
+    broken = [str(S.row_family[cp.rows[j]]) for j in range(cp.n) if cp.hard[j] and total[j] > cp.rhs[j]]
+    if not broken:
+        note("the priced plans meet every coupling row")
+        cap = None
+    else:
+        slack = cp.rhs - lp_use.sum(axis=0)
+        w = np.abs(lp_use) / np.maximum(np.abs(lp_use).sum(axis=0), 1e-300)
+        cap = lp_use + w * slack * (1 - 1e-6)
+        note("priced plans break " + ", ".join(broken) + "; each county held to its LP share of the coupling rows")
+        for k, c in enumerate(counties):
+            c.add_shares(cap[k], cp.hard)
+    if cap is not None:
+        run_all("repair", lambda k: priced[counties[k].cols])
+
+    z = np.zeros(S.n_cols)
+    for c in counties:
+        z[c.cols] = np.where(S.integer[c.cols], np.round(c.x), c.x)
+    # price-step columns at their least value
+    for j in range(cp.n):
+        cols, vals = cp.G[j]
+        o = S.col_county[cols] < 0
+        if o.any() and cp.sign[j] > 0:
+            x_part = float(vals[~o] @ z[cols[~o]])
+            oc, ov = cols[o][0], vals[o][0]
+            z[oc] = max(0.0, (x_part - cp.rhs[j]) / -ov)
+    lhs = S.lhs(z)
+    tol = ROW_TOL * np.maximum(1.0, np.maximum(np.abs(np.where(np.isfinite(S.row_lower), S.row_lower, 0)),
+                                               np.abs(np.where(np.isfinite(S.row_upper), S.row_upper, 0))))
+    bad = np.flatnonzero((lhs > S.row_upper + tol) | (lhs < S.row_lower - tol))
+    if len(bad):
+        raise NoVillagePlan(f"the repaired plan breaks {len(bad)} rows, e.g. {S.row_family[bad[0]]}")
+    objective = float(S.cost @ z)
+    gap = relative_gap(objective, bound)
+    note(f"plan {objective:.10g}, bound {bound:.10g}, gap {gap:.3e}")
+    vm = opt._pyomo_var_to_solver_var_map
+    import pyomo.environ as pyo
+
+    for var in m.component_data_objects(pyo.Var):
+        j = vm.get(id(var))
+        if j is not None:
+            var.set_value(float(z[j]), skip_validation=True)
+    unit = getattr(m, "objective_unit_yuan", 1.0)
+    status = "optimal" if gap is not None and gap <= (options.gap or 0.0) + 1e-9 else (
+        "time_limit_feasible" if time.monotonic() >= deadline else "stopped_feasible")
+    termination = (f"Village decomposition: gap {gap:.2e} within {options.gap:g}" if status == "optimal"
+                   else f"Village decomposition stopped at gap {gap:.2e}")
+    seconds = time.perf_counter() - t0
+    stats["seconds"] = seconds
+    outcome = SolveOutcome(status=status, termination=termination, has_solution=True, objective=objective * unit,
+                           bound=bound * unit, gap=gap, solve_seconds=seconds, transfer_seconds=0.0, mip_nodes=None,
+                           log_text="\n".join(lines) + "\n")
+    return outcome, stats
