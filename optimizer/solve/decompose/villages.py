@@ -187,7 +187,9 @@ def _highs(cost: np.ndarray, lower: np.ndarray, upper: np.ndarray, integer: np.n
     lp.a_matrix_.num_col_, lp.a_matrix_.num_row_ = n, len(row_lower)
     if integer is not None:
         lp.integrality_ = [highspy.HighsVarType.kInteger if i else highspy.HighsVarType.kContinuous for i in integer]
-    h.passModel(lp)
+    status = h.passModel(lp)
+    if status == highspy.HighsStatus.kError:
+        raise NoVillagePlan("HiGHS refused a county model")
     return h
 
 
@@ -352,6 +354,53 @@ class _County:
                 self.model.addRow(-INF, float(b), len(c), c, v)
 
 
+def _restricted_master(S: VillageSplit, cp: _Coupling, counties: list[_County], plans: list[list[np.ndarray]],
+                       time_limit: float) -> list[int] | None:
+    """One plan per county (its priced plan or its repaired one) meeting the coupling rows, at the best value."""
+    rows, cols, vals, cost = [], [], [], []
+    k = 0
+    for ci, (c, options) in enumerate(zip(counties, plans)):
+        for x in options:
+            cost.append(float(S.cost[c.cols] @ x))
+            rows.append(ci)
+            cols.append(k)
+            vals.append(1.0)
+            for j, u in enumerate(c.use(x).tolist()):
+                if u != 0.0:
+                    rows.append(len(counties) + j)
+                    cols.append(k)
+                    vals.append(u)
+            k += 1
+    o_cols = np.flatnonzero(S.col_county < 0)
+    for n, oc in enumerate(o_cols.tolist()):
+        cost.append(float(S.cost[oc]))
+        for j, (c_, v) in enumerate(cp.G):
+            hit = np.flatnonzero(c_ == oc)
+            if len(hit):
+                rows.append(len(counties) + j)
+                cols.append(k + n)
+                vals.append(float(v[hit[0]]))
+    n_col = k + len(o_cols)
+    r, c, v = np.asarray(rows, dtype=np.int64), np.asarray(cols, dtype=np.int64), np.asarray(vals)
+    o = np.lexsort((r, c))
+    csc = (np.searchsorted(c[o], np.arange(n_col + 1)), r[o], v[o])
+    integer = np.r_[np.ones(k, dtype=bool), np.zeros(len(o_cols), dtype=bool)]
+    h = _highs(np.asarray(cost), np.zeros(n_col), np.r_[np.ones(k), S.upper[o_cols]], integer,
+               np.r_[np.ones(len(counties)), np.full(cp.n, -np.inf)], np.r_[np.ones(len(counties)), cp.rhs], csc,
+               {"mip_rel_gap": 1e-6, "time_limit": time_limit})  # fmt: skip (threads: the main thread's scheduler)
+    run = h.run()
+    if h.getInfo().primal_solution_status != 2:
+        log.info("village decomposition: restricted master without a plan (%s, %s)", run,
+                 h.modelStatusToString(h.getModelStatus()))
+        return None
+    y = np.asarray(h.getSolution().col_value)[:k]
+    out, at = [], 0
+    for options in plans:
+        out.append(int(np.argmax(y[at:at + len(options)])))
+        at += len(options)
+    return out
+
+
 def solve_villages(opt: Any, m: Any, data: Any, options: SolveOptions, deadline: float,
                    workers: int = 2) -> tuple[SolveOutcome, dict[str, Any]]:
     """Decompose the village model by county; load the plan into `m`. Raises NoVillagePlan without one."""
@@ -418,7 +467,18 @@ def solve_villages(opt: Any, m: Any, data: Any, options: SolveOptions, deadline:
         for k, c in enumerate(counties):
             c.add_shares(cap[k], cp.hard)
     if cap is not None:
+        plans = [[c.x.copy()] for c in counties]
         run_all("repair", lambda k: priced[counties[k].cols])
+        for k, c in enumerate(counties):
+            plans[k].append(c.x.copy())
+        t = time.perf_counter()
+        best = _restricted_master(S, cp, counties, plans, max(0.5, min(20.0, deadline - time.monotonic())))
+        stats["restricted_master_s"] = time.perf_counter() - t
+        if best is not None:
+            kept = sum(1 for k, b in enumerate(best) if b == 0)
+            for k, c in enumerate(counties):
+                c.x = plans[k][best[k]]
+            note(f"restricted master: {kept} of {len(counties)} counties keep their priced plan")
 
     z = np.zeros(S.n_cols)
     for c in counties:
