@@ -244,7 +244,7 @@ def _lam_upper(S: VillageSplit, cp: _Coupling) -> np.ndarray:
     return ub
 
 
-def lp_multipliers(opt: Any, S: VillageSplit, cp: _Coupling) -> tuple[np.ndarray, np.ndarray, float] | None:
+def lp_multipliers(opt: Any, S: VillageSplit, cp: _Coupling, threads: int = 1) -> tuple[np.ndarray, np.ndarray, float] | None:
     """Duals of the coupling rows and the column values in the LP relaxation of the whole model, and its value.
 
     The duals are near the best multipliers of the Lagrangian (the LP's own Lagrangian
@@ -252,6 +252,9 @@ def lp_multipliers(opt: Any, S: VillageSplit, cp: _Coupling) -> tuple[np.ndarray
     amounts that meet them together (the repair)."""
     h = opt._solver_model
     h.setOptionValue("output_flag", False)
+    # HiGHS's thread scheduler is set up once per thread with the first solve's count: the
+    # count the direct solve of the same options would use, so that one can follow
+    h.setOptionValue("threads", threads)
     h.setOptionValue("solve_relaxation", True)
     try:
         h.run()
@@ -355,7 +358,7 @@ class _County:
 
 
 def _restricted_master(S: VillageSplit, cp: _Coupling, counties: list[_County], plans: list[list[np.ndarray]],
-                       time_limit: float) -> list[int] | None:
+                       time_limit: float, threads: int = 1) -> list[int] | None:
     """One plan per county (its priced plan or its repaired one) meeting the coupling rows, at the best value."""
     rows, cols, vals, cost = [], [], [], []
     k = 0
@@ -387,7 +390,7 @@ def _restricted_master(S: VillageSplit, cp: _Coupling, counties: list[_County], 
     integer = np.r_[np.ones(k, dtype=bool), np.zeros(len(o_cols), dtype=bool)]
     h = _highs(np.asarray(cost), np.zeros(n_col), np.r_[np.ones(k), S.upper[o_cols]], integer,
                np.r_[np.ones(len(counties)), np.full(cp.n, -np.inf)], np.r_[np.ones(len(counties)), cp.rhs], csc,
-               {"mip_rel_gap": 1e-6, "time_limit": time_limit})  # fmt: skip (threads: the main thread's scheduler)
+               {"mip_rel_gap": 1e-6, "time_limit": time_limit, "threads": threads})  # fmt: skip
     run = h.run()
     if h.getInfo().primal_solution_status != 2:
         log.info("village decomposition: restricted master without a plan (%s, %s)", run,
@@ -417,7 +420,7 @@ def solve_villages(opt: Any, m: Any, data: Any, options: SolveOptions, deadline:
     note(f"{S.n_counties} counties, {S.n_cols} columns, {S.n_rows} rows; {cp.n} coupling rows: "
          + ", ".join(sorted({str(S.row_family[r]) for r in cp.rows})))
     t = time.perf_counter()
-    got = lp_multipliers(opt, S, cp)
+    got = lp_multipliers(opt, S, cp, options.threads)
     stats["lp_s"] = time.perf_counter() - t
     if got is None:
         raise NoVillagePlan("the LP relaxation was not solved")
@@ -472,7 +475,8 @@ def solve_villages(opt: Any, m: Any, data: Any, options: SolveOptions, deadline:
         for k, c in enumerate(counties):
             plans[k].append(c.x.copy())
         t = time.perf_counter()
-        best = _restricted_master(S, cp, counties, plans, max(0.5, min(20.0, deadline - time.monotonic())))
+        best = _restricted_master(S, cp, counties, plans, max(0.5, min(20.0, deadline - time.monotonic())),
+                                  options.threads)
         stats["restricted_master_s"] = time.perf_counter() - t
         if best is not None:
             kept = sum(1 for k, b in enumerate(best) if b == 0)
