@@ -50,6 +50,10 @@ INF = highspy.kHighsInf
 #: HiGHS proves at the root node of a county in ~0.3 s (measured; at 1e-6 a county
 #: took 0.3-22 s).
 COUNTY_GAP = 1e-3
+#: Gap of a county's MIP in the repair (only a good plan within its shares is wanted there).
+REPAIR_GAP = 2e-3
+#: Most seconds one county MIP may take (the time left is also shared among the counties to solve).
+COUNTY_SECONDS = 30.0
 #: Share of the counties' area in the sample LP whose duals start the multipliers.
 SAMPLE_SHARE = 0.1
 #: Row feasibility tolerance of the final check (relative).
@@ -432,53 +436,79 @@ def solve_villages(opt: Any, m: Any, data: Any, options: SolveOptions, deadline:
     stats["county_models_s"] = time.perf_counter() - t
     priced = S.cost - cp.priced(lam, S.n_cols)
 
-    def run_all(tag: str, cost_of: Any) -> None:
+    def run_all(tag: str, cost_of: Any, which: list[int], strict: bool) -> list[bool]:
+        """Solve the counties `which` on `workers` threads, sharing the time left evenly.
+
+        `strict`: every county must give a plan (pricing, for the bound); else a county
+        without one in its time keeps its previous plan (the repair)."""
+        queue = list(which)
+        done = [0]
+
         def one(k: int) -> bool:
             left = deadline - time.monotonic()
             if left <= 0:
                 return False
-            return counties[k].solve(cost_of(k), min(left, 30.0))
+            waiting = max(1, len(queue) - done[0])
+            share = left * max(1, workers) / waiting
+            ok = counties[k].solve(cost_of(k), min(COUNTY_SECONDS, max(0.2, share)))
+            done[0] += 1
+            return ok
 
         t = time.perf_counter()
         with ThreadPoolExecutor(max_workers=max(1, workers)) as pool:
-            ok = list(pool.map(one, range(S.n_counties)))
+            ok = list(pool.map(one, queue))
         stats[f"{tag}_s"] = time.perf_counter() - t
-        if not all(ok):
-            bad = ok.index(False)
-            raise NoVillagePlan(f"{tag}: no plan for county {bad} in time")
+        if strict and not all(ok):
+            raise NoVillagePlan(f"{tag}: no plan for county {queue[ok.index(False)]} in time")
+        return ok
 
-    run_all("pricing", lambda k: priced[counties[k].cols])
+    run_all("pricing", lambda k: priced[counties[k].cols], list(range(S.n_counties)), strict=True)
     # λ ≤ _lam_upper keeps every price-step column's priced cost ≤ 0: its best value is 0
     bound = float(sum(c.bound for c in counties) + lam @ cp.rhs)
     stats["lagrangian_bound"] = bound
     note(f"pricing pass: bound {bound:.10g} ({stats['pricing_s']:.1f} s)")
 
-    # repair: each county gets, of every hard coupling row, what the LP solution gives it
-    # (their sum meets the row), plus a share of the row's slack in the LP
+    # repair: a row the priced plans break by an excess E is taken back from the counties
+    # that use more of it than the LP solution gives them (whose LP uses meet the row
+    # together), in proportion to that surplus: county c is held to u_c − θ·max(0, u_c − ℓ_c)
+    # with θ = E / Σ max(0, u − ℓ) ≤ 1. Other counties keep their priced plans; the
+    # restricted master then picks, per county, the priced or the repaired plan.
     lp_use = np.array([c.use(z_lp[c.cols]) for c in counties])  # (n_c, n)
     use = np.array([c.use(c.x) for c in counties])
     total = use.sum(axis=0)
-    broken = [str(S.row_family[cp.rows[j]]) for j in range(cp.n) if cp.hard[j] and total[j] > cp.rhs[j]]
-    if not broken:
+    margin = 1e-7 * np.maximum(1.0, np.abs(cp.rhs))
+    broken_rows = np.flatnonzero(cp.hard & (total > cp.rhs))
+    cap = None
+    if not len(broken_rows):
         note("the priced plans meet every coupling row")
-        cap = None
     else:
-        slack = cp.rhs - lp_use.sum(axis=0)
-        w = np.abs(lp_use) / np.maximum(np.abs(lp_use).sum(axis=0), 1e-300)
-        cap = lp_use + w * slack * (1 - 1e-6)
-        note("priced plans break " + ", ".join(broken) + "; each county held to its LP share of the coupling rows")
-        for k, c in enumerate(counties):
-            c.add_shares(cap[k], cp.hard)
+        cap = np.full_like(use, np.inf)
+        surplus = np.maximum(0.0, use - lp_use)
+        for j in broken_rows.tolist():
+            theta = min(1.0, (total[j] - cp.rhs[j] + margin[j]) / max(surplus[:, j].sum(), 1e-300))
+            cap[:, j] = np.where(surplus[:, j] > 0, use[:, j] - theta * surplus[:, j], np.inf)
+        note("priced plans break " + ", ".join(str(S.row_family[cp.rows[j]]) for j in broken_rows)
+             + "; the excess is taken back from the counties above their LP use")
     if cap is not None:
         plans = [[c.x.copy()] for c in counties]
-        run_all("repair", lambda k: priced[counties[k].cols])
-        for k, c in enumerate(counties):
-            plans[k].append(c.x.copy())
+        over = [k for k in range(len(counties)) if np.isfinite(cap[k]).any()]
+        for k in over:
+            counties[k].add_shares(np.where(np.isfinite(cap[k]), cap[k], INF), cp.hard & np.isfinite(cap[k]))
+        for k in over:
+            counties[k].model.setOptionValue("mip_rel_gap", REPAIR_GAP)
+        ok = run_all("repair", lambda k: priced[counties[k].cols], over, strict=False)
+        for k, good in zip(over, ok):
+            if good:
+                plans[k].append(counties[k].x.copy())
+        note(f"repair: {len(over)} counties above their shares solved again, {sum(ok)} with a plan "
+             f"({stats['repair_s']:.1f} s)")
         t = time.perf_counter()
         best = _restricted_master(S, cp, counties, plans, max(0.5, min(20.0, deadline - time.monotonic())),
                                   options.threads)
         stats["restricted_master_s"] = time.perf_counter() - t
-        if best is not None:
+        if best is None:
+            raise NoVillagePlan("no mix of the county plans meets the coupling rows")
+        else:
             kept = sum(1 for k, b in enumerate(best) if b == 0)
             for k, c in enumerate(counties):
                 c.x = plans[k][best[k]]
