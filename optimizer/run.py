@@ -194,8 +194,12 @@ def solve_instance(
         log.info("wrote the model to %s", model_file)
     if villages and method == "decompose" and not too_late:
         note(_("solving by county decomposition"))
-        outcome = _decompose_villages(m, data, options, clock, reserve)
-        if outcome is None:
+        outcome = _decompose_villages(m, data, options, clock, reserve, timings)
+        left = clock.left(reserve)
+        if outcome is None and left is not None and left < 2 * timings.get("transfer", 0.0):  # HiGHS would not start
+            outcome = _no_time("Time limit reached: the decomposition gave no plan and too little time is left for "
+                               "HiGHS on the whole model")
+        elif outcome is None:
             method, why = "direct", why + "; the decomposition gave no plan, so HiGHS on the whole model"
     if method == "direct" and not too_late:
         start = None
@@ -695,7 +699,8 @@ def _decompose(data: Any, options: SolveOptions, clock: Clock, reserve: float, w
     return outcome, decomposed, method, why
 
 
-def _decompose_villages(m: Any, data: Any, options: SolveOptions, clock: Clock, reserve: float) -> SolveOutcome | None:
+def _decompose_villages(m: Any, data: Any, options: SolveOptions, clock: Clock, reserve: float,
+                        timings: dict[str, float]) -> SolveOutcome | None:
     """The village decomposition (counties as blocks), or None when it gave no plan (HiGHS then tries)."""
     from pyomo.contrib.solver.solvers.highs import Highs
 
@@ -705,6 +710,7 @@ def _decompose_villages(m: Any, data: Any, options: SolveOptions, clock: Clock, 
     opt = Highs()
     opt.set_instance(m)
     transfer = time.perf_counter() - t0
+    timings["transfer"] = transfer
     left = clock.left(reserve)
     deadline = time.monotonic() + (left if left is not None else 3600.0)
     try:

@@ -50,12 +50,10 @@ INF = highspy.kHighsInf
 #: HiGHS proves at the root node of a county in ~0.3 s (measured; at 1e-6 a county
 #: took 0.3-22 s).
 COUNTY_GAP = 1e-3
-#: Gap of a county's MIP in the repair (only a good plan within its shares is wanted there).
+#: Gap of a county's MIP within its shares (only a good plan is wanted there, not a bound).
 REPAIR_GAP = 2e-3
 #: Most seconds one county MIP may take (the time left is also shared among the counties to solve).
 COUNTY_SECONDS = 30.0
-#: Share of the counties' area in the sample LP whose duals start the multipliers.
-SAMPLE_SHARE = 0.1
 #: Row feasibility tolerance of the final check (relative).
 ROW_TOL = 1e-7
 
@@ -273,57 +271,16 @@ def lp_multipliers(opt: Any, S: VillageSplit, cp: _Coupling, threads: int = 1) -
     return lam, np.asarray(sol.col_value), float(S.cost @ np.asarray(sol.col_value))
 
 
-def sample_multipliers(S: VillageSplit, cp: _Coupling, rng: np.random.Generator) -> np.ndarray:
-    """Duals of the coupling rows in the LP relaxation of a sample of counties (rhs scaled to the sample)."""
-    n_c = S.n_counties
-    k = max(1, min(n_c, int(round(SAMPLE_SHARE * n_c))))
-    pick = np.sort(rng.choice(n_c, size=k, replace=False))
-    in_pick = np.zeros(n_c + 1, dtype=bool)
-    in_pick[pick] = True
-    cols = np.flatnonzero(in_pick[S.col_county] | (S.col_county < 0))
-    local = np.flatnonzero((S.row_county >= 0) & in_pick[np.maximum(S.row_county, 0)] & (S.row_county >= 0))
-    # the sample's share of each hard row's use at the LP optimum is unknown: scale by its share of
-    # the counties' columns' coefficients (the row's "size" in the sample)
-    share = np.ones(cp.n)
-    for j, (c, v) in enumerate(cp.G):
-        x = S.col_county[c] >= 0
-        total = np.abs(v[x]).sum()
-        share[j] = np.abs(v[x][in_pick[S.col_county[c][x]]]).sum() / total if total > 0 else 1.0
-    csc = _sub(S, cols, local)
-    # coupling rows as ≤ rows of their own (a two-sided row appears twice, each with its side)
-    cpos = np.full(S.n_cols, -1, dtype=np.int64)
-    cpos[cols] = np.arange(len(cols))
-    rr, cc, vv = [list(csc[1])], [list(np.repeat(np.arange(len(cols)), np.diff(csc[0])))], [list(csc[2])]
-    for j, (c, v) in enumerate(cp.G):
-        keep = cpos[c] >= 0
-        rr.append([len(local) + j] * int(keep.sum()))
-        cc.append(list(cpos[c[keep]]))
-        vv.append(list(v[keep]))
-    r_all = np.concatenate([np.asarray(x, dtype=np.int64) for x in rr])
-    c_all = np.concatenate([np.asarray(x, dtype=np.int64) for x in cc])
-    v_all = np.concatenate([np.asarray(x, dtype=float) for x in vv])
-    o = np.lexsort((r_all, c_all))
-    full = (np.searchsorted(c_all[o], np.arange(len(cols) + 1)), r_all[o], v_all[o])
-    h = _highs(S.cost[cols], S.lower[cols], S.upper[cols], None,
-               np.r_[S.row_lower[local], np.full(cp.n, -np.inf)], np.r_[S.row_upper[local], cp.rhs * share],
-               full, {"threads": 1})  # fmt: skip
-    h.run()
-    if h.getModelStatus() != highspy.HighsModelStatus.kOptimal:
-        return np.zeros(cp.n)
-    dual = np.asarray(h.getSolution().row_dual)[len(local):]
-    return np.clip(-dual, 0.0, _lam_upper(S, cp))  # a minimisation: a binding ≤ row has a dual ≤ 0
-
-
 class _County:
     """One county's MIP, kept between the pricing pass and the repair."""
 
-    def __init__(self, S: VillageSplit, c: int, cp: _Coupling) -> None:
+    def __init__(self, S: VillageSplit, c: int, cp: _Coupling, gap: float = COUNTY_GAP) -> None:
         self.cols = np.flatnonzero(S.col_county == c)
         self.rows = np.flatnonzero(S.row_county == c)
         self.S = S
         self.model = _highs(S.cost[self.cols], S.lower[self.cols], S.upper[self.cols], S.integer[self.cols],
                             S.row_lower[self.rows], S.row_upper[self.rows], _sub(S, self.cols, self.rows),
-                            {"threads": 1, "mip_rel_gap": COUNTY_GAP})  # fmt: skip
+                            {"threads": 1, "mip_rel_gap": gap})  # fmt: skip
         cpos = np.full(S.n_cols, -1, dtype=np.int64)
         cpos[self.cols] = np.arange(len(self.cols))
         self.coupling: list[tuple[np.ndarray, np.ndarray]] = []  # local (cols, coefs) of each ≤ coupling row
@@ -430,89 +387,79 @@ def solve_villages(opt: Any, m: Any, data: Any, options: SolveOptions, deadline:
         raise NoVillagePlan("the LP relaxation was not solved")
     lam, z_lp, lp_value = got
     stats["lp_bound"] = lp_value
+    bound = lp_value
     note(f"LP relaxation {lp_value:.10g} ({stats['lp_s']:.1f} s); multipliers " + ", ".join(f"{x:.4g}" for x in lam))
-    t = time.perf_counter()
-    counties = [_County(S, c, cp) for c in range(S.n_counties)]
-    stats["county_models_s"] = time.perf_counter() - t
     priced = S.cost - cp.priced(lam, S.n_cols)
 
-    def run_all(tag: str, cost_of: Any, which: list[int], strict: bool) -> list[bool]:
-        """Solve the counties `which` on `workers` threads, sharing the time left evenly.
+    def run_all(tag: str, group: list[_County], strict: bool) -> list[bool]:
+        """Solve every county of `group` on `workers` threads, sharing the time left evenly.
 
-        `strict`: every county must give a plan (pricing, for the bound); else a county
-        without one in its time keeps its previous plan (the repair)."""
-        queue = list(which)
+        `strict`: every county must give a plan (the shares pass: else there is no plan)."""
         done = [0]
 
         def one(k: int) -> bool:
             left = deadline - time.monotonic()
             if left <= 0:
                 return False
-            waiting = max(1, len(queue) - done[0])
+            waiting = max(1, len(group) - done[0])
             share = left * max(1, workers) / waiting
-            ok = counties[k].solve(cost_of(k), min(COUNTY_SECONDS, max(0.2, share)))
+            ok = group[k].solve(priced[group[k].cols], min(COUNTY_SECONDS, max(0.2, share)))
             done[0] += 1
             return ok
 
         t = time.perf_counter()
         with ThreadPoolExecutor(max_workers=max(1, workers)) as pool:
-            ok = list(pool.map(one, queue))
+            ok = list(pool.map(one, range(len(group))))
         stats[f"{tag}_s"] = time.perf_counter() - t
         if strict and not all(ok):
-            raise NoVillagePlan(f"{tag}: no plan for county {queue[ok.index(False)]} in time")
+            raise NoVillagePlan(f"{tag}: no plan for county {ok.index(False)} in time")
         return ok
 
-    run_all("pricing", lambda k: priced[counties[k].cols], list(range(S.n_counties)), strict=True)
-    # λ ≤ _lam_upper keeps every price-step column's priced cost ≤ 0: its best value is 0
-    bound = float(sum(c.bound for c in counties) + lam @ cp.rhs)
-    stats["lagrangian_bound"] = bound
-    note(f"pricing pass: bound {bound:.10g} ({stats['pricing_s']:.1f} s)")
-
-    # repair: a row the priced plans break by an excess E is taken back from the counties
-    # that use more of it than the LP solution gives them (whose LP uses meet the row
-    # together), in proportion to that surplus: county c is held to u_c − θ·max(0, u_c − ℓ_c)
-    # with θ = E / Σ max(0, u − ℓ) ≤ 1. Other counties keep their priced plans; the
-    # restricted master then picks, per county, the priced or the repaired plan.
-    lp_use = np.array([c.use(z_lp[c.cols]) for c in counties])  # (n_c, n)
-    use = np.array([c.use(c.x) for c in counties])
-    total = use.sum(axis=0)
+    # 1. the plan: every county under the priced costs, held to its share of each hard
+    #    coupling row: its use in the LP solution plus its part of the row's LP slack (the
+    #    shares sum to the right-hand side, so the county plans together meet the row)
+    t = time.perf_counter()
+    shared = [_County(S, c, cp, REPAIR_GAP) for c in range(S.n_counties)]
+    lp_use = np.array([c.use(z_lp[c.cols]) for c in shared])  # (n_c, n)
+    weight = np.abs(lp_use)
+    weight = np.where(weight.sum(axis=0) > 0, weight / np.maximum(weight.sum(axis=0), 1e-300), 1.0 / len(shared))
     margin = 1e-7 * np.maximum(1.0, np.abs(cp.rhs))
-    broken_rows = np.flatnonzero(cp.hard & (total > cp.rhs))
-    cap = None
-    if not len(broken_rows):
-        note("the priced plans meet every coupling row")
-    else:
-        cap = np.full_like(use, np.inf)
-        surplus = np.maximum(0.0, use - lp_use)
-        for j in broken_rows.tolist():
-            theta = min(1.0, (total[j] - cp.rhs[j] + margin[j]) / max(surplus[:, j].sum(), 1e-300))
-            cap[:, j] = np.where(surplus[:, j] > 0, use[:, j] - theta * surplus[:, j], np.inf)
-        note("priced plans break " + ", ".join(str(S.row_family[cp.rows[j]]) for j in broken_rows)
-             + "; the excess is taken back from the counties above their LP use")
-    if cap is not None:
-        plans = [[c.x.copy()] for c in counties]
-        over = [k for k in range(len(counties)) if np.isfinite(cap[k]).any()]
-        for k in over:
-            counties[k].add_shares(np.where(np.isfinite(cap[k]), cap[k], INF), cp.hard & np.isfinite(cap[k]))
-        for k in over:
-            counties[k].model.setOptionValue("mip_rel_gap", REPAIR_GAP)
-        ok = run_all("repair", lambda k: priced[counties[k].cols], over, strict=False)
-        for k, good in zip(over, ok):
-            if good:
-                plans[k].append(counties[k].x.copy())
-        note(f"repair: {len(over)} counties above their shares solved again, {sum(ok)} with a plan "
-             f"({stats['repair_s']:.1f} s)")
-        t = time.perf_counter()
-        best = _restricted_master(S, cp, counties, plans, max(0.5, min(20.0, deadline - time.monotonic())),
-                                  options.threads)
-        stats["restricted_master_s"] = time.perf_counter() - t
-        if best is None:
-            raise NoVillagePlan("no mix of the county plans meets the coupling rows")
+    share = lp_use + weight * (cp.rhs - lp_use.sum(axis=0) - margin)
+    for k, c in enumerate(shared):
+        c.add_shares(share[k], cp.hard)
+    stats["county_models_s"] = time.perf_counter() - t
+    run_all("shares", shared, strict=True)
+    plans = [[c.x.copy()] for c in shared]
+    value_a = float(sum(S.cost[c.cols] @ c.x for c in shared))
+    note(f"county plans within their LP shares: {value_a:.10g} before the price steps ({stats['shares_s']:.1f} s)")
+
+    # 2. the bound: every county free of shares under the same prices (the Lagrangian);
+    #    its plans join the restricted master, which picks per county the shared or the free plan
+    if deadline - time.monotonic() > 1.0:
+        free = [_County(S, c, cp, COUNTY_GAP) for c in range(S.n_counties)]
+        ok = run_all("pricing", free, strict=False)
+        if all(ok):
+            # λ ≤ _lam_upper keeps every price-step column's priced cost ≤ 0: its best value is 0
+            lagrangian = float(sum(c.bound for c in free) + lam @ cp.rhs)
+            stats["lagrangian_bound"] = lagrangian
+            bound = min(bound, lagrangian)
+            note(f"pricing pass: bound {lagrangian:.10g} ({stats['pricing_s']:.1f} s)")
         else:
-            kept = sum(1 for k, b in enumerate(best) if b == 0)
-            for k, c in enumerate(counties):
-                c.x = plans[k][best[k]]
-            note(f"restricted master: {kept} of {len(counties)} counties keep their priced plan")
+            note(f"pricing pass: {sum(ok)} of {len(ok)} counties in time; the bound stays the LP's")
+        for k, good in enumerate(ok):
+            if good:
+                plans[k].append(free[k].x.copy())
+        if any(len(p) > 1 for p in plans):
+            t = time.perf_counter()
+            best = _restricted_master(S, cp, shared, plans, max(0.5, min(20.0, deadline - time.monotonic())),
+                                      options.threads)
+            stats["restricted_master_s"] = time.perf_counter() - t
+            if best is not None:
+                for k, c in enumerate(shared):
+                    c.x = plans[k][best[k]]
+                note(f"restricted master: {sum(1 for b in best if b == 1)} of {len(best)} counties take their "
+                     f"free plan")
+    counties = shared
 
     z = np.zeros(S.n_cols)
     for c in counties:
