@@ -50,6 +50,10 @@ INF = highspy.kHighsInf
 #: HiGHS proves at the root node of a county in ~0.3 s (measured; at 1e-6 a county
 #: took 0.3-22 s).
 COUNTY_GAP = 1e-3
+#: Each county's share of a hard coupling row is cut by this part of its LP use: the room
+#: left lets the master take the free plan of a county that found none within its share
+#: (one county of the 50,000-village instance did not, in its 0.8 s).
+CUSHION = 2e-3
 #: Gap of a county's MIP within its shares (only a good plan is wanted there, not a bound).
 REPAIR_GAP = 2e-3
 #: Most seconds one county MIP may take (the time left is also shared among the counties to solve).
@@ -424,14 +428,13 @@ def solve_villages(opt: Any, m: Any, data: Any, options: SolveOptions, deadline:
     weight = np.abs(lp_use)
     weight = np.where(weight.sum(axis=0) > 0, weight / np.maximum(weight.sum(axis=0), 1e-300), 1.0 / len(shared))
     margin = 1e-7 * np.maximum(1.0, np.abs(cp.rhs))
-    share = lp_use + weight * (cp.rhs - lp_use.sum(axis=0) - margin)
+    share = lp_use + weight * (cp.rhs - lp_use.sum(axis=0) - margin) - CUSHION * np.abs(lp_use)
     for k, c in enumerate(shared):
         c.add_shares(share[k], cp.hard)
     stats["county_models_s"] = time.perf_counter() - t
-    run_all("shares", shared, strict=True)
-    plans = [[c.x.copy()] for c in shared]
-    value_a = float(sum(S.cost[c.cols] @ c.x for c in shared))
-    note(f"county plans within their LP shares: {value_a:.10g} before the price steps ({stats['shares_s']:.1f} s)")
+    ok_a = run_all("shares", shared, strict=False)
+    plans = [[c.x.copy()] if good else [] for c, good in zip(shared, ok_a)]
+    note(f"county plans within their LP shares: {sum(ok_a)} of {len(ok_a)} counties ({stats['shares_s']:.1f} s)")
 
     # 2. the bound: every county free of shares under the same prices (the Lagrangian);
     #    its plans join the restricted master, which picks per county the shared or the free plan
@@ -449,16 +452,20 @@ def solve_villages(opt: Any, m: Any, data: Any, options: SolveOptions, deadline:
         for k, good in enumerate(ok):
             if good:
                 plans[k].append(free[k].x.copy())
-        if any(len(p) > 1 for p in plans):
-            t = time.perf_counter()
-            best = _restricted_master(S, cp, shared, plans, max(0.5, min(20.0, deadline - time.monotonic())),
-                                      options.threads)
-            stats["restricted_master_s"] = time.perf_counter() - t
-            if best is not None:
-                for k, c in enumerate(shared):
-                    c.x = plans[k][best[k]]
-                note(f"restricted master: {sum(1 for b in best if b == 1)} of {len(best)} counties take their "
-                     f"free plan")
+    if any(not p for p in plans):
+        raise NoVillagePlan(f"no plan for county {next(k for k, p in enumerate(plans) if not p)} in time")
+    if not all(ok_a) or any(len(p) > 1 for p in plans):
+        t = time.perf_counter()
+        best = _restricted_master(S, cp, shared, plans, max(0.5, min(20.0, deadline - time.monotonic())),
+                                  options.threads)
+        stats["restricted_master_s"] = time.perf_counter() - t
+        if best is None and not all(ok_a):
+            raise NoVillagePlan("no mix of the county plans meets the coupling rows")
+        if best is not None:
+            for k, c in enumerate(shared):
+                c.x = plans[k][best[k]]
+            note(f"restricted master: {sum(1 for b in best if b == 1)} of {len(best)} counties take their "
+                 f"free plan")
     counties = shared
 
     z = np.zeros(S.n_cols)
