@@ -395,11 +395,13 @@ def solve_villages(opt: Any, m: Any, data: Any, options: SolveOptions, deadline:
     note(f"LP relaxation {lp_value:.10g} ({stats['lp_s']:.1f} s); multipliers " + ", ".join(f"{x:.4g}" for x in lam))
     priced = S.cost - cp.priced(lam, S.n_cols)
 
-    def run_all(tag: str, group: list[_County], strict: bool) -> list[bool]:
+    def run_all(tag: str, group: list[_County], strict: bool, first: list[int] | None = None) -> list[bool]:
         """Solve every county of `group` on `workers` threads, sharing the time left evenly.
 
-        `strict`: every county must give a plan (the shares pass: else there is no plan)."""
+        `strict`: every county must give a plan. `first`: counties to solve before the others."""
         done = [0]
+        head = list(first or [])
+        order = head + [k for k in range(len(group)) if k not in set(head)]
 
         def one(k: int) -> bool:
             left = deadline - time.monotonic()
@@ -413,7 +415,8 @@ def solve_villages(opt: Any, m: Any, data: Any, options: SolveOptions, deadline:
 
         t = time.perf_counter()
         with ThreadPoolExecutor(max_workers=max(1, workers)) as pool:
-            ok = list(pool.map(one, range(len(group))))
+            got = dict(zip(order, pool.map(one, order)))
+        ok = [got[k] for k in range(len(group))]
         stats[f"{tag}_s"] = time.perf_counter() - t
         if strict and not all(ok):
             raise NoVillagePlan(f"{tag}: no plan for county {ok.index(False)} in time")
@@ -440,7 +443,7 @@ def solve_villages(opt: Any, m: Any, data: Any, options: SolveOptions, deadline:
     #    its plans join the restricted master, which picks per county the shared or the free plan
     if deadline - time.monotonic() > 1.0:
         free = [_County(S, c, cp, COUNTY_GAP) for c in range(S.n_counties)]
-        ok = run_all("pricing", free, strict=False)
+        ok = run_all("pricing", free, strict=False, first=[k for k, good in enumerate(ok_a) if not good])
         if all(ok):
             # λ ≤ _lam_upper keeps every price-step column's priced cost ≤ 0: its best value is 0
             lagrangian = float(sum(c.bound for c in free) + lam @ cp.rhs)
