@@ -54,6 +54,9 @@ COUNTY_GAP = 1e-3
 #: left lets the master take the free plan of a county that found none within its share
 #: (one county of the 50,000-village instance did not, in its 0.8 s).
 CUSHION = 2e-3
+#: Cushions of the passes again when the master finds no mix (small instances: a county
+#: whose LP share no integer plan meets, and too few others to make room).
+RETRY_CUSHIONS = (0.02, 0.1)
 #: Gap of a county's MIP within its shares (only a good plan is wanted there, not a bound).
 REPAIR_GAP = 2e-3
 #: Most seconds one county MIP may take (the time left is also shared among the counties to solve).
@@ -462,6 +465,25 @@ def solve_villages(opt: Any, m: Any, data: Any, options: SolveOptions, deadline:
         best = _restricted_master(S, cp, shared, plans, max(0.5, min(20.0, deadline - time.monotonic())),
                                   options.threads)
         stats["restricted_master_s"] = time.perf_counter() - t
+        retries = 0
+        while best is None and not all(ok_a) and retries < len(RETRY_CUSHIONS):
+            # a county found no plan within its share and the others left too little room:
+            # the counties that did are solved again within smaller shares, for the master
+            if deadline - time.monotonic() < 1.5 * stats["shares_s"]:
+                break
+            cushion = RETRY_CUSHIONS[retries]
+            retries += 1
+            again = [_County(S, c, cp, REPAIR_GAP) for c in range(S.n_counties) if ok_a[c]]
+            for c in again:
+                k = int(S.col_county[c.cols[0]])
+                c.add_shares(share[k] - cushion * np.abs(lp_use[k]), cp.hard)
+            ok_r = run_all("shares_again", again, strict=False)
+            for c, good in zip(again, ok_r):
+                if good:
+                    plans[int(S.col_county[c.cols[0]])].append(c.x.copy())
+            note(f"shares cut by {cushion:.0%} of the LP use: {sum(ok_r)} of {len(ok_r)} counties again")
+            best = _restricted_master(S, cp, shared, plans, max(0.5, min(20.0, deadline - time.monotonic())),
+                                      options.threads)
         if best is None and not all(ok_a):
             raise NoVillagePlan("no mix of the county plans meets the coupling rows")
         if best is not None:
