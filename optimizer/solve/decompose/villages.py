@@ -14,17 +14,16 @@ multipliers); county blocks keep them exact, so the Lagrangian bound holds the c
 rows' and the leading rule's integrality and only six multipliers move.
 
 Steps (all on the HiGHS form of the Pyomo model, so the families and names are the
-model's own):
+model's own; docs/model.md, "Village instances: counties as blocks"):
 
-1. λ from the LP relaxation of a sample of counties, with the coupling right-hand sides
-   scaled to the sample's share of the area;
-2. pricing: each county's MIP under costs c − Aᵀλ (HiGHS, gap `COUNTY_GAP`); the sum of
-   their dual bounds plus λᵀb is an upper bound on the optimum (the Lagrangian);
-3. repair: each coupling row's right-hand side is shared among the counties in
-   proportion to their use in the priced plans (the slack of a row that holds is shared
-   the same way, the excess of a row that breaks is taken back the same way), each
-   county is solved again under its shares, and the county plans together meet every
-   coupling row by construction;
+1. λ: the duals of the coupling rows in the LP relaxation of the whole model, whose
+   column values also share each coupling row among the counties (their LP uses);
+2. the plan: each county's MIP under costs c − Aᵀλ, held to its LP share of every hard
+   coupling row (less a cushion): the county plans together meet every coupling row;
+3. the bound: each county's MIP free of shares under the same costs (HiGHS, gap
+   `COUNTY_GAP`); the sum of their dual bounds plus λᵀb bounds the optimum (the
+   Lagrangian), else the LP bound stands; a restricted master picks, per county, the
+   shared or the free plan;
 4. the plan is checked against every row of the model and loaded into the Pyomo model,
    whose outputs and independent check then run as after HiGHS.
 """
