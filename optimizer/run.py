@@ -8,6 +8,7 @@ when every phase is measured.
 from __future__ import annotations
 
 import gc
+import os
 import logging
 import time
 from collections.abc import Callable
@@ -144,10 +145,10 @@ def solve_instance(
     villages = valid.villages is not None  # a village instance: villages are the planning units
     options = options.for_size(len(valid.units), "villages" if villages else "townships")
     clock = Clock.of(options)
-    if villages:  # the county decomposition is built on township instances only
-        method = "direct"
-        why = ("village instance: HiGHS on the whole model (the county decomposition covers township instances "
-               "only" + (", so --method decompose was not used)" if options.method == "decompose" else ")"))
+    if villages:  # counties as blocks over HiGHS's form of the model (solve/decompose/villages.py)
+        from optimizer.solve.method import choose_village_method
+
+        method, why = choose_village_method(options, len(valid.units), valid.townships["county"].nunique())
     else:
         method, why = choose_method(options, loaded.spec, valid.townships)
     reserve = write_reserve(timings)
@@ -172,16 +173,17 @@ def solve_instance(
     if method == "decompose" and _no_time_to_decompose(clock, reserve, timings):
         outcome = _no_time("Time limit reached before solving: reading and validating the instance left too little "
                            "time for the decomposition and for writing the results")
-    elif method == "decompose":
+    elif method == "decompose" and not villages:
         outcome, decomposed, method, why = _decompose(data, options, clock, reserve, warm, progress, note, timings,
                                                       method, why)
     polish = decomposed is not None and _worth_polishing(outcome, clock, reserve, len(valid.townships))
     highs_plan = False  # True when HiGHS, polishing, found a better plan than the decomposition
-    too_late = method == "direct" and _no_time_to_build(clock, reserve, timings)
+    whole = method == "direct" or villages  # the Pyomo model is built (a village decomposition reads HiGHS's form)
+    too_late = whole and _no_time_to_build(clock, reserve, timings)
     if too_late:
         outcome = _no_time("Time limit reached before HiGHS could start (building the whole model would take "
                            "longer than the time left; --method decompose needs less)")
-    if (method == "direct" and not too_late) or model_file is not None or polish:
+    if (whole and not too_late) or model_file is not None or polish:
         t0 = time.perf_counter()
         m = build_model(data)
         timings["build"] += time.perf_counter() - t0
@@ -190,6 +192,15 @@ def solve_instance(
         write_model(m, model_file)
         timings["write_model"] = time.perf_counter() - t0
         log.info("wrote the model to %s", model_file)
+    if villages and method == "decompose" and not too_late:
+        note(_("solving by county decomposition"))
+        outcome = _decompose_villages(m, data, options, clock, reserve, timings)
+        left = clock.left(reserve)
+        if outcome is None and left is not None and left < 2 * timings.get("transfer", 0.0):  # HiGHS would not start
+            outcome = _no_time("Time limit reached: the decomposition gave no plan and too little time is left for "
+                               "HiGHS on the whole model")
+        elif outcome is None:
+            method, why = "direct", why + "; the decomposition gave no plan, so HiGHS on the whole model"
     if method == "direct" and not too_late:
         start = None
         if start_plan is not None:
@@ -686,6 +697,28 @@ def _decompose(data: Any, options: SolveOptions, clock: Clock, reserve: float, w
         if left is None or left > 1.0:
             return None, None, "direct", f"{why}; no plan from the decomposition ({outcome.termination}), so HiGHS"
     return outcome, decomposed, method, why
+
+
+def _decompose_villages(m: Any, data: Any, options: SolveOptions, clock: Clock, reserve: float,
+                        timings: dict[str, float]) -> SolveOutcome | None:
+    """The village decomposition (counties as blocks), or None when it gave no plan (HiGHS then tries)."""
+    from pyomo.contrib.solver.solvers.highs import Highs
+
+    from optimizer.solve.decompose.villages import NoVillagePlan, solve_villages
+
+    t0 = time.perf_counter()
+    opt = Highs()
+    opt.set_instance(m)
+    transfer = time.perf_counter() - t0
+    timings["transfer"] = transfer
+    left = clock.left(reserve)
+    deadline = time.monotonic() + (left if left is not None else 3600.0)
+    try:
+        outcome, _stats = solve_villages(opt, m, data, options, deadline, workers=min(2, os.cpu_count() or 1))
+    except NoVillagePlan as exc:
+        log.info("village decomposition: no plan (%s)", exc)
+        return None
+    return replace(outcome, transfer_seconds=transfer)
 
 
 def _gap(objective: float | None, bound: float | None) -> float | None:

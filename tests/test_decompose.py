@@ -37,7 +37,7 @@ import test_properties as tp  # the brute force and instance strategy (tests/ is
 
 ROOT = Path(__file__).resolve().parents[1]
 #: Township instances: the array model and the decomposition are built for them (village
-#: instances go to HiGHS on the whole model, test_village_instances_go_to_highs_and_say_why).
+#: instances decompose over HiGHS's form of the model: tests/test_village_decompose.py).
 SHIPPED = [ROOT / "tests" / "data" / "tiny" / "tiny.yaml",
            *sorted(p for p in (ROOT / "instances").glob("*/*.yaml")
                    if "\nvillages:" not in "\n" + p.read_text(encoding="utf-8"))]
@@ -331,10 +331,10 @@ def test_sweep_points_reuse_the_decomposition(small: list[Path], tmp_path: Path)
     assert reused[0] == 0 and all(r > 0 for r in reused[1:])  # a budget change leaves every county's data as it was
 
 
-def test_village_instances_go_to_highs_and_say_why(tmp_path: Path) -> None:
-    """The decomposition is built on township instances; a village instance asked for it says so."""
+def test_village_instances_decompose_by_county_and_say_why(tmp_path: Path) -> None:
+    """A village instance asked for the decomposition gets the county-block one (tests/test_village_decompose.py)."""
     village = Path(__file__).parent / "data" / "tiny_villages" / "tiny_villages.yaml"
     res = solve_instance(village, SolveOptions(method="decompose"), results_root=tmp_path)
     assert res.check_ok is True
-    assert res.summary["method"]["used"] == "direct"
-    assert "village instance" in res.summary["method"]["why"] and "decompose was not used" in res.summary["method"]["why"]
+    assert res.summary["method"]["used"] == "decompose"
+    assert "village instance, counties as blocks" in res.summary["method"]["why"]

@@ -84,7 +84,8 @@ SCOPE: dict[str, str] = {
 #: one township's pairs, "county" rows one county's; a "basin" row couples every county
 #: with a township in the basin (local only when the basin lies inside one county);
 #: "global" rows tie the whole region together. Township instances only: the village
-#: families are left out, and village instances are solved by HiGHS on the whole model.
+#: families are left out; the village decomposition (solve/decompose/villages.py) reads
+#: SCOPE itself, with townships and villages inside their county's block.
 FAMILY_SCOPE: dict[str, str] = {
     family: {"instance": "global", "unit": "township"}.get(scope, scope)
     for family, scope in SCOPE.items()

@@ -50,3 +50,22 @@ def choose_method(options: SolveOptions, spec: Any, townships: Any) -> tuple[str
         return "direct", f"{n:,} townships (< {DECOMPOSE_FROM_TOWNSHIPS:,}): HiGHS on the whole model is fast here"
     return "decompose", (f"{n:,} townships in {n_counties:,} counties with {local:,} county-level limits: "
                          f"pricing the few limits that span counties splits the model by county")
+
+
+#: From this many villages `auto` decomposes a village instance by county: below it HiGHS
+#: on the whole model proves small instances quickly (docs/performance.md, villages).
+DECOMPOSE_FROM_VILLAGES = 5_000
+
+
+def choose_village_method(options: SolveOptions, villages: int, counties: int) -> tuple[str, str]:
+    """(method, reason in words) for a village instance: counties as blocks (solve/decompose/villages.py)."""
+    if options.method == "direct":
+        return "direct", "asked for (--method direct)"
+    if counties < 2:
+        return "direct", "village instance in one county: nothing to decompose"
+    if options.method == "decompose":
+        return "decompose", "asked for (--method decompose): village instance, counties as blocks"
+    if villages < DECOMPOSE_FROM_VILLAGES:
+        return "direct", f"{villages:,} villages (< {DECOMPOSE_FROM_VILLAGES:,}): HiGHS on the whole model is fast here"
+    return "decompose", (f"{villages:,} villages in {counties:,} counties: pricing the few rows that span counties "
+                         f"splits the model by county")

@@ -1,0 +1,532 @@
+"""Village instances by county decomposition: counties as blocks, HiGHS on each county.
+
+Why: HiGHS on the whole village model (50,000 villages: 151,000 columns, 160,000 rows)
+stays at the root node and finds no plan in 180 s. Every row of the village model but
+a handful is local to one county: the village rows, the township rows (township water,
+`leading_industry_per_township[t]`, `leading_industry_share_min[t, i]`) and the county
+rows (county water, grid). Only the markets (caps and price steps), the investment
+budget, the global conservation share and the basins that span counties tie counties
+together, about six rows. As in the township decomposition (docs/model.md,
+"Decomposition"), those rows are priced by multipliers λ and every county is a MIP of
+its own: its villages' pairs, its townships' leading-industry binaries and its local
+rows. Township blocks would leave the county rows to price as well (hundreds of
+multipliers); county blocks keep them exact, so the Lagrangian bound holds the county
+rows' and the leading rule's integrality and only six multipliers move.
+
+Steps (all on the HiGHS form of the Pyomo model, so the families and names are the
+model's own; docs/model.md, "Village instances: counties as blocks"):
+
+1. λ: the duals of the coupling rows in the LP relaxation of the whole model, whose
+   column values also share each coupling row among the counties (their LP uses);
+2. the plan: each county's MIP under costs c − Aᵀλ, held to its LP share of every hard
+   coupling row (less a cushion): the county plans together meet every coupling row;
+3. the bound: each county's MIP free of shares under the same costs (HiGHS, gap
+   `COUNTY_GAP`); the sum of their dual bounds plus λᵀb bounds the optimum (the
+   Lagrangian), else the LP bound stands; a restricted master picks, per county, the
+   shared or the free plan;
+4. the plan is checked against every row of the model and loaded into the Pyomo model,
+   whose outputs and independent check then run as after HiGHS.
+"""
+
+from __future__ import annotations
+
+import logging
+import time
+from concurrent.futures import ThreadPoolExecutor
+from dataclasses import dataclass
+from typing import Any
+
+import highspy
+import numpy as np
+
+from optimizer.model.build import SCOPE
+from optimizer.solve.options import SolveOptions, SolveOutcome, relative_gap
+
+log = logging.getLogger(__name__)
+
+INF = highspy.kHighsInf
+#: Relative gap each county MIP is solved to: well below the 5e-3 target, and what
+#: HiGHS proves at the root node of a county in ~0.3 s (measured; at 1e-6 a county
+#: took 0.3-22 s).
+COUNTY_GAP = 1e-3
+#: Each county's share of a hard coupling row is cut by this part of its LP use: the room
+#: left lets the master take the free plan of a county that found none within its share
+#: (one county of the 50,000-village instance did not, in its 0.8 s).
+CUSHION = 2e-3
+#: Cushions of the passes again when the master finds no mix (small instances: a county
+#: whose LP share no integer plan meets, and too few others to make room).
+RETRY_CUSHIONS = (0.02, 0.1)
+#: Gap of a county's MIP within its shares (only a good plan is wanted there, not a bound).
+REPAIR_GAP = 2e-3
+#: Most seconds one county MIP may take (the time left is also shared among the counties to solve).
+COUNTY_SECONDS = 30.0
+#: Row feasibility tolerance of the final check (relative).
+ROW_TOL = 1e-7
+
+
+class NoVillagePlan(Exception):
+    """The decomposition could not give a plan (time, or a county without one)."""
+
+
+@dataclass
+class VillageSplit:
+    """The HiGHS form of a village model, split into county blocks and coupling rows."""
+
+    cost: np.ndarray  # maximise cost·z
+    lower: np.ndarray
+    upper: np.ndarray
+    integer: np.ndarray  # bool per column
+    row_lower: np.ndarray
+    row_upper: np.ndarray
+    start: np.ndarray  # row-wise matrix
+    index: np.ndarray
+    value: np.ndarray
+    col_county: np.ndarray  # county of each column, −1 for the price-step columns
+    row_county: np.ndarray  # county of each local row, −1 for a coupling row
+    row_family: np.ndarray  # family name of each row
+    n_counties: int
+
+    @property
+    def n_cols(self) -> int:
+        return len(self.cost)
+
+    @property
+    def n_rows(self) -> int:
+        return len(self.row_lower)
+
+    def lhs(self, z: np.ndarray) -> np.ndarray:
+        rows = np.repeat(np.arange(self.n_rows), np.diff(self.start))
+        return np.bincount(rows, weights=self.value * z[self.index], minlength=self.n_rows)
+
+
+def split_villages(opt: Any, m: Any, data: Any) -> VillageSplit:
+    """County of every column and row of the HiGHS model `opt` built from the Pyomo model `m`.
+
+    A row's scope comes from its family (`optimizer.model.build.SCOPE`), never from the
+    matrix: village, township and county rows are local to the county of their columns;
+    a basin row is local when its townships lie in one county; the rest couple counties.
+    """
+    h = opt._solver_model
+    lp = h.getLp()
+    A = lp.a_matrix_
+    if A.format_ != highspy.MatrixFormat.kRowwise:
+        raise NoVillagePlan("the HiGHS model is not row-wise")
+    n_col, n_row = lp.num_col_, lp.num_row_
+    counties = sorted(data.townships["county"].unique())
+    ci = {c: k for k, c in enumerate(counties)}
+    col_county = np.full(n_col, -1, dtype=np.int64)
+    vm = opt._pyomo_var_to_solver_var_map
+    pair_county = dict(zip(data.pairs.index, data.pairs["county"].map(ci)))
+    for idx, var in m.industry_chosen.items():
+        col_county[vm[id(var)]] = pair_county[idx]
+    town_county = data.townships["county"].map(ci).to_dict()
+    if m.component("leading_industry") is not None:
+        for (t, _), var in m.leading_industry.items():
+            col_county[vm[id(var)]] = town_county[t]
+    row_family = np.empty(n_row, dtype=object)
+    for con, r in opt._pyomo_con_to_solver_con_map.items():
+        row_family[r] = con.parent_component().name
+    start = np.asarray(A.start_, dtype=np.int64)
+    index = np.asarray(A.index_, dtype=np.int64)
+    value = np.asarray(A.value_, dtype=float)
+    row_county = np.full(n_row, -1, dtype=np.int64)
+    lo_c = np.full(n_row, np.iinfo(np.int64).max)
+    hi_c = np.full(n_row, -2, dtype=np.int64)
+    rows = np.repeat(np.arange(n_row), np.diff(start))
+    np.minimum.at(lo_c, rows, col_county[index])
+    np.maximum.at(hi_c, rows, col_county[index])
+    for fam in np.unique(row_family.astype(str)):
+        scope = SCOPE.get(fam, "instance")
+        sel = row_family == fam
+        if scope in ("village", "township", "unit", "county", "basin"):
+            one = sel & (lo_c == hi_c) & (lo_c >= 0)
+            if scope != "basin" and not np.array_equal(one, sel):
+                raise NoVillagePlan(f"rows of {fam} span counties")
+            row_county[one] = lo_c[one]
+    sense = -1.0 if lp.sense_ == highspy.ObjSense.kMinimize else 1.0
+    integer = np.asarray([v == highspy.HighsVarType.kInteger for v in lp.integrality_], dtype=bool) \
+        if len(lp.integrality_) else np.zeros(n_col, dtype=bool)
+    return VillageSplit(
+        cost=sense * np.asarray(lp.col_cost_, dtype=float), lower=np.asarray(lp.col_lower_, dtype=float),
+        upper=np.asarray(lp.col_upper_, dtype=float), integer=integer,
+        row_lower=np.asarray(lp.row_lower_, dtype=float), row_upper=np.asarray(lp.row_upper_, dtype=float),
+        start=start, index=index, value=value, col_county=col_county, row_county=row_county,
+        row_family=row_family, n_counties=len(counties),
+    )  # fmt: skip
+
+
+def _sub(S: VillageSplit, cols: np.ndarray, rows: np.ndarray) -> tuple[np.ndarray, np.ndarray, np.ndarray]:
+    """Column-wise triplets (start, index, value) of the rows × cols submatrix."""
+    cpos = np.full(S.n_cols, -1, dtype=np.int64)
+    cpos[cols] = np.arange(len(cols))
+    seg_r, seg_c, seg_v = [], [], []
+    for k, r in enumerate(rows.tolist()):
+        a, b = S.start[r], S.start[r + 1]
+        c = cpos[S.index[a:b]]
+        keep = c >= 0
+        seg_r.append(np.full(int(keep.sum()), k))
+        seg_c.append(c[keep])
+        seg_v.append(S.value[a:b][keep])
+    rr = np.concatenate(seg_r) if seg_r else np.zeros(0, dtype=np.int64)
+    cc = np.concatenate(seg_c) if seg_c else np.zeros(0, dtype=np.int64)
+    vv = np.concatenate(seg_v) if seg_v else np.zeros(0)
+    o = np.lexsort((rr, cc))
+    return np.searchsorted(cc[o], np.arange(len(cols) + 1)), rr[o], vv[o]
+
+
+def _highs(cost: np.ndarray, lower: np.ndarray, upper: np.ndarray, integer: np.ndarray | None,
+           row_lower: np.ndarray, row_upper: np.ndarray, csc: tuple, options: dict[str, Any]) -> highspy.Highs:
+    """A HiGHS model minimising −cost (a maximisation written as HiGHS minimises)."""
+    from optimizer.solve.decompose.highs_models import new_highs
+
+    h = new_highs()
+    for k, v in options.items():
+        h.setOptionValue(k, v)
+    lp = highspy.HighsLp()
+    n = len(cost)
+    lp.num_col_, lp.num_row_ = n, len(row_lower)
+    lp.col_cost_ = -cost
+    lp.col_lower_, lp.col_upper_ = lower, upper
+    lp.row_lower_, lp.row_upper_ = np.maximum(row_lower, -INF), np.minimum(row_upper, INF)
+    lp.a_matrix_.format_ = highspy.MatrixFormat.kColwise
+    lp.a_matrix_.start_ = csc[0].astype(np.int32)
+    lp.a_matrix_.index_ = csc[1].astype(np.int32)
+    lp.a_matrix_.value_ = csc[2]
+    lp.a_matrix_.num_col_, lp.a_matrix_.num_row_ = n, len(row_lower)
+    if integer is not None:
+        lp.integrality_ = [highspy.HighsVarType.kInteger if i else highspy.HighsVarType.kContinuous for i in integer]
+    status = h.passModel(lp)
+    if status == highspy.HighsStatus.kError:
+        raise NoVillagePlan("HiGHS refused a county model")
+    return h
+
+
+@dataclass
+class _Coupling:
+    """Coupling rows as "≤" rows G z ≤ g (a "≥" row negated), G as one dense-by-county use table."""
+
+    rows: np.ndarray  # model row of each ≤ row
+    sign: np.ndarray
+    rhs: np.ndarray
+    G: list[tuple[np.ndarray, np.ndarray]]  # per ≤ row: (columns, coefficients)
+    hard: np.ndarray  # False for a price-step row (its o column absorbs any excess)
+
+    @property
+    def n(self) -> int:
+        return len(self.rhs)
+
+    def use(self, z: np.ndarray) -> np.ndarray:
+        return np.array([float(v @ z[c]) for c, v in self.G])
+
+    def priced(self, lam: np.ndarray, n_cols: int) -> np.ndarray:
+        out = np.zeros(n_cols)
+        for k, (c, v) in enumerate(self.G):
+            np.add.at(out, c, lam[k] * v)
+        return out
+
+
+def _coupling(S: VillageSplit) -> _Coupling:
+    rows, sign, rhs, G, hard = [], [], [], [], []
+    for r in np.flatnonzero(S.row_county < 0).tolist():
+        a, b = S.start[r], S.start[r + 1]
+        cols, vals = S.index[a:b], S.value[a:b]
+        o_col = (S.col_county[cols] < 0).any()
+        for s, bound in ((1.0, S.row_upper[r]), (-1.0, S.row_lower[r])):
+            if np.isfinite(bound) and abs(bound) < INF:
+                rows.append(r)
+                sign.append(s)
+                rhs.append(s * bound)
+                G.append((cols, s * vals))
+                hard.append(not o_col)
+    return _Coupling(np.asarray(rows), np.asarray(sign), np.asarray(rhs), G, np.asarray(hard, dtype=bool))
+
+
+def _lam_upper(S: VillageSplit, cp: _Coupling) -> np.ndarray:
+    """λ_k ≤ −cost_j / a_kj for each price-step column j (else the Lagrangian is unbounded)."""
+    ub = np.full(cp.n, np.inf)
+    for k, (cols, vals) in enumerate(cp.G):
+        o = S.col_county[cols] < 0
+        for j, a in zip(cols[o].tolist(), vals[o].tolist()):
+            if a < 0:
+                ub[k] = min(ub[k], S.cost[j] / a)
+    return ub
+
+
+def lp_multipliers(opt: Any, S: VillageSplit, cp: _Coupling, threads: int = 1) -> tuple[np.ndarray, np.ndarray, float] | None:
+    """Duals of the coupling rows and the column values in the LP relaxation of the whole model, and its value.
+
+    The duals are near the best multipliers of the Lagrangian (the LP's own Lagrangian
+    dual), and the LP's column values share the coupling rows among the counties in
+    amounts that meet them together (the repair)."""
+    h = opt._solver_model
+    h.setOptionValue("output_flag", False)
+    # HiGHS's thread scheduler is set up once per thread with the first solve's count: the
+    # count the direct solve of the same options would use, so that one can follow
+    h.setOptionValue("threads", threads)
+    h.setOptionValue("solve_relaxation", True)
+    try:
+        h.run()
+    finally:
+        h.setOptionValue("solve_relaxation", False)
+    if h.getModelStatus() != highspy.HighsModelStatus.kOptimal:
+        return None
+    sol = h.getSolution()
+    dual = np.asarray(sol.row_dual)
+    sense = -1.0 if h.getLp().sense_ == highspy.ObjSense.kMinimize else 1.0
+    lam = np.clip(sense * cp.sign * dual[cp.rows], 0.0, _lam_upper(S, cp))
+    return lam, np.asarray(sol.col_value), float(S.cost @ np.asarray(sol.col_value))
+
+
+class _County:
+    """One county's MIP, kept between the pricing pass and the repair."""
+
+    def __init__(self, S: VillageSplit, c: int, cp: _Coupling, gap: float = COUNTY_GAP) -> None:
+        self.cols = np.flatnonzero(S.col_county == c)
+        self.rows = np.flatnonzero(S.row_county == c)
+        self.S = S
+        self.model = _highs(S.cost[self.cols], S.lower[self.cols], S.upper[self.cols], S.integer[self.cols],
+                            S.row_lower[self.rows], S.row_upper[self.rows], _sub(S, self.cols, self.rows),
+                            {"threads": 1, "mip_rel_gap": gap})  # fmt: skip
+        cpos = np.full(S.n_cols, -1, dtype=np.int64)
+        cpos[self.cols] = np.arange(len(self.cols))
+        self.coupling: list[tuple[np.ndarray, np.ndarray]] = []  # local (cols, coefs) of each ≤ coupling row
+        for c_, v in cp.G:
+            p = cpos[c_]
+            keep = p >= 0
+            self.coupling.append((p[keep].astype(np.int32), v[keep]))
+        self.x: np.ndarray | None = None
+        self.value = -np.inf
+        self.bound = np.inf
+
+    def use(self, x: np.ndarray) -> np.ndarray:
+        return np.array([float(v @ x[c]) for c, v in self.coupling])
+
+    def solve(self, priced_cost: np.ndarray, time_limit: float) -> bool:
+        """Maximise `priced_cost` (one entry per local column) over the county; False without a plan."""
+        h = self.model
+        h.changeColsCost(len(self.cols), np.arange(len(self.cols), dtype=np.int32), -priced_cost)
+        h.setOptionValue("time_limit", max(0.05, time_limit))
+        h.run()
+        info = h.getInfo()
+        if info.primal_solution_status != 2:
+            return False
+        self.x = np.asarray(h.getSolution().col_value).copy()
+        self.value = -info.objective_function_value
+        db = info.mip_dual_bound
+        self.bound = -db if abs(db) < 1e300 else np.inf
+        self.bound = max(self.bound, self.value)
+        return True
+
+    def add_shares(self, cap: np.ndarray, hard: np.ndarray) -> None:
+        """The county's shares of the hard coupling rows, as rows of its own MIP."""
+        for (c, v), b, keep in zip(self.coupling, cap, hard):
+            if keep and len(c):
+                self.model.addRow(-INF, float(b), len(c), c, v)
+
+
+def _restricted_master(S: VillageSplit, cp: _Coupling, counties: list[_County], plans: list[list[np.ndarray]],
+                       time_limit: float, threads: int = 1) -> list[int] | None:
+    """One plan per county (its priced plan or its repaired one) meeting the coupling rows, at the best value."""
+    rows, cols, vals, cost = [], [], [], []
+    k = 0
+    for ci, (c, options) in enumerate(zip(counties, plans)):
+        for x in options:
+            cost.append(float(S.cost[c.cols] @ x))
+            rows.append(ci)
+            cols.append(k)
+            vals.append(1.0)
+            for j, u in enumerate(c.use(x).tolist()):
+                if u != 0.0:
+                    rows.append(len(counties) + j)
+                    cols.append(k)
+                    vals.append(u)
+            k += 1
+    o_cols = np.flatnonzero(S.col_county < 0)
+    for n, oc in enumerate(o_cols.tolist()):
+        cost.append(float(S.cost[oc]))
+        for j, (c_, v) in enumerate(cp.G):
+            hit = np.flatnonzero(c_ == oc)
+            if len(hit):
+                rows.append(len(counties) + j)
+                cols.append(k + n)
+                vals.append(float(v[hit[0]]))
+    n_col = k + len(o_cols)
+    r, c, v = np.asarray(rows, dtype=np.int64), np.asarray(cols, dtype=np.int64), np.asarray(vals)
+    o = np.lexsort((r, c))
+    csc = (np.searchsorted(c[o], np.arange(n_col + 1)), r[o], v[o])
+    integer = np.r_[np.ones(k, dtype=bool), np.zeros(len(o_cols), dtype=bool)]
+    h = _highs(np.asarray(cost), np.zeros(n_col), np.r_[np.ones(k), S.upper[o_cols]], integer,
+               np.r_[np.ones(len(counties)), np.full(cp.n, -np.inf)], np.r_[np.ones(len(counties)), cp.rhs], csc,
+               {"mip_rel_gap": 1e-6, "time_limit": time_limit, "threads": threads})  # fmt: skip
+    run = h.run()
+    if h.getInfo().primal_solution_status != 2:
+        log.info("village decomposition: restricted master without a plan (%s, %s)", run,
+                 h.modelStatusToString(h.getModelStatus()))
+        return None
+    y = np.asarray(h.getSolution().col_value)[:k]
+    out, at = [], 0
+    for options in plans:
+        out.append(int(np.argmax(y[at:at + len(options)])))
+        at += len(options)
+    return out
+
+
+def solve_villages(opt: Any, m: Any, data: Any, options: SolveOptions, deadline: float,
+                   workers: int = 2) -> tuple[SolveOutcome, dict[str, Any]]:
+    """Decompose the village model by county; load the plan into `m`. Raises NoVillagePlan without one."""
+    lines: list[str] = []
+    t0 = time.perf_counter()
+
+    def note(text: str) -> None:
+        lines.append(f"{time.perf_counter() - t0:8.2f}s  {text}")
+        log.info("village decomposition: %s", text)
+
+    stats: dict[str, Any] = {}
+    S = split_villages(opt, m, data)
+    cp = _coupling(S)
+    note(f"{S.n_counties} counties, {S.n_cols} columns, {S.n_rows} rows; {cp.n} coupling rows: "
+         + ", ".join(sorted({str(S.row_family[r]) for r in cp.rows})))
+    t = time.perf_counter()
+    got = lp_multipliers(opt, S, cp, options.threads)
+    stats["lp_s"] = time.perf_counter() - t
+    if got is None:
+        raise NoVillagePlan("the LP relaxation was not solved")
+    lam, z_lp, lp_value = got
+    stats["lp_bound"] = lp_value
+    bound = lp_value
+    note(f"LP relaxation {lp_value:.10g} ({stats['lp_s']:.1f} s); multipliers " + ", ".join(f"{x:.4g}" for x in lam))
+    priced = S.cost - cp.priced(lam, S.n_cols)
+
+    def run_all(tag: str, group: list[_County], strict: bool, first: list[int] | None = None) -> list[bool]:
+        """Solve every county of `group` on `workers` threads, sharing the time left evenly.
+
+        `strict`: every county must give a plan. `first`: counties to solve before the others."""
+        done = [0]
+        head = list(first or [])
+        order = head + [k for k in range(len(group)) if k not in set(head)]
+
+        def one(k: int) -> bool:
+            left = deadline - time.monotonic()
+            if left <= 0:
+                return False
+            waiting = max(1, len(group) - done[0])
+            share = left * max(1, workers) / waiting
+            ok = group[k].solve(priced[group[k].cols], min(COUNTY_SECONDS, max(0.2, share)))
+            done[0] += 1
+            return ok
+
+        t = time.perf_counter()
+        with ThreadPoolExecutor(max_workers=max(1, workers)) as pool:
+            got = dict(zip(order, pool.map(one, order)))
+        ok = [got[k] for k in range(len(group))]
+        stats[f"{tag}_s"] = time.perf_counter() - t
+        if strict and not all(ok):
+            raise NoVillagePlan(f"{tag}: no plan for county {ok.index(False)} in time")
+        return ok
+
+    # 1. the plan: every county under the priced costs, held to its share of each hard
+    #    coupling row: its use in the LP solution plus its part of the row's LP slack (the
+    #    shares sum to the right-hand side, so the county plans together meet the row)
+    t = time.perf_counter()
+    shared = [_County(S, c, cp, REPAIR_GAP) for c in range(S.n_counties)]
+    lp_use = np.array([c.use(z_lp[c.cols]) for c in shared])  # (n_c, n)
+    weight = np.abs(lp_use)
+    weight = np.where(weight.sum(axis=0) > 0, weight / np.maximum(weight.sum(axis=0), 1e-300), 1.0 / len(shared))
+    margin = 1e-7 * np.maximum(1.0, np.abs(cp.rhs))
+    share = lp_use + weight * (cp.rhs - lp_use.sum(axis=0) - margin) - CUSHION * np.abs(lp_use)
+    for k, c in enumerate(shared):
+        c.add_shares(share[k], cp.hard)
+    stats["county_models_s"] = time.perf_counter() - t
+    ok_a = run_all("shares", shared, strict=False)
+    plans = [[c.x.copy()] if good else [] for c, good in zip(shared, ok_a)]
+    note(f"county plans within their LP shares: {sum(ok_a)} of {len(ok_a)} counties ({stats['shares_s']:.1f} s)")
+
+    # 2. the bound: every county free of shares under the same prices (the Lagrangian);
+    #    its plans join the restricted master, which picks per county the shared or the free plan
+    if deadline - time.monotonic() > 1.0:
+        free = [_County(S, c, cp, COUNTY_GAP) for c in range(S.n_counties)]
+        ok = run_all("pricing", free, strict=False, first=[k for k, good in enumerate(ok_a) if not good])
+        if all(ok):
+            # λ ≤ _lam_upper keeps every price-step column's priced cost ≤ 0: its best value is 0
+            lagrangian = float(sum(c.bound for c in free) + lam @ cp.rhs)
+            stats["lagrangian_bound"] = lagrangian
+            bound = min(bound, lagrangian)
+            note(f"pricing pass: bound {lagrangian:.10g} ({stats['pricing_s']:.1f} s)")
+        else:
+            note(f"pricing pass: {sum(ok)} of {len(ok)} counties in time; the bound stays the LP's")
+        for k, good in enumerate(ok):
+            if good:
+                plans[k].append(free[k].x.copy())
+    if any(not p for p in plans):
+        raise NoVillagePlan(f"no plan for county {next(k for k, p in enumerate(plans) if not p)} in time")
+    if not all(ok_a) or any(len(p) > 1 for p in plans):
+        t = time.perf_counter()
+        best = _restricted_master(S, cp, shared, plans, max(0.5, min(20.0, deadline - time.monotonic())),
+                                  options.threads)
+        stats["restricted_master_s"] = time.perf_counter() - t
+        retries = 0
+        while best is None and not all(ok_a) and retries < len(RETRY_CUSHIONS):
+            # a county found no plan within its share and the others left too little room:
+            # the counties that did are solved again within smaller shares, for the master
+            if deadline - time.monotonic() < 1.5 * stats["shares_s"]:
+                break
+            cushion = RETRY_CUSHIONS[retries]
+            retries += 1
+            again = [_County(S, c, cp, REPAIR_GAP) for c in range(S.n_counties) if ok_a[c]]
+            for c in again:
+                k = int(S.col_county[c.cols[0]])
+                c.add_shares(share[k] - cushion * np.abs(lp_use[k]), cp.hard)
+            ok_r = run_all("shares_again", again, strict=False)
+            for c, good in zip(again, ok_r):
+                if good:
+                    plans[int(S.col_county[c.cols[0]])].append(c.x.copy())
+            note(f"shares cut by {cushion:.0%} of the LP use: {sum(ok_r)} of {len(ok_r)} counties again")
+            best = _restricted_master(S, cp, shared, plans, max(0.5, min(20.0, deadline - time.monotonic())),
+                                      options.threads)
+        if best is None and not all(ok_a):
+            raise NoVillagePlan("no mix of the county plans meets the coupling rows")
+        if best is not None:
+            for k, c in enumerate(shared):
+                c.x = plans[k][best[k]]
+            note(f"restricted master: {sum(1 for b in best if b == 1)} of {len(best)} counties take their "
+                 f"free plan")
+    counties = shared
+
+    z = np.zeros(S.n_cols)
+    for c in counties:
+        z[c.cols] = np.where(S.integer[c.cols], np.round(c.x), c.x)
+    # price-step columns at their least value
+    for j in range(cp.n):
+        cols, vals = cp.G[j]
+        o = S.col_county[cols] < 0
+        if o.any() and cp.sign[j] > 0:
+            x_part = float(vals[~o] @ z[cols[~o]])
+            oc, ov = cols[o][0], vals[o][0]
+            z[oc] = max(0.0, (x_part - cp.rhs[j]) / -ov)
+    lhs = S.lhs(z)
+    tol = ROW_TOL * np.maximum(1.0, np.maximum(np.abs(np.where(np.isfinite(S.row_lower), S.row_lower, 0)),
+                                               np.abs(np.where(np.isfinite(S.row_upper), S.row_upper, 0))))
+    bad = np.flatnonzero((lhs > S.row_upper + tol) | (lhs < S.row_lower - tol))
+    if len(bad):
+        raise NoVillagePlan(f"the repaired plan breaks {len(bad)} rows, e.g. {S.row_family[bad[0]]}")
+    objective = float(S.cost @ z)
+    gap = relative_gap(objective, bound)
+    note(f"plan {objective:.10g}, bound {bound:.10g}, gap {gap:.3e}")
+    vm = opt._pyomo_var_to_solver_var_map
+    import pyomo.environ as pyo
+
+    for var in m.component_data_objects(pyo.Var):
+        j = vm.get(id(var))
+        if j is not None:
+            var.set_value(float(z[j]), skip_validation=True)
+    unit = getattr(m, "objective_unit_yuan", 1.0)
+    status = "optimal" if gap is not None and gap <= (options.gap or 0.0) + 1e-9 else (
+        "time_limit_feasible" if time.monotonic() >= deadline else "stopped_feasible")
+    termination = (f"Village decomposition: gap {gap:.2e} within {options.gap:g}" if status == "optimal"
+                   else f"Village decomposition stopped at gap {gap:.2e}")
+    seconds = time.perf_counter() - t0
+    stats["seconds"] = seconds
+    outcome = SolveOutcome(status=status, termination=termination, has_solution=True, objective=objective * unit,
+                           bound=bound * unit, gap=gap, solve_seconds=seconds, transfer_seconds=0.0, mip_nodes=None,
+                           log_text="\n".join(lines) + "\n")
+    return outcome, stats

@@ -1,0 +1,72 @@
+"""Village instances by county decomposition (solve/decompose/villages.py) against HiGHS on the whole model.
+
+Both answers go through the independent checker, and each must lie within the other's
+bound: the decomposition's plan is no better than HiGHS's proven bound, and HiGHS's plan
+no better than the decomposition's Lagrangian bound.
+"""
+
+from __future__ import annotations
+
+from pathlib import Path
+
+import pytest
+
+from optimizer.generate import generate_instance
+from optimizer.run import solve_instance
+from optimizer.solve import SolveOptions
+from optimizer.solve.method import DECOMPOSE_FROM_VILLAGES, choose_village_method
+
+TINY = Path(__file__).parent / "data" / "tiny_villages" / "tiny_villages.yaml"
+
+
+def _both(path: Path, tmp_path: Path, gap: float, direct_gap: float = 1e-6) -> tuple[dict, dict]:
+    dec = solve_instance(path, SolveOptions(method="decompose", gap=gap, time_limit=120), results_root=tmp_path / "d")
+    direct = solve_instance(path, SolveOptions(method="direct", gap=direct_gap, time_limit=30),
+                            results_root=tmp_path / "h")
+    assert dec.check_ok is True, dec.check_messages[:5]
+    assert direct.check_ok is True, direct.check_messages[:5]
+    return dec.summary, direct.summary
+
+
+def _within(dec: dict, direct: dict) -> None:
+    scale = max(1.0, abs(direct["objective_yuan"]))
+    assert dec["method"]["used"] == "decompose", dec["method"]
+    assert direct["method"]["used"] == "direct"
+    assert dec["objective_yuan"] <= direct["bound_yuan"] + 1e-7 * scale
+    assert direct["objective_yuan"] <= dec["bound_yuan"] + 1e-7 * scale
+    assert dec["gap"] is not None and dec["objective_yuan"] >= direct["objective_yuan"] - (dec["gap"] + 1e-6) * scale
+
+
+def test_tiny_village_instance_decomposed_equals_direct(tmp_path: Path) -> None:
+    dec, direct = _both(TINY, tmp_path, gap=1e-6)
+    _within(dec, direct)
+    assert dec["objective_yuan"] == pytest.approx(direct["objective_yuan"], rel=1e-6)
+    assert "counties as blocks" in dec["method"]["why"]
+
+
+@pytest.mark.parametrize("seed", [3, pytest.param(7, marks=pytest.mark.slow)])
+def test_generated_village_instance_decomposed_within_gap_of_direct(tmp_path: Path, seed: int) -> None:
+    """Three counties of 15 townships, 5 villages each; HiGHS on the whole model to 1e-3 (its bound is what counts)."""
+    path = generate_instance(tmp_path / "gen", 45, seed, villages_per_township=5)
+    dec, direct = _both(path, tmp_path, gap=5e-3, direct_gap=1e-3)
+    _within(dec, direct)
+    assert dec["gap"] <= 5e-3 + 1e-9 or dec["status"] != "optimal"
+
+
+def test_no_mix_of_county_plans_falls_back_to_highs(tmp_path: Path) -> None:
+    """Two counties: one finds no plan within its LP share and the other cannot make room
+    (measured on this instance), so the command says so and HiGHS on the whole model answers."""
+    path = generate_instance(tmp_path / "gen", 30, 3, villages_per_township=4)
+    res = solve_instance(path, SolveOptions(method="decompose", gap=5e-3, time_limit=60), results_root=tmp_path / "r")
+    assert res.check_ok is True
+    assert res.summary["method"]["used"] == "direct"
+    assert "the decomposition gave no plan, so HiGHS on the whole model" in res.summary["method"]["why"]
+
+
+def test_auto_method_for_villages() -> None:
+    auto = SolveOptions()
+    assert choose_village_method(auto, DECOMPOSE_FROM_VILLAGES - 1, 10)[0] == "direct"
+    assert choose_village_method(auto, DECOMPOSE_FROM_VILLAGES, 10)[0] == "decompose"
+    assert choose_village_method(auto, 50_000, 1)[0] == "direct"
+    assert choose_village_method(SolveOptions(method="direct"), 50_000, 10)[0] == "direct"
+    assert choose_village_method(SolveOptions(method="decompose"), 10, 2)[0] == "decompose"
