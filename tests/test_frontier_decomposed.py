@@ -150,3 +150,45 @@ def test_unsplittable_instance_falls_back_to_highs_for_every_point(instance, tmp
     fr = run_frontier(spec, new_frontier_dir(tmp_path, "g"), serial=True)
     assert (fr.table["method"] == "direct").all() and (fr.table["status"] == "optimal").all()
     assert fr.table["check_ok"].all()
+
+
+def test_interrupted_decomposed_frontier_resumes_without_solving_finished_points(instance, tmp_path, monkeypatch):
+    """Ctrl-C after two ε-points, then --resume: the finished points' folders are kept as they
+    are, only the rest is decomposed again, and the resumed frontier is complete."""
+    from optimizer.analyses import frontier as F
+    from optimizer.solve import decompose as D
+
+    spec = FrontierSpec(instance=str(instance), points=5, options={"gap": GAP, "threads": 1, "method": "decompose"})
+    folder = new_frontier_dir(tmp_path, "g")
+    seen: list[str] = []
+
+    def stop_after_two(pid, state, row):
+        if state == "done" and pid.startswith("p0") and pid not in ("p00", "p04"):
+            seen.append(pid)
+            if len(seen) == 2:
+                raise KeyboardInterrupt
+
+    with pytest.raises(KeyboardInterrupt):
+        run_frontier(spec, folder, serial=True, progress=stop_after_two)
+    assert folder.exists() and folder.name.endswith(".partial")
+    kept = sorted(p.name for p in (folder / "points").iterdir() if (p / "summary.json").exists())
+    assert len(kept) == 2
+    stamps = {p: (folder / "points" / p / "summary.json").stat().st_mtime_ns for p in kept}
+    real = D.decompose
+    calls: list[int] = []
+
+    def counting(*args, **kwargs):
+        calls.append(1)
+        return real(*args, **kwargs)
+
+    monkeypatch.setattr(D, "decompose", counting)
+    resumed = run_frontier(F.resume_spec(folder), folder, serial=True)
+    assert resumed.folder == F.final_dir(folder) and not folder.exists()
+    # the one ε-point left (of p01–p03 two were done) and the weighted optimum, solved last; the
+    # payoff stages are kept
+    assert len(calls) == 2
+    for p, stamp in stamps.items():
+        assert (resumed.folder / "points" / p / "summary.json").stat().st_mtime_ns == stamp
+    t = resumed.table
+    assert len(t) == 5 and t["status"].isin(["optimal", "stopped_feasible"]).all() and t["check_ok"].all()
+    assert t["method"].str.startswith("decompose").all()
