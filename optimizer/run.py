@@ -151,7 +151,7 @@ def solve_instance(
         method, why = choose_village_method(options, len(valid.units), valid.townships["county"].nunique())
     else:
         method, why = choose_method(options, loaded.spec, valid.townships)
-    reserve = write_reserve(timings)
+    reserve = write_reserve(timings, villages=villages)
     left = clock.left(reserve)
     if left is not None:
         log.info("time limit: %.1f s left after validation, %.1f s of it kept back for writing and checking",
@@ -596,6 +596,10 @@ def _runner_up(m: Any, valid: ValidInstance, plan: pd.Series, options: SolveOpti
 #: reading and validating.
 WRITE_RESERVE_FACTOR = 2.5
 WRITE_RESERVE_MIN_S = 2.0
+#: Village instances write two layers (villages and townships) and check the leading-industry
+#: rows too: at 50,000 villages writing and checking took 12.6 s + 14.0 s against 3.1 s + 6.2 s
+#: of reading and validating (2.9 ×; docs/performance.md, villages), so 2.5 × ran 1.4 s short.
+VILLAGE_WRITE_RESERVE_FACTOR = 3.2
 
 #: The deliverables written after the check, as a multiple of the time the plan's own
 #: files took to write (allocation.csv, the GeoPackage, summary.json …: the same rows,
@@ -664,12 +668,13 @@ def _no_time_to_build(clock: Clock, reserve: float, timings: dict[str, float]) -
     return left is not None and left < BUILD_FACTOR * (timings.get("read", 0.0) + timings.get("validate", 0.0))
 
 
-def write_reserve(timings: dict[str, float]) -> float:
+def write_reserve(timings: dict[str, float], villages: bool = False) -> float:
     """Seconds to keep back from the time limit for writing and checking the results.
 
     Read and validation time stand for the machine's speed at this size: both phases walk
     every township as writing does, and both slow down alike when the machine is loaded."""
-    return WRITE_RESERVE_MIN_S + WRITE_RESERVE_FACTOR * (timings.get("read", 0.0) + timings.get("validate", 0.0))
+    factor = VILLAGE_WRITE_RESERVE_FACTOR if villages else WRITE_RESERVE_FACTOR
+    return WRITE_RESERVE_MIN_S + factor * (timings.get("read", 0.0) + timings.get("validate", 0.0))
 
 
 def _decompose(data: Any, options: SolveOptions, clock: Clock, reserve: float, warm: Any, progress: Any,
