@@ -441,3 +441,18 @@ def test_bounds_are_in_yuan_on_a_scaled_model(tmp_path):
     payoff = fr.payoff.set_index("stage")
     for stage in ("income_max", "gep_max", "income_max_then_gep", "gep_max_then_income"):
         assert payoff.loc[stage, "gap"] <= 1e-3, (stage, payoff.loc[stage, "bound_yuan"])
+
+
+def test_weighted_optimum_beyond_the_last_epsilon_is_at_the_end_point_not_between_it_and_itself():
+    from optimizer.analyses.frontier import _locate_weighted
+
+    df = pd.DataFrame({"point": ["p00", "p01", "p02"], "epsilon_yuan": [0.0, 50.0, 100.0],
+                       "farmer_income_yuan": [10.0, 60.0, 100.0], "gep_yuan": [300.0, 200.0, 100.0],
+                       "frontier_high_yuan": [300.0, 200.0, 100.0], "status": ["optimal"] * 3,
+                       "plan": [{"a": "x"}, {"a": "y"}, {"a": "z"}]})  # fmt: skip
+    w = {"status": "optimal", "farmer_income_yuan": 100.0, "gep_yuan": 99.0, "plan": {"a": "w"}}
+    out = _locate_weighted(df, w)
+    assert out["segment_from"] == out["segment_to"] == "p02"
+    assert "p02" in out["where"] and "between" not in out["where"]
+    w.update(farmer_income_yuan=55.0, gep_yuan=250.0)
+    assert "between points p01 and p02" in _locate_weighted(df, w)["where"]

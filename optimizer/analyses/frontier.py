@@ -818,6 +818,8 @@ def _locate_weighted(df: pd.DataFrame, w: dict[str, Any] | None) -> dict[str, An
     elif out["dominated_by"]:
         out["where"] = _("under the frontier: point {point} has at least its income and its GEP (the frontier "
                          "counts other GEP than the objective, or a gap)").format(point=out["dominated_by"])
+    elif out["segment_from"] == out["segment_to"]:  # its income reaches the last point's ε: no segment beyond
+        out["where"] = _("on the frontier at its end point {point}").format(point=out["segment_from"])
     else:
         out["where"] = _("on the frontier between points {a} and {b}").format(a=out["segment_from"], b=out["segment_to"])
     return out
