@@ -8,8 +8,8 @@ when every phase is measured.
 from __future__ import annotations
 
 import gc
-import os
 import logging
+import os
 import time
 from collections.abc import Callable
 from dataclasses import dataclass, field, replace
@@ -719,7 +719,7 @@ def _decompose_villages(m: Any, data: Any, options: SolveOptions, clock: Clock, 
     left = clock.left(reserve)
     deadline = time.monotonic() + (left if left is not None else 3600.0)
     try:
-        outcome, _stats = solve_villages(opt, m, data, options, deadline, workers=min(2, os.cpu_count() or 1))
+        outcome, _stats = solve_villages(opt, m, data, options, deadline, workers=options.workers or min(2, os.cpu_count() or 1))
     except NoVillagePlan as exc:
         log.info("village decomposition: no plan (%s)", exc)
         return None

@@ -263,11 +263,9 @@ def test_fuchuan_frontier_shape(tmp_path):
     assert (t["duplicate_of"] != "").any()  # coarse grid, few plans: repeats are marked, not hidden
 
 
-def test_interrupted_frontier_resumes_without_solving_finished_points(tmp_path, monkeypatch):
-    from optimizer.analyses import frontier as F
-
-    spec = FrontierSpec(instance=str(TINY), points=5, options=dict(GAP0))
-    folder = new_frontier_dir(tmp_path, "tiny")
+def interrupt_after_two_points(spec: FrontierSpec, folder: Path) -> dict[str, int]:
+    """Run a 5-point frontier and press Ctrl-C once two inner ε-points are done; the kept
+    points' summary.json modification times (a resume must leave them as they are)."""
     seen: list[str] = []
 
     def stop_after_two(pid, state, row):
@@ -281,7 +279,15 @@ def test_interrupted_frontier_resumes_without_solving_finished_points(tmp_path, 
     assert folder.exists() and folder.name.endswith(".partial")
     kept = sorted(p.name for p in (folder / "points").iterdir() if (p / "summary.json").exists())
     assert len(kept) == 2
-    stamps = {p: (folder / "points" / p / "summary.json").stat().st_mtime_ns for p in kept}
+    return {p: (folder / "points" / p / "summary.json").stat().st_mtime_ns for p in kept}
+
+
+def test_interrupted_frontier_resumes_without_solving_finished_points(tmp_path, monkeypatch):
+    from optimizer.analyses import frontier as F
+
+    spec = FrontierSpec(instance=str(TINY), points=5, options=dict(GAP0))
+    folder = new_frontier_dir(tmp_path, "tiny")
+    stamps = interrupt_after_two_points(spec, folder)
     import optimizer.solve as S
 
     real = S.solve

@@ -157,23 +157,11 @@ def test_interrupted_decomposed_frontier_resumes_without_solving_finished_points
     are, only the rest is decomposed again, and the resumed frontier is complete."""
     from optimizer.analyses import frontier as F
     from optimizer.solve import decompose as D
+    from tests.test_frontier import interrupt_after_two_points
 
     spec = FrontierSpec(instance=str(instance), points=5, options={"gap": GAP, "threads": 1, "method": "decompose"})
     folder = new_frontier_dir(tmp_path, "g")
-    seen: list[str] = []
-
-    def stop_after_two(pid, state, row):
-        if state == "done" and pid.startswith("p0") and pid not in ("p00", "p04"):
-            seen.append(pid)
-            if len(seen) == 2:
-                raise KeyboardInterrupt
-
-    with pytest.raises(KeyboardInterrupt):
-        run_frontier(spec, folder, serial=True, progress=stop_after_two)
-    assert folder.exists() and folder.name.endswith(".partial")
-    kept = sorted(p.name for p in (folder / "points").iterdir() if (p / "summary.json").exists())
-    assert len(kept) == 2
-    stamps = {p: (folder / "points" / p / "summary.json").stat().st_mtime_ns for p in kept}
+    stamps = interrupt_after_two_points(spec, folder)
     real = D.decompose
     calls: list[int] = []
 

@@ -258,12 +258,7 @@ def solve_task(spec_dict: dict[str, Any], folder: str, task: dict[str, Any],
         return _write_and_check(spec, root, task, b, plan, row, outcome.to_dict(),
                                 constraint_report(m, FAMILIES), t_start, cpu_start)
     except Exception as exc:  # recorded, and the frontier goes on
-        message = P.input_error_text(exc) if isinstance(exc, InputError) else f"{type(exc).__name__}: {exc}"
-        log.warning("point %s failed: %s", pid, message)
-        row.update(status="failed", error=message, wall_s=time.perf_counter() - t_start,
-                   cpu_s=time.process_time() - cpu_start)  # fmt: skip
-        P.record_failure(root, group, pid, row, exc)
-        return row
+        return P.failed_point(root, group, pid, row, exc, t_start, cpu_start)
     finally:
         marker.unlink(missing_ok=True)
 

@@ -37,7 +37,6 @@ import numpy as np
 import pandas as pd
 
 from optimizer.analyses import tradeoff_points as P
-from optimizer.errors import InputError
 
 log = logging.getLogger(__name__)
 
@@ -230,18 +229,9 @@ class DecomposedFrontier:
         except (Unsplittable, CountyInfeasible) as exc:
             if stage == "income_max":  # the first solve: the caller falls back to HiGHS for every point
                 raise
-            message = f"{type(exc).__name__}: {exc}"
-            row.update(status="failed", error=message, wall_s=time.perf_counter() - t_start,
-                       cpu_s=time.process_time() - cpu_start)  # fmt: skip
-            P.record_failure(root, group, pid, row, exc)
-            return row
+            return P.failed_point(root, group, pid, row, exc, t_start, cpu_start, f"{type(exc).__name__}: {exc}")
         except Exception as exc:  # recorded, and the frontier goes on
-            message = P.input_error_text(exc) if isinstance(exc, InputError) else f"{type(exc).__name__}: {exc}"
-            log.warning("point %s failed: %s", pid, message)
-            row.update(status="failed", error=message, wall_s=time.perf_counter() - t_start,
-                       cpu_s=time.process_time() - cpu_start)  # fmt: skip
-            P.record_failure(root, group, pid, row, exc)
-            return row
+            return P.failed_point(root, group, pid, row, exc, t_start, cpu_start)
         finally:
             marker.unlink(missing_ok=True)
 

@@ -169,6 +169,19 @@ def record_failure(folder: Path, group: str, pid: str, row: dict[str, Any], exc:
     (target / f"{pid}.json").write_text(json.dumps(data, ensure_ascii=False, indent=2, default=str), encoding="utf-8")
 
 
+def failed_point(folder: Path, group: str, pid: str, row: dict[str, Any], exc: BaseException, t_start: float,
+                 cpu_start: float, message: str | None = None) -> dict[str, Any]:
+    """A point's row after `exc`: status "failed", its error in words, its time so far; recorded, so
+    that the analysis goes on and `--resume` knows it."""
+    if message is None:
+        message = input_error_text(exc) if isinstance(exc, InputError) else f"{type(exc).__name__}: {exc}"
+        log.warning("point %s failed: %s", pid, message)
+    row.update(status="failed", error=message, wall_s=time.perf_counter() - t_start,
+               cpu_s=time.process_time() - cpu_start)  # fmt: skip
+    record_failure(folder, group, pid, row, exc)
+    return row
+
+
 def recorded(folder: Path, group: str, pid: str) -> dict[str, Any] | None:
     """The row of a point already done: a finished folder, or a kept record without a plan."""
     done = folder / group / pid / "summary.json"
