@@ -275,9 +275,9 @@ def solve_instance(
     note(_("writing results"))
     t0 = time.perf_counter()
     if not from_matrix:
-        for var in m.industry_chosen.values():  # reports use the 0/1 plan, not HiGHS's 1e-9 noise
-            if var.value is not None:
-                var.set_value(float(round(var.value)), skip_validation=True)
+        from optimizer.model.build import round_choices
+
+        round_choices(m)
         # The objective of that 0/1 plan, summed here: the same plan gives the same figure
         # in every process, whatever order HiGHS added its (scaled) costs in.
         import pyomo.environ as pyo
@@ -764,17 +764,13 @@ def _polish(m: Any, data: Any, options: SolveOptions, clock: Clock, reserve: flo
     lower bound), whether HiGHS's plan (now loaded in `m`) is the better one, and a note."""
     from optimizer.model.start import repaired_start
     from optimizer.solve import solve
-    from optimizer.solve.options import DEFAULT_GAP, relative_gap
+    from optimizer.solve.options import DEFAULT_GAP, gap_proved, relative_gap
 
     unit = getattr(m, "objective_unit_yuan", 1.0)
     ours, bound = outcome.objective / unit, outcome.bound / unit
     gap = DEFAULT_GAP if options.gap is None else options.gap
 
-    def enough(best: float | None, dual: float | None) -> bool:
-        b = bound if dual is None else min(bound, dual)
-        p = ours if best is None else max(ours, best)
-        g = relative_gap(p, b)
-        return g is not None and g <= gap + PROVEN_TOL
+    enough = gap_proved(ours, bound, gap, PROVEN_TOL)
 
     t0 = time.perf_counter()
     start = repaired_start(m, data, decomposed.plan)

@@ -177,7 +177,7 @@ def solve_task(spec_dict: dict[str, Any], folder: str, task: dict[str, Any],
     needing a stage-one value gets it from `previous` too. A failure becomes a row with
     status `failed`, recorded in `<group>/<id>.json`.
     """
-    from optimizer.model.build import FAMILIES, chosen_pairs
+    from optimizer.model.build import FAMILIES, chosen_pairs, round_choices
     from optimizer.model.report import constraint_report
     from optimizer.model.tradeoffs import set_epsilon, set_known_bound, set_stage_one, use_stage
     from optimizer.solve import SolveOptions, solve
@@ -250,9 +250,7 @@ def solve_task(spec_dict: dict[str, Any], folder: str, task: dict[str, Any],
             P.record_failure(root, group, pid, row, None)
             return row
         plan = chosen_pairs(m)
-        for var in m.industry_chosen.values():  # reports use the 0/1 plan
-            if var.value is not None:
-                var.set_value(float(round(var.value)), skip_validation=True)
+        round_choices(m)
         row["bound_yuan"] = outcome.bound
         row["solver_objective_yuan"] = outcome.objective
         return _write_and_check(spec, root, task, b, plan, row, outcome.to_dict(),

@@ -265,11 +265,11 @@ class DecomposedFrontier:
         as its plan or bound and the Lagrangian bound together prove the gap, closes it.
         Updates `row` (status, bound, objective) and returns the better plan.
         """
-        from optimizer.model.build import chosen_pairs
+        from optimizer.model.build import chosen_pairs, round_choices
         from optimizer.model.tradeoffs import set_epsilon, set_stage_one, use_stage
         from optimizer.run import POLISH_MAX_S, PROVEN_TOL
         from optimizer.solve import solve
-        from optimizer.solve.options import relative_gap
+        from optimizer.solve.options import gap_proved, relative_gap
 
         t0 = time.perf_counter()
         if self.pyomo is None:
@@ -287,18 +287,13 @@ class DecomposedFrontier:
         ours, bound = row["solver_objective_yuan"] / unit, row["bound_yuan"] / unit
         gap = float(options.gap or 0.0)
 
-        def enough(best: float | None, dual: float | None) -> bool:
-            g = relative_gap(ours if best is None else max(ours, best), bound if dual is None else min(bound, dual))
-            return g is not None and g <= gap + PROVEN_TOL
-
+        enough = gap_proved(ours, bound, gap, PROVEN_TOL)
         left = POLISH_MAX_S if deadline is None else min(POLISH_MAX_S, deadline - time.monotonic())
         start = P.plan_start(m, dict(zip(plan.index, plan.to_numpy())))
         out = solve(m, dataclasses.replace(options, time_limit=max(0.1, left)), start=start, enough=enough)
         better = out.has_solution and out.objective is not None and out.objective > row["solver_objective_yuan"] * (1 + 1e-12)
         if better:
-            for var in m.industry_chosen.values():
-                if var.value is not None:
-                    var.set_value(float(round(var.value)), skip_validation=True)
+            round_choices(m)
             plan = chosen_pairs(m)
             row["solver_objective_yuan"] = out.objective
         if out.bound is not None:

@@ -230,6 +230,14 @@ def chosen_leading(m: pyo.ConcreteModel) -> pd.Series:
     return pd.Series(picks, name="leading_industry", dtype=object)
 
 
+def round_choices(m: pyo.ConcreteModel) -> None:
+    """Set every loaded industry choice to exactly 0 or 1: reports and the objective use the
+    0/1 plan, not HiGHS's 1e-9 noise."""
+    for var in m.industry_chosen.values():
+        if var.value is not None:
+            var.set_value(float(round(var.value)), skip_validation=True)
+
+
 def chosen_pairs(m: pyo.ConcreteModel) -> pd.Series:
     """The industry picked per planning unit (township, or village) from the loaded solution (x ≥ 0.5)."""
     picks = {}

@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+from collections.abc import Callable
 from dataclasses import asdict, dataclass, field, replace
 from typing import Any
 
@@ -72,6 +73,18 @@ def relative_gap(objective: float | None, bound: float | None) -> float | None:
     if objective is None or bound is None:
         return None
     return abs(bound - objective) / max(abs(objective), 1.0)
+
+
+def gap_proved(objective: float, bound: float, gap: float, tol: float) -> Callable[[float | None, float | None], bool]:
+    """A test for HiGHS's `enough` callback when it polishes a plan already in hand: whether its
+    plan (`best`, or ours if None) and bound (`dual`, or ours if None), each combined with what
+    we already hold, prove `gap` (to within `tol`)."""
+
+    def enough(best: float | None, dual: float | None) -> bool:
+        g = relative_gap(objective if best is None else max(objective, best), bound if dual is None else min(bound, dual))
+        return g is not None and g <= gap + tol
+
+    return enough
 
 
 @dataclass
