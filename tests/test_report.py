@@ -303,3 +303,12 @@ def test_the_runner_up_is_reported(fuchuan_run: Path) -> None:
         pytest.skip("this solve computed no runner-up (not solved exactly)")
     html = (fuchuan_run / "report.html").read_text(encoding="utf-8")
     assert ("The best other plan scores" in html) if ru.get("exists") else ("No other plan meets every limit" in html)
+
+
+def test_solve_sentence_names_the_method_that_found_the_plan():
+    level, text = solve_sentence("stopped_feasible", 600e6, 603e6, 0.005, "decompose")
+    assert level == "warn" and text.startswith("The county decomposition stopped early") and "HiGHS" not in text
+    assert solve_sentence("optimal", 650e6, 650e6, 0.0, "decompose")[1].startswith("The county decomposition proved")
+    # HiGHS polished the decomposition's plan, or solved the whole model: HiGHS is named
+    assert solve_sentence("stopped_feasible", 600e6, 603e6, 0.005, "decompose+highs")[1].startswith("HiGHS stopped early")
+    assert solve_sentence("optimal", 650e6, 650e6, 0.0, "direct")[1].startswith("HiGHS proved")

@@ -282,7 +282,8 @@ def _run_line(label: str, r: dict[str, Any]) -> str:
     what = ", ".join(r.get("scenarios") or []) or (
         ngettext("{n} value changed", "{n} values changed", len(r.get("overrides_applied") or [])).format(
             n=len(r.get("overrides_applied") or [])) if r.get("overrides_applied") else _("as written"))  # fmt: skip
-    _level, sentence = solve_sentence(str(r.get("status")), r.get("objective_yuan"), r.get("bound_yuan"), r.get("gap"))
+    _level, sentence = solve_sentence(str(r.get("status")), r.get("objective_yuan"), r.get("bound_yuan"), r.get("gap"),
+                                      r.get("method"))  # fmt: skip
     return _("{label}: run {run} ({what}). {sentence}").format(label=label, run=r.get("run_id"), what=what, sentence=sentence)
 
 

@@ -676,24 +676,45 @@ def limit_rows(constraints: Sequence[dict[str, Any]], names_by_id: dict[str, str
 # --------------------------------------------------------------------------- sentences every kind uses
 
 
-def solve_sentence(status: str, objective: Any, bound: Any, gap: Any) -> tuple[str, str]:
-    """(css level, one sentence) saying what the solver proved about this plan."""
+def solve_sentence(status: str, objective: Any, bound: Any, gap: Any, method: Any = None) -> tuple[str, str]:
+    """(css level, one sentence) saying what the solver proved about this plan.
+
+    `method`: the run's method ("direct", "decompose", "decompose+highs"); the sentence names
+    the county decomposition when it alone found the plan and the bound, HiGHS otherwise."""
     obj = money_text(objective)
     bnd = money_text(bound)
     have_gap = not missing(gap) and not missing(bound)
+    by_decomposition = method == "decompose"
     if status == "optimal":
         if have_gap and float(gap) <= 1e-9:
+            if by_decomposition:
+                return "ok", _("The county decomposition proved that no plan is better than this one: its objective, "
+                               "{objective}, equals the best possible bound.").format(objective=obj)  # fmt: skip
             return "ok", _("HiGHS proved that no plan is better than this one: its objective, {objective}, equals the "
                            "best possible bound.").format(objective=obj)  # fmt: skip
         if have_gap:
+            if by_decomposition:
+                return "ok", _("The county decomposition proved that no plan is better than this one by more than "
+                               "{gap} (objective {objective}, best possible {bound}).").format(
+                    gap=small_pct(float(gap)), objective=obj, bound=bnd)  # fmt: skip
             return "ok", _("HiGHS proved that no plan is better than this one by more than {gap} (objective {objective}, "
                            "best possible {bound}).").format(gap=small_pct(float(gap)), objective=obj, bound=bnd)  # fmt: skip
+        if by_decomposition:
+            return "ok", _("The county decomposition reports this plan as optimal (objective {objective}).").format(
+                objective=obj)  # fmt: skip
         return "ok", _("HiGHS reports this plan as optimal (objective {objective}).").format(objective=obj)
-    why = {
-        "time_limit_feasible": _("HiGHS stopped at the time limit"),
-        "interrupted_feasible": _("HiGHS was interrupted (Ctrl-C)"),
-        "stopped_feasible": _("HiGHS stopped early"),
-    }.get(status)
+    if by_decomposition:
+        why = {
+            "time_limit_feasible": _("The county decomposition stopped at the time limit"),
+            "interrupted_feasible": _("The county decomposition was interrupted (Ctrl-C)"),
+            "stopped_feasible": _("The county decomposition stopped early"),
+        }.get(status)
+    else:
+        why = {
+            "time_limit_feasible": _("HiGHS stopped at the time limit"),
+            "interrupted_feasible": _("HiGHS was interrupted (Ctrl-C)"),
+            "stopped_feasible": _("HiGHS stopped early"),
+        }.get(status)
     if why is not None:
         if have_gap:
             return "warn", _("{why}: this plan meets every limit, but the best possible plan is at most {gap} better "

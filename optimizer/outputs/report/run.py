@@ -49,7 +49,8 @@ def run_page(folder: Path) -> Page:
         else None
 
     # 1. The result in a few sentences and figures.
-    level, sentence = solve_sentence(str(s.get("status")), s.get("objective_yuan"), s.get("bound_yuan"), s.get("gap"))
+    level, sentence = solve_sentence(str(s.get("status")), s.get("objective_yuan"), s.get("bound_yuan"), s.get("gap"),
+                                     (s.get("method") or {}).get("used"))  # fmt: skip
     counts = alloc["industry"].value_counts()
     split = ", ".join(f"{short_label(labels.get(i, i))} {n}" for i, n in counts.items())
     if villages:
