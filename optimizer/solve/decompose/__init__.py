@@ -23,6 +23,7 @@ the counties whose data did not change, and starts from the previous plan.
 
 from __future__ import annotations
 
+import hashlib
 import logging
 import time
 from collections.abc import Callable
@@ -78,6 +79,43 @@ class DecompositionState:
     objective: float | None = None
     bound: float | None = None
     priced: dict[str, tuple[str, float, dict[str, str]]] = field(default_factory=dict)
+    arrays: WarmArrays | None = None
+
+    def by_ids(self) -> DecompositionState:
+        """`plans` and `priced` by ids, built from `arrays` when the solve stored only those.
+
+        Why lazy: a sweep point whose next instance has the same pairs never needs the id
+        dictionaries, and writing one per county plan cost a tenth of a warm point."""
+        a = self.arrays
+        if a is None or self.plans or self.priced:
+            return self
+        for c, seg in zip(a.cut_county.tolist(), a.cut_plans):
+            self.plans.setdefault(a.counties[c], []).append(dict(zip(a.tids[seg].tolist(), a.inds[seg].tolist())))
+        for c in np.flatnonzero(a.priced_ok).tolist():
+            seg = a.priced_choice[a.county_tstart[c]:a.county_tstart[c + 1]]
+            self.priced[a.counties[c]] = (a.fingerprints[c], float(a.priced_value[c]),
+                                          dict(zip(a.tids[seg].tolist(), a.inds[seg].tolist())))
+        return self
+
+
+@dataclass
+class WarmArrays:
+    """A solve's county plans as choice indices of its `Structure`, valid for any later
+    structure with the same `signature` (same counties, townships and pairs in the same
+    order): then no plan goes through id dictionaries. Another signature falls back to
+    `DecompositionState.by_ids`."""
+
+    signature: str
+    counties: list[str]
+    county_tstart: np.ndarray
+    tids: np.ndarray  # township id of each choice
+    inds: np.ndarray  # industry of each choice
+    cut_county: np.ndarray  # county of each remembered county plan
+    cut_plans: list[np.ndarray]  # its choices
+    priced_ok: np.ndarray  # (n_counties,) the county's optimum below is known
+    priced_value: np.ndarray  # its value at the state's multipliers
+    priced_choice: np.ndarray  # (n_slots,) its choices
+    fingerprints: list[str]
 
 
 @dataclass
@@ -314,7 +352,7 @@ def _solve(S: Structure, price: Any, gap: float, stop: Any, warm: DecompositionS
     stats["bound_source"] = "Lagrangian"
     note("%s: plan %s, bound %.10g, gap %s", termination, objective, best_L, g)
     report(objective, best_L)
-    state = _state(S, best_lam, cuts, plan, objective, best_L, best_ans)
+    state = _state(S, best_lam, cuts, plan, objective, best_L, best_ans, incumbent)
     return DecompositionResult(status, termination, plan, z, objective, best_L, g, state, stats, note.lines)
 
 
@@ -379,6 +417,64 @@ def _warm_keys(S: Structure) -> tuple[dict[tuple[str, str], int], list[str]]:
     return cached
 
 
+def _signature(S: Structure) -> str:
+    """Digest of the counties, their townships and the pairs of every choice, in order: two
+    structures with equal signatures index choices identically (a sweep of limits, budgets
+    or coefficients keeps it), so choice-index plans carry over as they are."""
+    cached = getattr(S, "_signature", None)
+    if cached is None:
+        M = S.matrix
+        h = hashlib.blake2b(digest_size=16)
+        h.update("\x1f".join(S.counties).encode())
+        h.update(np.asarray(S.county_tstart, dtype=np.int64).tobytes())
+        h.update(np.asarray(S.t_start, dtype=np.int64).tobytes())
+        tids, inds = _choice_ids(S)
+        h.update("\x1f".join(map(str, tids.tolist())).encode())
+        h.update("\x1f".join(map(str, inds.tolist())).encode())
+        cached = h.hexdigest()
+        S._signature = cached  # type: ignore[attr-defined]
+    return cached
+
+
+def _choice_ids(S: Structure) -> tuple[np.ndarray, np.ndarray]:
+    """Township id and industry of each choice (cached on the structure)."""
+    cached = getattr(S, "_choice_ids", None)
+    if cached is None:
+        M = S.matrix
+        cached = (M.pairs.get_level_values(0)[S.ch_col].to_numpy(), M.pairs.get_level_values(1)[S.ch_col].to_numpy())
+        S._choice_ids = cached  # type: ignore[attr-defined]
+    return cached
+
+
+def _same_arrays(S: Structure, warm: DecompositionState | None) -> WarmArrays | None:
+    """The warm state's arrays when they index this structure's choices; else None (and the
+    state's id dictionaries are built, for the translation fallback)."""
+    if warm is None or warm.arrays is None:
+        return None
+    if warm.arrays.signature == _signature(S):
+        return warm.arrays
+    warm.by_ids()
+    return None
+
+
+def _fit(S: Structure, wanted: list[tuple[int, np.ndarray]]) -> list[bool]:
+    """Whether each (county, choice indices) meets its county's rows, all at once (one sum
+    per plan by `np.add.reduceat`)."""
+    ok = [True] * len(wanted)
+    idx = [n for n, (_, seg) in enumerate(wanted) if len(seg)]
+    if not idx:
+        return ok
+    segs = [wanted[n][1] for n in idx]
+    starts = np.cumsum([0] + [len(x) for x in segs[:-1]])
+    use = np.add.reduceat(S.ch_use[np.concatenate(segs)], starts, axis=0)
+    cap = S.cap[np.array([wanted[n][0] for n in idx])]
+    slack = 1e-9 * np.maximum(1.0, np.abs(np.where(np.isfinite(cap), cap, 0.0)))
+    fits = ~np.any(use > cap + slack, axis=1)
+    for n, f in zip(idx, fits.tolist()):
+        ok[n] = f
+    return ok
+
+
 def _county_plans(S: Structure, wanted: list[tuple[int, dict[str, str]]]) -> list[np.ndarray | None]:
     """Each (county, plan by ids) as choice indices, or None where a pair is gone or a county row breaks.
 
@@ -420,6 +516,10 @@ def _warm_multipliers(S: Structure, warm: DecompositionState | None) -> np.ndarr
 
 
 def _warm_cuts(S: Structure, warm: DecompositionState, cuts: Cuts) -> int:
+    a = _same_arrays(S, warm)
+    if a is not None:
+        pairs = list(zip(a.cut_county.tolist(), a.cut_plans))
+        return sum(cuts.add_plan(S, c, seg) for (c, seg), ok in zip(pairs, _fit(S, pairs)) if ok)
     wanted = [(c, picks) for c, county in enumerate(S.counties) for picks in warm.plans.get(county, [])]
     kept = 0
     for (c, _), seg in zip(wanted, _county_plans(S, wanted)):
@@ -432,6 +532,15 @@ def _warm_plan(S: Structure, warm: DecompositionState) -> np.ndarray | None:
     """The previous plan as choices; −1 in the counties whose limits it now breaks."""
     if warm.plan is None:
         return None
+    a = _same_arrays(S, warm)
+    if a is not None and getattr(warm, "_plan_choice", None) is not None:
+        choice = warm._plan_choice.copy()  # type: ignore[attr-defined]
+        ct = S.county_tstart
+        wanted = [(c, choice[ct[c]:ct[c + 1]]) for c in range(S.n_counties)]
+        for (c, _), ok in zip(wanted, _fit(S, wanted)):
+            if not ok:
+                choice[ct[c]:ct[c + 1]] = -1
+        return choice
     picks = dict(zip(warm.plan.index.tolist(), warm.plan.tolist()))
     choice = np.full(len(S.t_township), -1, dtype=np.int64)
     for c, seg in enumerate(_county_plans(S, [(c, picks) for c in range(S.n_counties)])):
@@ -443,15 +552,26 @@ def _warm_plan(S: Structure, warm: DecompositionState) -> np.ndarray | None:
 def _reusable(S: Structure, warm: DecompositionState | None, lam: np.ndarray) -> tuple[np.ndarray, dict | None]:
     """Counties to price (todo) and the cached answers of the others (same data, same λ)."""
     todo = np.ones(S.n_counties, dtype=bool)
-    if warm is None or not warm.priced or warm.multipliers is None:
+    if warm is None or (not warm.priced and warm.arrays is None) or warm.multipliers is None:
         return todo, None
     same_lam = [warm.multipliers.get(n) for n in S.coupling.names] == lam.tolist() and \
         set(warm.multipliers) == set(S.coupling.names)
     if not same_lam:
         return todo, None
+    cached = {}
+    a = _same_arrays(S, warm)
+    if a is not None:
+        ct = S.county_tstart
+        fps = fingerprints(S)
+        wanted = [(c, a.priced_choice[ct[c]:ct[c + 1]]) for c in np.flatnonzero(a.priced_ok).tolist()
+                  if a.fingerprints[c] == fps[c]]
+        for (c, seg), ok in zip(wanted, _fit(S, wanted)):
+            if ok:
+                cached[c] = (float(a.priced_value[c]), seg)
+                todo[c] = False
+        return todo, cached
     hits = [(c, hit) for c, (county, fp) in enumerate(zip(S.counties, fingerprints(S)))
             if (hit := warm.priced.get(county)) is not None and hit[0] == fp]
-    cached = {}
     for (c, hit), seg in zip(hits, _county_plans(S, [(c, hit[2]) for c, hit in hits])):
         if seg is not None:
             cached[c] = (hit[1], seg)
@@ -471,20 +591,21 @@ def _fill(S: Structure, ans: CountyAnswers, cached: dict, todo: np.ndarray) -> C
 
 
 def _state(S: Structure, lam: np.ndarray, cuts: Cuts, plan: pd.Series | None, objective: float | None,
-           bound: float, ans: CountyAnswers) -> DecompositionState:
-    M = S.matrix
-    tids = M.pairs.get_level_values(0)[S.ch_col].to_numpy()
-    inds = M.pairs.get_level_values(1)[S.ch_col].to_numpy()
-    plans: dict[str, list[dict[str, str]]] = {}
-    for c, seg in zip(cuts.county, cuts.plan):
-        plans.setdefault(S.counties[c], []).append(dict(zip(tids[seg].tolist(), inds[seg].tolist())))
-    fps = fingerprints(S)
-    priced = {}
-    for c, county in enumerate(S.counties):
-        seg = ans.choice[S.county_tstart[c]:S.county_tstart[c + 1]]
-        if (seg >= 0).all() and np.isfinite(ans.value[c]):
-            priced[county] = (fps[c], float(ans.value[c]), dict(zip(tids[seg].tolist(), inds[seg].tolist())))
-    return DecompositionState(
-        multipliers=dict(zip(S.coupling.names, lam.tolist())), plans=plans, plan=plan, objective=objective,
-        bound=bound, priced=priced,
-    )
+           bound: float, ans: CountyAnswers, incumbent: np.ndarray | None = None) -> DecompositionState:
+    """The state as choice-index arrays (the id dictionaries are built only if a later
+    instance has other pairs: `DecompositionState.by_ids`)."""
+    tids, inds = _choice_ids(S)
+    ct = S.county_tstart
+    choice = ans.choice
+    bad = np.zeros(S.n_counties, dtype=bool)
+    if len(choice):
+        np.logical_or.at(bad, S.t_county, choice < 0)
+    ok = ~bad & np.isfinite(ans.value)
+    arrays = WarmArrays(signature=_signature(S), counties=list(S.counties), county_tstart=np.asarray(ct),
+                        tids=tids, inds=inds, cut_county=np.asarray(cuts.county, dtype=np.int64),
+                        cut_plans=list(cuts.plan), priced_ok=ok, priced_value=np.asarray(ans.value, dtype=float).copy(),
+                        priced_choice=np.asarray(choice).copy(), fingerprints=list(fingerprints(S)))  # fmt: skip
+    state = DecompositionState(multipliers=dict(zip(S.coupling.names, lam.tolist())), plan=plan,
+                               objective=objective, bound=bound, arrays=arrays)
+    state._plan_choice = None if incumbent is None else np.asarray(incumbent).copy()  # type: ignore[attr-defined]
+    return state
