@@ -151,7 +151,7 @@ def solve_instance(
         method, why = choose_village_method(options, len(valid.units), valid.townships["county"].nunique())
     else:
         method, why = choose_method(options, loaded.spec, valid.townships)
-    reserve = write_reserve(timings, villages=villages)
+    reserve = write_reserve(timings, villages=len(valid.units) if villages else 0)
     left = clock.left(reserve)
     if left is not None:
         log.info("time limit: %.1f s left after validation, %.1f s of it kept back for writing and checking",
@@ -600,6 +600,11 @@ WRITE_RESERVE_MIN_S = 2.0
 #: rows too: at 50,000 villages writing and checking took 12.6 s + 14.0 s against 3.1 s + 6.2 s
 #: of reading and validating (2.9 ×; docs/performance.md, villages), so 2.5 × ran 1.4 s short.
 VILLAGE_WRITE_RESERVE_FACTOR = 3.2
+#: …but that ratio is not stable: on a quicker read (5.4 s) the same 50,000 villages took
+#: 14.6 s + 17.5 s to write and check (5.9 ×) and a 180 s limit ran 15.7 s over. Writing
+#: and checking walk every village, so a per-village floor holds the limit: 0.64 ms each
+#: was measured (32.1 s / 50,000), 0.7 ms is kept back.
+VILLAGE_WRITE_RESERVE_S_PER_VILLAGE = 7e-4
 
 #: The deliverables written after the check, as a multiple of the time the plan's own
 #: files took to write (allocation.csv, the GeoPackage, summary.json …: the same rows,
@@ -668,13 +673,18 @@ def _no_time_to_build(clock: Clock, reserve: float, timings: dict[str, float]) -
     return left is not None and left < BUILD_FACTOR * (timings.get("read", 0.0) + timings.get("validate", 0.0))
 
 
-def write_reserve(timings: dict[str, float], villages: bool = False) -> float:
+def write_reserve(timings: dict[str, float], villages: int = 0) -> float:
     """Seconds to keep back from the time limit for writing and checking the results.
 
     Read and validation time stand for the machine's speed at this size: both phases walk
-    every township as writing does, and both slow down alike when the machine is loaded."""
-    factor = VILLAGE_WRITE_RESERVE_FACTOR if villages else WRITE_RESERVE_FACTOR
-    return WRITE_RESERVE_MIN_S + factor * (timings.get("read", 0.0) + timings.get("validate", 0.0))
+    every township as writing does, and both slow down alike when the machine is loaded.
+    `villages` is the number of villages of a village instance (0 for a township one),
+    whose reserve is also at least a measured time per village."""
+    read = timings.get("read", 0.0) + timings.get("validate", 0.0)
+    if not villages:
+        return WRITE_RESERVE_MIN_S + WRITE_RESERVE_FACTOR * read
+    return WRITE_RESERVE_MIN_S + max(VILLAGE_WRITE_RESERVE_FACTOR * read,
+                                     VILLAGE_WRITE_RESERVE_S_PER_VILLAGE * villages)
 
 
 def _decompose(data: Any, options: SolveOptions, clock: Clock, reserve: float, warm: Any, progress: Any,
