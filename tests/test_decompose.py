@@ -338,3 +338,21 @@ def test_village_instances_decompose_by_county_and_say_why(tmp_path: Path) -> No
     assert res.check_ok is True
     assert res.summary["method"]["used"] == "decompose"
     assert "village instance, counties as blocks" in res.summary["method"]["why"]
+
+
+def test_warm_state_by_ids_reuses_as_the_arrays_do(small: list[Path]) -> None:
+    """The id-dictionary fallback (a state whose arrays do not fit) reuses what the arrays reuse."""
+    import dataclasses
+
+    path = small[2]
+    data = prepare(load_and_validate(path))
+    matrix = build_matrix(data)
+    first = decompose(matrix, data.townships, gap=1e-4, deadline=time.monotonic() + 60)
+    assert first.state.arrays is not None
+    by_ids = dataclasses.replace(first.state, plans={}, priced={}).by_ids()
+    by_ids = dataclasses.replace(by_ids, arrays=None)
+    assert len(by_ids.priced) == len(matrix.counties)
+    from_arrays = decompose(matrix, data.townships, gap=1e-4, deadline=time.monotonic() + 60, warm=first.state)
+    from_ids = decompose(matrix, data.townships, gap=1e-4, deadline=time.monotonic() + 60, warm=by_ids)
+    assert from_ids.stats["counties_reused"] == from_arrays.stats["counties_reused"] == len(matrix.counties)
+    assert abs(from_ids.objective - from_arrays.objective) <= 1e-4 * abs(from_arrays.objective)
