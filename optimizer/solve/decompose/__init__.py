@@ -423,7 +423,6 @@ def _signature(S: Structure) -> str:
     or coefficients keeps it), so choice-index plans carry over as they are."""
     cached = getattr(S, "_signature", None)
     if cached is None:
-        M = S.matrix
         h = hashlib.blake2b(digest_size=16)
         h.update("\x1f".join(S.counties).encode())
         h.update(np.asarray(S.county_tstart, dtype=np.int64).tobytes())
