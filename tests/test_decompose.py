@@ -356,3 +356,35 @@ def test_warm_state_by_ids_reuses_as_the_arrays_do(small: list[Path]) -> None:
     from_ids = decompose(matrix, data.townships, gap=1e-4, deadline=time.monotonic() + 60, warm=by_ids)
     assert from_ids.stats["counties_reused"] == from_arrays.stats["counties_reused"] == len(matrix.counties)
     assert abs(from_ids.objective - from_arrays.objective) <= 1e-4 * abs(from_arrays.objective)
+
+
+def test_rounded_master_meets_the_coupling_rows_and_never_beats_the_exact_master(small: list[Path]) -> None:
+    """The rounded master LP (fractional and near-tie counties settled by a small MIP) gives a plan
+    that meets every coupling row, worth no more than the restricted master's optimum over the
+    same pool; county plans added in bulk carry the values and uses they carry one by one."""
+    from optimizer.solve.decompose import _coupling_ok
+    from optimizer.solve.decompose.dual import Cuts, sample_duals
+    from optimizer.solve.decompose.parallel import SerialPricer
+    from optimizer.solve.decompose.primal import restricted_master, rounded_master
+    from optimizer.solve.decompose.structure import split
+
+    for path in small:
+        data = prepare(load_and_validate(path))
+        matrix = build_matrix(data)
+        S = split(matrix, data.townships)
+        lam = sample_duals(S, np.random.default_rng(0))
+        price, cuts = SerialPricer(S), Cuts()
+        for k in range(4):
+            cuts.add(S, price.price(lam * (1 + 0.2 * k)).choice)
+        exact = restricted_master(S, cuts, 30.0, 1e-9)
+        rounded = rounded_master(S, cuts, 30.0, 1e-9)
+        assert exact is not None and rounded is not None
+        assert _coupling_ok(S, rounded)
+        value = lambda ch: matrix.objective(matrix.column_values_at(S.ch_col[ch]))  # noqa: E731
+        assert value(rounded) <= value(exact) + 1e-7 * max(1.0, abs(value(exact)))
+
+        bulk = Cuts()
+        assert bulk.add_plans(S, list(zip(cuts.county, cuts.plan)) * 2) == len(cuts)  # duplicates added once
+        assert bulk.county == cuts.county
+        assert np.allclose(bulk.value, cuts.value, rtol=1e-12)
+        assert np.allclose(np.asarray(bulk.use), np.asarray(cuts.use), rtol=1e-12)

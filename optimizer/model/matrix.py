@@ -16,6 +16,7 @@ from __future__ import annotations
 
 from collections.abc import Sequence
 from dataclasses import dataclass
+from functools import cached_property
 from typing import Any
 
 import numpy as np
@@ -60,8 +61,10 @@ class ModelMatrix:
     counties: list[str]
     objective_unit_yuan: float = MONEY_UNIT_YUAN
 
-    @property
+    @cached_property
     def n_x(self) -> int:
+        """Number of x columns (cached: `len` of a MultiIndex costs microseconds, and the
+        decomposition asks for it per county plan)."""
         return len(self.pairs)
 
     @property

@@ -37,7 +37,7 @@ from optimizer.model.matrix import ModelMatrix
 from optimizer.solve.decompose.counties import CountyInfeasible
 from optimizer.solve.decompose.dual import BoxStepMaster, Cuts, sample_duals
 from optimizer.solve.decompose.parallel import CountyAnswers, pricer
-from optimizer.solve.decompose.primal import improve, local_gaps, restricted_master
+from optimizer.solve.decompose.primal import improve, local_gaps, restricted_master, rounded_master
 from optimizer.solve.decompose.structure import Structure, Unsplittable, fingerprints, split
 
 __all__ = ["CountyInfeasible", "DecompositionResult", "DecompositionState", "Unsplittable", "decompose"]
@@ -226,6 +226,7 @@ def _solve(S: Structure, price: Any, gap: float, stop: Any, warm: DecompositionS
     else:
         note("multipliers from the previous solve: %s", _fmt_lam(cp, lam0))
     start = None
+    kept = 0
     if warm is not None:
         kept = _warm_cuts(S, warm, cuts)
         start = _warm_plan(S, warm)
@@ -249,6 +250,25 @@ def _solve(S: Structure, price: Any, gap: float, stop: Any, warm: DecompositionS
             cuts.add(S, start)
             incumbent, inc_value = start, value_of(start)
     note("pass 1: bound %.10g (%d counties priced, %d reused)", best_L, int(todo.sum()), stats["counties_reused"])
+
+    def rounded(why: str) -> bool:
+        """Try the rounded master LP over the pool; True when its plan proves the gap (then it is the incumbent)."""
+        nonlocal incumbent, inc_value
+        t = time.perf_counter()
+        choice = rounded_master(S, cuts, max(0.05, deadline - time.monotonic()), gap / 4, _target(best_L, gap))
+        stats["rounded_master_s"] = stats.get("rounded_master_s", 0.0) + time.perf_counter() - t
+        if choice is None:
+            return False
+        v = value_of(choice)
+        if v > inc_value:
+            incumbent, inc_value = choice, v
+        ok = v >= _target(best_L, gap)
+        note("rounded master LP over %d county plans (%s): plan %.10g%s", len(cuts), why, v,
+             ", within the gap" if ok else "")
+        return ok
+
+    if warm is not None and kept and (incumbent is None or (relative_gap(inc_value, best_L) or 0.0) > gap):
+        rounded("the previous solve's plans at its multipliers")  # a what-if often needs no pricing at all
     report(None if incumbent is None else inc_value, best_L)
 
     # --- the dual (box-step cutting planes) and the repair (restricted master), in rounds:
@@ -295,7 +315,8 @@ def _solve(S: Structure, price: Any, gap: float, stop: Any, warm: DecompositionS
         left = deadline - time.monotonic()
         if incumbent is not None and (relative_gap(inc_value, best_L) or 0.0) <= gap + PROVEN_TOL:
             note("the plan in hand is within the gap of the bound: no restricted master needed")
-        elif left > 0.05 and not stop():
+        elif left > 0.05 and not stop() and not rounded("after the dual"):
+            # the rounded LP did not prove the gap: the restricted master's MIP, from the best plan so far
             t = time.perf_counter()
             budget = left if left < 2 * _repair_estimate(len(cuts)) else left * MASTER_SHARE
             choice = restricted_master(S, cuts, budget, gap / 4, start=incumbent, target=_target(best_L, gap))
@@ -518,13 +539,9 @@ def _warm_cuts(S: Structure, warm: DecompositionState, cuts: Cuts) -> int:
     a = _same_arrays(S, warm)
     if a is not None:
         pairs = list(zip(a.cut_county.tolist(), a.cut_plans))
-        return sum(cuts.add_plan(S, c, seg) for (c, seg), ok in zip(pairs, _fit(S, pairs)) if ok)
+        return cuts.add_plans(S, [p for p, ok in zip(pairs, _fit(S, pairs)) if ok])
     wanted = [(c, picks) for c, county in enumerate(S.counties) for picks in warm.plans.get(county, [])]
-    kept = 0
-    for (c, _), seg in zip(wanted, _county_plans(S, wanted)):
-        if seg is not None:
-            kept += cuts.add_plan(S, c, seg)
-    return kept
+    return cuts.add_plans(S, [(c, seg) for (c, _), seg in zip(wanted, _county_plans(S, wanted)) if seg is not None])
 
 
 def _warm_plan(S: Structure, warm: DecompositionState) -> np.ndarray | None:

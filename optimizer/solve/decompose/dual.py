@@ -114,6 +114,34 @@ class Cuts:
                 new.append(len(self.county) - 1)
         return new
 
+    def add_plans(self, S: object, plans: list[tuple[int, np.ndarray]]) -> int:
+        """Add many (county, plan) pairs at once, values and coupling use summed in one pass
+        (`np.add.reduceat`); returns how many were new. Why: a warm start hands over
+        hundreds of remembered plans, and one `add_plan` each cost a fifth of a warm point."""
+        fresh, seen, added = [], set(), 0
+        for c, seg in plans:
+            if not len(seg):  # a county without townships (reduceat cannot sum an empty slice)
+                added += self.add_plan(S, int(c), seg)
+                continue
+            key = (int(c), seg.tobytes())
+            if key not in self.seen and key not in seen and not (seg < 0).any():
+                seen.add(key)
+                fresh.append((key, seg))
+        if not fresh:
+            return added
+        segs = [seg for _, seg in fresh]
+        starts = np.cumsum([0] + [len(x) for x in segs[:-1]])
+        flat = np.concatenate(segs)
+        values = np.add.reduceat(choice_costs(S)[flat], starts)
+        uses = np.add.reduceat(coupling_of_choices(S)[flat], starts, axis=0)
+        for (key, seg), v, u in zip(fresh, values.tolist(), uses):
+            self.seen.add(key)
+            self.county.append(key[0])
+            self.value.append(v)
+            self.use.append(u)
+            self.plan.append(seg.copy())
+        return added + len(fresh)
+
     def add_plan(self, S: object, c: int, seg: np.ndarray) -> int:
         """Add county c's plan (its townships' choice indices); 1 if it was new, else 0."""
         key = (c, seg.tobytes())
