@@ -70,3 +70,18 @@ def test_auto_method_for_villages() -> None:
     assert choose_village_method(auto, 50_000, 1)[0] == "direct"
     assert choose_village_method(SolveOptions(method="direct"), 50_000, 10)[0] == "direct"
     assert choose_village_method(SolveOptions(method="decompose"), 10, 2)[0] == "decompose"
+
+
+def test_interior_point_lp_that_stops_early_falls_back_to_simplex(
+        tmp_path: Path, monkeypatch: pytest.MonkeyPatch, caplog: pytest.LogCaptureFixture) -> None:
+    """An interior-point LP cut off after one iteration is solved again by simplex, and the
+    decomposition ends where it does with the interior-point LP."""
+    from optimizer.solve.decompose import villages
+
+    base = solve_instance(TINY, SolveOptions(method="decompose", gap=1e-6, time_limit=120), results_root=tmp_path / "a")
+    monkeypatch.setattr(villages, "LP_OPTIONS", {"solver": "ipm", "run_crossover": "off", "ipm_iteration_limit": 1})
+    with caplog.at_level("INFO", logger=villages.__name__):
+        cut = solve_instance(TINY, SolveOptions(method="decompose", gap=1e-6, time_limit=120), results_root=tmp_path / "b")
+    assert "solving it by simplex" in caplog.text
+    assert cut.check_ok is True and cut.summary["method"]["used"] == "decompose"
+    assert cut.summary["objective_yuan"] == pytest.approx(base.summary["objective_yuan"], rel=1e-9)

@@ -60,6 +60,10 @@ RETRY_CUSHIONS = (0.02, 0.1)
 REPAIR_GAP = 2e-3
 #: Most seconds one county MIP may take (the time left is also shared among the counties to solve).
 COUNTY_SECONDS = 30.0
+#: HiGHS options of the whole model's LP relaxation: the interior-point method without
+#: crossover took 26 s where simplex took 35 s at 50,000 villages (docs/performance.md), and
+#: its duals price the coupling rows to the same Lagrangian bound. Simplex is the fallback.
+LP_OPTIONS: dict[str, Any] = {"solver": "ipm", "run_crossover": "off"}
 #: Row feasibility tolerance of the final check (relative).
 ROW_TOL = 1e-7
 
@@ -252,6 +256,10 @@ def _lam_upper(S: VillageSplit, cp: _Coupling) -> np.ndarray:
     return ub
 
 
+#: LP statuses after which simplex is not tried (it would not do better in the time left).
+_LP_FINAL = (highspy.HighsModelStatus.kOptimal, highspy.HighsModelStatus.kTimeLimit, highspy.HighsModelStatus.kInterrupt)
+
+
 def lp_multipliers(opt: Any, S: VillageSplit, cp: _Coupling, threads: int = 1) -> tuple[np.ndarray, np.ndarray, float] | None:
     """Duals of the coupling rows and the column values in the LP relaxation of the whole model, and its value.
 
@@ -264,10 +272,20 @@ def lp_multipliers(opt: Any, S: VillageSplit, cp: _Coupling, threads: int = 1) -
     # count the direct solve of the same options would use, so that one can follow
     h.setOptionValue("threads", threads)
     h.setOptionValue("solve_relaxation", True)
+    saved = {key: h.getOptionValue(key)[1] for key in LP_OPTIONS}
     try:
+        for key, value in LP_OPTIONS.items():
+            h.setOptionValue(key, value)
         h.run()
+        if h.getModelStatus() not in _LP_FINAL:
+            log.info("the interior-point LP ended %s; solving it by simplex", h.getModelStatus().name)
+            for key, value in saved.items():
+                h.setOptionValue(key, value)
+            h.run()
     finally:
         h.setOptionValue("solve_relaxation", False)
+        for key, value in saved.items():
+            h.setOptionValue(key, value)
     if h.getModelStatus() != highspy.HighsModelStatus.kOptimal:
         return None
     sol = h.getSolution()
