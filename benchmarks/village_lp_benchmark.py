@@ -20,7 +20,6 @@ import time
 from pathlib import Path
 from typing import Any
 
-import highspy
 import numpy as np
 
 METHODS: dict[str, dict[str, Any]] = {

@@ -152,6 +152,27 @@ def test_areas_that_do_not_add_up_are_a_warning_with_figures(tmp_path: Path) -> 
     assert float(valid.units["plannable_area_ha"].sum()) == 390.0
 
 
+def test_validate_command_shows_a_village_warning_once_and_exits_ok(tmp_path: Path) -> None:
+    """`optimizer validate` on a village instance with a warning: exit 0, the warning once
+    with its cell (it crashed with an UnboundLocalError before; the log repeated it)."""
+    from typer.testing import CliRunner
+
+    from optimizer.cli import Exit, app
+
+    path = _copy(tmp_path)
+    _edit_villages(path, lambda df: df.__setitem__("plannable_area_ha", df["plannable_area_ha"].where(
+        df["village_id"] != "V12", "30")))
+    res = CliRunner().invoke(app, ["validate", str(path)])
+    text = " ".join(res.output.split())
+    assert res.exit_code == Exit.OK, res.output
+    assert text.count("add up to 90.0 ha of plannable area") == 1, res.output
+    assert "townships.csv:row 1:column plannable_area_ha" in text
+    assert "7 villages" in text
+    json_res = CliRunner().invoke(app, ["validate", str(path), "--json"])
+    assert json_res.exit_code == Exit.OK
+    assert [w["kind"] for w in json.loads(json_res.stdout)] == ["warning"]
+
+
 def test_township_without_villages_is_a_warning(tmp_path: Path) -> None:
     path = _copy(tmp_path)
     table = path.parent / "villages.csv"

@@ -9,8 +9,6 @@ from typing import Annotated, Optional
 import typer
 from rich.markup import escape
 
-from rich.markup import escape
-
 from optimizer.cli.common import Exit, err, exit_codes, fail_input, names, out, print_infeasible
 from optimizer.errors import InputError
 from optimizer.i18n import _
@@ -56,8 +54,6 @@ def validate(
             instance=escape(str(instance)), townships=len(valid.townships), villages=len(valid.villages),
             industries=sum(1 for i in valid.spec.industries.values() if i.candidate), pairs=n_pairs))
         return
-    from optimizer.i18n import _
-
     out.print("[green]" + _("OK") + "[/] " + escape(_(
         "{instance}: {townships} townships, {industries} candidate industries, {pairs} allowed township-industry pairs."
     ).format(instance=instance, townships=len(valid.townships),

@@ -782,5 +782,5 @@ def validate_villages(inst: Any, townships: pd.DataFrame, problems: list[Problem
     pairs, base = village_pairs(inst.spec, villages, site)
     found = conflicts(inst, townships, villages, pairs, base, tables.file, problems)
     for w in warnings:
-        log.warning("%s", w)
+        log.info("warning: %s", w)  # the CLIs show them (summary.json "warnings"); not twice
     return VillageData(villages=villages, pairs=pairs, baseline=base, site=site, conflicts=found, warnings=warnings)
