@@ -116,6 +116,7 @@ class WarmArrays:
     priced_value: np.ndarray  # its value at the state's multipliers
     priced_choice: np.ndarray  # (n_slots,) its choices
     fingerprints: list[str]
+    plan_choice: np.ndarray | None = None  # (n_slots,) the solve's best plan, when it has one
 
 
 @dataclass
@@ -467,14 +468,11 @@ def _choice_ids(S: Structure) -> tuple[np.ndarray, np.ndarray]:
 
 
 def _same_arrays(S: Structure, warm: DecompositionState | None) -> WarmArrays | None:
-    """The warm state's arrays when they index this structure's choices; else None (and the
-    state's id dictionaries are built, for the translation fallback)."""
-    if warm is None or warm.arrays is None:
+    """The warm state's arrays when they index this structure's choices; else None (the
+    callers then translate the state's plans by ids: `DecompositionState.by_ids`)."""
+    if warm is None or warm.arrays is None or warm.arrays.signature != _signature(S):
         return None
-    if warm.arrays.signature == _signature(S):
-        return warm.arrays
-    warm.by_ids()
-    return None
+    return warm.arrays
 
 
 def _fit(S: Structure, wanted: list[tuple[int, np.ndarray]]) -> list[bool]:
@@ -498,30 +496,19 @@ def _fit(S: Structure, wanted: list[tuple[int, np.ndarray]]) -> list[bool]:
 def _county_plans(S: Structure, wanted: list[tuple[int, dict[str, str]]]) -> list[np.ndarray | None]:
     """Each (county, plan by ids) as choice indices, or None where a pair is gone or a county row breaks.
 
-    All plans are checked against their county's rows at once (one sum per plan by
-    `np.add.reduceat`), which is what makes reusing a previous solve cheap."""
+    All plans are checked against their county's rows at once (`_fit`), which is what
+    makes reusing a previous solve cheap."""
     index, towns = _warm_keys(S)
     ct = S.county_tstart
     out: list[np.ndarray | None] = [None] * len(wanted)
-    segs, owners, counties = [], [], []
+    found: list[tuple[int, np.ndarray]] = []
+    owners: list[int] = []
     for n, (c, picks) in enumerate(wanted):
         seg = [index.get((t, picks.get(t, ""))) for t in towns[ct[c]:ct[c + 1]]]
-        if None in seg:
-            continue
-        if not seg:
-            out[n] = np.empty(0, dtype=np.int64)
-            continue
-        segs.append(np.array(seg, dtype=np.int64))
-        owners.append(n)
-        counties.append(c)
-    if not segs:
-        return out
-    starts = np.cumsum([0] + [len(x) for x in segs[:-1]])
-    use = np.add.reduceat(S.ch_use[np.concatenate(segs)], starts, axis=0)
-    cap = S.cap[np.array(counties)]
-    slack = 1e-9 * np.maximum(1.0, np.abs(np.where(np.isfinite(cap), cap, 0.0)))
-    fits = ~np.any(use > cap + slack, axis=1)
-    for n, seg, ok in zip(owners, segs, fits.tolist()):
+        if None not in seg:
+            found.append((c, np.array(seg, dtype=np.int64)))
+            owners.append(n)
+    for n, (_, seg), ok in zip(owners, found, _fit(S, found)):
         if ok:
             out[n] = seg
     return out
@@ -540,6 +527,7 @@ def _warm_cuts(S: Structure, warm: DecompositionState, cuts: Cuts) -> int:
     if a is not None:
         pairs = list(zip(a.cut_county.tolist(), a.cut_plans))
         return cuts.add_plans(S, [p for p, ok in zip(pairs, _fit(S, pairs)) if ok])
+    warm.by_ids()
     wanted = [(c, picks) for c, county in enumerate(S.counties) for picks in warm.plans.get(county, [])]
     return cuts.add_plans(S, [(c, seg) for (c, _), seg in zip(wanted, _county_plans(S, wanted)) if seg is not None])
 
@@ -549,8 +537,8 @@ def _warm_plan(S: Structure, warm: DecompositionState) -> np.ndarray | None:
     if warm.plan is None:
         return None
     a = _same_arrays(S, warm)
-    if a is not None and getattr(warm, "_plan_choice", None) is not None:
-        choice = warm._plan_choice.copy()  # type: ignore[attr-defined]
+    if a is not None and a.plan_choice is not None:
+        choice = a.plan_choice.copy()
         ct = S.county_tstart
         wanted = [(c, choice[ct[c]:ct[c + 1]]) for c in range(S.n_counties)]
         for (c, _), ok in zip(wanted, _fit(S, wanted)):
@@ -586,6 +574,7 @@ def _reusable(S: Structure, warm: DecompositionState | None, lam: np.ndarray) ->
                 cached[c] = (float(a.priced_value[c]), seg)
                 todo[c] = False
         return todo, cached
+    warm.by_ids()
     hits = [(c, hit) for c, (county, fp) in enumerate(zip(S.counties, fingerprints(S)))
             if (hit := warm.priced.get(county)) is not None and hit[0] == fp]
     for (c, hit), seg in zip(hits, _county_plans(S, [(c, hit[2]) for c, hit in hits])):
@@ -620,8 +609,7 @@ def _state(S: Structure, lam: np.ndarray, cuts: Cuts, plan: pd.Series | None, ob
     arrays = WarmArrays(signature=_signature(S), counties=list(S.counties), county_tstart=np.asarray(ct),
                         tids=tids, inds=inds, cut_county=np.asarray(cuts.county, dtype=np.int64),
                         cut_plans=list(cuts.plan), priced_ok=ok, priced_value=np.asarray(ans.value, dtype=float).copy(),
-                        priced_choice=np.asarray(choice).copy(), fingerprints=list(fingerprints(S)))  # fmt: skip
-    state = DecompositionState(multipliers=dict(zip(S.coupling.names, lam.tolist())), plan=plan,
-                               objective=objective, bound=bound, arrays=arrays)
-    state._plan_choice = None if incumbent is None else np.asarray(incumbent).copy()  # type: ignore[attr-defined]
-    return state
+                        priced_choice=np.asarray(choice).copy(), fingerprints=list(fingerprints(S)),
+                        plan_choice=None if incumbent is None else np.asarray(incumbent).copy())  # fmt: skip
+    return DecompositionState(multipliers=dict(zip(S.coupling.names, lam.tolist())), plan=plan,
+                              objective=objective, bound=bound, arrays=arrays)
