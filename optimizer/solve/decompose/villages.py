@@ -61,8 +61,8 @@ REPAIR_GAP = 2e-3
 #: Most seconds one county MIP may take (the time left is also shared among the counties to solve).
 COUNTY_SECONDS = 30.0
 #: HiGHS options of the whole model's LP relaxation: the interior-point method without
-#: crossover took 26 s where simplex took 35 s at 50,000 villages (docs/performance.md), and
-#: its duals price the coupling rows to the same Lagrangian bound. Simplex is the fallback.
+#: crossover took 21 s where simplex took 33 s at 50,000 villages, side by side, to the same
+#: LP value (docs/performance.md); HiGHS's own choice (simplex) is the fallback.
 LP_OPTIONS: dict[str, Any] = {"solver": "ipm", "run_crossover": "off"}
 #: Row feasibility tolerance of the final check (relative).
 ROW_TOL = 1e-7
@@ -273,19 +273,21 @@ def lp_multipliers(opt: Any, S: VillageSplit, cp: _Coupling, threads: int = 1) -
     h.setOptionValue("threads", threads)
     h.setOptionValue("solve_relaxation", True)
     saved = {key: h.getOptionValue(key)[1] for key in LP_OPTIONS}
-    try:
-        for key, value in LP_OPTIONS.items():
+
+    def use(options: dict[str, Any]) -> None:
+        for key, value in options.items():
             h.setOptionValue(key, value)
+
+    try:
+        use(LP_OPTIONS)
         h.run()
         if h.getModelStatus() not in _LP_FINAL:
             log.info("the interior-point LP ended %s; solving it by simplex", h.getModelStatus().name)
-            for key, value in saved.items():
-                h.setOptionValue(key, value)
+            use(saved)
             h.run()
     finally:
         h.setOptionValue("solve_relaxation", False)
-        for key, value in saved.items():
-            h.setOptionValue(key, value)
+        use(saved)
     if h.getModelStatus() != highspy.HighsModelStatus.kOptimal:
         return None
     sol = h.getSolution()
