@@ -2,11 +2,11 @@
 
 The village decomposition (optimizer/solve/decompose/villages.py) starts from this LP: its
 duals price the coupling rows and its column values share them among the counties. The
-script reads, validates, prepares and builds an instance once, hands it to HiGHS through
-Pyomo's interface as `optimizer solve` does, then solves the LP relaxation with each option
-set in turn through the decomposition's own `lp_multipliers` (clearing HiGHS's solution
-between them) and reports wall and CPU seconds, the LP value and how far the multipliers
-of the coupling rows lie from the first method's.
+script reads, validates and prepares an instance once and builds its array model
+(model/matrix.py) as `optimizer solve` does, then solves the LP relaxation with each option
+set in turn through the decomposition's own `whole_lp` and `lp_multipliers` (a fresh HiGHS
+model each time) and reports wall and CPU seconds, the LP value and how far the
+multipliers of the coupling rows lie from the first method's.
 
     python benchmarks/village_lp_benchmark.py villages50k/instance.yaml
 
@@ -27,6 +27,10 @@ METHODS: dict[str, dict[str, Any]] = {
     "simplex (choose, crossover on)": {"solver": "choose", "run_crossover": "on"},
     "ipm, crossover off": {"solver": "ipm", "run_crossover": "off"},
     "ipm, crossover on": {"solver": "ipm", "run_crossover": "on"},
+    "ipm, crossover off, tolerances 1e-6": {"solver": "ipm", "run_crossover": "off",
+                                            "ipm_optimality_tolerance": 1e-6},
+    "hipo, crossover off": {"solver": "hipo", "run_crossover": "off"},
+    "hipo, crossover on": {"solver": "hipo", "run_crossover": "on"},
 }
 
 
@@ -36,31 +40,27 @@ def main() -> None:
     ap.add_argument("--methods", nargs="*", default=list(METHODS), choices=list(METHODS))
     args = ap.parse_args()
 
-    from pyomo.contrib.solver.solvers.highs import Highs
-
     from optimizer.instance.load import load_instance
     from optimizer.instance.validate import validate
-    from optimizer.model import build_model, prepare
+    from optimizer.model import prepare
+    from optimizer.model.matrix import build_matrix
     from optimizer.solve.decompose import villages
 
     t0 = time.perf_counter()
     data = prepare(validate(load_instance(args.instance)))
-    m = build_model(data)
-    opt = Highs()
-    opt.set_instance(m)
-    S = villages.split_villages(opt, m, data)
+    t1 = time.perf_counter()
+    S = villages.split_villages(build_matrix(data), data)
     cp = villages._coupling(S)
-    print(f"read, build and transfer: {time.perf_counter() - t0:.1f} s; {S.n_cols} columns, {S.n_rows} rows, "
-          f"{cp.n} coupling rows")
-    h = opt._solver_model
+    print(f"read and validate {t1 - t0:.1f} s; array model and split {time.perf_counter() - t1:.1f} s; "
+          f"{S.n_cols} columns, {S.n_rows} rows, {cp.n} coupling rows")
     print("| LP method | wall s | CPU s | status | LP value | coupling multipliers, max rel. diff to first |")
     print("|---|---|---|---|---|---|")
     first = None
     for name in args.methods:
         villages.LP_OPTIONS = METHODS[name]
-        h.clearSolver()
         w, c = time.perf_counter(), time.process_time()
-        got = villages.lp_multipliers(opt, S, cp, threads=1)
+        h = villages.whole_lp(S, threads=1)
+        got = villages.lp_multipliers(h, S, cp)
         w, c = time.perf_counter() - w, time.process_time() - c
         status = h.modelStatusToString(h.getModelStatus())
         if got is None:

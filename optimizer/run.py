@@ -170,18 +170,28 @@ def solve_instance(
     m = None
     decomposed = None
     outcome = None
+    fell_back = False  # a village decomposition gave no plan: HiGHS on the whole model
     if method == "decompose" and _no_time_to_decompose(clock, reserve, timings):
         outcome = _no_time("Time limit reached before solving: reading and validating the instance left too little "
                            "time for the decomposition and for writing the results")
     elif method == "decompose" and not villages:
         outcome, decomposed, method, why = _decompose(data, options, clock, reserve, warm, progress, note, timings,
                                                       method, why)
-    polish = decomposed is not None and _worth_polishing(outcome, clock, reserve, len(valid.townships))
+    elif method == "decompose":  # villages: counties as blocks over the array model, no Pyomo model
+        note(_("solving by county decomposition"))
+        outcome, decomposed = _decompose_villages(data, options, clock, reserve, timings)
+        if outcome is None:
+            method, why = "direct", why + "; the decomposition gave no plan, so HiGHS on the whole model"
+            fell_back = True
+    polish = decomposed is not None and not villages and _worth_polishing(outcome, clock, reserve,
+                                                                          len(valid.townships))
     highs_plan = False  # True when HiGHS, polishing, found a better plan than the decomposition
-    whole = method == "direct" or villages  # the Pyomo model is built (a village decomposition reads HiGHS's form)
+    whole = method == "direct"  # the Pyomo model is built
     too_late = whole and _no_time_to_build(clock, reserve, timings)
     if too_late:
-        outcome = _no_time("Time limit reached before HiGHS could start (building the whole model would take "
+        outcome = _no_time("Time limit reached: the decomposition gave no plan and too little time is left for "
+                           "HiGHS on the whole model" if fell_back else
+                           "Time limit reached before HiGHS could start (building the whole model would take "
                            "longer than the time left; --method decompose needs less)")
     if (whole and not too_late) or model_file is not None or polish:
         t0 = time.perf_counter()
@@ -192,15 +202,6 @@ def solve_instance(
         write_model(m, model_file)
         timings["write_model"] = time.perf_counter() - t0
         log.info("wrote the model to %s", model_file)
-    if villages and method == "decompose" and not too_late:
-        note(_("solving by county decomposition"))
-        outcome = _decompose_villages(m, data, options, clock, reserve, timings)
-        left = clock.left(reserve)
-        if outcome is None and left is not None and left < 2 * timings.get("transfer", 0.0):  # HiGHS would not start
-            outcome = _no_time("Time limit reached: the decomposition gave no plan and too little time is left for "
-                               "HiGHS on the whole model")
-        elif outcome is None:
-            method, why = "direct", why + "; the decomposition gave no plan, so HiGHS on the whole model"
     if method == "direct" and not too_late:
         start = None
         if start_plan is not None:
@@ -289,7 +290,8 @@ def solve_instance(
     industries = [i for i, ind in loaded.spec.industries.items() if ind.candidate]
     towns = None
     if villages:
-        alloc = tables.allocation_table(valid, plan, chosen_leading(m))
+        leading = decomposed.matrix.leading(decomposed.z) if from_matrix else chosen_leading(m)
+        alloc = tables.allocation_table(valid, plan, leading)
         towns = tables.township_table(valid, alloc)
         counties = tables.village_county_totals(alloc, towns, industries)
     else:
@@ -714,26 +716,26 @@ def _decompose(data: Any, options: SolveOptions, clock: Clock, reserve: float, w
     return outcome, decomposed, method, why
 
 
-def _decompose_villages(m: Any, data: Any, options: SolveOptions, clock: Clock, reserve: float,
-                        timings: dict[str, float]) -> SolveOutcome | None:
-    """The village decomposition (counties as blocks), or None when it gave no plan (HiGHS then tries)."""
-    from pyomo.contrib.solver.solvers.highs import Highs
-
+def _decompose_villages(data: Any, options: SolveOptions, clock: Clock, reserve: float,
+                        timings: dict[str, float]) -> tuple[SolveOutcome | None, Any]:
+    """The village decomposition (counties as blocks) and its plan, or (None, None) when it gave
+    none (HiGHS then tries)."""
+    from optimizer.model.matrix import build_matrix
+    from optimizer.solve.decomposed import Decomposed
     from optimizer.solve.decompose.villages import NoVillagePlan, solve_villages
 
     t0 = time.perf_counter()
-    opt = Highs()
-    opt.set_instance(m)
-    transfer = time.perf_counter() - t0
-    timings["transfer"] = transfer
+    matrix = build_matrix(data)
+    timings["build"] += time.perf_counter() - t0
     left = clock.left(reserve)
     deadline = time.monotonic() + (left if left is not None else 3600.0)
     try:
-        outcome, _stats = solve_villages(opt, m, data, options, deadline, workers=options.workers or min(2, os.cpu_count() or 1))
+        outcome, z, stats = solve_villages(matrix, data, options, deadline,
+                                           workers=options.workers or min(2, os.cpu_count() or 1))
     except NoVillagePlan as exc:
         log.info("village decomposition: no plan (%s)", exc)
-        return None
-    return replace(outcome, transfer_seconds=transfer)
+        return None, None
+    return outcome, Decomposed(matrix, z, matrix.plan(z), None, stats)
 
 
 def _gap(objective: float | None, bound: float | None) -> float | None:

@@ -65,6 +65,8 @@ def _pyomo_rows(path: Path) -> tuple[dict, dict, np.ndarray, object]:
         col[opt._pyomo_var_to_solver_var_map[id(var)]] = matrix.pairs.get_loc((t, i))
     for j, key in enumerate(matrix.o_keys):
         col[opt._pyomo_var_to_solver_var_map[id(m.market_output_beyond_step[key])]] = matrix.n_x + j
+    for j, key in enumerate(matrix.y_keys):  # village instances: the leading industries
+        col[opt._pyomo_var_to_solver_var_map[id(m.leading_industry[key])]] = matrix.y_start + j
     a = lp.a_matrix_
     start, index, value = np.asarray(a.start_), np.asarray(a.index_), np.asarray(a.value_)
     rows: dict = {}
@@ -91,7 +93,11 @@ def _same(a: float, b: float) -> bool:
 
 @pytest.mark.parametrize("path", SHIPPED, ids=lambda p: p.stem)
 def test_array_model_is_the_pyomo_model(path: Path) -> None:
-    rows, mine, cost, matrix = _pyomo_rows(path)
+    _assert_same_rows(*_pyomo_rows(path))
+
+
+def _assert_same_rows(rows: dict, mine: dict, cost: np.ndarray, matrix: object) -> None:
+    """Every row of the array model is a Pyomo row (up to its sign), bounds and costs alike."""
     assert set(rows) == set(mine)
     for key, (coef, lo, up) in mine.items():
         pc, plo, pup = rows[key]
@@ -101,6 +107,26 @@ def test_array_model_is_the_pyomo_model(path: Path) -> None:
         want_lo, want_up = (plo, pup) if sign > 0 else (-pup, -plo)
         assert _same(want_lo, lo) and _same(want_up, up), (key, want_lo, want_up, lo, up)
     assert np.allclose(cost, matrix.cost, rtol=1e-12, atol=1e-12)
+
+
+VILLAGE_INSTANCES = [ROOT / "tests" / "data" / "tiny_villages" / "tiny_villages.yaml",
+                     ROOT / "instances" / "fuchuan_villages" / "fuchuan_villages.yaml"]
+
+
+@pytest.mark.parametrize("path", VILLAGE_INSTANCES, ids=lambda p: p.stem)
+def test_array_model_is_the_pyomo_model_of_a_village_instance(path: Path) -> None:
+    """Village rows, township rows over villages and the leading-industry rows, column by column."""
+    rows, mine, cost, matrix = _pyomo_rows(path)
+    assert matrix.y_keys and "leading_industry_share_min" in matrix.blocks
+    _assert_same_rows(rows, mine, cost, matrix)
+
+
+def test_array_model_of_a_generated_village_instance(tmp_path: Path) -> None:
+    """Generated village instances keep each village within its own water (per_village)."""
+    path = generate_instance(tmp_path / "v", 30, 3, villages_per_township=4, table_format="csv")
+    rows, mine, cost, matrix = _pyomo_rows(path)
+    assert "water_use_per_village_max" in matrix.blocks
+    _assert_same_rows(rows, mine, cost, matrix)
 
 
 def test_array_model_of_generated_and_gap_instances(small: list[Path], tmp_path: Path) -> None:

@@ -9,13 +9,16 @@ the same rows, the same index, the same coefficients in the same model units.
 generated instance, so that the two cannot drift apart.
 
 Rows are stored as ``lower ≤ Σ_j a_rj z_j ≤ upper``. Columns are the allowed pairs x
-(in `ModelData.pairs` order) followed by the continuous price-step columns o.
+(in `ModelData.pairs` order), the continuous price-step columns o, and, in a village
+instance with the leading-industry rule, the township's leading-industry binaries y (in
+`LeadingRule.pairs` order). In a village instance the pairs are (village, industry): the
+village is the planning unit, and the township rows sum over the township's villages.
 """
 
 from __future__ import annotations
 
 from collections.abc import Sequence
-from dataclasses import dataclass
+from dataclasses import dataclass, field
 from functools import cached_property
 from typing import Any
 
@@ -60,6 +63,8 @@ class ModelMatrix:
     townships: list[str]
     counties: list[str]
     objective_unit_yuan: float = MONEY_UNIT_YUAN
+    #: (township, industry) of each leading-industry column y, after the o columns (village instances)
+    y_keys: list[tuple[str, str]] = field(default_factory=list)
 
     @cached_property
     def n_x(self) -> int:
@@ -69,6 +74,11 @@ class ModelMatrix:
 
     @property
     def n_cols(self) -> int:
+        return self.n_x + len(self.o_keys) + len(self.y_keys)
+
+    @property
+    def y_start(self) -> int:
+        """Column of the first y (leading industry), after the x and o columns."""
         return self.n_x + len(self.o_keys)
 
     def column_values(self, plan: pd.Series) -> np.ndarray:
@@ -96,6 +106,17 @@ class ModelMatrix:
 
     def objective(self, z: np.ndarray) -> float:
         return float(self.cost @ z)
+
+    def plan(self, z: np.ndarray) -> pd.Series:
+        """The industry of each planning unit (township, or village) whose x is 1 in z."""
+        cols = np.flatnonzero(z[: self.n_x] > 0.5)
+        return pd.Series(self.pairs.get_level_values(1)[cols].to_numpy(),
+                         index=self.pairs.get_level_values(0)[cols].to_numpy(), name="industry")
+
+    def leading(self, z: np.ndarray) -> pd.Series:
+        """The leading industry of each township whose y is 1 in z (village instances; empty without the rule)."""
+        on = np.flatnonzero(z[self.y_start:] > 0.5).tolist()
+        return pd.Series({self.y_keys[j][0]: self.y_keys[j][1] for j in on}, name="leading_industry", dtype=object)
 
 
 def _block(family: str, keys: Sequence[Any], rows: Any, cols: Any, vals: Any, lower: Any, upper: Any) -> RowBlock:
@@ -133,8 +154,11 @@ def build_matrix(data: ModelData) -> ModelMatrix:
     cons = spec.constraints
     P = data.pairs
     T = data.townships
+    U = data.units  # the planning units: townships, or the villages of a village instance
+    villages = data.villages is not None
     n_x = len(P)
-    tids = P.index.get_level_values(0).to_numpy()
+    uids = P.index.get_level_values(0).to_numpy()  # planning unit of each pair
+    tids = P["township"].to_numpy()
     inds = P.index.get_level_values(1).to_numpy()
     townships = list(T.index)
     counties = sorted(T["county"].unique())
@@ -144,12 +168,15 @@ def build_matrix(data: ModelData) -> ModelMatrix:
     inf = np.inf
     blocks: dict[str, RowBlock] = {}
 
-    # one_industry_per_township[t]: Σ_i x_ti = 1 (assignment.py)
-    blocks["one_industry_per_township"] = _block(
-        "one_industry_per_township", townships, township, np.arange(n_x), np.ones(n_x), 1.0, 1.0
-    )
+    # one_industry_per_township[t] / one_product_per_village[v]: Σ_i x_ui = 1 (assignment.py)
+    one = "one_product_per_village" if villages else "one_industry_per_township"
+    units = list(U.index)
+    blocks[one] = _block(one, units, pd.Index(units).get_indexer(uids), np.arange(n_x), np.ones(n_x), 1.0, 1.0)
     # water (water.py)
     water = P["water_10k_m3"].to_numpy()
+    if villages and cons.water.per_village:
+        available = (U["water_available_m3"] / WATER_UNIT_M3).to_numpy()
+        blocks["water_use_per_village_max"] = _sums_by(uids, water, units, "water_use_per_village_max", -inf, available)
     if cons.water.per_township:
         use = pd.Series(np.where(water != 0, water, 0.0)).groupby(tids).sum()
         limited = sorted(t for t, u in use.items() if u > 0)
@@ -205,32 +232,32 @@ def build_matrix(data: ModelData) -> ModelMatrix:
     # conservation (conservation.py)
     kept = P["conservation"].to_numpy().astype(bool)
     area_kept = np.where(kept, P["area_ha"].to_numpy(), 0.0)
-    area = T["plannable_area_ha"]
+    area = U["plannable_area_ha"]
     if cons.min_conservation_share is not None and kept.any():
         nz = np.flatnonzero(area_kept)
         blocks["conservation_area_min"] = _block("conservation_area_min", [None], np.zeros(len(nz)), nz, area_kept[nz],
                                                  cons.min_conservation_share * float(area.sum()), inf)
     if cons.min_conservation_share_per_county is not None:
-        need = area.groupby(T["county"]).sum()
+        need = area.groupby(U["county"]).sum()
         keys = sorted(need.index)
         blocks["conservation_area_per_county_min"] = _sums_by(
             county_of_pair, area_kept, keys, "conservation_area_per_county_min",
             cons.min_conservation_share_per_county * need.reindex(keys).to_numpy(), inf,
         )  # fmt: skip
-    # farmer_income_per_township_min[t] (income_floor.py)
+    # farmer_income_per_township_min[t] / farmer_income_per_village_min[v] (income_floor.py)
     if data.income_floor is not None:
         floor = data.income_floor
-        keys = [t for t in townships if floor[t] != -inf]
-        blocks["farmer_income_per_township_min"] = _sums_by(
-            tids, P["income_10k_yuan"].to_numpy(), keys, "farmer_income_per_township_min",
-            floor.reindex(keys).to_numpy(), inf,
-        )  # fmt: skip
+        keys = [u for u in units if floor[u] != -inf]
+        name = "farmer_income_per_village_min" if villages else "farmer_income_per_township_min"
+        blocks[name] = _sums_by(uids, P["income_10k_yuan"].to_numpy(), keys, name, floor.reindex(keys).to_numpy(), inf)
     # industry_locked_in[t] (locks.py)
     if data.must_locks:
         keys = sorted(data.must_locks)
         cols = P.index.get_indexer(pd.MultiIndex.from_tuples([(t, data.must_locks[t]) for t in keys]))
         blocks["industry_locked_in"] = _block("industry_locked_in", keys, np.arange(len(keys)), cols,
                                               np.ones(len(keys)), 1.0, 1.0)
+    # leading_industry_per_township[t], leading_industry_share_min[t, i] (leading.py)
+    y_keys = _leading_rows(data, blocks, tids, inds, n_x + len(o_keys))
     # weighted_gep_and_income (objective.py), in 万元
     obj = spec.objective
     cost_x = objective_per_pair(data)
@@ -250,11 +277,59 @@ def build_matrix(data: ModelData) -> ModelMatrix:
     return ModelMatrix(
         pairs=P.index,
         o_keys=o_keys,
-        cost=sc.objective * np.concatenate([cost_x, np.asarray(cost_o, dtype=float)]),
+        cost=sc.objective * np.concatenate([cost_x, np.asarray(cost_o, dtype=float), np.zeros(len(y_keys))]),
         blocks=blocks,
         township=township,
         county=county,
         townships=townships,
         counties=counties,
         objective_unit_yuan=MONEY_UNIT_YUAN / sc.objective,
+        y_keys=y_keys,
     )
+
+
+def _leading_rows(data: ModelData, blocks: dict[str, RowBlock], tids: np.ndarray, inds: np.ndarray,
+                  y0: int) -> list[tuple[str, str]]:
+    """The two leading-industry families (leading.py) over the y columns y0, y0+1, …; their keys.
+
+    Σ_i y_ti = 1, and Σ_{v∈t} A_v x_vi + s·Σ_{v∈t, j∉C} A_v x_vj − s·A_t·y_ti ≥ 0 (the
+    Pyomo row `… ≥ s·A_t·y_ti` with y moved to the left, as HiGHS receives it).
+    """
+    rule = data.leading
+    if rule is None:
+        return []
+    keys = list(rule.pairs)
+    n_y = len(keys)
+    y_town = np.array([t for t, _ in keys], dtype=object)
+    towns = list(dict.fromkeys(y_town.tolist()))  # insertion order, as leading.py indexes the rows
+    blocks["leading_industry_per_township"] = _block(
+        "leading_industry_per_township", towns, pd.Index(towns).get_indexer(y_town), y0 + np.arange(n_y),
+        np.ones(n_y), 1.0, 1.0,
+    )  # fmt: skip
+    s = rule.share
+    area = data.pairs["area_ha"].to_numpy()
+    key_pos = pd.Index(pd.MultiIndex.from_tuples(keys)) if keys else None
+    exempt = np.isin(inds, rule.exempt)
+    # a counted pair (v, i) in row (t(v), i)
+    own = key_pos.get_indexer(pd.MultiIndex.from_arrays([tids, inds])) if key_pos is not None else np.zeros(0, int)
+    sel = (~exempt) & (own >= 0) & (area != 0)
+    rows, cols, vals = [own[sel]], [np.flatnonzero(sel)], [area[sel]]
+    # an exempt pair (v, j) in every row (t(v), i) of its township, times s
+    rows_of_town: dict[str, list[int]] = {}
+    for r, t in enumerate(y_town.tolist()):
+        rows_of_town.setdefault(t, []).append(r)
+    ex = np.flatnonzero(exempt & (area != 0))
+    if len(ex):
+        per = [rows_of_town.get(t, []) for t in tids[ex].tolist()]
+        count = np.fromiter((len(r) for r in per), dtype=np.int64, count=len(per))
+        rows.append(np.fromiter((r for rs in per for r in rs), dtype=np.int64, count=int(count.sum())))
+        cols.append(np.repeat(ex, count))
+        vals.append(np.repeat(s * area[ex], count))
+    # − s·A_t·y_ti
+    rows.append(np.arange(n_y))
+    cols.append(y0 + np.arange(n_y))
+    vals.append(np.array([-s * rule.area[t] for t in y_town.tolist()], dtype=float))
+    blocks["leading_industry_share_min"] = _block(
+        "leading_industry_share_min", keys, np.concatenate(rows), np.concatenate(cols), np.concatenate(vals), 0.0, np.inf,
+    )  # fmt: skip
+    return keys

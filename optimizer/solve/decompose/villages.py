@@ -13,8 +13,10 @@ rows. Township blocks would leave the county rows to price as well (hundreds of
 multipliers); county blocks keep them exact, so the Lagrangian bound holds the county
 rows' and the leading rule's integrality and only six multipliers move.
 
-Steps (all on the HiGHS form of the Pyomo model, so the families and names are the
-model's own; docs/model.md, "Village instances: counties as blocks"):
+Steps (all on the array model of model/matrix.py, the Pyomo model's families row for
+row, so the names are the model's own and no Pyomo model is built: at 50,000 villages
+building it and handing it to HiGHS took 29 s; docs/model.md, "Village instances:
+counties as blocks"):
 
 1. λ: the duals of the coupling rows in the LP relaxation of the whole model, whose
    column values also share each coupling row among the counties (their LP uses);
@@ -24,8 +26,8 @@ model's own; docs/model.md, "Village instances: counties as blocks"):
    `COUNTY_GAP`); the sum of their dual bounds plus λᵀb bounds the optimum (the
    Lagrangian), else the LP bound stands; a restricted master picks, per county, the
    shared or the free plan;
-4. the plan is checked against every row of the model and loaded into the Pyomo model,
-   whose outputs and independent check then run as after HiGHS.
+4. the plan is checked against every row of the model; its column values go to the
+   outputs, and the independent checker then recomputes everything from the input tables.
 """
 
 from __future__ import annotations
@@ -40,6 +42,7 @@ import highspy
 import numpy as np
 
 from optimizer.model.build import SCOPE
+from optimizer.model.matrix import ModelMatrix
 from optimizer.solve.options import SolveOptions, SolveOutcome, relative_gap
 
 log = logging.getLogger(__name__)
@@ -103,43 +106,46 @@ class VillageSplit:
         return np.bincount(rows, weights=self.value * z[self.index], minlength=self.n_rows)
 
 
-def split_villages(opt: Any, m: Any, data: Any) -> VillageSplit:
-    """County of every column and row of the HiGHS model `opt` built from the Pyomo model `m`.
+def split_villages(M: ModelMatrix, data: Any) -> VillageSplit:
+    """County of every column and row of the array model `M` of a village instance (model/matrix.py).
 
     A row's scope comes from its family (`optimizer.model.build.SCOPE`), never from the
     matrix: village, township and county rows are local to the county of their columns;
     a basin row is local when its townships lie in one county; the rest couple counties.
     """
-    h = opt._solver_model
-    lp = h.getLp()
-    A = lp.a_matrix_
-    if A.format_ != highspy.MatrixFormat.kRowwise:
-        raise NoVillagePlan("the HiGHS model is not row-wise")
-    n_col, n_row = lp.num_col_, lp.num_row_
-    counties = sorted(data.townships["county"].unique())
-    ci = {c: k for k, c in enumerate(counties)}
+    n_col = M.n_cols
     col_county = np.full(n_col, -1, dtype=np.int64)
-    vm = opt._pyomo_var_to_solver_var_map
-    pair_county = dict(zip(data.pairs.index, data.pairs["county"].map(ci)))
-    for idx, var in m.industry_chosen.items():
-        col_county[vm[id(var)]] = pair_county[idx]
-    town_county = data.townships["county"].map(ci).to_dict()
-    if m.component("leading_industry") is not None:
-        for (t, _), var in m.leading_industry.items():
-            col_county[vm[id(var)]] = town_county[t]
-    row_family = np.empty(n_row, dtype=object)
-    for con, r in opt._pyomo_con_to_solver_con_map.items():
-        row_family[r] = con.parent_component().name
-    start = np.asarray(A.start_, dtype=np.int64)
-    index = np.asarray(A.index_, dtype=np.int64)
-    value = np.asarray(A.value_, dtype=float)
+    col_county[: M.n_x] = M.county
+    if M.y_keys:
+        ci = {c: k for k, c in enumerate(M.counties)}
+        town_county = data.townships["county"].map(ci)
+        col_county[M.y_start:] = town_county.reindex([t for t, _ in M.y_keys]).to_numpy()
+    integer = np.ones(n_col, dtype=bool)
+    integer[M.n_x:M.y_start] = False
+    upper = np.ones(n_col)
+    upper[M.n_x:M.y_start] = np.inf
+    families, row_lower, row_upper, rr, cc, vv = [], [], [], [], [], []
+    at = 0
+    for name, block in M.blocks.items():
+        families.append(np.full(block.n, name, dtype=object))
+        row_lower.append(block.lower)
+        row_upper.append(block.upper)
+        rr.append(block.rows + at)
+        cc.append(block.cols)
+        vv.append(block.vals)
+        at += block.n
+    n_row = at
+    rows, cols, vals = np.concatenate(rr), np.concatenate(cc), np.concatenate(vv)
+    order = np.lexsort((cols, rows))
+    rows, index, value = rows[order], cols[order], vals[order]
+    start = np.searchsorted(rows, np.arange(n_row + 1))
+    row_family = np.concatenate(families)
     row_county = np.full(n_row, -1, dtype=np.int64)
     lo_c = np.full(n_row, np.iinfo(np.int64).max)
     hi_c = np.full(n_row, -2, dtype=np.int64)
-    rows = np.repeat(np.arange(n_row), np.diff(start))
     np.minimum.at(lo_c, rows, col_county[index])
     np.maximum.at(hi_c, rows, col_county[index])
-    for fam in np.unique(row_family.astype(str)):
+    for fam in M.blocks:
         scope = SCOPE.get(fam, "instance")
         sel = row_family == fam
         if scope in ("village", "township", "unit", "county", "basin"):
@@ -147,15 +153,11 @@ def split_villages(opt: Any, m: Any, data: Any) -> VillageSplit:
             if scope != "basin" and not np.array_equal(one, sel):
                 raise NoVillagePlan(f"rows of {fam} span counties")
             row_county[one] = lo_c[one]
-    sense = -1.0 if lp.sense_ == highspy.ObjSense.kMinimize else 1.0
-    integer = np.asarray([v == highspy.HighsVarType.kInteger for v in lp.integrality_], dtype=bool) \
-        if len(lp.integrality_) else np.zeros(n_col, dtype=bool)
     return VillageSplit(
-        cost=sense * np.asarray(lp.col_cost_, dtype=float), lower=np.asarray(lp.col_lower_, dtype=float),
-        upper=np.asarray(lp.col_upper_, dtype=float), integer=integer,
-        row_lower=np.asarray(lp.row_lower_, dtype=float), row_upper=np.asarray(lp.row_upper_, dtype=float),
+        cost=M.cost.copy(), lower=np.zeros(n_col), upper=upper, integer=integer,
+        row_lower=np.concatenate(row_lower), row_upper=np.concatenate(row_upper),
         start=start, index=index, value=value, col_county=col_county, row_county=row_county,
-        row_family=row_family, n_counties=len(counties),
+        row_family=row_family, n_counties=len(M.counties),
     )  # fmt: skip
 
 
@@ -260,40 +262,41 @@ def _lam_upper(S: VillageSplit, cp: _Coupling) -> np.ndarray:
 _LP_FINAL = (highspy.HighsModelStatus.kOptimal, highspy.HighsModelStatus.kTimeLimit, highspy.HighsModelStatus.kInterrupt)
 
 
-def lp_multipliers(opt: Any, S: VillageSplit, cp: _Coupling, threads: int = 1) -> tuple[np.ndarray, np.ndarray, float] | None:
-    """Duals of the coupling rows and the column values in the LP relaxation of the whole model, and its value.
+def whole_lp(S: VillageSplit, threads: int = 1) -> highspy.Highs:
+    """The LP relaxation of the whole model as a HiGHS model (columns continuous in their bounds)."""
+    rows = np.repeat(np.arange(S.n_rows), np.diff(S.start))
+    order = np.lexsort((rows, S.index))
+    csc = (np.searchsorted(S.index[order], np.arange(S.n_cols + 1)), rows[order], S.value[order])
+    # HiGHS's thread scheduler is set up once per thread with the first solve's count: the
+    # count the direct solve of the same options would use, so that one can follow
+    return _highs(S.cost, S.lower, S.upper, None, S.row_lower, S.row_upper, csc,
+                  {"output_flag": False, "threads": threads})
+
+
+def lp_multipliers(h: highspy.Highs, S: VillageSplit, cp: _Coupling) -> tuple[np.ndarray, np.ndarray, float] | None:
+    """Duals of the coupling rows and the column values in the LP relaxation `h` (`whole_lp`), and its value.
 
     The duals are near the best multipliers of the Lagrangian (the LP's own Lagrangian
     dual), and the LP's column values share the coupling rows among the counties in
     amounts that meet them together (the repair)."""
-    h = opt._solver_model
-    h.setOptionValue("output_flag", False)
-    # HiGHS's thread scheduler is set up once per thread with the first solve's count: the
-    # count the direct solve of the same options would use, so that one can follow
-    h.setOptionValue("threads", threads)
-    h.setOptionValue("solve_relaxation", True)
     saved = {key: h.getOptionValue(key)[1] for key in LP_OPTIONS}
 
     def use(options: dict[str, Any]) -> None:
         for key, value in options.items():
             h.setOptionValue(key, value)
 
-    try:
-        use(LP_OPTIONS)
-        h.run()
-        if h.getModelStatus() not in _LP_FINAL:
-            log.info("the interior-point LP ended %s; solving it by simplex", h.getModelStatus().name)
-            use(saved)
-            h.run()
-    finally:
-        h.setOptionValue("solve_relaxation", False)
+    use(LP_OPTIONS)
+    h.run()
+    if h.getModelStatus() not in _LP_FINAL:
+        log.info("the interior-point LP ended %s; solving it by simplex", h.getModelStatus().name)
         use(saved)
+        h.run()
     if h.getModelStatus() != highspy.HighsModelStatus.kOptimal:
         return None
     sol = h.getSolution()
     dual = np.asarray(sol.row_dual)
-    sense = -1.0 if h.getLp().sense_ == highspy.ObjSense.kMinimize else 1.0
-    lam = np.clip(sense * cp.sign * dual[cp.rows], 0.0, _lam_upper(S, cp))
+    # `h` minimises −cost: the dual of a ≤ row is ≤ 0 there, and λ of a maximisation ≥ 0
+    lam = np.clip(-cp.sign * dual[cp.rows], 0.0, _lam_upper(S, cp))
     return lam, np.asarray(sol.col_value), float(S.cost @ np.asarray(sol.col_value))
 
 
@@ -391,9 +394,10 @@ def _restricted_master(S: VillageSplit, cp: _Coupling, counties: list[_County], 
     return out
 
 
-def solve_villages(opt: Any, m: Any, data: Any, options: SolveOptions, deadline: float,
-                   workers: int = 2) -> tuple[SolveOutcome, dict[str, Any]]:
-    """Decompose the village model by county; load the plan into `m`. Raises NoVillagePlan without one."""
+def solve_villages(M: ModelMatrix, data: Any, options: SolveOptions, deadline: float,
+                   workers: int = 2) -> tuple[SolveOutcome, np.ndarray, dict[str, Any]]:
+    """Decompose the village model `M` (model/matrix.py) by county: the outcome, the plan's
+    column values z and the statistics. Raises NoVillagePlan without a plan."""
     lines: list[str] = []
     t0 = time.perf_counter()
 
@@ -402,12 +406,12 @@ def solve_villages(opt: Any, m: Any, data: Any, options: SolveOptions, deadline:
         log.info("village decomposition: %s", text)
 
     stats: dict[str, Any] = {}
-    S = split_villages(opt, m, data)
+    S = split_villages(M, data)
     cp = _coupling(S)
     note(f"{S.n_counties} counties, {S.n_cols} columns, {S.n_rows} rows; {cp.n} coupling rows: "
          + ", ".join(sorted({str(S.row_family[r]) for r in cp.rows})))
     t = time.perf_counter()
-    got = lp_multipliers(opt, S, cp, options.threads)
+    got = lp_multipliers(whole_lp(S, options.threads), S, cp)
     stats["lp_s"] = time.perf_counter() - t
     if got is None:
         raise NoVillagePlan("the LP relaxation was not solved")
@@ -532,14 +536,7 @@ def solve_villages(opt: Any, m: Any, data: Any, options: SolveOptions, deadline:
     objective = float(S.cost @ z)
     gap = relative_gap(objective, bound)
     note(f"plan {objective:.10g}, bound {bound:.10g}, gap {gap:.3e}")
-    vm = opt._pyomo_var_to_solver_var_map
-    import pyomo.environ as pyo
-
-    for var in m.component_data_objects(pyo.Var):
-        j = vm.get(id(var))
-        if j is not None:
-            var.set_value(float(z[j]), skip_validation=True)
-    unit = getattr(m, "objective_unit_yuan", 1.0)
+    unit = M.objective_unit_yuan
     status = "optimal" if gap is not None and gap <= (options.gap or 0.0) + 1e-9 else (
         "time_limit_feasible" if time.monotonic() >= deadline else "stopped_feasible")
     termination = (f"Village decomposition: gap {gap:.2e} within {options.gap:g}" if status == "optimal"
@@ -549,4 +546,4 @@ def solve_villages(opt: Any, m: Any, data: Any, options: SolveOptions, deadline:
     outcome = SolveOutcome(status=status, termination=termination, has_solution=True, objective=objective * unit,
                            bound=bound * unit, gap=gap, solve_seconds=seconds, transfer_seconds=0.0, mip_nodes=None,
                            log_text="\n".join(lines) + "\n")
-    return outcome, stats
+    return outcome, z, stats
