@@ -45,7 +45,8 @@ def check_township_water(ctx: Context, plan: PlanTable) -> None:
     if not ctx.inst.water_per_township or ctx.parents is None or not len(plan):
         return
     parents = ctx.parents
-    planned = [t for t in parents["township_id"].tolist() if t in set(plan.pt["parent"].tolist())]
+    with_villages = set(plan.pt["parent"].tolist())  # once: inside the comprehension it cost 3.5 s at 50k villages
+    planned = [t for t in parents["township_id"].tolist() if t in with_villages]
     use = plan.group_sum("water_use_m3", "parent", planned)
     have = parents.set_index("township_id")["water_available_m3"].reindex(planned).to_numpy(dtype=float)
     ctx.findings.constraint_rows(

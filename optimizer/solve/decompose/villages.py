@@ -427,7 +427,8 @@ def solve_villages(M: ModelMatrix, data: Any, options: SolveOptions, deadline: f
         `strict`: every county must give a plan. `first`: counties to solve before the others."""
         done = [0]
         head = list(first or [])
-        order = head + [k for k in range(len(group)) if k not in set(head)]
+        in_head = set(head)
+        order = head + [k for k in range(len(group)) if k not in in_head]
 
         def one(k: int) -> bool:
             left = deadline - time.monotonic()
