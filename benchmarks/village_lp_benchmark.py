@@ -53,7 +53,7 @@ def main() -> None:
     cp = villages._coupling(S)
     print(f"read and validate {t1 - t0:.1f} s; array model and split {time.perf_counter() - t1:.1f} s; "
           f"{S.n_cols} columns, {S.n_rows} rows, {cp.n} coupling rows")
-    print("| LP method | wall s | CPU s | status | LP value | coupling multipliers, max rel. diff to first |")
+    print("| LP method | wall s | CPU s | status | LP bound (dual objective) | coupling multipliers, max rel. diff to first |")
     print("|---|---|---|---|---|---|")
     first = None
     for name in args.methods:

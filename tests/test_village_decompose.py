@@ -85,3 +85,28 @@ def test_interior_point_lp_that_stops_early_falls_back_to_simplex(
     assert "solving it by simplex" in caplog.text
     assert cut.check_ok is True and cut.summary["method"]["used"] == "decompose"
     assert cut.summary["objective_yuan"] == pytest.approx(base.summary["objective_yuan"], rel=1e-9)
+
+
+@pytest.mark.parametrize("path", [TINY, Path(__file__).parents[1] / "instances" / "fuchuan_villages" / "fuchuan_villages.yaml"],
+                         ids=lambda p: p.stem)
+def test_lp_bound_of_an_early_stopped_interior_point_holds(path: Path, monkeypatch: pytest.MonkeyPatch) -> None:
+    """The interior point stopped at a loose tolerance gives duals whose dual objective still
+    bounds the LP optimum (simplex's) from above, and lies close to it."""
+    from optimizer.instance.load import load_instance
+    from optimizer.instance.validate import validate
+    from optimizer.model import prepare
+    from optimizer.model.matrix import build_matrix
+    from optimizer.solve.decompose import villages
+
+    data = prepare(validate(load_instance(path)))
+    S = villages.split_villages(build_matrix(data), data)
+    cp = villages._coupling(S)
+    monkeypatch.setattr(villages, "LP_OPTIONS", {"solver": "simplex"})
+    _, z_exact, exact = villages.lp_multipliers(villages.whole_lp(S), S, cp)
+    assert exact == pytest.approx(float(S.cost @ z_exact), rel=1e-9)
+    for tol in (1e-2, 1e-3):
+        monkeypatch.setattr(villages, "LP_OPTIONS", {"solver": "ipm", "run_crossover": "off",
+                                                     "ipm_optimality_tolerance": tol})
+        _, z, bound = villages.lp_multipliers(villages.whole_lp(S), S, cp)
+        assert exact - 1e-7 * abs(exact) <= bound <= exact * (1 + 3 * tol) + 1e-6
+        assert float(S.cost @ z) <= bound + 1e-7 * abs(bound)

@@ -25,7 +25,14 @@ from typing import Any
 import numpy as np
 import pandas as pd
 
-from optimizer.model.data import INVESTMENT_UNIT_YUAN, MONEY_UNIT_YUAN, OUTPUT_UNIT, WATER_UNIT_M3, ModelData
+from optimizer.model.data import (
+    INVESTMENT_UNIT_YUAN,
+    MONEY_UNIT_YUAN,
+    OUTPUT_UNIT,
+    WATER_UNIT_M3,
+    LeadingRule,
+    ModelData,
+)
 from optimizer.model.objective import market_farmer_share, objective_per_pair
 
 
@@ -65,6 +72,10 @@ class ModelMatrix:
     objective_unit_yuan: float = MONEY_UNIT_YUAN
     #: (township, industry) of each leading-industry column y, after the o columns (village instances)
     y_keys: list[tuple[str, str]] = field(default_factory=list)
+    #: The leading rule as reports state it (model/report.py): share s, counted industries C,
+    #: and each x column's village area (ha); None without the rule
+    leading_rule: LeadingRule | None = None
+    x_area: np.ndarray | None = None
 
     @cached_property
     def n_x(self) -> int:
@@ -285,6 +296,8 @@ def build_matrix(data: ModelData) -> ModelMatrix:
         counties=counties,
         objective_unit_yuan=MONEY_UNIT_YUAN / sc.objective,
         y_keys=y_keys,
+        leading_rule=data.leading,
+        x_area=P["area_ha"].to_numpy() if data.leading is not None else None,
     )
 
 

@@ -194,6 +194,9 @@ def matrix_constraint_report(
         block = matrix.blocks.get(name)
         if block is None:
             continue
+        if name == "leading_industry_share_min":  # stated as `constraint_report` states it
+            rows.extend(r for r in _matrix_leading_rows(matrix, z, unit, tol) if r is not None)
+            continue
         lhs = block.lhs(z) * scale
         # Pyomo states o_mk ≥ output − above_k with the constant in the body (output − o − above ≤ 0)
         moved = name == "market_output_beyond_step_def"
@@ -205,3 +208,21 @@ def matrix_constraint_report(
             if row is not None:
                 rows.append(row)
     return rows
+
+
+def _matrix_leading_rows(matrix: Any, z: Any, unit: str, tol: float) -> list[dict[str, Any] | None]:
+    """`leading_industry_share_min` of an array-model plan as a planner reads it (leading area ≥
+    s × counted area), for the leading industries with village area, like `constraint_report`."""
+    rule = matrix.leading_rule
+    counted = set(rule.counted)
+    inds = matrix.pairs.get_level_values(1)
+    by_ti: dict[tuple[str, str], float] = {}
+    counted_t: dict[str, float] = {}
+    for col in (z[: matrix.n_x] > 0.5).nonzero()[0].tolist():
+        t, i, a = matrix.townships[matrix.township[col]], inds[col], float(matrix.x_area[col])
+        by_ti[t, i] = by_ti.get((t, i), 0.0) + a
+        if i in counted:
+            counted_t[t] = counted_t.get(t, 0.0) + a
+    return [_limit_row("leading_industry_share_min", (t, i), by_ti[t, i], rule.share * counted_t.get(t, 0.0), None,
+                       unit, tol)
+            for j, (t, i) in enumerate(matrix.y_keys) if z[matrix.y_start + j] > 0.5 and (t, i) in by_ti]
