@@ -14,4 +14,5 @@ def test_village_reserve_has_a_per_village_floor() -> None:
 
 def test_slow_read_still_sets_the_reserve() -> None:
     slow_read = {"read": 10.0, "validate": 20.0}
-    assert write_reserve(slow_read, villages=100) > 30 * 3.0
+    # writing and checking 50,000 villages took 2.3 × reading and validating (run.py): more is kept back
+    assert write_reserve(slow_read, villages=100) > 30 * 2.5
