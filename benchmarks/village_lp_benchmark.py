@@ -66,7 +66,7 @@ def main() -> None:
         if got is None:
             print(f"| {name} | {w:.1f} | {c:.1f} | {status} | — | — |")
             continue
-        lam, _, value = got
+        lam, value = got.lam, got.bound
         first = lam if first is None else first
         diff = float(np.max(np.abs(lam - first) / np.maximum(1e-9, np.abs(first)))) if len(lam) else 0.0
         print(f"| {name} | {w:.1f} | {c:.1f} | {status} | {value:.10g} | {diff:.2e} |")

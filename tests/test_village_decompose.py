@@ -102,11 +102,53 @@ def test_lp_bound_of_an_early_stopped_interior_point_holds(path: Path, monkeypat
     S = villages.split_villages(build_matrix(data), data)
     cp = villages._coupling(S)
     monkeypatch.setattr(villages, "LP_OPTIONS", {"solver": "simplex"})
-    _, z_exact, exact = villages.lp_multipliers(villages.whole_lp(S), S, cp)
+    lp = villages.lp_multipliers(villages.whole_lp(S), S, cp)
+    z_exact, exact = lp.z, lp.bound
     assert exact == pytest.approx(float(S.cost @ z_exact), rel=1e-9)
     for tol in (1e-2, 1e-3):
         monkeypatch.setattr(villages, "LP_OPTIONS", {"solver": "ipm", "run_crossover": "off",
                                                      "ipm_optimality_tolerance": tol})
-        _, z, bound = villages.lp_multipliers(villages.whole_lp(S), S, cp)
+        lp = villages.lp_multipliers(villages.whole_lp(S), S, cp)
+        z, bound = lp.z, lp.bound
         assert exact - 1e-7 * abs(exact) <= bound <= exact * (1 + 3 * tol) + 1e-6
         assert float(S.cost @ z) <= bound + 1e-7 * abs(bound)
+
+
+@pytest.mark.parametrize("tol", [None, 1e-2], ids=["simplex", "ipm-1e-2"])
+def test_county_bounds_from_the_lp_duals_bound_each_county(tmp_path: Path, tol: float | None,
+                                                            monkeypatch: pytest.MonkeyPatch) -> None:
+    """The weak-duality bound of each county under the prices (what stands in for a county the
+    pricing pass did not reach) lies above that county's exact priced MIP and LP optimum, and
+    with exact LP duals the parts add up to the LP bound."""
+    import numpy as np
+
+    from optimizer.instance.load import load_instance
+    from optimizer.instance.validate import validate
+    from optimizer.model import prepare
+    from optimizer.model.matrix import build_matrix
+    from optimizer.solve.decompose import villages
+
+    path = generate_instance(tmp_path / "gen", 45, 3, villages_per_township=5)
+    data = prepare(validate(load_instance(path)))
+    S = villages.split_villages(build_matrix(data), data)
+    cp = villages._coupling(S)
+    options = {"solver": "simplex"} if tol is None else {"solver": "ipm", "run_crossover": "off",
+                                                         "ipm_optimality_tolerance": tol}
+    monkeypatch.setattr(villages, "LP_OPTIONS", options)
+    lp = villages.lp_multipliers(villages.whole_lp(S), S, cp)
+    priced = S.cost - cp.priced(lp.lam, S.n_cols)
+    bounds = villages.county_lp_bounds(S, priced, lp.row_dual)
+    assert S.n_counties == 3 and np.isfinite(bounds).all()
+    for k in range(S.n_counties):
+        county = villages._County(S, k, cp, gap=0.0)
+        assert county.solve(priced[county.cols], 30.0)
+        scale = max(1.0, abs(county.value))
+        assert county.value <= bounds[k] + 1e-7 * scale
+        relaxed = villages._County(S, k, cp, gap=0.0)
+        relaxed.model.changeColsIntegrality(len(county.cols), np.arange(len(county.cols), dtype=np.int32),
+                                            np.zeros(len(county.cols), dtype=np.uint8))
+        assert relaxed.solve(priced[county.cols], 30.0)
+        assert relaxed.value <= bounds[k] + 1e-7 * scale
+        assert county.value <= relaxed.value + 1e-7 * scale
+    if tol is None:
+        assert float(bounds.sum() + lp.lam @ cp.rhs) == pytest.approx(lp.bound, rel=1e-7)

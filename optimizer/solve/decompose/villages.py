@@ -282,8 +282,18 @@ def whole_lp(S: VillageSplit, threads: int = 1) -> highspy.Highs:
                   {"output_flag": False, "threads": threads})
 
 
-def lp_multipliers(h: highspy.Highs, S: VillageSplit, cp: _Coupling) -> tuple[np.ndarray, np.ndarray, float] | None:
-    """Duals of the coupling rows and the column values in the LP relaxation `h` (`whole_lp`), and its value.
+@dataclass
+class LpRelaxation:
+    """What the decomposition takes from the whole model's LP relaxation (`lp_multipliers`)."""
+
+    lam: np.ndarray  # multiplier of each coupling ≤ row (`_Coupling`), ≥ 0
+    z: np.ndarray  # column values
+    bound: float  # upper bound on the LP optimum (`_lp_dual_bound`)
+    row_dual: np.ndarray  # HiGHS's row duals (of −cost minimised)
+
+
+def lp_multipliers(h: highspy.Highs, S: VillageSplit, cp: _Coupling) -> LpRelaxation | None:
+    """Duals of the coupling rows and the column values in the LP relaxation `h` (`whole_lp`), and its bound.
 
     The duals are near the best multipliers of the Lagrangian (the LP's own Lagrangian
     dual), and the LP's column values share the coupling rows among the counties in
@@ -306,7 +316,7 @@ def lp_multipliers(h: highspy.Highs, S: VillageSplit, cp: _Coupling) -> tuple[np
     dual = np.asarray(sol.row_dual)
     # `h` minimises −cost: the dual of a ≤ row is ≤ 0 there, and λ of a maximisation ≥ 0
     lam = np.clip(-cp.sign * dual[cp.rows], 0.0, _lam_upper(S, cp))
-    return lam, np.asarray(sol.col_value), _lp_dual_bound(S, dual)
+    return LpRelaxation(lam, np.asarray(sol.col_value), _lp_dual_bound(S, dual), dual)
 
 
 #: Largest relative primal infeasibility of an interior point stopped at its own tolerance
@@ -338,16 +348,43 @@ def _lp_dual_bound(S: VillageSplit, row_dual: np.ndarray) -> float:
     the duals (weak duality), so its negation bounds the maximum. A dual that would meet an
     infinite bound counts as zero when within HiGHS's tolerance, else there is no bound
     (+inf)."""
+    county, rest = _dual_bound_parts(S, S.cost, row_dual)
+    return float(county.sum() + rest)
+
+
+def county_lp_bounds(S: VillageSplit, priced: np.ndarray, row_dual: np.ndarray) -> np.ndarray:
+    """An upper bound on each county's priced subproblem (max priced·x over its own rows), from the LP's duals.
+
+    Why: the Lagrangian bound needs a bound on every county's MIP under the prices; when
+    the time limit stops the pricing pass before a county's MIP, the weak-duality bound of
+    the county's LP relaxation, with the local rows' duals of the whole LP, stands in for
+    it (valid for any duals, `_lp_dual_bound`), so a partial pass still tightens the bound."""
+    local = np.where(S.row_county >= 0, row_dual, 0.0)
+    county, _ = _dual_bound_parts(S, priced, local)
+    return county
+
+
+def _dual_bound_parts(S: VillageSplit, cost: np.ndarray, row_dual: np.ndarray) -> tuple[np.ndarray, float]:
+    """`_lp_dual_bound` of maximising `cost`, split into each county's part (its local rows and
+    columns) and the rest (coupling rows and price-step columns); +inf where a dual meets an
+    infinite bound beyond tolerance."""
     rows = np.repeat(np.arange(S.n_rows), np.diff(S.start))
-    col_dual = -S.cost - np.bincount(S.index, weights=S.value * row_dual[rows], minlength=S.n_cols)
-    total = 0.0
-    for mult, lo, up in ((row_dual, S.row_lower, S.row_upper), (col_dual, S.lower, S.upper)):
+    col_dual = -cost - np.bincount(S.index, weights=S.value * row_dual[rows], minlength=S.n_cols)
+    county = np.zeros(S.n_counties)
+    rest = 0.0
+    for mult, lo, up, owner in ((row_dual, S.row_lower, S.row_upper, S.row_county),
+                                (col_dual, S.lower, S.upper, S.col_county)):
         side = np.where(mult > 0, lo, up)
         big = ~np.isfinite(side) | (np.abs(side) >= INF)
-        if (np.abs(mult[big]) > DUAL_TOL).any():
-            return np.inf
-        total += float(mult[~big] @ side[~big])
-    return -total
+        term = np.where(big, 0.0, mult * np.where(big, 0.0, side))
+        unbounded = big & (np.abs(mult) > DUAL_TOL)
+        mine = owner >= 0
+        county -= np.bincount(owner[mine], weights=term[mine], minlength=S.n_counties)
+        county[np.unique(owner[mine & unbounded])] = np.inf
+        rest -= float(term[~mine].sum())
+        if (unbounded & ~mine).any():
+            rest = np.inf
+    return county, rest
 
 
 class _County:
@@ -465,7 +502,7 @@ def solve_villages(M: ModelMatrix, data: Any, options: SolveOptions, deadline: f
     stats["lp_s"] = time.perf_counter() - t
     if got is None:
         raise NoVillagePlan("the LP relaxation was not solved")
-    lam, z_lp, lp_bound = got
+    lam, z_lp, lp_bound = got.lam, got.z, got.bound
     stats["lp_value"] = float(S.cost @ z_lp)
     stats["lp_bound"] = lp_bound
     bound = lp_bound
@@ -523,14 +560,19 @@ def solve_villages(M: ModelMatrix, data: Any, options: SolveOptions, deadline: f
     if deadline - time.monotonic() > 1.0:
         free = [_County(S, c, cp, COUNTY_GAP) for c in range(S.n_counties)]
         ok = run_all("pricing", free, strict=False, first=[k for k, good in enumerate(ok_a) if not good])
-        if all(ok):
-            # λ ≤ _lam_upper keeps every price-step column's priced cost ≤ 0: its best value is 0
-            lagrangian = float(sum(c.bound for c in free) + lam @ cp.rhs)
-            stats["lagrangian_bound"] = lagrangian
-            bound = min(bound, lagrangian)
-            note(f"pricing pass: bound {lagrangian:.10g} ({stats['pricing_s']:.1f} s)")
-        else:
-            note(f"pricing pass: {sum(ok)} of {len(ok)} counties in time; the bound stays the LP's")
+        # a county the pass did not reach is bounded by its LP relaxation under the prices;
+        # λ ≤ _lam_upper keeps every price-step column's priced cost ≤ 0: its best value is 0
+        county_bound = county_lp_bounds(S, priced, got.row_dual)
+        for k, good in enumerate(ok):
+            if good:
+                county_bound[k] = min(county_bound[k], free[k].bound)
+        lagrangian = float(county_bound.sum() + lam @ cp.rhs)
+        stats["lagrangian_bound"] = lagrangian
+        stats["pricing_counties"] = int(sum(ok))
+        bound = min(bound, lagrangian)
+        reached = "" if all(ok) else f"; {len(ok) - sum(ok)} counties bounded by their LP"
+        note(f"pricing pass: {sum(ok)} of {len(ok)} counties in time, bound {lagrangian:.10g} "
+             f"({stats['pricing_s']:.1f} s{reached})")
         for k, good in enumerate(ok):
             if good:
                 plans[k].append(free[k].x.copy())
