@@ -612,8 +612,8 @@ VILLAGE_WRITE_RESERVE_FACTOR = 2.6
 #: (0.25 ms per village); the slow run above less the 5 s saved is 0.54 ms; 0.45 ms is kept back.
 VILLAGE_WRITE_RESERVE_S_PER_VILLAGE = 4.5e-4
 #: …measured on a machine that read and validated those 50,000 villages in 5.5 s (0.11 ms
-#: each). The floor is scaled by how fast this run read its villages against that, never
-#: below half: on a quicker machine (2026-12-04: 2.9 s to read and validate, 2.4 s + 3.0 s to
+#: each). The floor is scaled by how fast this run read its villages against that, between
+#: half and all of it (a slower read raises the reserve through the factor above): on a quicker machine (2026-12-04: 2.9 s to read and validate, 2.4 s + 3.0 s to
 #: write and check) the unscaled floor kept back 24.5 s for 5.4 s of work, time the county
 #: MIPs of a 60 s limit lacked (gap 2.7e-2).
 VILLAGE_READ_S_PER_VILLAGE = 1.1e-4
@@ -693,11 +693,11 @@ def write_reserve(timings: dict[str, float], villages: int = 0) -> float:
     every township as writing does, and both slow down alike when the machine is loaded.
     `villages` is the number of villages of a village instance (0 for a township one),
     whose reserve is also at least a measured time per village, scaled by this run's
-    reading speed against the machine it was measured on (at least half of it)."""
+    reading speed against the machine it was measured on (half of it to all of it)."""
     read = timings.get("read", 0.0) + timings.get("validate", 0.0)
     if not villages:
         return WRITE_RESERVE_MIN_S + WRITE_RESERVE_FACTOR * read
-    speed = max(VILLAGE_FLOOR_MIN_SCALE, read / (VILLAGE_READ_S_PER_VILLAGE * villages))
+    speed = min(1.0, max(VILLAGE_FLOOR_MIN_SCALE, read / (VILLAGE_READ_S_PER_VILLAGE * villages)))
     return WRITE_RESERVE_MIN_S + max(VILLAGE_WRITE_RESERVE_FACTOR * read,
                                      VILLAGE_WRITE_RESERVE_S_PER_VILLAGE * villages * speed)
 
