@@ -224,6 +224,25 @@ def test_qgis_opens_every_layer_styled_with_aliases(folders):
     assert table["valid"] and table["aliases"]["county"] == "县 (county)"
 
 
+def test_qgis_opens_a_village_run_styled_by_product_and_by_leading_industry(tmp_path):
+    """A village run's map: villages coloured by their product, townships by their leading
+    industry, in QGIS itself, every category a product the plan chose."""
+    path = ROOT / "instances" / "fuchuan_villages" / "fuchuan_villages.yaml"
+    run = solve_instance(path, SolveOptions(), results_root=tmp_path)
+    assert run.check_ok is True
+    gpkg = run.run_dir / "allocation.gpkg"
+    got = {r["layer"]: r for r in _open_in_qgis([(gpkg, "allocation"), (gpkg, "townships")])}
+    villages = pd.read_csv(run.run_dir / "allocation.csv", encoding="utf-8-sig")
+    towns = pd.read_csv(run.run_dir / "township_allocation.csv", encoding="utf-8-sig")
+    v, t = got["allocation"], got["townships"]
+    assert v["valid"] and t["valid"]
+    assert (v["renderer"], v["attr"]) == ("categorizedSymbol", "industry")
+    assert (t["renderer"], t["attr"]) == ("categorizedSymbol", "leading_industry")
+    assert v["features"] == len(villages) and t["features"] == len(towns)
+    assert set(villages["industry"]) <= {value for value, _ in v["categories"]}
+    assert set(towns["leading_industry"].dropna()) <= {value for value, _ in t["categories"]}
+
+
 # --------------------------------------------------------------------------- exports
 
 
