@@ -11,6 +11,7 @@ Skipped, with the reason shown by `pytest -ra`, where Chromium or Playwright is 
 
 from __future__ import annotations
 
+import re
 import shutil
 from pathlib import Path
 
@@ -59,7 +60,9 @@ def _open(context, report: Path):  # type: ignore[no-untyped-def]
     return page, problems
 
 
-@pytest.mark.parametrize("instance", [FUCHUAN, ROOT / "instances" / "karst3" / "karst3.yaml"], ids=["fuchuan", "karst3"])
+@pytest.mark.parametrize("instance", [FUCHUAN, ROOT / "instances" / "karst3" / "karst3.yaml",
+                                      ROOT / "instances" / "fuchuan_villages" / "fuchuan_villages.yaml"],
+                         ids=["fuchuan", "karst3", "fuchuan_villages"])
 def test_report_renders_offline_with_a_map(browser_context, instance: Path, tmp_path: Path) -> None:  # type: ignore[no-untyped-def]
     run = solve_instance(instance, SolveOptions(), results_root=tmp_path).run_dir
     assert run is not None
@@ -73,6 +76,8 @@ def test_report_renders_offline_with_a_map(browser_context, instance: Path, tmp_
         assert box is not None and box["width"] > 400 and box["height"] > 300  # drawn, not collapsed
         assert page.locator("#limits ul.limits li").count() >= 4
         assert page.evaluate("document.documentElement.lang") == "en"
+        if instance.stem.endswith("_villages"):  # one shape per village; the runner-up differs in villages
+            assert re.search(r"differs in \d+ villages?:", page.inner_text("#result"))
         page.screenshot(path=str(tmp_path / "report.png"), full_page=True)
         assert (tmp_path / "report.png").stat().st_size > 50_000
     finally:

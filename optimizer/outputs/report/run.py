@@ -162,10 +162,14 @@ def runner_up_blocks(ru: Any, industries: dict[str, str]) -> list[Block]:
         other=short_label(industries.get(t.get("runner_up"), str(t.get("runner_up"))))) for t in towns[:8])  # fmt: skip
     if len(towns) > 8:
         where += " …"
-    text = ngettext(
+    message = ngettext(
+        "The best other plan scores {diff} less ({share}); it differs in {n} village: {where}.",
+        "The best other plan scores {diff} less ({share}); it differs in {n} villages: {where}.",
+        len(towns)) if ru.get("villages") else ngettext(
         "The best other plan scores {diff} less ({share}); it differs in {n} township: {where}.",
         "The best other plan scores {diff} less ({share}); it differs in {n} townships: {where}.",
-        len(towns)).format(diff=money_text(ru.get("difference_yuan")), share=small_pct(float(ru.get("difference_share") or 0.0)),
+        len(towns))
+    text = message.format(diff=money_text(ru.get("difference_yuan")), share=small_pct(float(ru.get("difference_share") or 0.0)),
                            n=len(towns), where=where)  # fmt: skip
     if ru.get("near_tie"):
         return [callout("warn", _("A near tie. {text} The data cannot tell these plans apart: choose on what the model "
