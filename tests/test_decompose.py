@@ -443,3 +443,47 @@ def test_rounded_master_meets_the_coupling_rows_and_never_beats_the_exact_master
         assert bulk.county == cuts.county
         assert np.allclose(bulk.value, cuts.value, rtol=1e-12)
         assert np.allclose(np.asarray(bulk.use), np.asarray(cuts.use), rtol=1e-12)
+
+
+def test_county_fingerprints_change_exactly_where_the_county_data_does(small: list[Path]) -> None:
+    """A sweep point reuses a county's answer when its fingerprint is unchanged: the same data
+    gives the same fingerprints, and a changed cost, county limit or coupling coefficient
+    changes the fingerprint of that county and of no other."""
+    import copy
+
+    from optimizer.solve.decompose.structure import fingerprints, split
+
+    path = small[1]
+    data = prepare(load_and_validate(path))
+    base = build_matrix(data)
+    S = split(base, data.townships)
+    fp = fingerprints(S)
+    assert len(set(fp)) == len(fp) == len(base.counties)
+    assert fingerprints(split(build_matrix(data), data.townships)) == fp
+
+    def changed(edit) -> set[int]:  # type: ignore[no-untyped-def]
+        m = copy.deepcopy(base)
+        edit(m)
+        other = fingerprints(split(m, data.townships))
+        return {c for c, (a, b) in enumerate(zip(fp, other)) if a != b}
+
+    col = int(S.ch_col[S.choices_of(1)][0])  # a pair the county can choose
+
+    def cost(m):  # type: ignore[no-untyped-def]
+        m.cost[col] *= 1.01
+
+    water = base.blocks["water_use_per_county_max"]
+    county = base.counties.index(str(water.keys[0]))
+
+    def cap(m):  # type: ignore[no-untyped-def]
+        m.blocks["water_use_per_county_max"].upper[0] *= 0.9
+
+    market = base.blocks["market_output_max"]
+    entry = int(np.flatnonzero(market.cols < base.n_x)[0])
+
+    def coupling(m):  # type: ignore[no-untyped-def]
+        m.blocks["market_output_max"].vals[entry] *= 1.1
+
+    assert changed(cost) == {1}
+    assert changed(cap) == {county}
+    assert changed(coupling) == {int(base.county[market.cols[entry]])}
