@@ -487,3 +487,72 @@ def test_county_fingerprints_change_exactly_where_the_county_data_does(small: li
     assert changed(cost) == {1}
     assert changed(cap) == {county}
     assert changed(coupling) == {int(base.county[market.cols[entry]])}
+
+
+def _by_pair(S) -> dict:  # type: ignore[no-untyped-def]
+    """Each choice's county, cost and local-row use, by (township id, industry): a split's data
+    whatever order it keeps the townships in."""
+    M = S.matrix
+    tids, inds = M.pairs.get_level_values(0), M.pairs.get_level_values(1)
+    ch_county = np.repeat(S.t_county, np.diff(S.t_start))
+    return {(tids[j], inds[j]): (int(ch_county[k]), float(M.cost[j]), tuple(S.ch_use[k].tolist()))
+            for k, j in enumerate(S.ch_col.tolist())}
+
+
+def test_a_patched_split_equals_a_fresh_one(small: list[Path]) -> None:
+    """`split_like` (a sweep point's split from the previous point's) holds the same numbers as
+    `split` for a changed county limit, cost, budget or market coefficient, and re-fingerprints
+    exactly the counties whose data changed; what would move rows gives None (a fresh split)."""
+    import copy
+
+    from optimizer.solve.decompose.structure import fingerprints, split, split_like
+
+    data = prepare(load_and_validate(small[1]))
+    base = build_matrix(data)
+    S0 = split(base, data.townships)
+    fp0 = list(fingerprints(S0))
+    col = int(S0.ch_col[S0.choices_of(2)][0])
+    market = base.blocks["market_output_max"]
+    entry = int(np.flatnonzero(market.cols < base.n_x)[0])
+    water_county = base.counties.index(str(base.blocks["water_use_per_county_max"].keys[0]))
+
+    def water(m):  # type: ignore[no-untyped-def]
+        m.blocks["water_use_per_county_max"].upper[0] *= 0.8
+
+    def cost(m):  # type: ignore[no-untyped-def]
+        m.cost[col] *= 1.05
+
+    def budget(m):  # type: ignore[no-untyped-def]
+        m.blocks["investment_budget_max"].upper[0] *= 0.95
+
+    def coefficient(m):  # type: ignore[no-untyped-def]
+        m.blocks["market_output_max"].vals[entry] *= 1.1
+
+    cases = [(water, {water_county}), (cost, {2}), (budget, set()),
+             (coefficient, {int(base.county[market.cols[entry]])})]
+    for edit, counties in cases:
+        m = copy.deepcopy(base)
+        edit(m)
+        patched, fresh = split_like(S0, m, data.townships), split(m, data.townships)
+        assert patched is not None, edit.__name__
+        assert _by_pair(patched) == _by_pair(fresh), edit.__name__
+        assert np.array_equal(patched.cap, fresh.cap) and patched.slot_rows == fresh.slot_rows
+        for name in ("rhs", "rows", "cols", "vals", "lam_upper"):
+            assert np.array_equal(getattr(patched.coupling, name), getattr(fresh.coupling, name)), (edit.__name__, name)
+        assert patched.coupling.names == fresh.coupling.names
+        again = copy.copy(patched)
+        again.fingerprints = []
+        assert patched.fingerprints == fingerprints(again), edit.__name__  # the patched ones are what they should be
+        assert {c for c, (a, b) in enumerate(zip(fp0, patched.fingerprints)) if a != b} == counties, edit.__name__
+
+    def township_row(m):  # type: ignore[no-untyped-def]
+        fam = next(f for f in m.blocks if f.startswith("water_use_per_township"))
+        m.blocks[fam].upper[:] *= 0.5
+
+    def unlimited(m):  # type: ignore[no-untyped-def]
+        m.blocks["water_use_per_county_max"].upper[0] = np.inf
+
+    for edit in (township_row, unlimited):
+        m = copy.deepcopy(base)
+        edit(m)
+        assert split_like(S0, m, data.townships) is None, edit.__name__

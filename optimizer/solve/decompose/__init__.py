@@ -38,7 +38,7 @@ from optimizer.solve.decompose.counties import CountyInfeasible
 from optimizer.solve.decompose.dual import BoxStepMaster, Cuts, sample_duals
 from optimizer.solve.decompose.parallel import CountyAnswers, pricer
 from optimizer.solve.decompose.primal import improve, local_gaps, restricted_master, rounded_master
-from optimizer.solve.decompose.structure import Structure, Unsplittable, fingerprints, split
+from optimizer.solve.decompose.structure import Structure, Unsplittable, fingerprints, split, split_like
 
 __all__ = ["CountyInfeasible", "DecompositionResult", "DecompositionState", "Unsplittable", "decompose"]
 
@@ -80,6 +80,14 @@ class DecompositionState:
     bound: float | None = None
     priced: dict[str, tuple[str, float, dict[str, str]]] = field(default_factory=dict)
     arrays: WarmArrays | None = None
+    #: The solve's split of the model, which the next solve patches when only numbers
+    #: changed (`structure.split_like`); kept in memory only, never pickled.
+    structure: Structure | None = None
+
+    def __getstate__(self) -> dict[str, Any]:
+        state = self.__dict__.copy()
+        state["structure"] = None  # the whole model: a Dask worker or a file gets the rest
+        return state
 
     def by_ids(self) -> DecompositionState:
         """`plans` and `priced` by ids, built from `arrays` when the solve stored only those.
@@ -117,6 +125,8 @@ class WarmArrays:
     priced_choice: np.ndarray  # (n_slots,) its choices
     fingerprints: list[str]
     plan_choice: np.ndarray | None = None  # (n_slots,) the solve's best plan, when it has one
+    cut_value: np.ndarray | None = None  # objective of each remembered county plan (model units)
+    cut_use: np.ndarray | None = None  # (n_plans, G) its coupling use
 
 
 @dataclass
@@ -176,7 +186,10 @@ def decompose(
     stats: dict[str, Any] = {"passes": 0, "highs_counties": 0, "pricing_s": 0.0, "master_s": 0.0,
                              "restricted_master_s": 0.0, "lns_s": 0.0, "lns_groups": 0, "counties_reused": 0}  # fmt: skip
     t = time.perf_counter()
-    S = split(matrix, townships)
+    S = None if warm is None or warm.structure is None else split_like(warm.structure, matrix, townships)
+    stats["structure_patched"] = S is not None
+    if S is None:
+        S = split(matrix, townships)
     stats["split_s"] = time.perf_counter() - t
     cp = S.coupling
     note("%d counties, %d coupling rows: %s", S.n_counties, cp.n, ", ".join(cp.names[:8]) + (" …" if cp.n > 8 else ""))
@@ -353,7 +366,7 @@ def _solve(S: Structure, price: Any, gap: float, stop: Any, warm: DecompositionS
     plan = None
     if incumbent is not None:
         plan = _plan_series(S, incumbent)
-        z = M.column_values(plan)
+        z = M.column_values_at(S.ch_col[incumbent])  # the plan's columns, without a lookup by ids
         inc_value = M.objective(z)
     objective = inc_value if incumbent is not None else None
     g = relative_gap(objective, best_L)
@@ -524,6 +537,15 @@ def _warm_multipliers(S: Structure, warm: DecompositionState | None) -> np.ndarr
 
 def _warm_cuts(S: Structure, warm: DecompositionState, cuts: Cuts) -> int:
     a = _same_arrays(S, warm)
+    if a is not None and S.touched is not None and a.cut_value is not None and len(a.cut_value) == len(a.cut_plans):
+        # a patched structure (`split_like`): the plans of the counties it did not change keep
+        # their values, coupling uses and fit; only the changed counties' plans are checked again
+        changed = np.isin(a.cut_county, np.asarray(S.touched, dtype=np.int64))
+        same = np.flatnonzero(~changed).tolist()
+        added = cuts.add_known([int(a.cut_county[k]) for k in same], [a.cut_plans[k] for k in same],
+                               a.cut_value[same], a.cut_use[same])
+        pairs = [(int(a.cut_county[k]), a.cut_plans[k]) for k in np.flatnonzero(changed).tolist()]
+        return added + cuts.add_plans(S, [p for p, ok in zip(pairs, _fit(S, pairs)) if ok])
     if a is not None:
         pairs = list(zip(a.cut_county.tolist(), a.cut_plans))
         return cuts.add_plans(S, [p for p, ok in zip(pairs, _fit(S, pairs)) if ok])
@@ -610,6 +632,8 @@ def _state(S: Structure, lam: np.ndarray, cuts: Cuts, plan: pd.Series | None, ob
                         tids=tids, inds=inds, cut_county=np.asarray(cuts.county, dtype=np.int64),
                         cut_plans=list(cuts.plan), priced_ok=ok, priced_value=np.asarray(ans.value, dtype=float).copy(),
                         priced_choice=np.asarray(choice).copy(), fingerprints=list(fingerprints(S)),
-                        plan_choice=None if incumbent is None else np.asarray(incumbent).copy())  # fmt: skip
+                        plan_choice=None if incumbent is None else np.asarray(incumbent).copy(),
+                        cut_value=np.asarray(cuts.value, dtype=float),
+                        cut_use=np.asarray(cuts.use, dtype=float).reshape(len(cuts), S.coupling.n))  # fmt: skip
     return DecompositionState(multipliers=dict(zip(S.coupling.names, lam.tolist())), plan=plan,
-                              objective=objective, bound=bound, arrays=arrays)
+                              objective=objective, bound=bound, arrays=arrays, structure=S)

@@ -99,6 +99,13 @@ class Structure:
     ch_use: np.ndarray  # (n_ch, m) local row use of each choice
     coupling: CouplingRows
     fingerprints: list[str] = field(default_factory=list)  # per county: its subproblem data, for reuse
+    #: Where each local row slot and coupling row came from (`split_like` patches them):
+    #: (family, row of the block, sign, county or −1, slot or coupling row, nonzeros of the block kept)
+    sources: list[tuple[str, int, float, int, int, np.ndarray]] = field(default_factory=list)
+    basins: tuple[np.ndarray, np.ndarray] | None = None  # township table's basin and county columns
+    #: Set by `split_like`: the counties whose data differ from the structure it patched
+    #: (None for a fresh split); the others' county plans keep their values and uses.
+    touched: list[int] | None = None
 
     @property
     def n_counties(self) -> int:
@@ -143,6 +150,7 @@ def split(matrix: ModelMatrix, townships: pd.DataFrame) -> Structure:
     county_index = {c: k for k, c in enumerate(M.counties)}
     of_basin = basin_counties(townships)
     local: list[list[tuple[str, np.ndarray, np.ndarray, float]]] = [[] for _ in M.counties]  # (name, cols, vals, cap)
+    sources: list[tuple[str, int, float, int, int, np.ndarray]] = []
     c_names, c_fams, c_keys, c_signs, c_rhs, c_rows, c_cols, c_vals = [], [], [], [], [], [], [], []
     for family, block in M.blocks.items():
         # Rows an analysis adds to the model (the frontier's ε and lexicographic rows) sum
@@ -156,7 +164,7 @@ def split(matrix: ModelMatrix, townships: pd.DataFrame) -> Structure:
             sel = order[bounds[r]:bounds[r + 1]]
             cols, vals = block.cols[sel], block.vals[sel]
             keep = (cols >= M.n_x) | alive[np.minimum(cols, M.n_x - 1)]
-            cols, vals = cols[keep], vals[keep]
+            cols, vals, kept = cols[keep], vals[keep], sel[keep]
             name = f"{family}[{key}]" if key is not None else family
             home: int | None = None
             if scope == "county":
@@ -168,10 +176,12 @@ def split(matrix: ModelMatrix, townships: pd.DataFrame) -> Structure:
             if home is not None and (cols < M.n_x).all():
                 for sign, bound in ((1.0, block.upper[r]), (-1.0, block.lower[r])):
                     if np.isfinite(bound):
+                        sources.append((family, r, sign, home, len(local[home]), kept))
                         local[home].append((name if sign > 0 else f"{name} (≥)", cols, sign * vals, sign * bound))
                 continue
             for sign, bound in ((1.0, block.upper[r]), (-1.0, block.lower[r])):
                 if np.isfinite(bound):
+                    sources.append((family, r, sign, -1, len(c_rhs), kept))
                     c_rows.append(np.full(len(cols), len(c_rhs)))
                     c_cols.append(cols)
                     c_vals.append(sign * vals)
@@ -181,7 +191,137 @@ def split(matrix: ModelMatrix, townships: pd.DataFrame) -> Structure:
                     c_keys.append(key)
                     c_signs.append(sign)
     coupling = _coupling(M, c_names, c_fams, c_keys, c_signs, c_rhs, c_rows, c_cols, c_vals)
-    return _flatten(M, alive, local, coupling)
+    S = _flatten(M, alive, local, coupling)
+    S.sources = sources
+    S.basins = _basin_columns(townships)
+    return S
+
+
+def _changed_sources(S: Structure, M: ModelMatrix, P: ModelMatrix, families: list[str]) -> list[int]:
+    """Indices into `S.sources` of the rows of `families` whose bounds or coefficients differ
+    between the matrices M and P (the same rows and nonzeros, `split_like`)."""
+    index = getattr(S, "_source_index", None)
+    if index is None:  # (family, block row) → its sources, once per chain of patched structures
+        index = {}
+        for n, (family, r, *_rest) in enumerate(S.sources):
+            index.setdefault((family, r), []).append(n)
+        S._source_index = index  # type: ignore[attr-defined]
+    out: list[int] = []
+    for family in families:
+        block, old = M.blocks[family], P.blocks[family]
+        rows = np.union1d(np.flatnonzero((block.upper != old.upper) | (block.lower != old.lower)),
+                          block.rows[block.vals != old.vals])
+        for r in rows.tolist():
+            out.extend(index.get((family, r), []))
+    return sorted(out)
+
+
+def _basin_columns(townships: pd.DataFrame) -> tuple[np.ndarray, np.ndarray] | None:
+    if "basin" not in townships.columns:
+        return None
+    return townships["basin"].astype(str).to_numpy(), townships["county"].astype(str).to_numpy()
+
+
+#: Cached attributes of a structure that depend only on its counties, townships, pairs and
+#: rows in order (`_warm_keys`, `_signature`, `_choice_ids` of the decomposition, the index of
+#: `sources`): a patched structure takes them over.
+_ORDER_CACHES = ("_warm_keys", "_signature", "_choice_ids", "_source_index")
+
+
+def split_like(previous: Structure, matrix: ModelMatrix, townships: pd.DataFrame) -> Structure | None:
+    """`split(matrix, townships)` by patching `previous` (a split of a related matrix), or None
+    when the two differ in more than coefficients and bounds of rows that stay where they were.
+
+    Why: a sweep point of a what-if changes a few numbers (one county's water limit, the
+    budget, a price); splitting the model again, fingerprinting every county and rebuilding
+    the id tables was most of a warm point's solve (docs/performance.md). The patched
+    structure holds the same rows, numbers and counties as a fresh split; it keeps the
+    previous order of townships within a county (an order for the search, not a result),
+    so the previous point's plans index it as they are. A county whose data did not change
+    keeps its fingerprint; the others are fingerprinted again."""
+    P = previous.matrix
+    M = matrix
+    if M is P:
+        return previous
+    same = (M.n_x == P.n_x and M.n_cols == P.n_cols and M.townships == P.townships and M.counties == P.counties
+            and M.o_keys == P.o_keys and list(M.blocks) == list(P.blocks)
+            and np.array_equal(M.township, P.township) and np.array_equal(M.county, P.county)
+            and all(a.equals(b) for a, b in zip(M.pairs.levels, P.pairs.levels))
+            and all(np.array_equal(a, b) for a, b in zip(M.pairs.codes, P.pairs.codes))
+            and np.array_equal(M.cost[M.n_x:], P.cost[P.n_x:]))  # fmt: skip
+    if not same:
+        return None
+    basins = _basin_columns(townships)
+    if (basins is None) != (previous.basins is None) or (
+            basins is not None and not all(np.array_equal(a, b) for a, b in zip(basins, previous.basins))):
+        return None
+    changed_blocks = []
+    for family, block in M.blocks.items():
+        old = P.blocks[family]
+        if block.keys != old.keys or not (np.array_equal(block.rows, old.rows) and np.array_equal(block.cols, old.cols)):
+            return None
+        if not (np.array_equal(block.vals, old.vals) and np.array_equal(block.lower, old.lower)
+                and np.array_equal(block.upper, old.upper)):
+            if FAMILY_SCOPE.get(family, "global") == "township":
+                return None  # may change which pairs a township can take
+            changed_blocks.append(family)
+    cp = previous.coupling
+    cap, ch_use = previous.cap, previous.ch_use
+    rhs, vals = cp.rhs, cp.vals
+    touched: set[int] = set()
+    if changed_blocks:
+        cap, ch_use, rhs, vals = cap.copy(), ch_use.copy(), rhs.copy(), vals.copy()
+        choice_of_col = np.full(M.n_x, -1, dtype=np.int64)
+        choice_of_col[previous.ch_col] = np.arange(len(previous.ch_col))
+        offset = np.concatenate(([0], np.cumsum(np.bincount(cp.rows, minlength=cp.n))))
+        for n in _changed_sources(previous, M, P, changed_blocks):
+            family, r, sign, county, at, kept = previous.sources[n]
+            block, old = M.blocks[family], P.blocks[family]
+            bound = block.upper[r] if sign > 0 else block.lower[r]
+            before = old.upper[r] if sign > 0 else old.lower[r]
+            if not np.isfinite(bound):
+                return None  # the row slot is gone: the structure changes
+            if bound == before and np.array_equal(block.vals[kept], old.vals[kept]):
+                continue
+            cols, new_vals = block.cols[kept], sign * block.vals[kept]
+            if county >= 0:
+                cap[county, at] = sign * bound
+                sl = previous.choices_of(county)
+                ch_use[sl, at] = 0.0
+                ch = choice_of_col[cols]
+                np.add.at(ch_use[:, at], ch[ch >= 0], new_vals[ch >= 0])
+                touched.add(county)
+            else:
+                if (cols >= M.n_x).any() and not np.array_equal(block.vals[kept], old.vals[kept]):
+                    return None  # a price-step coefficient: the multipliers' box changes
+                rhs[at] = sign * bound
+                vals[offset[at]:offset[at + 1]] = new_vals
+                x = cols[cols < M.n_x]
+                touched.update(M.county[x[block.vals[kept][cols < M.n_x] != old.vals[kept][cols < M.n_x]]].tolist())
+        # a row that was infinite before and is finite now would need a new slot
+        for family in changed_blocks:
+            block, old = M.blocks[family], P.blocks[family]
+            if (np.isfinite(block.upper) != np.isfinite(old.upper)).any() or \
+                    (np.isfinite(block.lower) != np.isfinite(old.lower)).any():
+                return None
+    ch_cost_changed = M.cost[previous.ch_col] != P.cost[previous.ch_col]
+    touched.update(np.unique(np.repeat(previous.t_county, np.diff(previous.t_start))[ch_cost_changed]).tolist())
+    coupling = CouplingRows(cp.names, cp.families, cp.keys, cp.signs, rhs, cp.rows, cp.cols, vals, cp.lam_upper,
+                            cp.dual_rows, cp.dual_rhs)
+    S = Structure(matrix=M, alive=previous.alive, counties=previous.counties, cap=cap, slot_rows=previous.slot_rows,
+                  county_tstart=previous.county_tstart, t_start=previous.t_start, t_township=previous.t_township,
+                  t_county=previous.t_county, ch_col=previous.ch_col, ch_use=ch_use, coupling=coupling,
+                  sources=previous.sources, basins=basins, touched=sorted(touched))  # fmt: skip
+    for name in _ORDER_CACHES:
+        if hasattr(previous, name):
+            setattr(S, name, getattr(previous, name))
+    if vals is cp.vals and hasattr(previous, "_coupling_dense"):
+        S._coupling_dense = previous._coupling_dense  # type: ignore[attr-defined]
+    if previous.fingerprints:
+        fresh = _fingerprints_of(S, sorted(touched))
+        S.fingerprints = [fresh.get(c, fp) for c, fp in enumerate(previous.fingerprints)]
+    log.debug("decomposition: structure patched from the previous point (%d counties changed)", len(touched))
+    return S
 
 
 def _holds_alone(M: ModelMatrix, block: Any) -> np.ndarray:
@@ -291,6 +431,13 @@ def fingerprints(S: Structure) -> list[str]:
     county: equal digests mean equal subproblems, whose pricing can be reused."""
     if S.fingerprints:
         return S.fingerprints
+    fps = _fingerprints_of(S, range(S.n_counties))
+    S.fingerprints = [fps[c] for c in range(S.n_counties)]
+    return S.fingerprints
+
+
+def _fingerprints_of(S: Structure, counties: Any) -> dict[int, str]:
+    """`fingerprints` of the given counties only."""
     M = S.matrix
     cp = S.coupling
     # Coupling entries of the choices, in choice order (a county's choices are one slice);
@@ -306,14 +453,13 @@ def fingerprints(S: Structure) -> list[str]:
     estart = np.searchsorted(ech, np.arange(n_ch + 1))
     codes = np.array([int.from_bytes(hashlib.blake2b(n.encode(), digest_size=8).digest(), "little")
                       for n in cp.names], dtype=np.uint64)  # fmt: skip
-    pair_text = [f"{t}\x1e{i}" for t, i in zip(M.pairs.get_level_values(0).tolist(),
-                                                 M.pairs.get_level_values(1).tolist())]  # fmt: skip
-    out = []
-    for c in range(S.n_counties):
+    tid_of, ind_of = (np.asarray(M.pairs.get_level_values(k), dtype=object) for k in (0, 1))
+    out = {}
+    for c in counties:
         sl = S.choices_of(c)
         cols = S.ch_col[sl]
         h = hashlib.blake2b(digest_size=16)
-        h.update("\x1f".join([pair_text[j] for j in cols.tolist()]).encode())
+        h.update("\x1f".join([f"{t}\x1e{i}" for t, i in zip(tid_of[cols].tolist(), ind_of[cols].tolist())]).encode())
         h.update(np.diff(S.t_start[S.county_tstart[c]:S.county_tstart[c + 1] + 1]).tobytes())
         h.update(M.cost[cols].tobytes())
         h.update(S.ch_use[sl].tobytes())
@@ -323,6 +469,5 @@ def fingerprints(S: Structure) -> list[str]:
         h.update(np.diff(estart[sl.start:sl.stop + 1]).tobytes())  # coupling entries per choice
         h.update(codes[erows[a:b]].tobytes())
         h.update(evals[a:b].tobytes())
-        out.append(h.hexdigest())
-    S.fingerprints = out
+        out[c] = h.hexdigest()
     return out
