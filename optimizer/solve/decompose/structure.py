@@ -318,7 +318,7 @@ def split_like(previous: Structure, matrix: ModelMatrix, townships: pd.DataFrame
     if vals is cp.vals and hasattr(previous, "_coupling_dense"):
         S._coupling_dense = previous._coupling_dense  # type: ignore[attr-defined]
     if previous.fingerprints:
-        fresh = _fingerprints_of(S, sorted(touched))
+        fresh = _fingerprints_of(S, sorted(touched)) if touched else {}
         S.fingerprints = [fresh.get(c, fp) for c, fp in enumerate(previous.fingerprints)]
     log.debug("decomposition: structure patched from the previous point (%d counties changed)", len(touched))
     return S
