@@ -152,3 +152,29 @@ def test_county_bounds_from_the_lp_duals_bound_each_county(tmp_path: Path, tol: 
         assert county.value <= relaxed.value + 1e-7 * scale
     if tol is None:
         assert float(bounds.sum() + lp.lam @ cp.rhs) == pytest.approx(lp.bound, rel=1e-7)
+
+
+def test_a_county_left_without_a_plan_by_the_shares_pass_gets_a_first_plan(
+        tmp_path: Path, monkeypatch: pytest.MonkeyPatch) -> None:
+    """When the pass within the LP shares leaves a county without a plan (its time ran out),
+    the county is tried again for any plan within its shares, and the run still ends with a
+    checked plan."""
+    import numpy as np
+
+    from optimizer.solve.decompose import villages
+
+    real = villages._County.solve
+    refused: set[int] = set()
+
+    def first_try_fails(self, priced_cost, time_limit):  # type: ignore[no-untyped-def]
+        if self.cols[0] == 0 and not refused and np.any(priced_cost):  # the first county, optimising
+            refused.add(id(self))
+            return False
+        return real(self, priced_cost, time_limit)
+
+    monkeypatch.setattr(villages._County, "solve", first_try_fails)
+    path = generate_instance(tmp_path / "gen", 45, 3, villages_per_township=5)
+    res = solve_instance(path, SolveOptions(method="decompose", gap=5e-3, time_limit=120), results_root=tmp_path / "r")
+    assert refused and res.check_ok is True
+    assert res.summary["method"]["used"] == "decompose"
+    assert "first plans within the shares: 1 of 1 counties" in (res.run_dir / "decomposition.log").read_text()

@@ -66,6 +66,13 @@ REPAIR_GAP = 2e-3
 #: short time limit still gives every county its turn (a floor of 0.2 s left 74 of 200
 #: counties without one under a 60 s limit).
 COUNTY_MIN_SECONDS = 0.08
+#: The pass of county plans within their shares stops this much before the deadline (a tenth
+#: of the time left, at most 4 s), so that a county it left without a plan gets a second try
+#: for any plan within its shares (a zero objective: HiGHS stops at its first plan). Why: on a
+#: loaded machine one county of 200 had no plan when the pass took all the time, and the run
+#: ended without a plan (50,000 villages, 60 s limit, two busy processes beside it).
+RECOVERY_PART = 0.1
+RECOVERY_MAX_S = 4.0
 #: Most seconds one county MIP may take (the time left is also shared among the counties to solve).
 COUNTY_SECONDS = 30.0
 #: HiGHS options of the whole model's LP relaxation: the interior-point method without
@@ -510,22 +517,28 @@ def solve_villages(M: ModelMatrix, data: Any, options: SolveOptions, deadline: f
          + ", ".join(f"{x:.4g}" for x in lam))
     priced = S.cost - cp.priced(lam, S.n_cols)
 
-    def run_all(tag: str, group: list[_County], strict: bool, first: list[int] | None = None) -> list[bool]:
-        """Solve every county of `group` on `workers` threads, sharing the time left evenly.
+    def run_all(tag: str, group: list[_County], strict: bool, first: list[int] | None = None,
+                until: float | None = None, feasible_only: bool = False) -> list[bool]:
+        """Solve every county of `group` on `workers` threads, sharing the time left (to `until`,
+        else the deadline) evenly.
 
-        `strict`: every county must give a plan. `first`: counties to solve before the others."""
+        `strict`: every county must give a plan. `first`: counties to solve before the others.
+        `feasible_only`: any plan within the county's rows will do (a zero objective, which
+        HiGHS proves optimal with its first plan)."""
         done = [0]
         head = list(first or [])
         in_head = set(head)
         order = head + [k for k in range(len(group)) if k not in in_head]
+        end = deadline if until is None else until
 
         def one(k: int) -> bool:
-            left = deadline - time.monotonic()
+            left = end - time.monotonic()
             if left <= 0:
                 return False
             waiting = max(1, len(group) - done[0])
             share = left * max(1, workers) / waiting
-            ok = group[k].solve(priced[group[k].cols], min(COUNTY_SECONDS, max(COUNTY_MIN_SECONDS, share)))
+            cost = np.zeros(len(group[k].cols)) if feasible_only else priced[group[k].cols]
+            ok = group[k].solve(cost, min(COUNTY_SECONDS, max(COUNTY_MIN_SECONDS, share)))
             done[0] += 1
             return ok
 
@@ -551,9 +564,18 @@ def solve_villages(M: ModelMatrix, data: Any, options: SolveOptions, deadline: f
     for k, c in enumerate(shared):
         c.add_shares(share[k], cp.hard)
     stats["county_models_s"] = time.perf_counter() - t
-    ok_a = run_all("shares", shared, strict=False)
-    plans = [[c.x.copy()] if good else [] for c, good in zip(shared, ok_a)]
+    # the pass keeps back a little time for the counties it leaves without a plan
+    recovery = min(RECOVERY_MAX_S, RECOVERY_PART * max(0.0, deadline - time.monotonic()))
+    ok_a = run_all("shares", shared, strict=False, until=deadline - recovery)
     note(f"county plans within their LP shares: {sum(ok_a)} of {len(ok_a)} counties ({stats['shares_s']:.1f} s)")
+    missing = [k for k, good in enumerate(ok_a) if not good]
+    if missing and deadline - time.monotonic() > COUNTY_MIN_SECONDS:
+        # any plan within the shares for those: the first one HiGHS finds
+        found = run_all("shares_first_plan", [shared[k] for k in missing], strict=False, feasible_only=True)
+        for k, good in zip(missing, found):
+            ok_a[k] = good
+        note(f"first plans within the shares: {sum(found)} of {len(missing)} counties ({stats['shares_first_plan_s']:.1f} s)")
+    plans = [[c.x.copy()] if good else [] for c, good in zip(shared, ok_a)]
 
     # 2. the bound: every county free of shares under the same prices (the Lagrangian);
     #    its plans join the restricted master, which picks per county the shared or the free plan
