@@ -71,8 +71,9 @@ def parse_keep(text: str | None, valid: ValidInstance) -> list[str]:
     if not text:
         return []
     ids = [t.strip() for t in str(text).split(",") if t.strip()]
-    known = set(valid.townships.index)
-    by_name = {str(n): t for t, n in zip(valid.townships.index, valid.townships["name"])}
+    units = valid.units  # villages of a village instance
+    known = set(units.index)
+    by_name = {str(n): t for t, n in zip(units.index, units["name"])}
     problems = []
     for t in ids:
         if t not in known:
@@ -146,9 +147,10 @@ def find_alternatives(
     loaded = load_instance(Path(instance), scenarios=scenarios, sets=sets)
     valid = validate(loaded)
     kept = parse_keep(keep, valid)
-    options = options.for_size(len(valid.townships))
-    towns = valid.townships.index
-    weights = (valid.townships["plannable_area_ha"].astype(float) if by == "area"
+    # the planning units: townships, or the villages of a village instance (one product each)
+    options = options.for_size(len(valid.units))
+    towns = valid.units.index
+    weights = (valid.units["plannable_area_ha"].astype(float) if by == "area"
                else pd.Series(1.0, index=towns))
     timings: dict[str, float] = {}
     notes: list[str] = []
@@ -219,7 +221,7 @@ def find_alternatives(
 
             t0 = time.perf_counter()
             proven, could = [], []
-            for tid, forced in zip(flex["township_id"], flex["forced"]):
+            for tid, forced in zip(flex[valid.unit_key], flex["forced"]):
                 if not forced or tid in keep_map:
                     proven.append(tid in keep_map)  # a kept township is forced by the planner, not probed
                     could.append("")
@@ -242,7 +244,7 @@ def find_alternatives(
             flex["could_also_take"] = could
             flex["status"] = [("forced (kept)" if tid in keep_map else "forced (proven)") if pr is True
                               else "open" if pr is False or not f else "forced in the plans found"
-                              for tid, pr, f in zip(flex["township_id"], proven, flex["forced"])]
+                              for tid, pr, f in zip(flex[valid.unit_key], proven, flex["forced"])]
             flex.loc[flex["forced_proven"].eq(False).to_numpy(), "flexibility_class"] = "open"  # a probe changed it
             timings["prove_forced"] = time.perf_counter() - t0
         _write(partial, valid, loaded, table, flex, plans, {
@@ -274,8 +276,9 @@ def _row(valid: ValidInstance, name: str, plan: pd.Series, optimum: pd.Series, e
     loss = z_opt - objective
     if abs(loss) <= 1e-9 * max(1.0, abs(z_opt)):
         loss = 0.0  # the optimum itself, up to float rounding of the tables
-    area = valid.townships["plannable_area_ha"].astype(float)
+    area = valid.units["plannable_area_ha"].astype(float)
     changed = (plan != optimum).to_numpy()
+    units = "villages" if valid.villages is not None else "townships"
     return {
         "plan": name, "status": status, "objective_yuan": objective, "loss_yuan": loss,
         "loss_share": loss / abs(z_opt) if z_opt else math.nan, "floor_yuan": floor,
@@ -283,21 +286,23 @@ def _row(valid: ValidInstance, name: str, plan: pd.Series, optimum: pd.Series, e
         "gep_total_yuan": tot["gep_total_yuan"],
         "gep_regulating_cultural_yuan": tot["gep_regulating_yuan"] + tot["gep_cultural_yuan"],
         "farmer_income_yuan": tot["farmer_income_after_price_steps_yuan"],
-        "townships_changed_from_optimum": int(changed.sum()),
+        f"{units}_changed_from_optimum": int(changed.sum()),
         "hectares_changed_from_optimum": float(area[changed].sum()),
         "min_distance_to_earlier": min((_distance(plan, e, weights) for e in earlier), default=math.nan),
         "diversity_bound": diversity_bound,
-        **{f"townships_{i}": int(c) for i, c in sorted(plan.value_counts().items())},
+        **{f"{units}_{i}": int(c) for i, c in sorted(plan.value_counts().items())},
     }
 
 
 def flexibility_table(valid: ValidInstance, plans: dict[str, pd.Series], kept: list[str]) -> pd.DataFrame:
     """Per township: the industries it takes across the plans; forced when it is one industry in all."""
-    t = valid.townships
+    t = valid.units  # villages of a village instance, with their township
     frame = pd.DataFrame({name: p.reindex(t.index) for name, p in plans.items()})
     candidates = [i for i, ind in valid.spec.industries.items() if ind.candidate]
-    out = pd.DataFrame({"township_id": t.index, "name": t["name"].to_numpy(), "county": t["county"].to_numpy(),
+    out = pd.DataFrame({valid.unit_key: t.index, "name": t["name"].to_numpy(), "county": t["county"].to_numpy(),
                         "optimum_industry": frame["optimum"].to_numpy()})
+    if valid.villages is not None:
+        out.insert(1, "township_id", t["township_id"].to_numpy())
     distinct = frame.nunique(axis=1).to_numpy()
     out["forced"] = distinct == 1
     out["status"] = np.where(out["forced"], "forced", "open")
@@ -335,8 +340,13 @@ def _write(folder: Path, valid: ValidInstance, loaded: Any, table: pd.DataFrame,
 
     write_csv(folder / "alternatives.csv", table)
     write_csv(folder / "flexibility.csv", flex)
-    write_layers(folder / "alternatives.gpkg", {"flexibility": township_layer(flex, loaded.geometry, loaded.crs)},
-                 {"alternatives": table}, styles={"flexibility": flexibility_style(valid)} if loaded.geometry is not None else {})
+    if valid.villages is not None:  # a village instance: the village polygons
+        geometry, crs = loaded.village_tables.geometry, loaded.village_tables.crs
+    else:
+        geometry, crs = loaded.geometry, loaded.crs
+    write_layers(folder / "alternatives.gpkg",
+                 {"flexibility": township_layer(flex, geometry, crs, id_column=valid.unit_key)},
+                 {"alternatives": table}, styles={"flexibility": flexibility_style(valid)} if geometry is not None else {})
     write_json(folder / "alternatives.json", {**summary, "plans": table.to_dict(orient="records")})
     write_json(folder / "manifest.json", {
         "tool": "karst-layout-optimizer", "command": "alternatives", "versions": versions(),

@@ -837,9 +837,10 @@ def frontier_csv_table(fr: Frontier, industries: list[str]) -> pd.DataFrame:
         if col not in df.columns:
             df[col] = np.nan
     out = df[FRONTIER_COLUMNS].copy()
+    units = "villages" if "villages_by_industry" in df.columns else "townships"  # a village instance's plans
     for ind in industries:
-        out[f"townships_{ind}"] = [
-            (r.get(ind, 0) if isinstance(r, dict) else np.nan) for r in df.get("townships_by_industry", [None] * len(df))
+        out[f"{units}_{ind}"] = [
+            (r.get(ind, 0) if isinstance(r, dict) else np.nan) for r in df.get(f"{units}_by_industry", [None] * len(df))
         ]
     return out
 

@@ -221,8 +221,13 @@ def write_plan_folder(valid: ValidInstance, plan: pd.Series, folder: Path, extra
     folder.mkdir(parents=True, exist_ok=False)
     alloc = tables.allocation_table(valid, plan)
     industries = [i for i, ind in valid.spec.industries.items() if ind.candidate]
-    counties = tables.county_totals(alloc, industries)
-    tot = tables.totals(valid, alloc)
+    towns = None
+    if valid.villages is not None:  # a village plan: villages, their townships' leading industries, as solve writes
+        towns = tables.township_table(valid, alloc)
+        counties = tables.village_county_totals(alloc, towns, industries)
+    else:
+        counties = tables.county_totals(alloc, industries)
+    tot = tables.totals(valid, alloc, towns)
     summary = {
         "instance": valid.spec.name,
         "run_id": folder.name,
@@ -243,7 +248,14 @@ def write_plan_folder(valid: ValidInstance, plan: pd.Series, folder: Path, extra
     write_csv(folder / "allocation.csv", alloc)
     write_csv(folder / "county_totals.csv", counties)
     write_resolved_instance(folder / "instance.resolved.yaml", loaded)
-    write_geopackage(folder / "allocation.gpkg", alloc, loaded.geometry, loaded.crs, tables.summary_table(summary), counties)
+    if towns is not None:
+        write_csv(folder / "township_allocation.csv", towns)
+        vt = loaded.village_tables
+        write_geopackage(folder / "allocation.gpkg", alloc, vt.geometry, vt.crs, tables.summary_table(summary), counties,
+                         id_column="village_id", townships=(towns, loaded.geometry, loaded.crs))
+    else:
+        write_geopackage(folder / "allocation.gpkg", alloc, loaded.geometry, loaded.crs, tables.summary_table(summary),
+                         counties)
     write_run_workbook(folder / "allocation.xlsx", alloc, counties, summary, None)
     write_json(folder / "summary.json", summary)
     report = check_run(folder / "instance.resolved.yaml", folder)

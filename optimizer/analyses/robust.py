@@ -185,9 +185,9 @@ def stress_step(job: dict[str, Any], root: Path, point: dict[str, Any], row: dic
     write_resolved_instance(resolved, loaded, table_as_csv=True)
     results = {}
     for name, plan in plans.items():
-        series = pd.Series(plan).reindex(valid.townships.index)
+        series = pd.Series(plan).reindex(valid.units.index)  # townships, or villages of a village instance
         alloc, tot, objective = plan_figures(valid, series)
-        report = check_plan(resolved, alloc[["township_id", "industry"]], compare_written=False)
+        report = check_plan(resolved, alloc[[valid.unit_key, "industry"]], compare_written=False)
         if not math.isclose(report.objective_yuan, objective, rel_tol=1e-6, abs_tol=1e-3):
             raise RuntimeError(f"plan {name}: the checker's objective {report.objective_yuan:,.2f} differs from the "
                                f"tables' {objective:,.2f} yuan in sample {point['id']}")
@@ -317,7 +317,7 @@ def _run_robust(
         if not result.has_plan:
             conflict = ", ".join(result.summary.get("infeasible_families") or [])
             raise NominalInfeasible(result.summary["status"], conflict)
-    nominal_plan = points.plan_from_folder(nominal_dir).reindex(valid.townships.index)
+    nominal_plan = points.plan_from_folder(nominal_dir).reindex(valid.units.index)
     nominal_summary = json.loads((nominal_dir / "summary.json").read_text(encoding="utf-8"))
     timings["nominal"] = time.perf_counter() - t0
     plans: dict[str, pd.Series] = {"nominal": nominal_plan}
@@ -352,7 +352,7 @@ def _run_robust(
             robust_summary = solve_robust_plan(valid, loaded, samples, sets_of, risk, spec.hold, options, robust_dir)
             write_json(model_file, robust_summary)
         if (robust_dir / "manifest.json").exists():
-            plans["robust"] = points.plan_from_folder(robust_dir).reindex(valid.townships.index)
+            plans["robust"] = points.plan_from_folder(robust_dir).reindex(valid.units.index)
         timings["robust_plan"] = time.perf_counter() - t0
         timings["robust_plan_build_and_solve"] = robust_summary.get("build_and_solve_s", math.nan)
 
@@ -440,7 +440,7 @@ def solve_robust_plan(
     from optimizer.model.robust import build_sample_model
     from optimizer.solve import solve
 
-    options = options.for_size(len(valid.townships))
+    options = options.for_size(len(valid.units))
     t0 = time.perf_counter()
     nominal = prepare(valid)
     datas = [prepare(valid_without_feasibility(resolve_sample(loaded, sets), base=valid)) for sets in sets_of]
@@ -472,7 +472,7 @@ def solve_robust_plan(
             what=_("every sample") if hold >= 1 else _("{share:.0%} of the samples").format(share=hold), conflict=conflict)
     if not outcome.has_solution:
         return result
-    plan = chosen_pairs(m).reindex(valid.townships.index)
+    plan = chosen_pairs(m).reindex(valid.units.index)
     summary, report = write_plan_folder(valid, plan, folder, extra={"robust": result}, command="robust")
     result["nominal_objective_yuan"] = summary["objective_yuan"]
     result["check_ok"] = report.ok
@@ -490,12 +490,14 @@ def _solved(sample_rows: pd.DataFrame) -> list[str]:
 def stability_table(valid: ValidInstance, folder: Path, sample_rows: pd.DataFrame,
                     plans: dict[str, pd.Series]) -> pd.DataFrame:
     """Per township: the share of solved samples whose optimum gives it each industry."""
-    t = valid.townships
+    t = valid.units  # the villages of a village instance
     candidates = [i for i, ind in valid.spec.industries.items() if ind.candidate]
     solved = _solved(sample_rows)
     chosen = pd.DataFrame({s: points.plan_from_folder(folder / "samples" / s).reindex(t.index) for s in solved},
                           index=t.index)
-    out = pd.DataFrame({"township_id": t.index, "name": t["name"].to_numpy(), "county": t["county"].to_numpy()})
+    out = pd.DataFrame({valid.unit_key: t.index, "name": t["name"].to_numpy(), "county": t["county"].to_numpy()})
+    if valid.villages is not None:
+        out.insert(1, "township_id", t["township_id"].to_numpy())
     out["samples_solved"] = len(solved)
     counts = {i: (chosen == i).sum(axis=1).to_numpy() if solved else np.zeros(len(t)) for i in candidates}
     for i in candidates:
@@ -620,21 +622,24 @@ def limit_risk_table(folder: Path, sample_rows: pd.DataFrame, plan_names: list[s
 
 
 def differing_table(valid: ValidInstance, plans: dict[str, pd.Series], stability: pd.DataFrame) -> pd.DataFrame:
-    """Townships where the robust plan differs from the nominal one, with how often each wins a sample."""
+    """Planning units (townships, or villages) where the robust plan differs from the nominal one,
+    with how often each wins a sample."""
+    key = valid.unit_key
     if "robust" not in plans:
-        return pd.DataFrame(columns=["township_id", "name", "county", "nominal_industry", "robust_industry"])
-    s = stability.set_index("township_id")
+        return pd.DataFrame(columns=[key, "name", "county", "nominal_industry", "robust_industry"])
+    s = stability.set_index(key)
     nom, rob = plans["nominal"], plans["robust"]
-    ids = [t for t in valid.townships.index if nom[t] != rob[t]]
+    units = valid.units
+    ids = [t for t in units.index if nom[t] != rob[t]]
     return pd.DataFrame({
-        "township_id": ids,
+        key: ids,
         "name": [s.at[t, "name"] for t in ids],
         "county": [s.at[t, "county"] for t in ids],
         "nominal_industry": [nom[t] for t in ids],
         "robust_industry": [rob[t] for t in ids],
         "share_nominal_industry": [s.at[t, f"share_{nom[t]}"] if f"share_{nom[t]}" in s else 0.0 for t in ids],
         "share_robust_industry": [s.at[t, f"share_{rob[t]}"] if f"share_{rob[t]}" in s else 0.0 for t in ids],
-        "area_ha": [float(valid.townships.at[t, "plannable_area_ha"]) for t in ids],
+        "area_ha": [float(units.at[t, "plannable_area_ha"]) for t in ids],
     })
 
 
@@ -678,7 +683,10 @@ def write_outputs(folder: Path, valid: ValidInstance, loaded: Any, spec: RobustS
     gpkg.unlink(missing_ok=True)
     tables_out = {"comparison": comparison, "stress_summary": stress_summary, "limit_risk": limit_risk,
                   "differing_townships": differing}
-    layer = township_layer(stability, loaded.geometry, loaded.crs)
+    if valid.villages is not None:  # a village instance: the village polygons
+        layer = township_layer(stability, loaded.village_tables.geometry, loaded.village_tables.crs, id_column="village_id")
+    else:
+        layer = township_layer(stability, loaded.geometry, loaded.crs)
     write_layers(gpkg, {"stability": layer, "how_stable": layer},
                  {k: v for k, v in tables_out.items() if len(v.columns)},
                  styles=stability_styles(valid) if loaded.geometry is not None else {})

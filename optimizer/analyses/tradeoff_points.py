@@ -124,8 +124,11 @@ def plan_row_figures(valid: Any, plan: pd.Series, categories: tuple[str, ...]) -
         "gep_cultural_yuan": tot["gep_cultural_yuan"],
         "gep_total_yuan": tot["gep_total_yuan"],
         "weighted_objective_yuan": tables.objective_value(valid, tot),
-        "townships_by_industry": dict(sorted(tot["townships_by_industry"].items())),
     }
+    # units per industry: townships, or villages (and townships per leading industry) of a village instance
+    for key in ("townships_by_industry", "villages_by_industry", "townships_by_leading_industry"):
+        if key in tot:
+            figures[key] = dict(sorted(tot[key].items()))
     return alloc, {"totals": tot, **figures}
 
 

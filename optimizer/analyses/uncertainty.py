@@ -220,8 +220,12 @@ def valid_without_feasibility(loaded: LoadedInstance, base: ValidInstance | None
     robust plan prepares every sample, so this is its largest cost.
     """
     from optimizer.instance.coefficients import baseline, pair_table
-    from optimizer.instance.validate import typed_townships
+    from optimizer.instance.validate import typed_townships, validate
 
+    if loaded.village_tables is not None:
+        # a village instance: the whole validation, which records the limits no plan can meet
+        # (`conflicts`) instead of refusing the sample
+        return validate(loaded)
     problems: list[Problem] = []
     same_towns = base is not None and loaded.townships.equals(base.loaded.townships)
     t = base.townships if same_towns else typed_townships(loaded, problems)  # type: ignore[union-attr]

@@ -90,7 +90,7 @@ def coupling_limits(valid: Any) -> list[Limit]:
 
     spec = valid.spec
     cons = spec.constraints
-    t = valid.townships
+    t = valid.units  # the planning units: villages of a village instance, whose areas the rows sum
     out: list[Limit] = []
     for c, v in cons.water.county_max_m3.items():
         out.append(_cap("water_use_per_county_max", "water", c, v, "m³", f"constraints.water.county_max_m3.{c}"))
@@ -124,15 +124,20 @@ def coupling_limits(valid: Any) -> list[Limit]:
                          rows=rows, row_weights=weights))  # fmt: skip
     f = cons.income_floor
     if f.min_yuan_per_ha is not None or f.min_share_of_baseline is not None:
-        floor = income_floor(valid.loaded, t, valid.baseline)
+        if valid.villages is None:
+            floor, family = income_floor(valid.loaded, t, valid.baseline), "farmer_income_per_township_min"
+        else:
+            from optimizer.instance.villages import income_floor_per_village
+
+            floor, family = income_floor_per_village(spec, t, valid.baseline), "farmer_income_per_village_min"
         finite = floor[np.isfinite(floor)]
         total = float(finite.sum())
         paths = [p for p, v in (("constraints.income_floor.min_yuan_per_ha", f.min_yuan_per_ha),
                                 ("constraints.income_floor.min_share_of_baseline", f.min_share_of_baseline))
                  if v is not None]  # fmt: skip
-        rows = [("farmer_income_per_township_min", tid) for tid in finite.index]
+        rows = [(family, tid) for tid in finite.index]
         weights = {tid: float(v) / total for tid, v in zip(finite.index, finite.to_numpy())} if total else {}
-        out.append(Limit("farmer_income_per_township_min", "farmer_income_per_township_min", "income_floor", ">=",
+        out.append(Limit(family, family, "income_floor", ">=",
                          1.0, "× the floors", "yuan", paths, measure_per_value=total, rows=rows,
                          row_weights=weights))  # fmt: skip
     return out
@@ -542,7 +547,7 @@ def _switches(base_plan: dict[str, str], plan: dict[str, str] | None) -> list[tu
 def _assemble(folder: Path, spec: ValueSpec, valid: Any, limits: list[Limit], todo: list[Move],
               ids: dict[tuple[str, str], str], base: dict[str, Any], rows: dict[tuple[str, str], dict[str, Any]],
               prices: dict[str, dict[str, float | None]]) -> ValueResult:
-    t = valid.townships
+    t = valid.units  # townships, or the villages of a village instance (plans are by village)
     z0, b0 = base["plan_objective_yuan"], base.get("bound_yuan")
     base_constraints = _base_constraints(base)
     out, sw = [], []
@@ -588,7 +593,7 @@ def _assemble(folder: Path, spec: ValueSpec, valid: Any, limits: list[Limit], to
                 rec[f"{d}_townships_switching"] = len(changes)
                 rec[f"{d}_switches"] = "; ".join(f"{tid} {t.at[tid, 'name']}: {a} → {b}" for tid, a, b in changes[:30])
                 for tid, a, b in changes:
-                    sw.append({"limit": lim.name, "direction": direction, "township_id": tid,
+                    sw.append({"limit": lim.name, "direction": direction, valid.unit_key: tid,
                                "name": t.at[tid, "name"], "county": t.at[tid, "county"], "from": a, "to": b})
         rec["lp_price_plan_fixed"] = prices.get(lim.name, {}).get("plan_fixed")
         rec["lp_price_relaxation"] = prices.get(lim.name, {}).get("relaxation")
@@ -598,7 +603,7 @@ def _assemble(folder: Path, spec: ValueSpec, valid: Any, limits: list[Limit], to
         if f"{d}_status" in df:
             for lim_name in df.loc[df[f"{d}_status"] == "failed", "limit"]:
                 notes.append(_("the {direction} re-solve of {limit} failed").format(direction=_(d), limit=lim_name))
-    switches = pd.DataFrame(sw, columns=["limit", "direction", "township_id", "name", "county", "from", "to"])
+    switches = pd.DataFrame(sw, columns=["limit", "direction", valid.unit_key, "name", "county", "from", "to"])
     return ValueResult(folder, spec, {k: v for k, v in base.items() if k != "plan"} | {"plan": base["plan"]},
                        df, switches, notes)
 

@@ -96,7 +96,9 @@ def _m(x: Any) -> str:
 
 def print_result(result: Any) -> None:
     t = result.table
-    unit = _("townships") if result.by == "townships" else _("ha")
+    villages = "village_id" in result.flexibility.columns  # a village instance: one product per village
+    unit = (_("villages") if villages else _("townships")) if result.by == "townships" else _("ha")
+    changed_col = "villages_changed_from_optimum" if villages else "townships_changed_from_optimum"
     out.print(_("Optimum {z} yuan/yr (bound {b}); every alternative is proven within {s:.2%}: objective ≥ {f} yuan/yr.").format(
         z=_m(result.optimum_objective_yuan), b=_m(result.optimum_bound_yuan), s=result.within, f=_m(result.floor_yuan)),
         highlight=False)
@@ -107,21 +109,30 @@ def print_result(result: Any) -> None:
                          no_wrap=col in (_("plan"), _("ok")))
     for r in t.itertuples(index=False):
         table.add_row(r.plan, _m(r.objective_yuan), _m(r.loss_yuan), f"{r.loss_share:.2%}", _m(r.gep_total_yuan),
-                      _m(r.farmer_income_yuan), str(r.townships_changed_from_optimum),
+                      _m(r.farmer_income_yuan), str(getattr(r, changed_col)),
                       f"{r.hectares_changed_from_optimum:,.0f}",
                       "—" if r.plan == "optimum" else f"{r.min_distance_to_earlier:,.0f}",
                       "✓" if r.check_ok and r.within_slack else "✗")
     out.print(fit(table))
-    out.print(_("changed: townships whose industry differs from the optimum's; nearest: {unit} changed from the nearest "
-                "earlier plan (the optimum or an alternative before); ok: within the slack and passed the independent "
-                "check.").format(unit=unit), highlight=False)
+    if villages:
+        legend = _("changed: villages whose product differs from the optimum's; nearest: {unit} changed from the "
+                   "nearest earlier plan (the optimum or an alternative before); ok: within the slack and passed the "
+                   "independent check.")
+    else:
+        legend = _("changed: townships whose industry differs from the optimum's; nearest: {unit} changed from the "
+                   "nearest earlier plan (the optimum or an alternative before); ok: within the slack and passed the "
+                   "independent check.")
+    out.print(legend.format(unit=unit), highlight=False)
     f = result.flexibility
     forced = int(f["forced"].sum())
-    out.print(_("Flexibility: {forced} of {n} townships take the same industry in all {p} plans found; "
-                "{open} are open to choice:").format(forced=forced, n=len(f), p=len(result.plans), open=len(f) - forced),
-              highlight=False)
+    flex_text = (_("Flexibility: {forced} of {n} villages take the same product in all {p} plans found; "
+                   "{open} are open to choice:") if villages else
+                 _("Flexibility: {forced} of {n} townships take the same industry in all {p} plans found; "
+                   "{open} are open to choice:"))
+    out.print(flex_text.format(forced=forced, n=len(f), p=len(result.plans), open=len(f) - forced), highlight=False)
+    key = "village_id" if villages else "township_id"
     for r in f[~f["forced"]].head(25).itertuples(index=False):
-        out.print(f"  {r.township_id} {r.name} ({r.county}): {r.industries}", highlight=False, markup=False)
+        out.print(f"  {getattr(r, key)} {r.name} ({r.county}): {r.industries}", highlight=False, markup=False)
     if "forced_proven" in f:
         proven = int((f["forced_proven"] == True).sum())  # noqa: E712
         reopened = f[f["forced"] & (f["forced_proven"] == False)]  # noqa: E712
@@ -132,7 +143,7 @@ def print_result(result: Any) -> None:
         out.print(text + ("" if len(reopened) else "."), highlight=False)
         for r in reopened.head(25).itertuples(index=False):
             out.print(_("  {id} {name} ({county}): {a}, or {b} within the slack").format(
-                id=r.township_id, name=r.name, county=r.county, a=r.optimum_industry, b=r.could_also_take),
+                id=getattr(r, key), name=r.name, county=r.county, a=r.optimum_industry, b=r.could_also_take),
                 highlight=False, markup=False)
     if (~f["forced"]).sum() > 25:
         out.print(_("  … and {k} more (flexibility.csv)").format(k=int((~f["forced"]).sum()) - 25), highlight=False)

@@ -151,19 +151,25 @@ def print_result(result: Any) -> None:
         inf=by_status.get("infeasible", 0), failed=by_status.get("failed", 0)), highlight=False)
     if len(stab) and stab["samples_solved"].iloc[0] > 0:
         always = int((stab["stability"] >= 1 - 1e-12).sum())
-        out.print(_("Stability: {a} of {t} townships take the same industry in every sample's optimum; "
-                    "{c} take their most frequent industry in at most half of them.").format(
-            a=always, t=len(stab), c=int((stab["stability"] <= 0.5).sum())), highlight=False)
+        villages = "village_id" in stab.columns  # a village instance: one product per village
+        text = (_("Stability: {a} of {t} villages take the same product in every sample's optimum; "
+                  "{c} take their most frequent product in at most half of them.") if villages else
+                _("Stability: {a} of {t} townships take the same industry in every sample's optimum; "
+                  "{c} take their most frequent industry in at most half of them."))
+        out.print(text.format(a=always, t=len(stab), c=int((stab["stability"] <= 0.5).sum())), highlight=False)
         shaky = stab.sort_values("stability", kind="stable").head(8)
         shaky = shaky[shaky["stability"] < 1 - 1e-12]
         if len(shaky):
-            table = Table(title=_("least stable townships"), header_style="bold")
-            for col in (_("township"), _("nominal"), _("most frequent"), _("stability"), _("shares")):
+            table = Table(title=_("least stable villages") if villages else _("least stable townships"),
+                          header_style="bold")
+            for col in (_("village") if villages else _("township"), _("nominal"), _("most frequent"), _("stability"),
+                        _("shares")):
                 table.add_column(col)
             share_cols = [c for c in stab.columns if c.startswith("share_")]
             for r in shaky.itertuples(index=False):
                 shares = ", ".join(f"{c[6:]} {getattr(r, c):.0%}" for c in share_cols if getattr(r, c) > 0)
-                table.add_row(f"{r.township_id} {r.name}", r.nominal_industry, r.most_frequent_industry,
+                table.add_row(f"{getattr(r, 'village_id', r.township_id)} {r.name}", r.nominal_industry,
+                              r.most_frequent_industry,
                               f"{r.stability:.0%}", shares)
             out.print(fit(table))
     comp = result.comparison
@@ -195,10 +201,13 @@ def print_result(result: Any) -> None:
             out.print(f"  {r.probability:.0%}  {r.worst_message}", highlight=False, markup=False)
     d = result.differing
     if len(d):
-        out.print(_("The robust plan differs from the nominal one in {n} township(s):").format(n=len(d)), highlight=False)
+        differ = (_("The robust plan differs from the nominal one in {n} village(s):") if "village_id" in d.columns
+                  else _("The robust plan differs from the nominal one in {n} township(s):"))
+        out.print(differ.format(n=len(d)), highlight=False)
         for r in d.head(15).itertuples(index=False):
             out.print(_("  {id} {name} ({county}): {a} → {b} (wins {sa:.0%} → {sb:.0%} of the samples)").format(
-                id=r.township_id, name=r.name, county=r.county, a=r.nominal_industry, b=r.robust_industry,
+                id=getattr(r, "village_id", None) or r.township_id, name=r.name, county=r.county,
+                a=r.nominal_industry, b=r.robust_industry,
                 sa=r.share_nominal_industry, sb=r.share_robust_industry), highlight=False, markup=False)
     rp = s.get("robust_plan") or {}
     if rp and rp.get("status") and not rp.get("nominal_objective_yuan"):

@@ -160,6 +160,7 @@ FAMILY_LABELS = {
     "conservation_area_min": N_("conservation share"),
     "conservation_area_per_county_min": N_("conservation per county"),
     "farmer_income_per_township_min": N_("income floors"),
+    "farmer_income_per_village_min": N_("income floors"),
 }
 
 
@@ -182,7 +183,8 @@ def print_values(res: Any) -> None:
     table = Table(title=_("What each limit is worth (yuan/yr; per unit of the limit)"), header_style="bold")
     cols = [(_("#"), "right"), (_("limit: now ± step"), "left"), (_("relaxed: gain, per unit"), "right"),
             (_("tightened: cost, per unit"), "right"), (_("LP price: plan fixed, split"), "right"),
-            (_("townships switching"), "right")]  # fmt: skip
+            (_("villages switching") if "village_id" in res.switches.columns else _("townships switching"),
+             "right")]  # fmt: skip
     for c, just in cols:
         table.add_column(c, justify=just)
     for r in t.to_dict(orient="records"):
@@ -198,7 +200,9 @@ def print_values(res: Any) -> None:
     out.print(fit(table))
     sw = res.switches
     if len(sw):
-        out.print(escape(_("Townships that switch industry when a limit moves (value_switches.csv):")), highlight=False)
+        head = (_("Villages that switch product when a limit moves (value_switches.csv):") if "village_id" in sw.columns
+                else _("Townships that switch industry when a limit moves (value_switches.csv):"))
+        out.print(escape(head), highlight=False)
         family = dict(zip(t["limit"], t["family"]))
         for (lim, d), g in sw.groupby(["limit", "direction"], sort=False):
             items = ", ".join(f"{r['name']} {r['from']}→{r['to']}" for _i, r in g.head(6).iterrows())

@@ -51,7 +51,7 @@ def build_alternative_model(
     z.deactivate()
     m.weighted_objective_unit_yuan = m.objective_unit_yuan  # the instance's objective, scaled (model/scaling.py)
     m.objective_within_slack = pyo.Constraint(expr=z.expr >= floor_yuan / m.objective_unit_yuan)
-    towns = list(data.townships.index)
+    towns = list(data.townships.index if data.villages is None else data.villages.index)  # the planning units
     w = weights or {t: 1.0 for t in towns}
     optimum = earlier[0]
 
@@ -95,7 +95,7 @@ def build_change_probe(
     m = build_model(data)
     x = m.industry_chosen
     m.objective_within_slack = pyo.Constraint(expr=m.weighted_gep_and_income.expr >= floor_yuan / m.objective_unit_yuan)
-    towns = list(data.townships.index)
+    towns = list(data.townships.index if data.villages is None else data.villages.index)  # the planning units
     if keep:
         m.township_kept = pyo.Constraint(sorted(keep), rule=lambda m, t: x[t, keep[t]] == 1)
     if max_changes is not None:
