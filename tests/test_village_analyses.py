@@ -13,7 +13,6 @@ from pathlib import Path
 
 import pandas as pd
 import pyogrio
-import pytest
 import yaml
 
 from tests.conftest import ROOT
