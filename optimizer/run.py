@@ -23,7 +23,7 @@ from optimizer.instance.load import LoadedInstance, load_instance
 from optimizer.instance.validate import ValidInstance, validate
 from optimizer.outputs import tables
 from optimizer.outputs.export import OutputOptions, export_layer
-from optimizer.outputs.gpkg import write_geopackage
+from optimizer.outputs.gpkg import write_plan_geopackage
 from optimizer.outputs.report import write_run_report
 from optimizer.outputs.workbook import write_run_workbook
 from optimizer.outputs.write import final_path, run_folder, sha256, versions, write_csv, write_json
@@ -287,16 +287,12 @@ def solve_instance(
         if outcome.objective is not None and abs(exact - outcome.objective) <= 1e-6 * max(1.0, abs(exact)):
             outcome = replace(outcome, objective=exact, gap=_gap(exact, outcome.bound))
             summary["objective_yuan"], summary["gap"] = exact, outcome.gap
-    industries = [i for i, ind in loaded.spec.industries.items() if ind.candidate]
-    towns = None
     if villages:
         leading = decomposed.matrix.leading(decomposed.z) if from_matrix else chosen_leading(m)
         alloc = tables.allocation_table(valid, plan, leading)
-        towns = tables.township_table(valid, alloc)
-        counties = tables.village_county_totals(alloc, towns, industries)
     else:
         alloc = tables.allocation_table(valid, plan)
-        counties = tables.county_totals(alloc, industries)
+    towns, counties = tables.plan_tables(valid, alloc)
     summary["totals"] = tables.totals(valid, alloc, towns)
     summary["market_revenue_loss_yuan"] = tables.market_losses(valid, alloc)
     summary["per_county"] = counties.to_dict(orient="records")
@@ -337,17 +333,8 @@ def solve_instance(
         write_resolved_instance(partial / "instance.resolved.yaml", loaded)
         write_json(partial / "summary.json", summary)
         output = output or OutputOptions()
-        if towns is not None:  # a village instance: village polygons, and the township layer
-            vt = loaded.village_tables
-            layer = write_geopackage(
-                partial / "allocation.gpkg", alloc, vt.geometry, vt.crs, tables.summary_table(summary), counties,
-                lang=output.lang, id_column="village_id", townships=(towns, loaded.geometry, loaded.crs),
-            )
-        else:
-            layer = write_geopackage(
-                partial / "allocation.gpkg", alloc, loaded.geometry, loaded.crs, tables.summary_table(summary), counties,
-                lang=output.lang,
-            )
+        layer = write_plan_geopackage(partial / "allocation.gpkg", valid, alloc, tables.summary_table(summary),
+                                      counties, towns, lang=output.lang)
         export_layer(partial, "allocation", layer, output.export)
         timings["write"] = time.perf_counter() - t0
 

@@ -61,7 +61,7 @@ def test_crash_while_writing_leaves_no_run_folder(results, monkeypatch):
     def boom(*args, **kwargs):
         raise OSError("disk full")
 
-    monkeypatch.setattr(run_mod, "write_geopackage", boom)
+    monkeypatch.setattr(run_mod, "write_plan_geopackage", boom)
     with pytest.raises(OSError, match="disk full"):
         solve_instance(TINY, SolveOptions(), results_root=results)
     assert not [p for p in (results / "tiny").iterdir()]  # neither final nor .partial

@@ -296,13 +296,12 @@ def _row(valid: ValidInstance, name: str, plan: pd.Series, optimum: pd.Series, e
 
 def flexibility_table(valid: ValidInstance, plans: dict[str, pd.Series], kept: list[str]) -> pd.DataFrame:
     """Per township: the industries it takes across the plans; forced when it is one industry in all."""
+    from optimizer.outputs import tables
+
     t = valid.units  # villages of a village instance, with their township
     frame = pd.DataFrame({name: p.reindex(t.index) for name, p in plans.items()})
     candidates = [i for i, ind in valid.spec.industries.items() if ind.candidate]
-    out = pd.DataFrame({valid.unit_key: t.index, "name": t["name"].to_numpy(), "county": t["county"].to_numpy(),
-                        "optimum_industry": frame["optimum"].to_numpy()})
-    if valid.villages is not None:
-        out.insert(1, "township_id", t["township_id"].to_numpy())
+    out = tables.unit_columns(valid).assign(optimum_industry=frame["optimum"].to_numpy())
     distinct = frame.nunique(axis=1).to_numpy()
     out["forced"] = distinct == 1
     out["status"] = np.where(out["forced"], "forced", "open")
@@ -340,10 +339,7 @@ def _write(folder: Path, valid: ValidInstance, loaded: Any, table: pd.DataFrame,
 
     write_csv(folder / "alternatives.csv", table)
     write_csv(folder / "flexibility.csv", flex)
-    if valid.villages is not None:  # a village instance: the village polygons
-        geometry, crs = loaded.village_tables.geometry, loaded.village_tables.crs
-    else:
-        geometry, crs = loaded.geometry, loaded.crs
+    geometry, crs = valid.unit_geometry  # the village polygons of a village instance
     write_layers(folder / "alternatives.gpkg",
                  {"flexibility": township_layer(flex, geometry, crs, id_column=valid.unit_key)},
                  {"alternatives": table}, styles={"flexibility": flexibility_style(valid)} if geometry is not None else {})

@@ -212,7 +212,7 @@ def write_plan_folder(valid: ValidInstance, plan: pd.Series, folder: Path, extra
     """
     from optimizer.check import check_run
     from optimizer.outputs import tables
-    from optimizer.outputs.gpkg import write_geopackage
+    from optimizer.outputs.gpkg import write_plan_geopackage
     from optimizer.outputs.workbook import write_run_workbook
     from optimizer.outputs.write import sha256, versions, write_csv, write_json
     from optimizer.run import write_resolved_instance
@@ -220,13 +220,7 @@ def write_plan_folder(valid: ValidInstance, plan: pd.Series, folder: Path, extra
     loaded = valid.loaded
     folder.mkdir(parents=True, exist_ok=False)
     alloc = tables.allocation_table(valid, plan)
-    industries = [i for i, ind in valid.spec.industries.items() if ind.candidate]
-    towns = None
-    if valid.villages is not None:  # a village plan: villages, their townships' leading industries, as solve writes
-        towns = tables.township_table(valid, alloc)
-        counties = tables.village_county_totals(alloc, towns, industries)
-    else:
-        counties = tables.county_totals(alloc, industries)
+    towns, counties = tables.plan_tables(valid, alloc)  # as solve writes them (a village plan: its townships too)
     tot = tables.totals(valid, alloc, towns)
     summary = {
         "instance": valid.spec.name,
@@ -250,12 +244,7 @@ def write_plan_folder(valid: ValidInstance, plan: pd.Series, folder: Path, extra
     write_resolved_instance(folder / "instance.resolved.yaml", loaded)
     if towns is not None:
         write_csv(folder / "township_allocation.csv", towns)
-        vt = loaded.village_tables
-        write_geopackage(folder / "allocation.gpkg", alloc, vt.geometry, vt.crs, tables.summary_table(summary), counties,
-                         id_column="village_id", townships=(towns, loaded.geometry, loaded.crs))
-    else:
-        write_geopackage(folder / "allocation.gpkg", alloc, loaded.geometry, loaded.crs, tables.summary_table(summary),
-                         counties)
+    write_plan_geopackage(folder / "allocation.gpkg", valid, alloc, tables.summary_table(summary), counties, towns)
     write_run_workbook(folder / "allocation.xlsx", alloc, counties, summary, None)
     write_json(folder / "summary.json", summary)
     report = check_run(folder / "instance.resolved.yaml", folder)

@@ -490,14 +490,14 @@ def _solved(sample_rows: pd.DataFrame) -> list[str]:
 def stability_table(valid: ValidInstance, folder: Path, sample_rows: pd.DataFrame,
                     plans: dict[str, pd.Series]) -> pd.DataFrame:
     """Per township: the share of solved samples whose optimum gives it each industry."""
+    from optimizer.outputs import tables
+
     t = valid.units  # the villages of a village instance
     candidates = [i for i, ind in valid.spec.industries.items() if ind.candidate]
     solved = _solved(sample_rows)
     chosen = pd.DataFrame({s: points.plan_from_folder(folder / "samples" / s).reindex(t.index) for s in solved},
                           index=t.index)
-    out = pd.DataFrame({valid.unit_key: t.index, "name": t["name"].to_numpy(), "county": t["county"].to_numpy()})
-    if valid.villages is not None:
-        out.insert(1, "township_id", t["township_id"].to_numpy())
+    out = tables.unit_columns(valid)
     out["samples_solved"] = len(solved)
     counts = {i: (chosen == i).sum(axis=1).to_numpy() if solved else np.zeros(len(t)) for i in candidates}
     for i in candidates:
@@ -683,13 +683,11 @@ def write_outputs(folder: Path, valid: ValidInstance, loaded: Any, spec: RobustS
     gpkg.unlink(missing_ok=True)
     tables_out = {"comparison": comparison, "stress_summary": stress_summary, "limit_risk": limit_risk,
                   "differing_townships": differing}
-    if valid.villages is not None:  # a village instance: the village polygons
-        layer = township_layer(stability, loaded.village_tables.geometry, loaded.village_tables.crs, id_column="village_id")
-    else:
-        layer = township_layer(stability, loaded.geometry, loaded.crs)
+    geometry, crs = valid.unit_geometry  # the village polygons of a village instance
+    layer = township_layer(stability, geometry, crs, id_column=valid.unit_key)
     write_layers(gpkg, {"stability": layer, "how_stable": layer},
                  {k: v for k, v in tables_out.items() if len(v.columns)},
-                 styles=stability_styles(valid) if loaded.geometry is not None else {})
+                 styles=stability_styles(valid) if geometry is not None else {})
     write_json(folder / "summary.json", summary)
     unc = loaded.spec.uncertainty
     manifest = {

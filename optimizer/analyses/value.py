@@ -124,12 +124,9 @@ def coupling_limits(valid: Any) -> list[Limit]:
                          rows=rows, row_weights=weights))  # fmt: skip
     f = cons.income_floor
     if f.min_yuan_per_ha is not None or f.min_share_of_baseline is not None:
-        if valid.villages is None:
-            floor, family = income_floor(valid.loaded, t, valid.baseline), "farmer_income_per_township_min"
-        else:
-            from optimizer.instance.villages import income_floor_per_village
-
-            floor, family = income_floor_per_village(spec, t, valid.baseline), "farmer_income_per_village_min"
+        # each planning unit's floor (the same rule on villages' areas and baselines)
+        floor = income_floor(valid.loaded, t, valid.baseline)
+        family = "farmer_income_per_township_min" if valid.villages is None else "farmer_income_per_village_min"
         finite = floor[np.isfinite(floor)]
         total = float(finite.sum())
         paths = [p for p, v in (("constraints.income_floor.min_yuan_per_ha", f.min_yuan_per_ha),

@@ -12,6 +12,7 @@ from __future__ import annotations
 import logging
 import re
 from dataclasses import dataclass, field
+from typing import Any
 
 import numpy as np
 import pandas as pd
@@ -58,6 +59,14 @@ class ValidInstance:
     def units(self) -> pd.DataFrame:
         """The planning units: villages in a village instance, else townships."""
         return self.townships if self.villages is None else self.villages
+
+    @property
+    def unit_geometry(self) -> tuple[Any, str | None]:
+        """Polygons of the planning units and their CRS: the village table's in a village instance."""
+        if self.villages is None:
+            return self.loaded.geometry, self.loaded.crs
+        vt = self.loaded.village_tables
+        return vt.geometry, vt.crs
 
     @property
     def unit_key(self) -> str:

@@ -268,6 +268,18 @@ def allocation_style(alloc: pd.DataFrame, lang: str | None = None) -> Categorize
     )
 
 
+def write_plan_geopackage(path: Path, valid: Any, alloc: pd.DataFrame, summary_rows: pd.DataFrame,
+                          counties: pd.DataFrame, towns: pd.DataFrame | None, lang: str | None = None) -> Any:
+    """`allocation.gpkg` of a plan of `valid` (a ValidInstance): the planning units' polygons
+    (villages of a village instance, with the `townships` layer of `towns`), as `write_geopackage`."""
+    geometry, crs = valid.unit_geometry
+    if towns is None:
+        return write_geopackage(path, alloc, geometry, crs, summary_rows, counties, lang=lang)
+    loaded = valid.loaded
+    return write_geopackage(path, alloc, geometry, crs, summary_rows, counties, lang=lang,
+                            id_column=valid.unit_key, townships=(towns, loaded.geometry, loaded.crs))
+
+
 def write_geopackage(
     path: Path,
     alloc: pd.DataFrame,

@@ -227,6 +227,26 @@ def township_table(valid: ValidInstance, alloc: pd.DataFrame) -> pd.DataFrame:
     return out.reset_index(drop=True)
 
 
+def unit_columns(valid: ValidInstance) -> pd.DataFrame:
+    """The id columns of a per-unit table: the unit's id (`township_id`, or `village_id` and
+    its `township_id` in a village instance), `name` and `county`, one row per planning unit."""
+    u = valid.units
+    out = pd.DataFrame({valid.unit_key: u.index, "name": u["name"].to_numpy(), "county": u["county"].to_numpy()})
+    if valid.villages is not None:
+        out.insert(1, "township_id", u["township_id"].to_numpy())
+    return out
+
+
+def plan_tables(valid: ValidInstance, alloc: pd.DataFrame) -> tuple[pd.DataFrame | None, pd.DataFrame]:
+    """The plan's township table (village instances; None for a township one) and county totals,
+    as every run folder of a plan holds them (`optimizer solve`, plans written by the analyses)."""
+    industries = [i for i, ind in valid.spec.industries.items() if ind.candidate]
+    if valid.villages is None:
+        return None, county_totals(alloc, industries)
+    towns = township_table(valid, alloc)
+    return towns, village_county_totals(alloc, towns, industries)
+
+
 def village_county_totals(alloc: pd.DataFrame, towns: pd.DataFrame, industries: list[str]) -> pd.DataFrame:
     """county_totals.csv of a village instance: sums, villages per product, townships per leading industry."""
     grouped = alloc.groupby("county", sort=True)
