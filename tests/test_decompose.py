@@ -203,6 +203,29 @@ def test_county_search_finds_the_highs_optimum(seed: int) -> None:
     assert np.all(chunk.ch_use[picks].sum(axis=0) <= chunk.cap[0] + 1e-6)  # the plan keeps the county's rows
 
 
+@settings(max_examples=40, deadline=None, derandomize=True)
+@given(seed=st.integers(0, 2**32 - 1))
+def test_county_search_from_a_start_finds_the_same_optimum(seed: int) -> None:
+    """A county search that starts from a known plan (the last pass's, or a previous solve's)
+    ends at the optimum it finds from nothing, whether the start is optimal, merely feasible
+    or breaks the county's rows (then it is ignored)."""
+    rng = np.random.default_rng(seed)
+    chunk = _random_county(rng)
+    try:
+        cold = chunk.price(np.zeros(0))
+    except CountyInfeasible:
+        return
+    n_t = int(chunk.county_tstart[-1])
+    random_plan = np.array([rng.integers(chunk.t_start[t], chunk.t_start[t + 1]) for t in range(n_t)])
+    for start in (cold.choice, random_plan, np.full(n_t, -1)):
+        fresh = _random_county(np.random.default_rng(seed))
+        fresh.last = np.asarray(start, dtype=np.int64).copy()
+        warm = fresh.price(np.zeros(0))
+        assert abs(warm.value[0] - cold.value[0]) <= 1e-7 * max(1.0, abs(cold.value[0]))
+        assert np.all(fresh.ch_use[warm.choice].sum(axis=0) <= fresh.cap[0] + 1e-6)
+        assert np.array_equal(fresh.last, warm.choice)  # the next search starts from this answer
+
+
 # ----------------------------------------------------------------------------- bracketing
 
 
@@ -432,7 +455,7 @@ def test_rounded_master_meets_the_coupling_rows_and_never_beats_the_exact_master
         for k in range(4):
             cuts.add(S, price.price(lam * (1 + 0.2 * k)).choice)
         exact = restricted_master(S, cuts, 30.0, 1e-9)
-        rounded = rounded_master(S, cuts, 30.0, 1e-9)
+        rounded, _ = rounded_master(S, cuts, 30.0, 1e-9)
         assert exact is not None and rounded is not None
         assert _coupling_ok(S, rounded)
         value = lambda ch: matrix.objective(matrix.column_values_at(S.ch_col[ch]))  # noqa: E731
@@ -443,6 +466,50 @@ def test_rounded_master_meets_the_coupling_rows_and_never_beats_the_exact_master
         assert bulk.county == cuts.county
         assert np.allclose(bulk.value, cuts.value, rtol=1e-12)
         assert np.allclose(np.asarray(bulk.use), np.asarray(cuts.use), rtol=1e-12)
+
+
+def test_master_lp_starts_from_the_previous_basis(small: list[Path]) -> None:
+    """The master LP's basis, named by county plans, starts the next master LP: over the same
+    pool HiGHS needs no simplex iteration from it, over a pool with more plans (in another
+    order) and a moved limit it reaches the same optimum as from scratch; the rounded plan
+    meets the coupling rows either way."""
+    from optimizer.solve.decompose import _coupling_ok
+    from optimizer.solve.decompose.dual import Cuts, sample_duals
+    from optimizer.solve.decompose.parallel import SerialPricer
+    from optimizer.solve.decompose.primal import _master, _start_from, rounded_master
+    from optimizer.solve.decompose.structure import split
+
+    data = prepare(load_and_validate(small[2]))
+    matrix = build_matrix(data)
+    S = split(matrix, data.townships)
+    lam = sample_duals(S, np.random.default_rng(0))
+    price, cuts = SerialPricer(S), Cuts()
+    for k in range(3):
+        cuts.add(S, price.price(lam * (1 + 0.2 * k)).choice)
+    choice, basis = rounded_master(S, cuts, 30.0, 1e-9)
+    assert choice is not None and basis is not None and len(basis.duals) == S.coupling.n
+
+    def lp(pool: Cuts, start: object) -> tuple[float, int]:
+        h, K = _master(S, pool, {"threads": 1}, integer=False)
+        if start is not None:
+            _start_from(h, K, dict(pool.seen), start)
+        h.run()
+        return h.getInfo().objective_function_value, h.getInfo().simplex_iteration_count
+
+    value, iterations = lp(cuts, basis)
+    assert iterations == 0 and abs(value - basis.value) <= 1e-9 * max(1.0, abs(value))
+    assert lp(cuts, None)[1] > 0  # from scratch HiGHS does iterate: the test above can fail
+
+    budget = S.coupling.names.index("investment_budget_max")
+    S.coupling.rhs[budget] *= 0.97
+    more = Cuts()
+    more.add(S, price.price(lam * 0.7).choice)  # a new plan first: every known plan moves a column
+    more.add_plans(S, list(zip(cuts.county, cuts.plan)))
+    warm_value, _ = lp(more, basis)
+    cold_value, _ = lp(more, None)
+    assert abs(warm_value - cold_value) <= 1e-7 * max(1.0, abs(cold_value))
+    moved, _ = rounded_master(S, more, 30.0, 1e-9, basis=basis)
+    assert moved is not None and _coupling_ok(S, moved)
 
 
 def test_county_fingerprints_change_exactly_where_the_county_data_does(small: list[Path]) -> None:

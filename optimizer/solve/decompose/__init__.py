@@ -37,7 +37,7 @@ from optimizer.model.matrix import ModelMatrix
 from optimizer.solve.decompose.counties import CountyInfeasible
 from optimizer.solve.decompose.dual import BoxStepMaster, Cuts, sample_duals
 from optimizer.solve.decompose.parallel import CountyAnswers, pricer
-from optimizer.solve.decompose.primal import improve, local_gaps, restricted_master, rounded_master
+from optimizer.solve.decompose.primal import MasterBasis, improve, local_gaps, restricted_master, rounded_master
 from optimizer.solve.decompose.structure import Structure, Unsplittable, fingerprints, split, split_like
 
 __all__ = ["CountyInfeasible", "DecompositionResult", "DecompositionState", "Unsplittable", "decompose"]
@@ -83,10 +83,14 @@ class DecompositionState:
     #: The solve's split of the model, which the next solve patches when only numbers
     #: changed (`structure.split_like`); kept in memory only, never pickled.
     structure: Structure | None = None
+    #: The last master LP's basis (`primal.MasterBasis`), which starts the next solve's master
+    #: LP; in memory only, like the split.
+    master_basis: MasterBasis | None = None
 
     def __getstate__(self) -> dict[str, Any]:
         state = self.__dict__.copy()
         state["structure"] = None  # the whole model: a Dask worker or a file gets the rest
+        state["master_basis"] = None  # HiGHS enums, and worth nothing without the split
         return state
 
     def by_ids(self) -> DecompositionState:
@@ -193,7 +197,7 @@ def decompose(
     stats["split_s"] = time.perf_counter() - t
     cp = S.coupling
     note("%d counties, %d coupling rows: %s", S.n_counties, cp.n, ", ".join(cp.names[:8]) + (" …" if cp.n > 8 else ""))
-    price = pricer(S, workers, scheduler)
+    price = pricer(S, workers, scheduler, start=_warm_county_optima(S, warm))
     stats["workers"] = price.workers
     from optimizer.solve.decompose import highs_models
 
@@ -244,8 +248,7 @@ def _solve(S: Structure, price: Any, gap: float, stop: Any, warm: DecompositionS
     if warm is not None:
         kept = _warm_cuts(S, warm, cuts)
         start = _warm_plan(S, warm)
-        misfits = 0 if start is None else int(sum((start[S.county_tstart[c]:S.county_tstart[c + 1]] < 0).any()
-                                                   for c in range(S.n_counties)))
+        misfits = 0 if start is None else len(np.unique(S.t_county[start < 0]))
         note("previous solve: %d county plans still fit; its plan %s", kept,
              "is missing" if start is None else (f"breaks the limits of {misfits} counties" if misfits else
                                                  "fits every county"))
@@ -265,11 +268,15 @@ def _solve(S: Structure, price: Any, gap: float, stop: Any, warm: DecompositionS
             incumbent, inc_value = start, value_of(start)
     note("pass 1: bound %.10g (%d counties priced, %d reused)", best_L, int(todo.sum()), stats["counties_reused"])
 
+    # the master LP's basis: the previous solve's when it indexes the same choices
+    basis = [warm.master_basis if warm is not None and _same_arrays(S, warm) is not None else None]
+
     def rounded(why: str) -> bool:
         """Try the rounded master LP over the pool; True when its plan proves the gap (then it is the incumbent)."""
         nonlocal incumbent, inc_value
         t = time.perf_counter()
-        choice = rounded_master(S, cuts, max(0.05, deadline - time.monotonic()), gap / 4, _target(best_L, gap))
+        choice, basis[0] = rounded_master(S, cuts, max(0.05, deadline - time.monotonic()), gap / 4,
+                                          _target(best_L, gap), basis[0])
         stats["rounded_master_s"] = stats.get("rounded_master_s", 0.0) + time.perf_counter() - t
         if choice is None:
             return False
@@ -282,7 +289,21 @@ def _solve(S: Structure, price: Any, gap: float, stop: Any, warm: DecompositionS
         return ok
 
     if warm is not None and kept and (incumbent is None or (relative_gap(inc_value, best_L) or 0.0) > gap):
-        rounded("the previous solve's plans at its multipliers")  # a what-if often needs no pricing at all
+        # a what-if often needs no pricing at all; when it does, the master LP's duals are the
+        # best multipliers over the previous plans at the new limits: one pass there usually
+        # tightens the bound as much as a few steps of the dual from the old multipliers
+        # (a sweep point of the budget, docs/performance.md)
+        if not rounded("the previous solve's plans at its multipliers") and basis[0] is not None \
+                and basis[0].duals is not None and not stop():
+            lam = cp.project(basis[0].duals)
+            ans = _price(price, lam, None, stats)
+            L = _lagrangian(S, lam, ans)
+            cuts.add(S, ans.choice)
+            note("pass at the master LP's multipliers: bound %.10g (was %.10g)", L, best_L)
+            if L < best_L:
+                best_L, best_lam, best_ans = L, lam, ans
+                if (incumbent is None or (relative_gap(inc_value, best_L) or 0.0) > gap + PROVEN_TOL):
+                    rounded("after the pass at the master LP's multipliers")
     report(None if incumbent is None else inc_value, best_L)
 
     # --- the dual (box-step cutting planes) and the repair (restricted master), in rounds:
@@ -388,6 +409,7 @@ def _solve(S: Structure, price: Any, gap: float, stop: Any, warm: DecompositionS
     note("%s: plan %s, bound %.10g, gap %s", termination, objective, best_L, g)
     report(objective, best_L)
     state = _state(S, best_lam, cuts, plan, objective, best_L, best_ans, incumbent)
+    state.master_basis = basis[0]
     return DecompositionResult(status, termination, plan, z, objective, best_L, g, state, stats, note.lines)
 
 
@@ -421,10 +443,8 @@ def _fmt_lam(cp: Any, lam: np.ndarray) -> str:
 
 
 def _plan_series(S: Structure, choice: np.ndarray) -> pd.Series:
-    M = S.matrix
-    cols = S.ch_col[choice]
-    return pd.Series(M.pairs.get_level_values(1)[cols].to_numpy(), index=M.pairs.get_level_values(0)[cols].to_numpy(),
-                     name="industry")
+    tids, inds = _choice_ids(S)
+    return pd.Series(inds[choice], index=tids[choice], name="industry")
 
 
 def _coupling_ok(S: Structure, choice: np.ndarray, tol: float = 1e-9) -> bool:
@@ -525,6 +545,17 @@ def _county_plans(S: Structure, wanted: list[tuple[int, dict[str, str]]]) -> lis
         if ok:
             out[n] = seg
     return out
+
+
+def _warm_county_optima(S: Structure, warm: DecompositionState | None) -> np.ndarray | None:
+    """The previous solve's county optima as choices (−1 where unknown), for the county
+    searches to start from; None unless the state indexes this structure's choices. A
+    start that breaks its county's new limits is ignored by the search."""
+    a = _same_arrays(S, warm)
+    if a is None:
+        return None
+    ok = a.priced_ok[S.t_county]
+    return np.where(ok, a.priced_choice, -1)
 
 
 def _warm_multipliers(S: Structure, warm: DecompositionState | None) -> np.ndarray | None:

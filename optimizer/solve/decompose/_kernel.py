@@ -61,8 +61,14 @@ def _county_mu(lo, hi, t_start, v, a, b, mu, iters):
 
 
 @njit(cache=True, nogil=True)
-def _county_bb(lo, hi, t_start, v, a, b, mu, node_limit, choice_out, tol):
-    """Returns (best value, status 0 optimal / 1 node limit / 2 infeasible, nodes)."""
+def _county_bb(lo, hi, t_start, v, a, b, mu, node_limit, choice_out, tol, start):
+    """Returns (best value, status 0 optimal / 1 node limit / 2 infeasible, nodes).
+
+    `start` (a choice per township, −1 when none) is a plan to beat: when it meets the
+    county's rows it is the first incumbent, so the search prunes from its first node.
+    Why: between pricing passes the prices move little and the last optimum is usually
+    still optimal or close; starting from nothing, the search spent most of its nodes
+    finding a plan that good."""
     m = a.shape[1]
     T = hi - lo
     # priced values and ordering of choices per township (descending priced value)
@@ -111,6 +117,28 @@ def _county_bb(lo, hi, t_start, v, a, b, mu, node_limit, choice_out, tol):
         if sufA[0, i] > b[i] + slack_tol[i]:
             return -1e300, 2, 0
     best = -1e300
+    found = False
+    if start[lo] >= 0:
+        sv = 0.0
+        sa = np.zeros(m)
+        ok0 = True
+        for d in range(T):
+            j = start[lo + d]
+            if j < t_start[lo + d] or j >= t_start[lo + d + 1]:
+                ok0 = False
+                break
+            sv += v[j]
+            for i in range(m):
+                sa[i] += a[j, i]
+        if ok0:
+            for i in range(m):
+                if sa[i] > b[i] + slack_tol[i]:
+                    ok0 = False
+        if ok0:
+            best = sv
+            found = True
+            for d in range(T):
+                choice_out[lo + d] = start[lo + d]
     pos = np.zeros(T, dtype=np.int64)  # next position to try at depth d
     Vd = np.zeros(T + 1)
     Ad = np.zeros((T + 1, m))
@@ -119,7 +147,6 @@ def _county_bb(lo, hi, t_start, v, a, b, mu, node_limit, choice_out, tol):
     pos[0] = 0
     nodes = 0
     status = 0
-    found = False
     while d >= 0:
         t = lo + d
         s0, s1 = t_start[t] - base, t_start[t + 1] - base
@@ -168,14 +195,16 @@ def _county_bb(lo, hi, t_start, v, a, b, mu, node_limit, choice_out, tol):
 
 @njit(
     "void(int64[:], int64[:], float64[:], float64[:, :], float64[:, :], float64[:, :], int64, int64, float64, "
-    "boolean[:], int64[:], float64[:], int64[:], int64[:])",
+    "boolean[:], int64[:], int64[:], float64[:], int64[:], int64[:])",
     cache=True,
     nogil=True,
 )
-def solve_counties(c_tstart, t_start, v, a, b, mu, node_limit, mu_iters, tol, todo, choice_out, val_out, status_out,
-                   nodes_out):
+def solve_counties(c_tstart, t_start, v, a, b, mu, node_limit, mu_iters, tol, todo, start, choice_out, val_out,
+                   status_out, nodes_out):
     """Every county c with todo[c]: best plan (choice_out), its value, status 0 optimal /
-    1 node limit (best found so far kept) / 2 infeasible; mu[c] is refined in place."""
+    1 node limit (best found so far kept) / 2 infeasible; mu[c] is refined in place.
+    `start`: a known plan per township (−1 where none) that each county's search starts
+    from when it still meets the county's rows."""
     n_c = len(c_tstart) - 1
     for c in range(n_c):
         if not todo[c]:
@@ -184,7 +213,7 @@ def solve_counties(c_tstart, t_start, v, a, b, mu, node_limit, mu_iters, tol, to
         if mu_iters > 0:
             m2, g = _county_mu(lo, hi, t_start, v, a, b[c], mu[c].copy(), mu_iters)
             mu[c, :] = m2
-        val, st, nd = _county_bb(lo, hi, t_start, v, a, b[c], mu[c], node_limit, choice_out, tol)
+        val, st, nd = _county_bb(lo, hi, t_start, v, a, b[c], mu[c], node_limit, choice_out, tol, start)
         val_out[c] = val
         status_out[c] = st
         nodes_out[c] = nd

@@ -86,10 +86,15 @@ class CountyChunk:
     cost: np.ndarray  # objective of each choice (model units)
     coupling: np.ndarray  # (n_choices × G) coupling use of each choice
     mu: np.ndarray = field(default=None)  # type: ignore[assignment]  # (n_counties × slots), kept between calls
+    #: Each township's last pick (local choice index, −1 before the first): the plan each
+    #: county's search starts from at the next prices (`_kernel._county_bb`, `start`).
+    last: np.ndarray = field(default=None)  # type: ignore[assignment]
 
     def __post_init__(self) -> None:
         if self.mu is None:
             self.mu = np.zeros(self.cap.shape)
+        if self.last is None:
+            self.last = np.full(int(self.county_tstart[-1]), -1, dtype=np.int64)
 
     @property
     def n_counties(self) -> int:
@@ -116,7 +121,7 @@ class CountyChunk:
         if COMPILED:
             nodes = np.zeros(n_c, dtype=np.int64)
             _compiled(self.county_tstart, self.t_start, v, np.ascontiguousarray(self.ch_use), cap, self.mu,
-                      NODE_LIMIT, MU_ITERS, TOL, todo, choice, value, status, nodes)
+                      NODE_LIMIT, MU_ITERS, TOL, todo, self.last, choice, value, status, nodes)
         else:
             status[todo] = 1
         if (todo & (status == 2)).any():
@@ -132,6 +137,7 @@ class CountyChunk:
             choice[self.county_tstart[c]:self.county_tstart[c + 1]] = picks
         if len(hard):
             log.info("decomposition: %d counties went to HiGHS (node budget)", len(hard))
+        self.last = np.where(choice >= 0, choice, self.last)
         out = np.where(choice >= 0, choice + self.first_choice, -1)
         return ChunkAnswer(value, np.where(todo, bound, np.nan), out, len(hard), time.perf_counter() - t0)
 
@@ -158,8 +164,10 @@ def _highs_county(chunk: CountyChunk, c: int, v: np.ndarray, time_limit: float) 
     return float(info.objective_function_value), float(max(bound, info.objective_function_value)), picks
 
 
-def chunk_of(S: object, first: int, last: int) -> CountyChunk:
-    """Counties [first, last) of structure S as a self-contained chunk."""
+def chunk_of(S: object, first: int, last: int, start: np.ndarray | None = None) -> CountyChunk:
+    """Counties [first, last) of structure S as a self-contained chunk; `start` (a global
+    choice per township, −1 where none, such as a previous solve's county optima) is the
+    plan its searches start from."""
     from optimizer.solve.decompose.dual import coupling_of_choices
 
     ct = S.county_tstart  # type: ignore[attr-defined]
@@ -177,4 +185,5 @@ def chunk_of(S: object, first: int, last: int) -> CountyChunk:
         cap=S.cap[first:last].copy(),  # type: ignore[attr-defined]
         cost=S.matrix.cost[S.ch_col[ch0:ch1]].copy(),  # type: ignore[attr-defined]
         coupling=np.ascontiguousarray(coupling_of_choices(S)[ch0:ch1]),
+        last=None if start is None else np.where(start[t0:t1] >= 0, start[t0:t1] - ch0, -1).astype(np.int64),
     )

@@ -100,7 +100,8 @@ class Cuts:
     value: list[float] = field(default_factory=list)  # objective of the county plan (model units)
     use: list[np.ndarray] = field(default_factory=list)  # its coupling use (G,)
     plan: list[np.ndarray] = field(default_factory=list)  # choice index of each of its townships
-    seen: set[tuple[int, bytes]] = field(default_factory=set)
+    #: (county, plan bytes) → index of the entry: no plan twice, and a plan's column in a master
+    seen: dict[tuple[int, bytes], int] = field(default_factory=dict)
 
     def __len__(self) -> int:
         return len(self.county)
@@ -135,7 +136,7 @@ class Cuts:
         values = np.add.reduceat(choice_costs(S)[flat], starts)
         uses = np.add.reduceat(coupling_of_choices(S)[flat], starts, axis=0)
         for (key, seg), v, u in zip(fresh, values.tolist(), uses):
-            self.seen.add(key)
+            self.seen[key] = len(self.county)
             self.county.append(key[0])
             self.value.append(v)
             self.use.append(u)
@@ -147,12 +148,11 @@ class Cuts:
         previous solve's pool, which held only whole plans, for counties whose data did not
         change); returns how many were new. In bulk: a warm start hands over hundreds."""
         keys = [(c, seg.tobytes()) for c, seg in zip(counties, plans)]
-        fresh, seen = [], set()
+        fresh = []
         for k, key in enumerate(keys):
-            if key not in self.seen and key not in seen:
-                seen.add(key)
+            if key not in self.seen:
+                self.seen[key] = len(self.county) + len(fresh)
                 fresh.append(k)
-        self.seen.update(seen)
         self.county.extend(counties[k] for k in fresh)
         self.value.extend(values[fresh].tolist())
         self.use.extend(uses[fresh])
@@ -164,7 +164,7 @@ class Cuts:
         key = (c, seg.tobytes())
         if key in self.seen or (seg < 0).any():
             return 0
-        self.seen.add(key)
+        self.seen[key] = len(self.county)
         self.county.append(c)
         self.value.append(float(choice_costs(S)[seg].sum()))
         self.use.append(coupling_of_choices(S)[seg].sum(axis=0))

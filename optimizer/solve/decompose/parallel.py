@@ -71,9 +71,9 @@ class SerialPricer:
 
     workers = 1
 
-    def __init__(self, S: Any) -> None:
+    def __init__(self, S: Any, start: np.ndarray | None = None) -> None:
         self.S = S
-        self.chunks = [chunk_of(S, 0, S.n_counties)]
+        self.chunks = [chunk_of(S, 0, S.n_counties, start)]
 
     def price(self, lam: np.ndarray, todo: np.ndarray | None = None) -> CountyAnswers:
         t0 = time.perf_counter()
@@ -100,10 +100,10 @@ def _worker_loop(conn: Any, chunk: CountyChunk) -> None:
 class ProcessPricer:
     """Chunks in worker processes on this machine, started by fork so the chunk is never pickled."""
 
-    def __init__(self, S: Any, workers: int) -> None:
+    def __init__(self, S: Any, workers: int, start: np.ndarray | None = None) -> None:
         self.S = S
         ctx = mp.get_context("fork") if "fork" in mp.get_all_start_methods() else mp.get_context("spawn")
-        self.chunks = [chunk_of(S, a, b) for a, b in _bounds(S.n_counties, workers)]
+        self.chunks = [chunk_of(S, a, b, start) for a, b in _bounds(S.n_counties, workers)]
         self.workers = len(self.chunks)
         self.procs, self.conns = [], []
         for chunk in self.chunks:
@@ -146,13 +146,13 @@ def _price_chunk(chunk: CountyChunk, lam: np.ndarray, todo: np.ndarray | None) -
 class DaskPricer:
     """Chunks scattered once to a Dask cluster; each pass runs where its chunk lives."""
 
-    def __init__(self, S: Any, scheduler: str) -> None:
+    def __init__(self, S: Any, scheduler: str, start: np.ndarray | None = None) -> None:
         from dask.distributed import Client
 
         self.S = S
         self.client = Client(scheduler)
         n = max(1, sum(w.get("nthreads", 1) for w in self.client.scheduler_info()["workers"].values()))
-        self.chunks = [chunk_of(S, a, b) for a, b in _bounds(S.n_counties, n)]
+        self.chunks = [chunk_of(S, a, b, start) for a, b in _bounds(S.n_counties, n)]
         self.workers = len(self.chunks)
         self.futures = self.client.scatter(self.chunks)
 
@@ -176,14 +176,17 @@ class DaskPricer:
 PROCESS_FROM_CHOICES = 100_000
 
 
-def pricer(S: Any, workers: int | None = None, scheduler: str | None = None) -> Pricer:
-    """The pricer for this machine: Dask when a scheduler is given, else processes or serial."""
+def pricer(S: Any, workers: int | None = None, scheduler: str | None = None,
+           start: np.ndarray | None = None) -> Pricer:
+    """The pricer for this machine: Dask when a scheduler is given, else processes or serial.
+    `start`: a plan per township (global choice indices, −1 where none) the county searches
+    start from (`counties.chunk_of`)."""
     if scheduler:
-        return DaskPricer(S, scheduler)
+        return DaskPricer(S, scheduler, start)
     if workers is None:
         workers = (os.cpu_count() or 1) if len(S.ch_col) >= PROCESS_FROM_CHOICES else 1
     if mp.current_process().daemon:  # inside a Dask worker or a pool: no children allowed
         workers = 1
     if workers > 1 and S.n_counties > 1:
-        return ProcessPricer(S, min(workers, S.n_counties))
-    return SerialPricer(S)
+        return ProcessPricer(S, min(workers, S.n_counties), start)
+    return SerialPricer(S, start)

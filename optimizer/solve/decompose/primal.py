@@ -19,6 +19,8 @@ from __future__ import annotations
 
 import logging
 import time
+from dataclasses import dataclass
+from typing import Any
 
 import numpy as np
 
@@ -30,7 +32,7 @@ log = logging.getLogger(__name__)
 #: Counties freed together in one neighbourhood.
 LNS_GROUP = 20
 #: Counties the rounded master leaves free beside the fractional ones (those nearest to a tie).
-ROUNDED_FREE = 15
+ROUNDED_FREE = 8
 
 
 def restricted_master(S: object, cuts: Cuts, time_limit: float, gap: float,
@@ -59,33 +61,76 @@ def restricted_master(S: object, cuts: Cuts, time_limit: float, gap: float,
     return _choice_of(S, cuts, np.asarray(h.getSolution().col_value)[:K])
 
 
-def rounded_master(S: object, cuts: Cuts, time_limit: float, gap: float,
-                   target: float | None = None) -> np.ndarray | None:
-    """The master LP's plan, its few fractional counties settled by a small MIP: a choice vector, or None.
+@dataclass
+class MasterBasis:
+    """The master LP's optimal basis, each plan column named by its (county, plan): the next
+    master LP over a pool that holds these plans (a later round of the same solve, or the
+    next point of a sweep) starts from it.
 
-    The small MIP stops at relative gap `gap` or once its plan is worth `target`.
+    Why: a sweep point of a row that ties counties together (the budget) keeps nearly every
+    county plan and moves one right-hand side. From the previous basis the dual simplex
+    needed 7–50 iterations against 200–270 from scratch (1.2 ms against 6.5 ms at 5,000
+    townships, docs/performance.md). Valid only for a structure that indexes choices as
+    the one it came from (the caller checks the state's signature)."""
+
+    keys: dict[tuple[int, bytes], int]  # (county, plan) → its column in `col_status`
+    col_status: list[Any]  # HighsBasisStatus of each plan column, then of each price-step column
+    row_status: list[Any]  # of the county rows, then of the coupling rows
+    value: float = float("nan")  # the LP's optimum (model units): no plan of its pool is worth more
+    duals: np.ndarray | None = None  # the coupling rows' duals: the best multipliers over its pool
+
+
+def rounded_master(S: object, cuts: Cuts, time_limit: float, gap: float, target: float | None = None,
+                   basis: MasterBasis | None = None) -> tuple[np.ndarray | None, MasterBasis | None]:
+    """The master LP's plan, its few fractional counties settled by a small MIP: (a choice
+    vector or None, the LP's final basis for the next call).
+
+    `gap` is relative to the whole plan's value; the small MIP stops there or once the
+    whole plan is worth `target`. `basis` (from an earlier call) starts the LP.
 
     Why: with G coupling rows a basic solution of the master LP is fractional in at most
     G counties, so fixing every county the LP already settled leaves a MIP over a handful
     of counties that HiGHS closes at once. The plan is then within the fractional
     counties' spread of the master LP's value; the caller keeps it only if it proves the
-    gap. Measured at 5,000 townships, gap 1e-4, budget sweep: the full restricted master
-    spent 0.5–0.8 s in its sub-MIP on half the points (docs/performance.md)."""
-    h, K = _master(S, cuts, {"time_limit": max(0.05, time_limit), "threads": 1, "solve_relaxation": True})
+    gap. The small MIP holds only the free counties' plans, with the coupling rows' room
+    left by the fixed ones: solving it inside the whole master with the other columns
+    fixed cost HiGHS 6–17 ms of presolve and root work at 5,000 townships. Measured at
+    5,000 townships, gap 1e-4, budget sweep: the full restricted master spent 0.5–0.8 s
+    in its sub-MIP on half the points (docs/performance.md)."""
+    h, K = _master(S, cuts, {"time_limit": max(0.05, time_limit), "threads": 1}, integer=False)
     if h is None:
-        return None
+        return None, None
+    keys = dict(cuts.seen)  # (county, plan) → column, as the pool is now
+    if basis is not None:
+        _start_from(h, K, keys, basis)
     h.run()
     if h.getInfo().primal_solution_status != 2:
-        return None
+        return None, None
     sol = h.getSolution()
+    lp_basis = h.getBasis()
+    after = None
+    if lp_basis.valid:
+        after = MasterBasis(keys, list(lp_basis.col_status), list(lp_basis.row_status),
+                            float(h.getInfo().objective_function_value),
+                            np.asarray(sol.row_dual)[S.n_counties:].copy())  # type: ignore[attr-defined]
     y = np.asarray(sol.col_value)[:K]
     county = np.asarray(cuts.county, dtype=np.int64)
     n_c = S.n_counties  # type: ignore[attr-defined]
     settled = np.ones(n_c, dtype=bool)
     settled[county[(y > 1e-6) & (y < 1 - 1e-6)]] = False
-    # Free also the counties nearest to a tie (smallest reduced cost of a plan the LP left out):
-    # with only the fractional ones free, the coupling rows' slack goes unused and the plan
-    # fell 2e-4 below the LP at 5,000 townships.
+    if settled.all():
+        return _choice_of(S, cuts, y), after
+    # First only the fractional counties (a MIP of ~10 columns, 0.3–0.4 ms at 5,000
+    # townships); when that plan falls short of the target, also the counties nearest to a
+    # tie (smallest reduced cost of a plan the LP left out): with only the fractional ones
+    # free, the coupling rows' slack can go unused (2e-4 below the LP at 5,000 townships,
+    # cold), and those 15 more counties cost HiGHS 2–16 ms.
+    fix = settled[county]
+    picked = _settle(S, cuts, fix & (y > 0.5), ~fix, time_limit, gap, target)
+    if picked is not None and target is not None and (picked[1] >= target or h.getInfo().objective_function_value < target):
+        # within the target, or no plan of this pool can be (the LP bounds them all): the
+        # caller prices again rather than spend the wider MIP on a plan it cannot keep
+        return _choice_of(S, cuts, picked[0]), after
     rc = np.abs(np.asarray(sol.col_dual)[:K])
     near = np.full(n_c, np.inf)
     out = y < 0.5
@@ -93,25 +138,88 @@ def rounded_master(S: object, cuts: Cuts, time_limit: float, gap: float,
     near[~settled] = -1.0
     settled[np.argsort(near, kind="stable")[:ROUNDED_FREE]] = False
     fix = settled[county]
-    if fix.all():
-        return _choice_of(S, cuts, y)
-    one = np.where(y[fix] > 0.5, 1.0, 0.0)
-    h.changeColsBounds(int(fix.sum()), np.flatnonzero(fix).astype(np.int32), one, one)
-    h.setOptionValue("solve_relaxation", False)
-    h.setOptionValue("mip_rel_gap", gap)
+    wider = _settle(S, cuts, fix & (y > 0.5), ~fix, time_limit, gap, target)
+    if wider is not None and (picked is None or wider[1] >= picked[1]):
+        picked = wider
+    if picked is None:
+        log.info("rounded master: the %d fractional and near-tie counties admit no plan with the others fixed",
+                 int((~settled).sum()))
+        return None, after
+    return _choice_of(S, cuts, picked[0]), after
+
+
+def _start_from(h: object, K: int, keys: dict[tuple[int, bytes], int], basis: MasterBasis) -> None:
+    """Give HiGHS `basis` for the master in `h` (plans it does not know start at 0): a
+    basis with as many basic columns and rows as rows, else nothing."""
+    import highspy
+
+    n_o = len(basis.col_status) - len(basis.keys)
+    if h.getNumCol() != K + n_o or h.getNumRow() != len(basis.row_status):  # type: ignore[attr-defined]
+        return
+    lower = highspy.HighsBasisStatus.kLower
+    col = [lower] * K
+    for key, k in keys.items():
+        j = basis.keys.get(key)
+        if j is not None:
+            col[k] = basis.col_status[j]
+    col.extend(basis.col_status[len(basis.keys):])
+    basic = highspy.HighsBasisStatus.kBasic
+    if col.count(basic) + basis.row_status.count(basic) != len(basis.row_status):
+        return  # a plan that was basic is gone: HiGHS starts from its own basis
+    b = highspy.HighsBasis()
+    b.col_status = col
+    b.row_status = list(basis.row_status)
+    b.valid = True
+    h.setBasis(b)  # type: ignore[attr-defined]
+
+
+def _settle(S: object, cuts: Cuts, one: np.ndarray, free: np.ndarray, time_limit: float, gap: float,
+            target: float | None) -> tuple[np.ndarray, float] | None:
+    """(0/1 over the cuts, the plan's master value): the plans `one` kept, one plan chosen
+    among the `free` ones for each of their counties (a MIP over those alone, the coupling
+    rows holding what the kept plans leave), or None when no choice meets the coupling rows."""
+    M = S.matrix  # type: ignore[attr-defined]
+    cp = S.coupling  # type: ignore[attr-defined]
+    K = len(cuts)
+    county = np.asarray(cuts.county, dtype=np.int64)
+    use = np.asarray(cuts.use).reshape(K, cp.n)
+    value = np.asarray(cuts.value)
+    kept_use = use[one].sum(axis=0)
+    kept_value = float(value[one].sum())
+    ks = np.flatnonzero(free)
+    counties, row_of = np.unique(county[ks], return_inverse=True)
+    n_f, n_r = len(ks), len(counties)
+    rows, cols, vals = [row_of], [np.arange(n_f)], [np.ones(n_f)]
+    r, g = np.nonzero(use[ks])
+    rows.append(n_r + g)
+    cols.append(r)
+    vals.append(use[ks][r, g])
+    o_sel = cp.cols >= M.n_x
+    rows.append(n_r + cp.rows[o_sel])
+    cols.append(n_f + cp.cols[o_sel] - M.n_x)
+    vals.append(cp.vals[o_sel])
+    n_o = M.n_cols - M.n_x
+    whole = abs(target) if target is not None else abs(kept_value) + float(np.abs(value[ks]).sum())
+    h = highs_from_triplets(
+        np.r_[value[ks], M.cost[M.n_x:]], np.zeros(n_f + n_o), np.r_[np.ones(n_f), np.full(n_o, np.inf)],
+        np.r_[np.ones(n_f, bool), np.zeros(n_o, bool)], np.concatenate(rows), np.concatenate(cols),
+        np.concatenate(vals), np.r_[np.ones(n_r), np.full(cp.n, -np.inf)], np.r_[np.ones(n_r), cp.rhs - kept_use],
+        options={"time_limit": max(0.05, time_limit), "threads": 1, "mip_rel_gap": 0.0,
+                 "mip_abs_gap": gap * max(1.0, whole)},
+    )  # fmt: skip
     if target is not None:
-        _stop_at(h, target)
+        _stop_at(h, target - kept_value)
     h.run()
     if h.getInfo().primal_solution_status != 2:
-        log.info("rounded master: the %d fractional counties admit no plan with the others fixed",
-                 int((~settled).sum()))
         return None
-    return _choice_of(S, cuts, np.asarray(h.getSolution().col_value)[:K])
+    y = one.astype(np.float64)
+    y[ks] = np.asarray(h.getSolution().col_value)[:n_f]
+    return y, kept_value + float(h.getInfo().objective_function_value)
 
 
-def _master(S: object, cuts: Cuts, options: dict) -> tuple[object | None, int]:
+def _master(S: object, cuts: Cuts, options: dict, integer: bool = True) -> tuple[object | None, int]:
     """The restricted master as a HiGHS model (one binary per county plan in `cuts`, then the
-    price-step columns); (None, K) when some county has no plan yet."""
+    price-step columns; its LP with `integer` False); (None, K) when some county has no plan yet."""
     M = S.matrix  # type: ignore[attr-defined]
     cp = S.coupling  # type: ignore[attr-defined]
     n_c = S.n_counties  # type: ignore[attr-defined]
@@ -134,7 +242,7 @@ def _master(S: object, cuts: Cuts, options: dict) -> tuple[object | None, int]:
     n_o = M.n_cols - M.n_x
     cost = np.r_[np.asarray(cuts.value), M.cost[M.n_x:]]
     h = highs_from_triplets(
-        cost, np.zeros(K + n_o), np.r_[np.ones(K), np.full(n_o, np.inf)], np.r_[np.ones(K, bool), np.zeros(n_o, bool)],
+        cost, np.zeros(K + n_o), np.r_[np.ones(K), np.full(n_o, np.inf)], np.r_[np.full(K, integer), np.zeros(n_o, bool)],
         np.concatenate(rows), np.concatenate(cols), np.concatenate(vals),
         np.r_[np.ones(n_c), np.full(cp.n, -np.inf)], np.r_[np.ones(n_c), cp.rhs], options=options,
     )  # fmt: skip
