@@ -511,6 +511,58 @@ def test_master_lp_starts_from_the_previous_basis(small: list[Path]) -> None:
     moved, _ = rounded_master(S, more, 30.0, 1e-9, basis=basis)
     assert moved is not None and _coupling_ok(S, moved)
 
+    # the pool only grew: the previous HiGHS model takes the new plans and the moved limit,
+    # and its LP equals a fresh one's
+    _, basis = rounded_master(S, cuts, 30.0, 1e-9)
+    S.coupling.rhs[budget] *= 1.02
+    grown = Cuts()
+    grown.take_over(cuts, [])
+    assert grown.add(S, price.price(lam * 0.5).choice)  # at least one new plan
+    kept = basis.highs
+    moved, after = rounded_master(S, grown, 30.0, 1e-9, basis=basis)
+    assert after.highs is kept and basis.highs is None  # extended, and taken from the old state
+    assert after.highs.getNumCol() == S.matrix.n_cols - S.matrix.n_x + len(grown)
+    assert abs(after.value - lp(grown, None)[0]) <= 1e-9 * max(1.0, abs(after.value))
+    assert moved is not None and _coupling_ok(S, moved)
+
+
+def test_the_dual_master_is_taken_over_only_when_it_holds_the_same_plans(small: list[Path]) -> None:
+    """A previous solve's box-step master becomes the next solve's when every cut it holds is
+    a plan of the new pool with the same value and use: then its step from the same centre
+    equals a freshly built master's at the new limits; a changed value refuses it."""
+    from optimizer.solve.decompose.dual import BoxStepMaster, Cuts, sample_duals
+    from optimizer.solve.decompose.parallel import SerialPricer
+    from optimizer.solve.decompose.structure import split
+
+    data = prepare(load_and_validate(small[2]))
+    matrix = build_matrix(data)
+    S = split(matrix, data.townships)
+    lam = sample_duals(S, np.random.default_rng(0))
+    price, cuts = SerialPricer(S), Cuts()
+    for k in range(3):
+        cuts.add(S, price.price(lam * (1 + 0.2 * k)).choice)
+    old = BoxStepMaster(S)
+    old.add(cuts, list(range(len(cuts))))
+    delta = np.maximum(np.abs(lam), 1e-3)
+    old.solve(lam, delta)
+
+    budget = S.coupling.names.index("investment_budget_max")
+    S.coupling.rhs[budget] *= 0.95
+    grown = Cuts()
+    grown.take_over(cuts, [])
+    grown.add(S, price.price(lam * 0.5).choice)
+    assert old.take_over(S, grown) and old.n_rows == len(grown)
+    fresh = BoxStepMaster(S)
+    fresh.add(grown, list(range(len(grown))))
+    lam_old, value_old, _ = old.solve(lam, delta)
+    lam_new, value_new, _ = fresh.solve(lam, delta)
+    assert abs(value_old - value_new) <= 1e-7 * max(1.0, abs(value_new))
+
+    changed = Cuts()
+    changed.take_over(grown, [])
+    changed.value[0] += 1.0
+    assert not BoxStepMaster.take_over(old, S, changed)
+
 
 def test_county_fingerprints_change_exactly_where_the_county_data_does(small: list[Path]) -> None:
     """A sweep point reuses a county's answer when its fingerprint is unchanged: the same data

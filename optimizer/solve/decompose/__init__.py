@@ -86,11 +86,19 @@ class DecompositionState:
     #: The last master LP's basis (`primal.MasterBasis`), which starts the next solve's master
     #: LP; in memory only, like the split.
     master_basis: MasterBasis | None = None
+    #: The solve's pool of county plans, in memory only: the next solve on a patched split
+    #: takes over the plans of its unchanged counties as they are.
+    pool: Cuts | None = None
+    #: The dual's box-step master (`dual.BoxStepMaster`), in memory only: the next solve
+    #: takes it over when it holds the same plans with the same numbers.
+    box_master: BoxStepMaster | None = None
 
     def __getstate__(self) -> dict[str, Any]:
         state = self.__dict__.copy()
         state["structure"] = None  # the whole model: a Dask worker or a file gets the rest
         state["master_basis"] = None  # HiGHS enums, and worth nothing without the split
+        state["pool"] = None  # `arrays` holds the same plans
+        state["box_master"] = None  # a HiGHS model
         return state
 
     def by_ids(self) -> DecompositionState:
@@ -260,7 +268,8 @@ def _solve(S: Structure, price: Any, gap: float, stop: Any, warm: DecompositionS
     if cached is not None:
         ans = _fill(S, ans, cached, todo)
     best_L, best_lam, best_ans = _lagrangian(S, lam0, ans), lam0, ans
-    cuts.add(S, ans.choice)
+    # the reused answers of a state that indexes these choices are plans of its pool, taken over above
+    cuts.add(S, ans.choice, np.flatnonzero(todo) if cached is not None and _same_arrays(S, warm) is not None else None)
     if start is not None:  # the previous plan, its misfit counties replaced by their new county optimum
         start = np.where(start >= 0, start, ans.choice)
         if (start >= 0).all() and _coupling_ok(S, start):
@@ -311,8 +320,21 @@ def _solve(S: Structure, price: Any, gap: float, stop: Any, warm: DecompositionS
     # the dual first stops when the master predicts less than a twentieth of the gap
     # target, or when the time left holds no more than the repair; if the repaired plan
     # is not within the gap, the dual goes on with a tolerance a hundred times smaller.
-    master = BoxStepMaster(S)
-    master.add(cuts, list(range(len(cuts))))
+    master: BoxStepMaster | None = None  # built (or taken over from the previous solve) at the dual's first step
+
+    def box() -> BoxStepMaster:
+        nonlocal master
+        if master is None:
+            old = None if warm is None or _same_arrays(S, warm) is None else warm.box_master
+            if warm is not None:
+                warm.box_master = None  # one master, one user
+            if old is not None and old.take_over(S, cuts):
+                master = old
+                note("dual master taken over from the previous solve (%d cut rows)", master.n_rows)
+            else:
+                master = BoxStepMaster(S)
+                master.add(cuts, list(range(len(cuts))))
+        return master
     scale = np.maximum(np.abs(lam0), np.maximum(1e-3 * np.abs(lam0).max(initial=0.0), 1e-6))
     delta = 0.5 * scale + (np.abs(lam0).max(initial=0.0) == 0) * 1.0
     converged = cp.n == 0
@@ -325,7 +347,7 @@ def _solve(S: Structure, price: Any, gap: float, stop: Any, warm: DecompositionS
             if deadline - time.monotonic() < last_pass + _repair_estimate(len(cuts)):
                 break  # keep the time left for the repair
             t = time.perf_counter()
-            lam, predicted, _ = master.solve(best_lam, delta)
+            lam, predicted, _ = box().solve(best_lam, delta)
             lam = cp.project(lam)  # the master meets D λ ≥ d only to HiGHS's tolerance
             stats["master_s"] += time.perf_counter() - t
             drop = best_L - predicted
@@ -338,7 +360,7 @@ def _solve(S: Structure, price: Any, gap: float, stop: Any, warm: DecompositionS
             last_pass = ans.seconds
             L = _lagrangian(S, lam, ans)
             new = cuts.add(S, ans.choice)
-            master.add(cuts, new)
+            box().add(cuts, new)
             if L < best_L - 0.1 * drop:  # serious step
                 if L < best_L - 0.5 * drop:
                     delta = delta * 2
@@ -411,6 +433,10 @@ def _solve(S: Structure, price: Any, gap: float, stop: Any, warm: DecompositionS
     report(objective, best_L)
     state = _state(S, best_lam, cuts, plan, objective, best_L, best_ans, incumbent)
     state.master_basis = basis[0]
+    state.pool = cuts
+    if master is None and warm is not None and _same_arrays(S, warm) is not None:
+        master, warm.box_master = warm.box_master, None  # not needed here: kept for the next solve
+    state.box_master = master
     return DecompositionResult(status, termination, plan, z, objective, best_L, g, state, stats, note.lines)
 
 
@@ -569,6 +595,14 @@ def _warm_multipliers(S: Structure, warm: DecompositionState | None) -> np.ndarr
 
 def _warm_cuts(S: Structure, warm: DecompositionState, cuts: Cuts) -> int:
     a = _same_arrays(S, warm)
+    if a is not None and S.touched is not None and warm.pool is not None and len(warm.pool) == len(a.cut_plans):
+        # a patched structure and the previous pool in memory: its unchanged counties' plans as
+        # they are (values, uses, keys), the changed counties' plans checked again
+        touched = set(S.touched)
+        changed = [k for k, c in enumerate(warm.pool.county) if c in touched]
+        cuts.take_over(warm.pool, changed)
+        pairs = [(int(a.cut_county[k]), a.cut_plans[k]) for k in changed]
+        return len(cuts) + cuts.add_plans(S, [p for p, ok in zip(pairs, _fit(S, pairs)) if ok])
     if a is not None and S.touched is not None and a.cut_value is not None and len(a.cut_value) == len(a.cut_plans):
         # a patched structure (`split_like`): the plans of the counties it did not change keep
         # their values, coupling uses and fit; only the changed counties' plans are checked again
@@ -621,11 +655,11 @@ def _reusable(S: Structure, warm: DecompositionState | None, lam: np.ndarray) ->
     if a is not None:
         ct = S.county_tstart
         fps = fingerprints(S)
-        wanted = [(c, a.priced_choice[ct[c]:ct[c + 1]]) for c in np.flatnonzero(a.priced_ok).tolist()
-                  if a.fingerprints[c] == fps[c]]
-        for (c, seg), ok in zip(wanted, _fit(S, wanted)):
-            if ok:
-                cached[c] = (float(a.priced_value[c]), seg)
+        # an unchanged fingerprint means the same costs, county rows and coupling use: the
+        # county's answer is still its optimum, and it still meets the county's rows
+        for c in np.flatnonzero(a.priced_ok).tolist():
+            if a.fingerprints[c] == fps[c]:
+                cached[c] = (float(a.priced_value[c]), a.priced_choice[ct[c]:ct[c + 1]])
                 todo[c] = False
         return todo, cached
     warm.by_ids()

@@ -159,6 +159,24 @@ class Cuts:
         self.plan.extend(plans[k] for k in fresh)
         return len(fresh)
 
+    def take_over(self, other: Cuts, leave_out: list[int]) -> None:
+        """Start as a copy of `other`'s entries except those at `leave_out` (sorted indices):
+        a sweep point takes over the previous pool of county plans, less the changed counties'.
+        The arrays are shared, not copied; no entry is ever changed in place."""
+        if not leave_out:
+            self.county, self.value = list(other.county), list(other.value)
+            self.use, self.plan = list(other.use), list(other.plan)
+            self.seen = dict(other.seen)
+            return
+        out = set(leave_out)
+        keep = [k for k in range(len(other)) if k not in out]
+        keys = list(other.seen)  # insertion order is index order
+        self.county = [other.county[k] for k in keep]
+        self.value = [other.value[k] for k in keep]
+        self.use = [other.use[k] for k in keep]
+        self.plan = [other.plan[k] for k in keep]
+        self.seen = {keys[k]: n for n, k in enumerate(keep)}
+
     def add_plan(self, S: object, c: int, seg: np.ndarray) -> int:
         """Add county c's plan (its townships' choice indices); 1 if it was new, else 0."""
         key = (c, seg.tobytes())
@@ -196,10 +214,45 @@ class BoxStepMaster:
                       cp.dual_rows[rr, cc].astype(float))
         self.h = h
         self.n_rows = 0
+        #: (county, plan) of each cut row, with its value and coupling use, in row order: what
+        #: a later solve checks before it takes this master over (`take_over`)
+        self.held: list[tuple[int, bytes]] = []
+        self.held_value: list[float] = []
+        self.held_use: list[np.ndarray] = []
+        self.box = (cp.lam_upper.copy(), np.asarray(cp.dual_rows, dtype=float).copy(), np.asarray(cp.dual_rhs).copy())
+
+    def take_over(self, S: object, cuts: Cuts) -> bool:
+        """Make this master (a previous solve's) the master of `cuts` on structure S: True
+        when every cut it holds is a plan of `cuts` with the same value and coupling use
+        and its multipliers' box is S's; then λ's costs become S's right-hand sides and
+        the cuts it lacks are added. Why: a sweep point of the budget holds the same plans
+        with the same numbers; taking the master over keeps HiGHS's basis and saves
+        rebuilding hundreds of rows (7–8 ms for the first solve at 5,000 townships)."""
+        cp = S.coupling  # type: ignore[attr-defined]
+        if (cp.n, S.n_counties) != (self.G, self.n_c) or not all(  # type: ignore[attr-defined]
+                np.array_equal(a, b) for a, b in zip(self.box, (cp.lam_upper, cp.dual_rows, cp.dual_rhs))):
+            return False
+        where = [cuts.seen.get(key) for key in self.held]
+        if None in where:
+            return False
+        idx = np.asarray(where, dtype=np.int64)
+        if len(idx) and not (np.array_equal(np.asarray(cuts.value)[idx], np.asarray(self.held_value))
+                             and np.array_equal(np.asarray(cuts.use).reshape(len(cuts), self.G)[idx],
+                                                np.asarray(self.held_use).reshape(len(idx), self.G))):
+            return False
+        self.h.changeColsCost(self.G, np.arange(self.G, dtype=np.int32), np.asarray(cp.rhs, dtype=float))
+        self.h.clearCallbacks()
+        held = set(where)
+        self.add(cuts, [k for k in range(len(cuts)) if k not in held])
+        return True
 
     def add(self, cuts: Cuts, new: list[int]) -> None:
         if not new:
             return
+        keys = list(cuts.seen)
+        self.held.extend(keys[k] for k in new)
+        self.held_value.extend(cuts.value[k] for k in new)
+        self.held_use.extend(cuts.use[k] for k in new)
         G = self.G
         # One row per cut, θ_c + Σ_g use_g λ_g ≥ value, built for all cuts at once: a warm
         # start hands the master thousands of remembered county plans.

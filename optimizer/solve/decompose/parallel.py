@@ -66,17 +66,32 @@ def _merge(S: Any, parts: list[tuple[CountyChunk, ChunkAnswer]], wall: float) ->
     return CountyAnswers(value, bound, choice, highs, wall, inside)
 
 
+def _nothing_to_do(todo: np.ndarray | None) -> bool:
+    """A pass with no county to price (a warm start that reuses every county's answer)."""
+    return todo is not None and not np.any(todo)
+
+
 class SerialPricer:
-    """Every county in this process (one chunk)."""
+    """Every county in this process (one chunk, built at the first pass that prices a county:
+    a sweep point whose counties all keep their answers never needs it)."""
 
     workers = 1
 
     def __init__(self, S: Any, start: np.ndarray | None = None) -> None:
         self.S = S
-        self.chunks = [chunk_of(S, 0, S.n_counties, start)]
+        self._start = start
+        self._chunks: list[CountyChunk] | None = None
+
+    @property
+    def chunks(self) -> list[CountyChunk]:
+        if self._chunks is None:
+            self._chunks = [chunk_of(self.S, 0, self.S.n_counties, self._start)]
+        return self._chunks
 
     def price(self, lam: np.ndarray, todo: np.ndarray | None = None) -> CountyAnswers:
         t0 = time.perf_counter()
+        if _nothing_to_do(todo):
+            return _merge(self.S, [], time.perf_counter() - t0)
         parts = [(c, c.price(lam, None if todo is None else todo[c.first:c.first + c.n_counties])) for c in self.chunks]
         return _merge(self.S, parts, time.perf_counter() - t0)
 
@@ -116,6 +131,8 @@ class ProcessPricer:
 
     def price(self, lam: np.ndarray, todo: np.ndarray | None = None) -> CountyAnswers:
         t0 = time.perf_counter()
+        if _nothing_to_do(todo):
+            return _merge(self.S, [], time.perf_counter() - t0)
         for chunk, conn in zip(self.chunks, self.conns):
             conn.send((lam, None if todo is None else todo[chunk.first:chunk.first + chunk.n_counties]))
         parts = []
@@ -158,6 +175,8 @@ class DaskPricer:
 
     def price(self, lam: np.ndarray, todo: np.ndarray | None = None) -> CountyAnswers:
         t0 = time.perf_counter()
+        if _nothing_to_do(todo):
+            return _merge(self.S, [], time.perf_counter() - t0)
         jobs = [self.client.submit(_price_chunk, fut, lam, None if todo is None else todo[c.first:c.first + c.n_counties],
                                    pure=False)
                 for c, fut in zip(self.chunks, self.futures)]  # fmt: skip

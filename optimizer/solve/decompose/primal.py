@@ -17,6 +17,7 @@ Lagrangian optimum. It explores plans that no pricing pass produced.
 
 from __future__ import annotations
 
+import itertools
 import logging
 import time
 from dataclasses import dataclass
@@ -25,7 +26,7 @@ from typing import Any
 import numpy as np
 
 from optimizer.solve.decompose.dual import Cuts, coupling_of_choices
-from optimizer.solve.decompose.highs_models import LEAN_MIP, group_model, highs_from_triplets
+from optimizer.solve.decompose.highs_models import INF, LEAN_MIP, group_model, highs_from_triplets
 
 log = logging.getLogger(__name__)
 
@@ -49,42 +50,48 @@ def restricted_master(S: object, cuts: Cuts, time_limit: float, gap: float,
     h, K = _master(S, cuts, {"time_limit": max(0.05, time_limit), "mip_rel_gap": gap, "threads": 1})
     if h is None:
         return None
+    n_o = _n_steps(S)
     if start is not None:
         y = _start_in_cuts(S, cuts, start)
         if y is not None:
-            h.setSolution(K, np.arange(K, dtype=np.int32), y.astype(np.float64))
+            h.setSolution(K, n_o + np.arange(K, dtype=np.int32), y.astype(np.float64))
     if target is not None:
         _stop_at(h, target)
     h.run()
     if h.getInfo().primal_solution_status != 2:
         log.info("restricted master: no plan (%s)", h.modelStatusToString(h.getModelStatus()))
         return None
-    return _choice_of(S, cuts, np.asarray(h.getSolution().col_value)[:K])
+    return _choice_of(S, cuts, np.asarray(h.getSolution().col_value)[n_o:])
 
 
 @dataclass
 class MasterBasis:
-    """The master LP's optimal basis, each plan column named by its (county, plan): the next
-    master LP over a pool that holds these plans (a later round of the same solve, or the
-    next point of a sweep) starts from it.
+    """The master LP as it ended: its HiGHS model, optimal basis, value and duals, each plan
+    column named by its (county, plan). The next master LP over a pool that holds these plans
+    (a later round of the same solve, or the next point of a sweep) starts from it.
 
     Why: a sweep point of a row that ties counties together (the budget) keeps nearly every
     county plan and moves one right-hand side. From the previous basis the dual simplex
     needed 7–50 iterations against 200–270 from scratch (1.2 ms against 6.5 ms at 5,000
-    townships, docs/performance.md). Valid only for a structure that indexes choices as
-    the one it came from (the caller checks the state's signature)."""
+    townships, docs/performance.md); when the pool only grew and its plans' numbers are
+    unchanged, the same HiGHS model takes the new plans and limits and keeps its
+    factorisation, and building the model again (1.4 ms) is saved too. Valid only for a
+    structure that indexes choices as the one it came from (the caller checks the state's
+    signature)."""
 
-    keys: dict[tuple[int, bytes], int]  # (county, plan) → its column in `col_status`
-    col_status: list[Any]  # HighsBasisStatus of each plan column, then of each price-step column
+    keys: dict[tuple[int, bytes], int]  # (county, plan) → its plan column (0-based, after the price-step columns)
+    col_status: list[Any]  # HighsBasisStatus of each price-step column, then of each plan column
     row_status: list[Any]  # of the county rows, then of the coupling rows
     value: float = float("nan")  # the LP's optimum (model units): no plan of its pool is worth more
     duals: np.ndarray | None = None  # the coupling rows' duals: the best multipliers over its pool
+    highs: Any = None  # the LP's HiGHS model, kept to be extended (`_extended`)
+    numbers: tuple[np.ndarray, ...] = ()  # what that model's columns hold (`_master_numbers`)
 
 
 def rounded_master(S: object, cuts: Cuts, time_limit: float, gap: float, target: float | None = None,
                    basis: MasterBasis | None = None) -> tuple[np.ndarray | None, MasterBasis | None]:
     """The master LP's plan, its few fractional counties settled by a small MIP: (a choice
-    vector or None, the LP's final basis for the next call).
+    vector or None, the LP as it ended, for the next call).
 
     `gap` is relative to the whole plan's value; the small MIP stops there or once the
     whole plan is worth `target`. `basis` (from an earlier call) starts the LP.
@@ -98,12 +105,18 @@ def rounded_master(S: object, cuts: Cuts, time_limit: float, gap: float, target:
     fixed cost HiGHS 6–17 ms of presolve and root work at 5,000 townships. Measured at
     5,000 townships, gap 1e-4, budget sweep: the full restricted master spent 0.5–0.8 s
     in its sub-MIP on half the points (docs/performance.md)."""
-    h, K = _master(S, cuts, {"time_limit": max(0.05, time_limit), "threads": 1}, integer=False)
-    if h is None:
-        return None, None
+    n_o = _n_steps(S)
     keys = dict(cuts.seen)  # (county, plan) → column, as the pool is now
-    if basis is not None:
-        _start_from(h, K, keys, basis)
+    numbers = _master_numbers(S, cuts)
+    h = None if basis is None else _extended(S, cuts, basis, numbers)
+    K = len(cuts)
+    if h is None:
+        h, K = _master(S, cuts, {"threads": 1}, integer=False)
+        if h is None:
+            return None, None
+        if basis is not None:
+            _start_from(h, K, keys, basis)
+    h.setOptionValue("time_limit", max(0.05, time_limit))
     h.run()
     if h.getInfo().primal_solution_status != 2:
         return None, None
@@ -113,8 +126,8 @@ def rounded_master(S: object, cuts: Cuts, time_limit: float, gap: float, target:
     if lp_basis.valid:
         after = MasterBasis(keys, list(lp_basis.col_status), list(lp_basis.row_status),
                             float(h.getInfo().objective_function_value),
-                            np.asarray(sol.row_dual)[S.n_counties:].copy())  # type: ignore[attr-defined]
-    y = np.asarray(sol.col_value)[:K]
+                            np.asarray(sol.row_dual)[S.n_counties:].copy(), h, numbers)  # type: ignore[attr-defined]
+    y = np.asarray(sol.col_value)[n_o:]
     county = np.asarray(cuts.county, dtype=np.int64)
     n_c = S.n_counties  # type: ignore[attr-defined]
     settled = np.ones(n_c, dtype=bool)
@@ -134,7 +147,7 @@ def rounded_master(S: object, cuts: Cuts, time_limit: float, gap: float, target:
         # within the target, or no plan of this pool can be (the LP bounds them all): the
         # caller prices again rather than spend the wider MIP on a plan it cannot keep
         return _choice_of(S, cuts, picked[0]), after
-    rc = np.abs(np.asarray(sol.col_dual)[:K])
+    rc = np.abs(np.asarray(sol.col_dual)[n_o:])
     near = np.full(n_c, np.inf)
     out = y < 0.5
     np.minimum.at(near, county[out], rc[out])
@@ -159,13 +172,11 @@ def _start_from(h: object, K: int, keys: dict[tuple[int, bytes], int], basis: Ma
     n_o = len(basis.col_status) - len(basis.keys)
     if h.getNumCol() != K + n_o or h.getNumRow() != len(basis.row_status):  # type: ignore[attr-defined]
         return
-    lower = highspy.HighsBasisStatus.kLower
-    col = [lower] * K
+    col = basis.col_status[:n_o] + [highspy.HighsBasisStatus.kLower] * K
     for key, k in keys.items():
         j = basis.keys.get(key)
         if j is not None:
-            col[k] = basis.col_status[j]
-    col.extend(basis.col_status[len(basis.keys):])
+            col[n_o + k] = basis.col_status[n_o + j]
     basic = highspy.HighsBasisStatus.kBasic
     if col.count(basic) + basis.row_status.count(basic) != len(basis.row_status):
         return  # a plan that was basic is gone: HiGHS starts from its own basis
@@ -174,6 +185,53 @@ def _start_from(h: object, K: int, keys: dict[tuple[int, bytes], int], basis: Ma
     b.row_status = list(basis.row_status)
     b.valid = True
     h.setBasis(b)  # type: ignore[attr-defined]
+
+
+def _master_numbers(S: object, cuts: Cuts) -> tuple[np.ndarray, ...]:
+    """What the master's columns hold beside the right-hand sides: the plans' values and
+    coupling uses, and the price-step columns' costs and coefficients."""
+    M = S.matrix  # type: ignore[attr-defined]
+    cp = S.coupling  # type: ignore[attr-defined]
+    o_sel = cp.cols >= M.n_x
+    return (np.asarray(cuts.value, dtype=np.float64), np.asarray(cuts.use, dtype=np.float64).reshape(len(cuts), cp.n),
+            M.cost[M.n_x:], cp.rows[o_sel], cp.cols[o_sel], cp.vals[o_sel])  # fmt: skip
+
+
+def _extended(S: object, cuts: Cuts, basis: MasterBasis, numbers: tuple[np.ndarray, ...]) -> object | None:
+    """`basis`'s HiGHS model made the master of `cuts` at the current limits: the plans it
+    lacks added as columns, the coupling rows' limits set; None unless its plans are the
+    first of `cuts`, in order, with the same values and uses, and its price-step columns
+    unchanged. The model then equals a fresh `_master` and keeps its basis."""
+    h, basis.highs = basis.highs, None  # one model, one user: a second solve from the same state builds its own
+    K0 = len(basis.keys)
+    n_c = S.n_counties  # type: ignore[attr-defined]
+    if h is None or len(cuts) < K0 or len(basis.numbers) != len(numbers):
+        return None
+    if h.getNumCol() != _n_steps(S) + K0 or h.getNumRow() != n_c + S.coupling.n:  # type: ignore[attr-defined]
+        return None
+    value, use, *steps = numbers
+    value0, use0, *steps0 = basis.numbers
+    same = (list(itertools.islice(cuts.seen, K0)) == list(basis.keys) and np.array_equal(value[:K0], value0)
+            and np.array_equal(use[:K0], use0) and all(np.array_equal(a, b) for a, b in zip(steps, steps0)))
+    if not same:
+        return None
+    cp = S.coupling  # type: ignore[attr-defined]
+    new = np.arange(K0, len(cuts))
+    if len(new):
+        county = np.asarray(cuts.county, dtype=np.int64)[new]
+        block = np.hstack([np.ones((len(new), 1)), use[new]])
+        r, g = np.nonzero(block)
+        index = np.where(g == 0, county[r], n_c + g - 1).astype(np.int32)
+        h.addCols(len(new), value[new], np.zeros(len(new)), np.ones(len(new)), len(r),  # type: ignore[attr-defined]
+                  np.searchsorted(r, np.arange(len(new))).astype(np.int32), index, block[r, g])
+    upper = np.where(np.isfinite(cp.rhs), cp.rhs, INF)
+    h.changeRowsBounds(cp.n, n_c + np.arange(cp.n, dtype=np.int32), np.full(cp.n, -INF), upper)  # type: ignore[attr-defined]
+    h.clearCallbacks()  # type: ignore[attr-defined]
+    from optimizer.solve.decompose import highs_models
+
+    if highs_models.STOP is not None:
+        highs_models.STOP.watch(h)
+    return h
 
 
 def _settle(S: object, cuts: Cuts, one: np.ndarray, free: np.ndarray, time_limit: float, gap: float,
@@ -221,8 +279,9 @@ def _settle(S: object, cuts: Cuts, one: np.ndarray, free: np.ndarray, time_limit
 
 
 def _master(S: object, cuts: Cuts, options: dict, integer: bool = True) -> tuple[object | None, int]:
-    """The restricted master as a HiGHS model (one binary per county plan in `cuts`, then the
-    price-step columns; its LP with `integer` False); (None, K) when some county has no plan yet."""
+    """The restricted master as a HiGHS model (the price-step columns, then one binary per
+    county plan in `cuts`, so that new plans are added at the end; its LP with `integer`
+    False); (None, K) when some county has no plan yet."""
     M = S.matrix  # type: ignore[attr-defined]
     cp = S.coupling  # type: ignore[attr-defined]
     n_c = S.n_counties  # type: ignore[attr-defined]
@@ -231,25 +290,30 @@ def _master(S: object, cuts: Cuts, options: dict, integer: bool = True) -> tuple
     if K == 0 or len(np.unique(county)) < n_c:
         return None, K
     use = np.asarray(cuts.use).reshape(K, cp.n)
+    n_o = M.n_cols - M.n_x
     rows = [county]
-    cols = [np.arange(K)]
+    cols = [n_o + np.arange(K)]
     vals = [np.ones(K)]
     r, g = np.nonzero(use)
     rows.append(n_c + g)
-    cols.append(r)
+    cols.append(n_o + r)
     vals.append(use[r, g])
     o_sel = cp.cols >= M.n_x
     rows.append(n_c + cp.rows[o_sel])
-    cols.append(K + cp.cols[o_sel] - M.n_x)
+    cols.append(cp.cols[o_sel] - M.n_x)
     vals.append(cp.vals[o_sel])
-    n_o = M.n_cols - M.n_x
-    cost = np.r_[np.asarray(cuts.value), M.cost[M.n_x:]]
+    cost = np.r_[M.cost[M.n_x:], np.asarray(cuts.value)]
     h = highs_from_triplets(
-        cost, np.zeros(K + n_o), np.r_[np.ones(K), np.full(n_o, np.inf)], np.r_[np.full(K, integer), np.zeros(n_o, bool)],
+        cost, np.zeros(n_o + K), np.r_[np.full(n_o, np.inf), np.ones(K)], np.r_[np.zeros(n_o, bool), np.full(K, integer)],
         np.concatenate(rows), np.concatenate(cols), np.concatenate(vals),
         np.r_[np.ones(n_c), np.full(cp.n, -np.inf)], np.r_[np.ones(n_c), cp.rhs], options=options,
     )  # fmt: skip
     return h, K
+
+
+def _n_steps(S: object) -> int:
+    """How many price-step columns the model has (the master's first columns)."""
+    return int(S.matrix.n_cols - S.matrix.n_x)  # type: ignore[attr-defined]
 
 
 def _choice_of(S: object, cuts: Cuts, y: np.ndarray) -> np.ndarray | None:
