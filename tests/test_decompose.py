@@ -554,8 +554,8 @@ def test_the_dual_master_is_taken_over_only_when_it_holds_the_same_plans(small: 
     assert old.take_over(S, grown) and old.n_rows == len(grown)
     fresh = BoxStepMaster(S)
     fresh.add(grown, list(range(len(grown))))
-    lam_old, value_old, _ = old.solve(lam, delta)
-    lam_new, value_new, _ = fresh.solve(lam, delta)
+    _, value_old, _ = old.solve(lam, delta)
+    _, value_new, _ = fresh.solve(lam, delta)
     assert abs(value_old - value_new) <= 1e-7 * max(1.0, abs(value_new))
 
     changed = Cuts()
