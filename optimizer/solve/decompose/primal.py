@@ -32,9 +32,9 @@ log = logging.getLogger(__name__)
 
 #: Counties freed together in one neighbourhood.
 LNS_GROUP = 20
-#: Counties the rounded master's second MIP frees beside the fractional ones (those nearest
-#: to a tie); measured in `rounded_master`.
-ROUNDED_FREE = 8
+#: Counties in all the rounded master's later MIPs free (the fractional ones, then those
+#: nearest to a tie), in turn until a plan is within the target; measured in `rounded_master`.
+ROUNDED_FREE = (8, 15)
 
 
 def restricted_master(S: object, cuts: Cuts, time_limit: float, gap: float,
@@ -135,28 +135,31 @@ def rounded_master(S: object, cuts: Cuts, time_limit: float, gap: float, target:
     if settled.all():
         return _choice_of(S, cuts, y), after
     # First only the fractional counties (a MIP of ~10 columns, 0.3–0.4 ms at 5,000
-    # townships); when that plan falls short of the target, also the counties nearest to a
-    # tie (smallest reduced cost of a plan the LP left out): with only the fractional ones
-    # free, the coupling rows' slack can go unused (2e-4 below the LP at 5,000 townships,
-    # cold). Those ROUNDED_FREE more counties cost HiGHS 2–9 ms at 8 and 2–16 ms at 15 (budget
-    # sweep at 5,000 townships); with 5, one point's plan fell short and the full restricted
-    # master took 0.33 s.
-    fix = settled[county]
-    picked = _settle(S, cuts, fix & (y > 0.5), ~fix, time_limit, gap, target)
-    if picked is not None and target is not None and (picked[1] >= target or h.getInfo().objective_function_value < target):
-        # within the target, or no plan of this pool can be (the LP bounds them all): the
-        # caller prices again rather than spend the wider MIP on a plan it cannot keep
-        return _choice_of(S, cuts, picked[0]), after
+    # townships); while the plan falls short of the target, 8 and then 15 counties in all:
+    # the fractional ones and those nearest to a tie (smallest reduced cost of a plan the LP
+    # left out). With only the fractional ones free, the coupling rows' slack can go unused
+    # (2e-4 below the LP at 5,000 townships, cold). 8 free counties cost HiGHS 2–9 ms, 15
+    # cost 2–16 ms (budget sweep at 5,000 townships); a cold point that 8 left short took the
+    # full restricted master, 0.14 s more, where 15 were enough.
+    lp_value = h.getInfo().objective_function_value
     rc = np.abs(np.asarray(sol.col_dual)[n_o:])
     near = np.full(n_c, np.inf)
     out = y < 0.5
     np.minimum.at(near, county[out], rc[out])
     near[~settled] = -1.0
-    settled[np.argsort(near, kind="stable")[:ROUNDED_FREE]] = False
-    fix = settled[county]
-    wider = _settle(S, cuts, fix & (y > 0.5), ~fix, time_limit, gap, target)
-    if wider is not None and (picked is None or wider[1] >= picked[1]):
-        picked = wider
+    by_margin = np.argsort(near, kind="stable")
+    picked = None
+    for extra in (0, *ROUNDED_FREE):
+        free = ~settled
+        free[by_margin[:extra]] = True
+        fix = ~free[county]
+        trial = _settle(S, cuts, fix & (y > 0.5), ~fix, time_limit, gap, target)
+        if trial is not None and (picked is None or trial[1] >= picked[1]):
+            picked = trial
+        if target is not None and picked is not None and (picked[1] >= target or lp_value < target):
+            # within the target, or no plan of this pool can be (the LP bounds them all): the
+            # caller prices again rather than spend a wider MIP on a plan it cannot keep
+            break
     if picked is None:
         log.info("rounded master: the %d fractional and near-tie counties admit no plan with the others fixed",
                  int((~settled).sum()))

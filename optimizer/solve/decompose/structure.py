@@ -246,14 +246,14 @@ def split_like(previous: Structure, matrix: ModelMatrix, townships: pd.DataFrame
     same = (M.n_x == P.n_x and M.n_cols == P.n_cols and M.townships == P.townships and M.counties == P.counties
             and M.o_keys == P.o_keys and list(M.blocks) == list(P.blocks)
             and np.array_equal(M.township, P.township) and np.array_equal(M.county, P.county)
-            and all(a.equals(b) for a, b in zip(M.pairs.levels, P.pairs.levels))
+            and all(a.tolist() == b.tolist() for a, b in zip(M.pairs.levels, P.pairs.levels))
             and all(np.array_equal(a, b) for a, b in zip(M.pairs.codes, P.pairs.codes))
             and np.array_equal(M.cost[M.n_x:], P.cost[P.n_x:]))  # fmt: skip
     if not same:
         return None
     basins = _basin_columns(townships)
-    if (basins is None) != (previous.basins is None) or (
-            basins is not None and not all(np.array_equal(a, b) for a, b in zip(basins, previous.basins))):
+    if (basins is None) != (previous.basins is None) or (  # lists of str: 5× faster than array_equal on objects
+            basins is not None and not all(a.tolist() == b.tolist() for a, b in zip(basins, previous.basins))):
         return None
     changed_blocks = []
     for family, block in M.blocks.items():
