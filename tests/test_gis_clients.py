@@ -241,6 +241,28 @@ def test_qgis_opens_a_village_run_styled_by_product_and_by_leading_industry(tmp_
     assert v["features"] == len(villages) and t["features"] == len(towns)
     assert set(villages["industry"]) <= {value for value, _ in v["categories"]}
     assert set(towns["leading_industry"].dropna()) <= {value for value, _ in t["categories"]}
+    # every field has words, and a village's name reads as a village's, a township's as a township's
+    for layer in (v, t):
+        assert all(alias and alias != column for column, alias in layer["aliases"].items() if column != "fid")
+    assert v["aliases"]["name"] == "村 (village)" and v["aliases"]["village_id"] == "村代码 (village id)"
+    assert v["aliases"]["township_name"] == "乡镇 (township)"
+    assert t["aliases"]["name"] == "乡镇 (township)"
+
+
+def test_village_workbook_in_libreoffice_names_villages_and_their_townships(tmp_path):
+    """The village run's workbook as LibreOffice reads it: every column headed in words (none
+    left as its code), the village's name under "村 (village)", its township's beside it."""
+    path = ROOT / "instances" / "fuchuan_villages" / "fuchuan_villages.yaml"
+    run = solve_instance(path, SolveOptions(), results_root=tmp_path / "runs")
+    (tmp_path / "lo").mkdir()
+    plan = _to_csv(run.run_dir / "allocation.xlsx", tmp_path / "lo")["方案 Plan"]
+    csv = pd.read_csv(run.run_dir / "allocation.csv", dtype=str, keep_default_na=False, encoding="utf-8-sig")
+    assert len(plan.columns) == len(csv.columns)
+    assert not set(plan.columns) & set(csv.columns)  # no column left under its code
+    assert list(plan["村 (village)"]) == list(csv["name"])
+    assert list(plan["村代码 (village id)"]) == list(csv["village_id"])
+    assert list(plan["乡镇 (township)"]) == list(csv["township_name"])
+    assert "乡镇主导产业 (township's leading industry)" in plan.columns
 
 
 # --------------------------------------------------------------------------- exports

@@ -123,7 +123,7 @@ def field_table(names: dict[str, str]) -> pd.DataFrame:
     """The Shapefile's field list: field, column, Chinese and English name, unit."""
     rows = []
     for column, field in names.items():
-        words = column_words(column) or ("", "", "")
+        words = column_words(column, names) or ("", "", "")
         rows.append({"field": field, "column": column, "label_zh": words[0], "label_en": words[1], "unit": words[2]})
     return pd.DataFrame(rows, columns=["field", "column", "label_zh", "label_en", "unit"])
 

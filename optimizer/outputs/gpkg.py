@@ -225,7 +225,7 @@ def register_aliases(path: Path, layers: Mapping[str, list[str]], lang: str | No
     rows = []
     for table, columns in layers.items():
         for column, alias in column_labels(columns, lang).items():
-            words = column_words(column)
+            words = column_words(column, columns)
             comment = None
             if words is not None:
                 zh, en, unit = words

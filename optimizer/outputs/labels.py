@@ -13,7 +13,9 @@ same way (contexts "unit" and "limit:<family>").
 
 Derived columns are named by rule rather than listed: `baseline_<x>`, `change_<x>`,
 `delta_<x>` (compare: B − A), `plan_<x>`, `optimum_<x>`, `<x>_a`, `<x>_b`, `<x>_per_ha`
-and `townships_<industry>`; a new column built that way gets its words for free.
+and `townships_<industry>` / `villages_<industry>` / `area_ha_<industry>`; a new column
+built that way gets its words for free. A few columns read differently by table (`IN_TABLE`): in a table of
+villages, `name` is the village's name.
 
 Languages: `lang=None` gives both, "中文 (English, unit)" — the default for files,
 because a map or a workbook travels between people who read either; `"zh"` or `"en"`
@@ -178,6 +180,25 @@ COLUMNS: dict[str, tuple[str, str]] = {
     "hectares_changed_from_optimum": (NC_("column:hectares_changed_from_optimum", "hectares changed from the optimum"), "ha"),
     "min_distance_to_earlier": (NC_("column:min_distance_to_earlier", "least difference to the earlier plans"), ""),
     "diversity_bound": (NC_("column:diversity_bound", "difference bound"), ""),
+    # village instances: a village's township and the township's leading industry
+    "village_id": (NC_("column:village_id", "village id"), ""),
+    "township_name": (NC_("column:township_name", "township"), ""),
+    "leading_industry": (NC_("column:leading_industry", "township's leading industry"), ""),
+    "takes_leading_industry": (NC_("column:takes_leading_industry", "takes the township's leading industry"), ""),
+    "villages": (NC_("column:villages", "villages"), ""),
+    "township_table_area_ha": (NC_("column:township_table_area_ha", "area in the township table"), "ha"),
+    "leading_industry_label": (NC_("column:leading_industry_label", "leading industry name in English"), ""),
+    "leading_industry_label_zh": (NC_("column:leading_industry_label_zh", "leading industry name in Chinese"), ""),
+    "leading_area_ha": (NC_("column:leading_area_ha", "area of the leading industry"), "ha"),
+    "counted_area_ha": (NC_("column:counted_area_ha", "area counted for the leading share"), "ha"),
+    "leading_share": (NC_("column:leading_share", "share of the leading industry (0–1)"), ""),
+    "min_leading_share": (NC_("column:min_leading_share", "least share of the leading industry (0–1)"), ""),
+}
+
+#: Columns whose words depend on the table: (column, a column that marks the table) → the
+#: words there. In a table of villages (it has `village_id`), `name` is the village's name.
+IN_TABLE: dict[tuple[str, str], tuple[str, str, str]] = {
+    ("name", "village_id"): ("column:name of a village", NC_("column:name of a village", "village"), ""),
 }
 
 # Naming rules: (prefix or suffix, English template); the Chinese template is the
@@ -208,6 +229,8 @@ _NAMED_PREFIXES: tuple[tuple[str, str], ...] = (
     ("share_", NC_("column rule", "share: {name}")),
 )
 _TOWNSHIPS_OF = NC_("column rule", "townships: {industry}")
+_VILLAGES_OF = NC_("column rule", "villages: {industry}")
+_AREA_OF = NC_("column rule", "area: {industry}")
 
 
 def _zh(text: str) -> str:
@@ -227,8 +250,13 @@ def _ruled(template: str, inner: tuple[str, str, str], unit: str | None = None) 
     return zh, template.format(label=inner[1]), inner[2] if unit is None else unit
 
 
-def _words(column: str) -> tuple[str, str, str] | None:
-    """(Chinese, English, unit) of a column, by the table or by the naming rules; None if unknown."""
+def _words(column: str, among: Iterable[str] = ()) -> tuple[str, str, str] | None:
+    """(Chinese, English, unit) of a column, by the table or by the naming rules; None if unknown.
+    `among`: the other columns of its table, for the words that depend on it (`IN_TABLE`)."""
+    for marker in among:
+        if (column, marker) in IN_TABLE:
+            context, en, unit = IN_TABLE[column, marker]
+            return _in_zh(en, context), en, unit
     if column in COLUMNS:
         en, unit = COLUMNS[column]
         return _in_zh(en, f"column:{column}"), en, unit
@@ -247,10 +275,11 @@ def _words(column: str) -> tuple[str, str, str] | None:
             inner = _words(column[len(prefix):])
             if inner:
                 return _ruled(template, inner)
-    if column.startswith("townships_") and len(column) > len("townships_"):
-        industry = column[len("townships_"):]
-        return (_in_zh(_TOWNSHIPS_OF, "column rule").format(industry=industry),
-                _TOWNSHIPS_OF.format(industry=industry), "")
+    for prefix, template, unit in (("townships_", _TOWNSHIPS_OF, ""), ("villages_", _VILLAGES_OF, ""),
+                                   ("area_ha_", _AREA_OF, "ha")):
+        if column.startswith(prefix) and len(column) > len(prefix):
+            industry = column[len(prefix):]
+            return _in_zh(template, "column rule").format(industry=industry), template.format(industry=industry), unit
     for suffix, template in _SAMPLE_SUFFIXES:
         if column.endswith(suffix) and len(column) > len(suffix):  # robust: figures over the samples
             inner = _words(column[: -len(suffix)])
@@ -282,10 +311,11 @@ def bilingual(zh: str, en: str, lang: str | None = None) -> str:
     return zh or en
 
 
-def column_label(column: str, lang: str | None = None) -> str | None:
-    """The column in words with its unit, e.g. "农民收入 (farmers' income, yuan/yr)"; None if unknown."""
+def column_label(column: str, lang: str | None = None, among: Iterable[str] = ()) -> str | None:
+    """The column in words with its unit, e.g. "农民收入 (farmers' income, yuan/yr)"; None if
+    unknown. `among`: the columns of its table (in a table of villages, `name` is a village's)."""
     _check_lang(lang)
-    words = _words(column)
+    words = _words(column, among)
     if words is None:
         return None
     zh, en, unit = words
@@ -304,8 +334,9 @@ def column_labels(columns: Iterable[str], lang: str | None = None) -> dict[str, 
     """
     out: dict[str, str] = {}
     seen: dict[str, str] = {}
+    columns = list(columns)
     for col in columns:
-        label = column_label(col, lang)
+        label = column_label(col, lang, columns)
         if label is None:
             continue
         if label in seen:
@@ -315,9 +346,10 @@ def column_labels(columns: Iterable[str], lang: str | None = None) -> dict[str, 
     return out
 
 
-def column_words(column: str) -> tuple[str, str, str] | None:
-    """(Chinese, English, unit) of a column, for side tables that list both languages."""
-    return _words(column)
+def column_words(column: str, among: Iterable[str] = ()) -> tuple[str, str, str] | None:
+    """(Chinese, English, unit) of a column, for side tables that list both languages;
+    `among` as in `column_label`."""
+    return _words(column, among)
 
 
 def _check_lang(lang: str | None) -> None:

@@ -142,7 +142,7 @@ def write_workbook(path: Path, sheets: Sequence[Sheet], lang: str | None = None)
             data = [df[c].to_numpy(dtype=float) if k == "number" else df[c].to_numpy(dtype=object)
                     for c, k in zip(df.columns, kinds)]  # fmt: skip
             for j, col in enumerate(columns):
-                title = column_label(col, lang) or col
+                title = column_label(col, lang, columns) or col
                 width = max((_display_width(w) for w in title.split()), default=8)
                 sample = [v for v in data[j][:_WIDTH_SAMPLE] if not _missing(v)]
                 longest = max((_display_width(_shown(v, kinds[j])) for v in sample), default=0)
@@ -152,7 +152,7 @@ def write_workbook(path: Path, sheets: Sequence[Sheet], lang: str | None = None)
             if len(df):
                 ws.autofilter(0, 0, len(df), max(0, len(columns) - 1))
             for j, col in enumerate(columns):
-                ws.write_string(0, j, column_label(col, lang) or col, header)
+                ws.write_string(0, j, column_label(col, lang, columns) or col, header)
             # Each column once into Python values with its blanks marked, then one writer per
             # cell: a 50,000-township plan is two million cells, and the per-cell checks
             # were a fifth of the time.
