@@ -37,7 +37,7 @@ from optimizer.model.matrix import ModelMatrix
 from optimizer.solve.decompose.counties import CountyInfeasible
 from optimizer.solve.decompose.dual import BoxStepMaster, Cuts, sample_duals
 from optimizer.solve.decompose.parallel import CountyAnswers, pricer
-from optimizer.solve.decompose.primal import MasterBasis, improve, local_gaps, restricted_master, rounded_master
+from optimizer.solve.decompose.primal import TAKE, MasterBasis, improve, local_gaps, restricted_master, rounded_master
 from optimizer.solve.decompose.structure import Structure, Unsplittable, fingerprints, split, split_like
 
 __all__ = ["CountyInfeasible", "DecompositionResult", "DecompositionState", "Unsplittable", "decompose"]
@@ -325,9 +325,12 @@ def _solve(S: Structure, price: Any, gap: float, stop: Any, warm: DecompositionS
     def box() -> BoxStepMaster:
         nonlocal master
         if master is None:
-            old = None if warm is None or _same_arrays(S, warm) is None else warm.box_master
+            old = None
             if warm is not None:
-                warm.box_master = None  # one master, one user
+                with TAKE:  # one master, one user
+                    old, warm.box_master = warm.box_master, None
+                if _same_arrays(S, warm) is None:
+                    old = None
             if old is not None and old.take_over(S, cuts):
                 master = old
                 note("dual master taken over from the previous solve (%d cut rows)", master.n_rows)
@@ -435,7 +438,8 @@ def _solve(S: Structure, price: Any, gap: float, stop: Any, warm: DecompositionS
     state.master_basis = basis[0]
     state.pool = cuts
     if master is None and warm is not None and _same_arrays(S, warm) is not None:
-        master, warm.box_master = warm.box_master, None  # not needed here: kept for the next solve
+        with TAKE:  # not needed here: kept for the next solve
+            master, warm.box_master = warm.box_master, None
     state.box_master = master
     return DecompositionResult(status, termination, plan, z, objective, best_L, g, state, stats, note.lines)
 

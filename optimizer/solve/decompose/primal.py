@@ -19,6 +19,7 @@ from __future__ import annotations
 
 import itertools
 import logging
+import threading
 import time
 from dataclasses import dataclass
 from typing import Any
@@ -29,6 +30,10 @@ from optimizer.solve.decompose.dual import Cuts, coupling_of_choices
 from optimizer.solve.decompose.highs_models import INF, LEAN_MIP, group_model, highs_from_triplets
 
 log = logging.getLogger(__name__)
+
+#: Held while a solve takes a HiGHS model over from a previous solve's state: two solves warm
+#: from one state (value's re-solves on a multi-threaded Dask worker) never share a model.
+TAKE = threading.Lock()
 
 #: Counties freed together in one neighbourhood.
 LNS_GROUP = 20
@@ -205,7 +210,8 @@ def _extended(S: object, cuts: Cuts, basis: MasterBasis, numbers: tuple[np.ndarr
     lacks added as columns, the coupling rows' limits set; None unless its plans are the
     first of `cuts`, in order, with the same values and uses, and its price-step columns
     unchanged. The model then equals a fresh `_master` and keeps its basis."""
-    h, basis.highs = basis.highs, None  # one model, one user: a second solve from the same state builds its own
+    with TAKE:  # one model, one user: a second solve from the same state (another thread too) builds its own
+        h, basis.highs = basis.highs, None
     K0 = len(basis.keys)
     n_c = S.n_counties  # type: ignore[attr-defined]
     if h is None or len(cuts) < K0 or len(basis.numbers) != len(numbers):
