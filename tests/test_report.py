@@ -312,3 +312,61 @@ def test_solve_sentence_names_the_method_that_found_the_plan():
     # HiGHS polished the decomposition's plan, or solved the whole model: HiGHS is named
     assert solve_sentence("stopped_feasible", 600e6, 603e6, 0.005, "decompose+highs")[1].startswith("HiGHS stopped early")
     assert solve_sentence("optimal", 650e6, 650e6, 0.0, "direct")[1].startswith("HiGHS proved")
+
+
+@pytest.fixture(scope="module")
+def frontier_and_value(tmp_path_factory: pytest.TempPathFactory) -> tuple[Path, Path]:
+    """A 5-point frontier and a value folder of fuchuan, as the commands write them."""
+    root = tmp_path_factory.mktemp("analyses")
+    for args in (["frontier", str(FUCHUAN), "--points", "5"], ["value", str(FUCHUAN)]):
+        res = runner.invoke(app, [*args, "--results", str(root)])
+        assert res.exit_code == 0, res.output
+    [frontier] = sorted((root / "fuchuan").glob("frontier-*"))
+    [value] = sorted((root / "fuchuan").glob("value-*"))
+    return frontier, value
+
+
+def test_a_frontier_folder_has_a_report_with_the_chart_the_points_and_the_knee(frontier_and_value) -> None:  # type: ignore[no-untyped-def]
+    import pandas as pd
+
+    from optimizer.outputs.report.page import mio
+
+    folder, _ = frontier_and_value
+    assert folder_kind(folder).name == "frontier"
+    res = runner.invoke(app, ["report", str(folder)])
+    assert res.exit_code == 0, res.output
+    text = (folder / "report.html").read_text(encoding="utf-8")
+    page = _parse(text)  # offline, as every report
+    assert page.csp is not None and not {"script", "link", "img", "iframe", "object", "embed"} & page.tags
+    assert all(u[2].startswith("#") or re.fullmatch(r"[\w.\-/]+", u[2]) for u in page.urls)
+    points = pd.read_csv(folder / "frontier.csv", dtype={"point": str}, encoding="utf-8-sig")
+    knee = json.loads((folder / "summary.json").read_text(encoding="utf-8"))["knee"]
+    section = text[text.index('id="points"'):text.index('id="knee-map"')]
+    assert section.count("<tr>") == len(points) + 1  # a row per point and the header
+    k = points[points["point"] == knee].iloc[0]
+    row = section[section.index(f"{knee} ★"):].split("</tr>")[0]
+    assert mio(k["farmer_income_yuan"]) in row and mio(k["gep_yuan"]) in row
+    trade = text[text.index('id="frontier"'):text.index('id="points"')]
+    assert "<svg" in trade and "knee" in trade  # the chart, with the knee in its legend
+    assert len(re.findall(r'<g id="knee-township-\d+">', text)) == 12  # the knee's plan on the map
+
+
+def test_a_value_folder_has_a_report_ranking_the_limits_in_words(frontier_and_value) -> None:  # type: ignore[no-untyped-def]
+    import pandas as pd
+
+    from optimizer.analyses.value_words import limit_label, per_unit_text
+
+    _, folder = frontier_and_value
+    assert folder_kind(folder).name == "value"
+    text = build_report(folder)
+    values = pd.read_csv(folder / "values.csv", encoding="utf-8-sig")
+    table = text[text.index("<table"):text.index("</table>")]
+    rows = table.split("<tr>")[2:]
+    assert len(rows) == len(values)
+    for row, r in zip(rows, values.to_dict(orient="records")):  # in rank order, each in words
+        assert limit_label(r["limit"], r["family"]) in row
+        if r["relax_resolved"] and r["relax_value_per_unit"] != 0:
+            assert f"{per_unit_text(r['relax_value_per_unit'])} / {r['per']}" in row
+    assert "pv_capacity_per_county_max[" not in table  # the model's row names stay in values.csv
+    assert "Where the plan changes when a limit moves" in text
+    assert set(REPORT_KINDS) >= {"frontier", "value"}

@@ -95,3 +95,36 @@ def test_the_browser_would_report_a_network_request(browser_context, tmp_path: P
     page, problems = _open(browser_context, bad)
     page.close()
     assert problems, "a remote image went unnoticed"
+
+
+def test_frontier_and_value_reports_render(browser_context, tmp_path: Path) -> None:  # type: ignore[no-untyped-def]
+    """The frontier's and the value folder's reports in Chromium: no problem reported, the chart
+    drawn at size, a table row per point and per limit."""
+    import pandas as pd
+    from typer.testing import CliRunner
+
+    from optimizer.cli import app
+    from optimizer.outputs.report import write_report
+
+    runner = CliRunner()
+    for args in (["frontier", str(FUCHUAN), "--points", "5"], ["value", str(FUCHUAN)]):
+        res = runner.invoke(app, [*args, "--results", str(tmp_path)])
+        assert res.exit_code == 0, res.output
+    [frontier] = list((tmp_path / "fuchuan").glob("frontier-*"))
+    [value] = list((tmp_path / "fuchuan").glob("value-*"))
+    page, problems = _open(browser_context, write_report(frontier))
+    try:
+        assert problems == []
+        box = page.locator("#frontier svg").first.bounding_box()
+        assert box is not None and box["width"] > 400 and box["height"] > 250
+        assert page.locator("#points tbody tr").count() == len(pd.read_csv(frontier / "frontier.csv"))
+        assert page.locator("#knee-map svg g[id*='township-'] > path").count() == 12
+    finally:
+        page.close()
+    page, problems = _open(browser_context, write_report(value))
+    try:
+        assert problems == []
+        assert page.locator("#values tbody tr").count() == len(pd.read_csv(value / "values.csv"))
+        assert "grid quota" in page.inner_text("#values")
+    finally:
+        page.close()

@@ -234,3 +234,5 @@ def print_frontier(fr: Any) -> None:
             inc=_yi(inc), gep=_yi(g), where=w.get("where", ""))), highlight=False)
     out.print(_("Frontier: [bold]{folder}[/] (frontier.csv, frontier.png, frontier.gpkg, points/)").format(
         folder=escape(str(fr.folder))))
+    out.print(escape(_("For the meeting: optimizer report {folder} writes its report.html.").format(folder=fr.folder)),
+              highlight=False)

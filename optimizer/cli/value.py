@@ -11,7 +11,10 @@ from rich.markup import escape
 
 from optimizer.cli.common import Exit, err, exit_codes, fail_input, fit, names, out, print_infeasible, state
 from optimizer.errors import InfeasibleInstance, InputError
-from optimizer.i18n import N_, _
+from optimizer.analyses.value_words import amount_text as _amount
+from optimizer.analyses.value_words import limit_label
+from optimizer.analyses.value_words import per_unit_text as _per
+from optimizer.i18n import _
 
 
 def register(app: typer.Typer) -> None:
@@ -118,24 +121,6 @@ def _num(x: Any, digits: int = 0) -> str:
     return f"{x:,.{digits}f}"
 
 
-def _per(x: Any) -> str:
-    if x is None or (isinstance(x, float) and math.isnan(x)):
-        return "—"
-    ax = abs(x)
-    if ax == 0:
-        return "0"
-    return f"{x:,.0f}" if ax >= 100 else f"{x:,.2f}" if ax >= 1 else f"{x:.3g}"
-
-
-def _amount(x: float, unit: str) -> str:
-    """A limit's size as planners write it: yuan in 亿元, others with thousands separators."""
-    if unit == "yuan":
-        return f"{x / 1e8:,.4g} 亿元"
-    if unit == "share":
-        return f"{x:.3g}"
-    return f"{x:,.6g} {unit}" if abs(x) < 1e6 else f"{x:,.0f} {unit}"
-
-
 def _delta(r: dict[str, Any], d: str) -> str:
     """Δ objective of a move and its value per unit, or why there is no number."""
     status = r.get(f"{d}_status")
@@ -148,27 +133,6 @@ def _delta(r: dict[str, Any], d: str) -> str:
         return _("below the solver's resolution (±{w})").format(w=_num(r.get(f"{d}_resolution_yuan")))
     per = r.get(f"{d}_value_per_unit")
     return f"{_num(dz)}\n{_per(per)}/{r['per']}"
-
-
-#: Plain words for each family, in the table (values.csv keeps the model's row names for --limit).
-FAMILY_LABELS = {
-    "water_use_per_county_max": N_("county water"),
-    "water_use_per_basin_max": N_("basin water"),
-    "pv_capacity_per_county_max": N_("grid quota"),
-    "market_output_max": N_("market cap"),
-    "investment_budget_max": N_("investment budget"),
-    "conservation_area_min": N_("conservation share"),
-    "conservation_area_per_county_min": N_("conservation per county"),
-    "farmer_income_per_township_min": N_("income floors"),
-    "farmer_income_per_village_min": N_("income floors"),
-}
-
-
-def limit_label(name: str, family: str, sep: str = " ") -> str:
-    """'grid quota 富川瑶族自治县' for pv_capacity_per_county_max[富川瑶族自治县]: words that fold at 80 columns."""
-    index = name[len(family):].strip("[]")
-    label = _(FAMILY_LABELS[family]) if family in FAMILY_LABELS else family
-    return f"{label}{sep}{index}" if index else label
 
 
 def print_values(res: Any) -> None:
@@ -213,3 +177,5 @@ def print_values(res: Any) -> None:
         out.print(escape(note), highlight=False)
     out.print(_("Values: [bold]{folder}[/] (values.csv, value_switches.csv, resolves/)").format(
         folder=escape(str(res.folder))))
+    out.print(escape(_("For the meeting: optimizer report {folder} writes its report.html.").format(folder=res.folder)),
+              highlight=False)

@@ -1,4 +1,4 @@
-"""Reports of the analyses' folders: gep, evaluate, compare and sweep.
+"""Reports of the analyses' folders: gep, evaluate, compare, sweep, frontier and value.
 
 Each reads only what its command wrote (see docs/outputs.md and docs/gep-and-evaluate.md,
 docs/what-if.md) and reuses the shared blocks of `page.py`, so a figure reads the same in
@@ -16,7 +16,7 @@ import pandas as pd
 
 from optimizer.i18n import _, ngettext
 from optimizer.outputs.report.page import (
-    ROWS_MAX, Block, Page, Section, callout, county_chart, figure_block, footer, industry_labels, industry_map,
+    ROWS_MAX, Block, Page, Section, callout, county_chart, facts, figure_block, footer, industry_labels, industry_map,
     industry_names, limit_sentence, manifest_of, map_block, market_units, mio, missing, money_factor, money_words, num, pct,
     read_csv, read_json, report_kind, resolved_instance, short_label, solve_sentence, sources_of, sources_section,
     table_block, text_block, township_chart, township_shapes, whatif_section,
@@ -484,3 +484,226 @@ def sweep_page(folder: Path) -> Page:
                                                                  "source": "--set"} for s in sp.get("sets") or []]))  # fmt: skip
     return Page("sweep", _("What-if sweep: {title}").format(title=_title(resolved, name)),
                 _("{folder} of instance {name}").format(folder=folder.name, name=name), sections, footer({}))
+
+
+# --------------------------------------------------------------------------- frontier
+
+
+def _is_frontier(folder: Path) -> bool:
+    return (folder / "frontier.json").is_file() and (folder / "frontier.csv").is_file()
+
+
+def _text(x: Any) -> str:
+    return "" if missing(x) else str(x)
+
+
+def _units_word(table: pd.DataFrame) -> str:
+    """"villages" for an analysis of a village instance (its per-product columns say so), else "townships"."""
+    return _("villages") if any(str(c).startswith("villages_") for c in table.columns) else _("townships")
+
+
+@report_kind("frontier", _is_frontier)
+def frontier_page(folder: Path) -> Page:
+    """The GEP–income frontier: the chart with its band, the points, the knee's plan on the map,
+    the payoff table."""
+    from optimizer.analyses.frontier import frontier_figure
+    from optimizer.outputs.figures import svg_of
+
+    summary = read_json(folder / "summary.json") if (folder / "summary.json").is_file() else {}
+    manifest = manifest_of(folder)
+    resolved = resolved_instance(folder)
+    name = str(summary.get("instance") or resolved.get("name") or folder.parent.name)
+    table = read_csv(folder / "frontier.csv")
+    for col in ("duplicate_of", "dominated_by", "point", "kind", "status"):
+        if col in table:
+            table[col] = table[col].map(_text)
+    knee = summary.get("knee") or None
+    weighted = summary.get("weighted_optimum") or {}
+    categories = [str(c) for c in summary.get("gep_categories") or []]
+    unit = money_words()
+
+    head: list[Block] = []
+    n_ok = int(table["status"].isin(["optimal", "time_limit_feasible", "stopped_feasible", "interrupted_feasible"]).sum())
+    head.append(text_block(
+        _("{n} points from the plan with the most GEP to the plan with the most farmers' income; every point is a "
+          "full solve with its own bound, and its plan was checked independently.").format(n=len(table)),
+        _("GEP here counts: {cats}.").format(cats=", ".join(categories)) if categories else ""))  # fmt: skip
+    if summary.get("all_checked_ok") is False:
+        head.append(callout("bad", _("The independent checker disagrees with at least one point's plan (column check_ok).")))
+    elif summary.get("all_checked_ok"):
+        head.append(callout("ok", _("The independent checker agrees with every point's plan.")))
+    if n_ok:
+        fig = frontier_figure(table, knee, weighted, categories, "", (money_factor(), unit))
+        head.append(figure_block(svg_of(fig, "frontier"), _(
+            "Farmers' income against GEP. The exact frontier lies in the shaded band: the computed plans below it, "
+            "the proven bounds above it.")))  # fmt: skip
+    cost = pd.to_numeric(table.get("income_cost_per_gep_yuan"), errors="coerce").dropna() if \
+        "income_cost_per_gep_yuan" in table else pd.Series(dtype=float)
+    items = []
+    if knee:
+        k = table[table["point"] == knee]
+        if len(k):
+            items.append((_("knee"), _("{point}: income {income}, GEP {gep} {unit}").format(
+                point=knee, income=mio(k["farmer_income_yuan"].iloc[0]), gep=mio(k["gep_yuan"].iloc[0]), unit=unit)))
+    if weighted.get("farmer_income_yuan") is not None:
+        items.append((_("weighted optimum of the instance"), _("income {income}, GEP {gep} {unit}").format(
+            income=mio(weighted["farmer_income_yuan"]), gep=mio(weighted["gep_yuan"]), unit=unit)))
+    if len(cost):
+        items.append((_("income given up per yuan of GEP"), _("{low} to {high} yuan, depending on where on the "
+                                                              "frontier").format(low=f"{cost.min():.2f}", high=f"{cost.max():.2f}")))
+    if not missing(summary.get("largest_gap")):
+        items.append((_("largest gap of a point"), f"{float(summary['largest_gap']):.2e}"))
+    if items:
+        head.append(facts(items))
+    sections = [Section("frontier", _("The trade-off"), head)]
+
+    rows = []
+    for r in table.itertuples(index=False):
+        mark = " ★" if knee and r.point == knee else ""
+        note = _("same plan as {point}").format(point=r.duplicate_of) if r.duplicate_of else (
+            _("dominated by {point}").format(point=r.dominated_by) if r.dominated_by else "")
+        rows.append((f"{r.point}{mark}", _(str(r.kind)) if r.kind else "", mio(r.farmer_income_yuan), mio(r.gep_yuan),
+                     "—" if missing(r.gap) else f"{float(r.gap):.1e}", mio(getattr(r, "band_yuan", None)),
+                     "—" if missing(getattr(r, "income_cost_per_gep_yuan", None)) else f"{float(r.income_cost_per_gep_yuan):.2f}",
+                     num(getattr(r, "townships_changed_from_previous", None)), str(r.status), note))  # fmt: skip
+    sections.append(Section("points", _("Points"), [table_block(
+        [(_("point"), "text"), (_("kind"), "text"), (_("farmers' income ({unit})").format(unit=unit), "num"),
+         (_("GEP ({unit})").format(unit=unit), "num"), (_("gap"), "num"), (_("band ({unit})").format(unit=unit), "num"),
+         (_("income per yuan of GEP"), "num"), (_("{units} changed").format(units=_units_word(table)), "num"),
+         (_("status"), "text"), (_("note"), "text")], rows,
+        note=_("★ the knee. Band: how far the exact frontier can lie above the point's plan (its bound minus its GEP). "
+               "Every point's plan is in points/<point>/; frontier.gpkg maps the industry of every township at every "
+               "point."))]))  # fmt: skip
+
+    if knee and (folder / "points" / str(knee) / "allocation.csv").is_file():
+        alloc = read_csv(folder / "points" / str(knee) / "allocation.csv")
+        shapes = township_shapes(folder, "frontier.gpkg", "frontier_townships", resolved)
+        sections.append(Section("knee-map", _("The knee's plan"), [industry_map(
+            shapes, alloc, _("Townships coloured by the industry of the knee's plan ({point}).").format(point=knee),
+            prefix="knee")]))  # fmt: skip
+
+    payoff = folder / "payoff.csv"
+    if payoff.is_file():
+        p = read_csv(payoff)
+        stage_words = {"income_max": _("most farmers' income"), "income_max_then_gep": _("most income, then most GEP"),
+                       "gep_max": _("most GEP"), "gep_max_then_income": _("most GEP, then most income"),
+                       "weighted": _("the instance's weighted objective")}  # fmt: skip
+        rows = [(stage_words.get(str(r.stage), str(r.stage)), mio(r.farmer_income_yuan), mio(r.gep_yuan),
+                 "—" if missing(r.gap) else f"{float(r.gap):.1e}", str(r.status)) for r in p.itertuples(index=False)]
+        sections.append(Section("payoff", _("Payoff table"), [table_block(
+            [(_("stage"), "text"), (_("farmers' income ({unit})").format(unit=unit), "num"),
+             (_("GEP ({unit})").format(unit=unit), "num"), (_("gap"), "num"), (_("status"), "text")], rows,
+            note=_("The frontier's two ends and the weighted optimum; they set the range the points span."))]))  # fmt: skip
+    for note in summary.get("notes") or []:
+        sections[0].blocks.append(callout("warn", str(note)))
+    sp = (summary.get("spec") or {})
+    sections.append(whatif_section(sp.get("scenarios") or [], manifest.get("overrides_applied") or []))
+    sections.append(sources_section(sources_of(folder, manifest, resolved)))
+    return Page("frontier", _("GEP–income frontier: {title}").format(title=_title(resolved, name)),
+                _("{folder} of instance {name}").format(folder=folder.name, name=name), sections, footer(manifest))
+
+
+# --------------------------------------------------------------------------- value
+
+
+def _is_value(folder: Path) -> bool:
+    return (folder / "values.csv").is_file() and (folder / "value.json").is_file()
+
+
+def _move_text(r: dict[str, Any], d: str) -> tuple[str, str]:
+    """(change of the objective, per unit of the limit) of one move, or why there is no number."""
+    from optimizer.analyses.value_words import blank, per_unit_text
+
+    status = r.get(f"{d}_status")
+    dz = r.get(f"{d}_delta_objective_yuan")
+    if blank(status):
+        return "—", ""
+    if blank(dz):
+        return _(str(status)), ""
+    if not r.get(f"{d}_resolved"):
+        return _("below the solver's resolution (±{w})").format(w=mio(r.get(f"{d}_resolution_yuan"))), ""
+    return mio(dz), f"{per_unit_text(r.get(f'{d}_value_per_unit'))} / {r.get('per')}"
+
+
+@report_kind("value", _is_value)
+def value_page(folder: Path) -> Page:
+    """What each limit is worth: the gain of relaxing it and the cost of tightening it by one step,
+    per unit of the limit, and the townships (or villages) that switch."""
+    from optimizer.analyses.value_words import amount_text, blank, limit_label, per_unit_text
+
+    summary = read_json(folder / "summary.json") if (folder / "summary.json").is_file() else {}
+    manifest = manifest_of(folder)
+    base_run = folder / "resolves" / "base"
+    resolved = resolved_instance(base_run) if (base_run / "instance.resolved.yaml").is_file() else {}
+    name = str(summary.get("instance") or resolved.get("name") or folder.parent.name)
+    values = read_csv(folder / "values.csv")
+    unit = money_words()
+    base = summary.get("base") or {}
+
+    head: list[Block] = [text_block(_(
+        "Each limit was moved by one step both ways and the plan solved again. The gain of relaxing a limit is what "
+        "one more unit of it is worth to the objective; the cost of tightening it is what one unit less takes away. "
+        "A limit that is not binding can still be worth something: a step lets other industries fit."))]  # fmt: skip
+    items = []
+    if base:
+        items.append((_("base plan: objective"), f"{mio(base.get('plan_objective_yuan') or base.get('objective_yuan'))} {unit}"))
+        items.append((_("farmers' income"), f"{mio(base.get('farmer_income_yuan'))} {unit}"))
+        items.append((_("GEP in the objective"), f"{mio(base.get('gep_objective_yuan'))} {unit}"))
+        if not blank(base.get("gap")):
+            items.append((_("gap of the base plan"), f"{float(base['gap']):.1e}"))
+    if items:
+        head.append(facts(items))
+    checks = [r.get(f"{d}_check_ok") for r in values.to_dict(orient="records") for d in ("relax", "tighten")]
+    if any(c is False for c in checks):
+        head.append(callout("bad", _("The independent checker disagrees with at least one re-solve's plan (columns *_check_ok).")))
+    elif checks and all(c is True or blank(c) for c in checks):
+        head.append(callout("ok", _("The independent checker agrees with every re-solve's plan.")))
+
+    unit_word = _("villages") if "village_id" in (read_csv(folder / "value_switches.csv").columns
+                                                  if (folder / "value_switches.csv").is_file() else []) else _("townships")
+    rows = []
+    for r in values.to_dict(orient="records"):
+        floor = r.get("group") == "income_floor"
+        now = _("the floors") if floor else amount_text(float(r["value"]), str(r["unit"]))
+        step = r.get("relax_step")
+        if not blank(step):
+            now += f" ± {abs(float(step)):.0%}" if floor else " ± " + amount_text(abs(float(step)), str(r["unit"]))
+        gain, gain_per = _move_text(r, "relax")
+        cost, cost_per = _move_text(r, "tighten")
+        used = "" if blank(r.get("used_share")) else pct(r.get("used_share"))
+        if used and str(r.get("sense")) == ">=":
+            used = _("{share} of the minimum").format(share=used)
+        binding = _("binding") if r.get("binding") is True else used
+        rows.append((str(r.get("rank", "")), limit_label(str(r["limit"]), str(r["family"])), now, binding, gain, gain_per,
+                     cost, cost_per, f"{num(r.get('relax_townships_switching'))} / {num(r.get('tighten_townships_switching'))}",
+                     f"{per_unit_text(r.get('lp_price_plan_fixed'))} / {per_unit_text(r.get('lp_price_relaxation'))}"))  # fmt: skip
+    head.append(table_block(
+        [("#", "num"), (_("limit"), "text"), (_("now ± one step"), "text"), (_("used"), "num"),
+         (_("relaxed: gain ({unit})").format(unit=unit), "num"), (_("per unit"), "num"),
+         (_("tightened: cost ({unit})").format(unit=unit), "num"), (_("per unit"), "num"),
+         (_("{units} switching (relaxed / tightened)").format(units=unit_word), "num"),
+         (_("LP price: plan fixed / split"), "num")], rows,
+        note=_("Ranked by the gain of relaxing. 'Below the solver's resolution': the two solves' gaps are wider than "
+               "the difference, so the number would be noise. LP prices: the dual value of the limit in the LP with "
+               "the base plan's industries fixed, and in the LP relaxation; per unit, for comparison.")))  # fmt: skip
+    sections = [Section("values", _("What each limit is worth"), head)]
+
+    switches = folder / "value_switches.csv"
+    if switches.is_file():
+        sw = read_csv(switches)
+        if not sw.empty:
+            family = dict(zip(values["limit"].astype(str), values["family"].astype(str)))
+            items = []
+            for (lim, d), g in sw.groupby(["limit", "direction"], sort=False):
+                label = limit_label(str(lim), family.get(str(lim), str(lim)))
+                moves = ", ".join(f"{r['name']} {r['from']} → {r['to']}" for _i, r in g.head(12).iterrows())
+                more = _(" and {n} more").format(n=len(g) - 12) if len(g) > 12 else ""
+                items.append(f"{label} ({_(str(d))}): {moves}{more}")
+            sections.append(Section("switches", _("Where the plan changes when a limit moves"), [
+                Block("list", {"items": items}),
+                text_block(_("value_switches.csv lists every one; each re-solve is a run folder in resolves/."))]))
+    for note in summary.get("notes") or []:
+        sections[0].blocks.append(callout("warn", str(note)))
+    sections.append(sources_section(sources_of(folder, manifest, resolved)))
+    return Page("value", _("What each limit is worth: {title}").format(title=_title(resolved, name)),
+                _("{folder} of instance {name}").format(folder=folder.name, name=name), sections, footer(manifest))
