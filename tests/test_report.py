@@ -5,6 +5,7 @@ The browser test (Chromium really rendering the page) is in test_report_browser.
 
 from __future__ import annotations
 
+import html
 import json
 import logging
 import re
@@ -370,3 +371,51 @@ def test_a_value_folder_has_a_report_ranking_the_limits_in_words(frontier_and_va
     assert "pv_capacity_per_county_max[" not in table  # the model's row names stay in values.csv
     assert "Where the plan changes when a limit moves" in text
     assert set(REPORT_KINDS) >= {"frontier", "value"}
+
+
+@pytest.fixture(scope="module")
+def robust_and_alternatives(tmp_path_factory: pytest.TempPathFactory) -> tuple[Path, Path]:
+    """A robust folder of karst3 (8 samples) and an alternatives folder of fuchuan, as the commands write them."""
+    root = tmp_path_factory.mktemp("robust-alternatives")
+    for args in (["robust", str(KARST3), "--samples", "8"], ["alternatives", str(FUCHUAN)]):
+        res = runner.invoke(app, [*args, "--results", str(root)])
+        assert res.exit_code == 0, res.output
+    [robust] = sorted((root / "karst3").glob("robust-*"))
+    [alternatives] = sorted((root / "fuchuan").glob("alternatives-*"))
+    return robust, alternatives
+
+
+def test_a_robust_folder_has_a_report_of_both_plans_the_risks_and_the_stability_map(robust_and_alternatives) -> None:  # type: ignore[no-untyped-def]
+    import pandas as pd
+
+    folder, _ = robust_and_alternatives
+    assert folder_kind(folder).name == "robust"
+    text = html.unescape(build_report(folder))
+    stability = pd.read_csv(folder / "stability.csv", encoding="utf-8-sig")
+    assert len(re.findall(r'<g id="stability-township-\d+">', text)) == len(stability)  # every township on the map
+    comparison = pd.read_csv(folder / "comparison.csv", encoding="utf-8-sig")
+    plans = text[text.index('id="plans"'):text.index('id="risk"')]
+    assert all(d in plans for d in comparison["description"])  # each figure of both plans
+    differ = pd.read_csv(folder / "differing_townships.csv", dtype=str, encoding="utf-8-sig")
+    assert all(f"({t})" in text for t in differ["township_id"])  # each township where the robust plan differs
+    risk = pd.read_csv(folder / "limit_risk.csv", encoding="utf-8-sig")
+    assert all(m in text for m in risk["worst_message"])
+
+
+def test_an_alternatives_folder_has_a_report_of_the_plans_and_what_is_forced(robust_and_alternatives) -> None:  # type: ignore[no-untyped-def]
+    import pandas as pd
+
+    from optimizer.outputs.report.page import mio
+
+    _, folder = robust_and_alternatives
+    assert folder_kind(folder).name == "alternatives"
+    text = html.unescape(build_report(folder))
+    plans = pd.read_csv(folder / "alternatives.csv", encoding="utf-8-sig")
+    table = text[text.index('id="plans"'):text.index('id="flexibility"')]
+    for r in plans.itertuples(index=False):
+        row = table[table.index(f"<td class=\"text\">{r.plan}</td>"):].split("</tr>")[0]
+        assert mio(r.objective_yuan) in row and mio(r.farmer_income_yuan) in row
+    flex = pd.read_csv(folder / "flexibility.csv", dtype=str, encoding="utf-8-sig")
+    assert len(re.findall(r'<g id="flex-township-\d+">', text)) == len(flex)
+    assert all(f"({t})" in text for t in flex.loc[flex["flexibility_class"] == "open", "township_id"])
+    assert set(REPORT_KINDS) >= {"robust", "alternatives"}

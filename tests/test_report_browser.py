@@ -128,3 +128,35 @@ def test_frontier_and_value_reports_render(browser_context, tmp_path: Path) -> N
         assert "grid quota" in page.inner_text("#values")
     finally:
         page.close()
+
+
+def test_robust_and_alternatives_reports_render(browser_context, tmp_path: Path) -> None:  # type: ignore[no-untyped-def]
+    """The robust and the alternatives folder's reports in Chromium: no problem reported, a map
+    path per township, a table row per plan."""
+    import pandas as pd
+    from typer.testing import CliRunner
+
+    from optimizer.cli import app
+    from optimizer.outputs.report import write_report
+
+    runner = CliRunner()
+    karst3 = ROOT / "instances" / "karst3" / "karst3.yaml"
+    for args in (["robust", str(karst3), "--samples", "6"], ["alternatives", str(FUCHUAN)]):
+        res = runner.invoke(app, [*args, "--results", str(tmp_path)])
+        assert res.exit_code == 0, res.output
+    [robust] = list((tmp_path / "karst3").glob("robust-*"))
+    [alternatives] = list((tmp_path / "fuchuan").glob("alternatives-*"))
+    page, problems = _open(browser_context, write_report(robust))
+    try:
+        assert problems == []
+        n = len(pd.read_csv(robust / "stability.csv"))
+        assert page.locator("#stability svg g[id*='township-'] > path").count() == n
+    finally:
+        page.close()
+    page, problems = _open(browser_context, write_report(alternatives))
+    try:
+        assert problems == []
+        assert page.locator("#flexibility svg g[id*='township-'] > path").count() == 12
+        assert page.locator("#plans table tbody tr").count() == len(pd.read_csv(alternatives / "alternatives.csv"))
+    finally:
+        page.close()

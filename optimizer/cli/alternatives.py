@@ -151,3 +151,5 @@ def print_result(result: Any) -> None:
         out.print(_("Note: {note}").format(note=note), highlight=False, markup=False)
     out.print(_("Folder: [bold]{folder}[/] (alternatives.gpkg layer flexibility, alternatives.csv, flexibility.csv, optimum/, alt1/ …)").format(
         folder=escape(str(result.folder))))
+    out.print(escape(_("For the meeting: optimizer report {folder} writes its report.html.").format(folder=result.folder)),
+              highlight=False)

@@ -1,4 +1,4 @@
-"""`optimizer report FOLDER`: (re)write report.html for a run, sweep, compare, gep, evaluate, frontier or value folder."""
+"""`optimizer report FOLDER`: (re)write report.html for a run, sweep, compare, gep, evaluate, frontier, value, robust or alternatives folder."""
 
 from __future__ import annotations
 
@@ -18,14 +18,14 @@ def register(app: typer.Typer) -> None:
 
 
 def report(
-    folder: Annotated[Path, typer.Argument(metavar="FOLDER", help=_("A run folder (results/<instance>/<run id>), or a sweep, compare, gep, evaluate, frontier or value folder."))],
+    folder: Annotated[Path, typer.Argument(metavar="FOLDER", help=_("A run folder (results/<instance>/<run id>), or a sweep, compare, gep, evaluate, frontier, value, robust or alternatives folder."))],
     output: Annotated[Optional[Path], typer.Option("--output", "-o", metavar="FILE", help=_("Write the report here instead of FOLDER/report.html."))] = None,
     xlsx: Annotated[bool, typer.Option("--xlsx", help=_("Also write allocation.xlsx of a run folder (a solve under a tight --time-limit leaves it out)."))] = False,
 ) -> None:
     """Write report.html: one offline HTML file with the map, the plan against the baseline, charts, every limit and the sources.
 
     Every solve writes one; run this to regenerate it (in another --lang, or after an upgrade)
-    or to make one for a sweep, compare, gep, evaluate, frontier or value folder.
+    or to make one for a sweep, compare, gep, evaluate, frontier, value, robust or alternatives folder.
 
     Example: optimizer --lang zh report results/fuchuan/<run id>
     """

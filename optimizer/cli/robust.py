@@ -225,3 +225,5 @@ def print_result(result: Any) -> None:
         out.print(_("Note: {note}").format(note=n), highlight=False, markup=False)
     out.print(_("Folder: [bold]{folder}[/] (stability.gpkg, stability.csv, stress_summary.csv, limit_risk.csv, "
                 "comparison.csv, robust_plan/, samples/)").format(folder=escape(str(result.folder))))
+    out.print(escape(_("For the meeting: optimizer report {folder} writes its report.html.").format(folder=result.folder)),
+              highlight=False)

@@ -2,7 +2,7 @@
 
 Every solved run gets one (the pipeline writes it into the `.partial` folder before the
 manifest, so its sha256 is listed); `optimizer report FOLDER` (re)generates it, also for
-sweep, compare, gep, evaluate, frontier and value folders. The report is built from the folder's own
+sweep, compare, gep, evaluate, frontier, value, robust and alternatives folders. The report is built from the folder's own
 files only (summary.json, allocation.csv, the GeoPackage, instance.resolved.yaml,
 manifest.json …), so a report regenerated a year later says what the run said.
 

@@ -1,4 +1,4 @@
-"""Reports of the analyses' folders: gep, evaluate, compare, sweep, frontier and value.
+"""Reports of the analyses' folders: gep, evaluate, compare, sweep, frontier, value, robust and alternatives.
 
 Each reads only what its command wrote (see docs/outputs.md and docs/gep-and-evaluate.md,
 docs/what-if.md) and reuses the shared blocks of `page.py`, so a figure reads the same in
@@ -578,9 +578,9 @@ def frontier_page(folder: Path) -> Page:
     if knee and (folder / "points" / str(knee) / "allocation.csv").is_file():
         alloc = read_csv(folder / "points" / str(knee) / "allocation.csv")
         shapes = township_shapes(folder, "frontier.gpkg", "frontier_townships", resolved)
-        sections.append(Section("knee-map", _("The knee's plan"), [industry_map(
+        sections.append(Section("knee-map", _("The knee's plan"), [_unit_map(
             shapes, alloc, _("Townships coloured by the industry of the knee's plan ({point}).").format(point=knee),
-            prefix="knee")]))  # fmt: skip
+            "frontier.gpkg", prefix="knee")]))  # fmt: skip
 
     payoff = folder / "payoff.csv"
     if payoff.is_file():
@@ -706,4 +706,164 @@ def value_page(folder: Path) -> Page:
         sections[0].blocks.append(callout("warn", str(note)))
     sections.append(sources_section(sources_of(folder, manifest, resolved)))
     return Page("value", _("What each limit is worth: {title}").format(title=_title(resolved, name)),
+                _("{folder} of instance {name}").format(folder=folder.name, name=name), sections, footer(manifest))
+
+
+def _unit_map(shapes: Any, table: pd.DataFrame, caption: str, gpkg: str, **kw: Any) -> Block:
+    """The map of a per-township table; for a table of villages a pointer to the GeoPackage
+    (the report's maps draw townships)."""
+    if "village_id" in table.columns:
+        return callout("info", _("The map of the villages is in {gpkg}: open it in QGIS.").format(gpkg=gpkg))
+    return industry_map(shapes, table, caption, **kw)
+
+
+# --------------------------------------------------------------------------- robust
+
+
+def _is_robust(folder: Path) -> bool:
+    return (folder / "robust.json").is_file() and (folder / "stability.csv").is_file()
+
+
+@report_kind("robust", _is_robust)
+def robust_page(folder: Path) -> Page:
+    """Plans that hold when prices and yields move: the nominal and the robust plan over the
+    samples, the limits at risk, how stable each township's industry is, where the two differ."""
+    summary = read_json(folder / "summary.json") if (folder / "summary.json").is_file() else {}
+    manifest = manifest_of(folder)
+    resolved = resolved_instance(folder / "nominal") if (folder / "nominal").is_dir() else {}
+    name = str(summary.get("instance") or resolved.get("name") or folder.parent.name)
+    unit = money_words()
+    stability = read_csv(folder / "stability.csv")
+    units = _("villages") if "village_id" in stability.columns else _("townships")
+    head: list[Block] = [text_block(_(
+        "The instance's uncertain figures (prices, yields, costs) were drawn {n} times. The nominal plan is the "
+        "optimum at the instance's own figures; the robust plan is chosen against all the samples at once.").format(
+        n=summary.get("samples", "?")))]  # fmt: skip
+    items = [(_("samples"), str(summary.get("samples", "")))]
+    nominal, robust = summary.get("nominal") or {}, summary.get("robust_plan") or {}
+    if not missing(nominal.get("objective_yuan")):
+        items.append((_("nominal plan: objective at the instance's figures"), f"{mio(nominal['objective_yuan'])} {unit}"))
+    if not missing(robust.get("sample_objective_yuan")):
+        items.append((_("robust plan: objective over the samples"), f"{mio(robust['sample_objective_yuan'])} {unit}"))
+    if summary.get("townships"):
+        items.append((_("{units} whose most frequent industry is always or mostly the same").format(units=units),
+                      f"{summary.get('stable_townships', 0)} / {summary['townships']}"))
+        items.append((_("{units} where the robust plan differs from the nominal one").format(units=units),
+                      str(summary.get("townships_robust_differs", 0))))
+    head.append(facts(items))
+    comparison = folder / "comparison.csv"
+    if comparison.is_file():
+        c = read_csv(comparison)
+        rows = []
+        for r in c.itertuples(index=False):
+            money = str(r.unit).startswith("yuan")
+            fmt = (lambda x, s=False: mio(x, sign=s)) if money else (lambda x, s=False: pct(x) if not s else
+                                                                       ("+" if float(x) > 0 else "") + pct(x))
+            rows.append((str(r.description), _(str(r.unit)) if not money else unit, fmt(r.nominal), fmt(r.robust),
+                         fmt(r.robust_minus_nominal, True)))  # fmt: skip
+        head.append(table_block([("", "text"), (_("unit"), "text"), (_("nominal plan"), "num"), (_("robust plan"), "num"),
+                                 (_("robust − nominal"), "num")], rows,
+                                note=_("Each plan evaluated in every sample: mean, 5th percentile, worst sample; "
+                                       "regret: what the sample's own optimum would have earned more.")))  # fmt: skip
+    sections = [Section("plans", _("Nominal and robust plan over the samples"), head)]
+
+    risk = folder / "limit_risk.csv"
+    if risk.is_file():
+        lr = read_csv(risk)
+        if not lr.empty:
+            rows = [(_("nominal plan") if r.plan == "nominal" else _("robust plan") if r.plan == "robust" else str(r.plan),
+                     str(r.worst_message), pct(r.probability), num(r.samples_broken)) for r in lr.itertuples(index=False)]
+            sections.append(Section("risk", _("Limits at risk"), [table_block(
+                [(_("plan"), "text"), (_("worst sample"), "text"), (_("probability broken"), "num"),
+                 (_("samples"), "num")], rows)]))  # fmt: skip
+        else:
+            sections.append(Section("risk", _("Limits at risk"), [callout("ok", _("Neither plan breaks a limit in any sample."))]))
+
+    shapes = township_shapes(folder, "stability.gpkg", "stability", resolved)
+    labels = industry_names(resolved)
+    differs = stability["robust_differs_from_nominal"].astype(str).str.lower().eq("true").to_numpy() \
+        if "robust_differs_from_nominal" in stability else None
+    sections.append(Section("stability", _("How stable each industry is"), [_unit_map(
+        shapes, stability, _("Coloured by the robust plan's industry; outlined: it differs from the nominal plan."),
+        "stability.gpkg", industry_col="robust_industry", emphasis=differs,
+        emphasis_label=_("robust differs from nominal"), labels=labels, prefix="stability")]))  # fmt: skip
+    diff = folder / "differing_townships.csv"
+    if diff.is_file():
+        d = read_csv(diff)
+        if not d.empty:
+            key = "village_id" if "village_id" in d.columns else "township_id"
+            rows = [(f"{r.name} ({getattr(r, key)})", str(r.county),
+                     f"{short_label(labels.get(str(r.nominal_industry), str(r.nominal_industry)))} ({pct(r.share_nominal_industry)})",
+                     f"{short_label(labels.get(str(r.robust_industry), str(r.robust_industry)))} ({pct(r.share_robust_industry)})")
+                    for r in d.head(ROWS_MAX).itertuples(index=False)]  # fmt: skip
+            sections[-1].blocks.append(table_block(
+                [(units, "text"), (_("county"), "text"), (_("nominal plan (share of samples)"), "text"),
+                 (_("robust plan (share of samples)"), "text")], rows,
+                note=_("Share of samples: how often each industry is the sample's own optimum there.")))  # fmt: skip
+    for note in summary.get("notes") or []:
+        sections[0].blocks.append(callout("warn", str(note)))
+    sections.append(sources_section(sources_of(folder, manifest, resolved)))
+    return Page("robust", _("Plans that hold when figures move: {title}").format(title=_title(resolved, name)),
+                _("{folder} of instance {name}").format(folder=folder.name, name=name), sections, footer(manifest))
+
+
+# --------------------------------------------------------------------------- alternatives
+
+
+def _is_alternatives(folder: Path) -> bool:
+    return (folder / "alternatives.json").is_file() and (folder / "flexibility.csv").is_file()
+
+
+@report_kind("alternatives", _is_alternatives)
+def alternatives_page(folder: Path) -> Page:
+    """Near-optimal plans that differ: each plan's figures and what it gives up, and which
+    townships are forced to one industry in all of them and which are open."""
+    spec = read_json(folder / "alternatives.json")
+    manifest = manifest_of(folder)
+    resolved = resolved_instance(folder / "optimum") if (folder / "optimum").is_dir() else {}
+    name = str(spec.get("instance") or resolved.get("name") or folder.parent.name)
+    unit = money_words()
+    plans = read_csv(folder / "alternatives.csv")
+    flex = read_csv(folder / "flexibility.csv")
+    units = _("villages") if "village_id" in flex.columns else _("townships")
+    within = spec.get("within")
+    head: list[Block] = [text_block(_(
+        "Plans within {within} of the optimum's objective that differ from the optimum and from each other: "
+        "choices a meeting can weigh on other grounds (land tenure, cooperatives, what is already planted).").format(
+        within=pct(within) if not missing(within) else "?"))]  # fmt: skip
+    items = [(_("plans found"), str(spec.get("alternatives_found", len(plans) - 1))),
+             (_("{units} forced: the same industry in every plan").format(units=units), str(spec.get("forced_townships", ""))),
+             (_("{units} open").format(units=units), str(spec.get("open_townships", "")))]
+    head.append(facts(items))
+    rows = []
+    for r in plans.itertuples(index=False):
+        rows.append((str(r.plan), mio(r.objective_yuan), "—" if missing(r.loss_share) else pct(r.loss_share),
+                     mio(r.farmer_income_yuan), mio(r.gep_total_yuan), num(r.townships_changed_from_optimum),
+                     num(r.hectares_changed_from_optimum), str(r.status)))  # fmt: skip
+    head.append(table_block(
+        [(_("plan"), "text"), (_("objective ({unit})").format(unit=unit), "num"), (_("loss"), "num"),
+         (_("farmers' income ({unit})").format(unit=unit), "num"), (_("GEP total ({unit})").format(unit=unit), "num"),
+         (_("{units} changed from the optimum").format(units=units), "num"), (_("hectares changed"), "num"),
+         (_("status"), "text")], rows,
+        note=_("Every plan's folder (optimum/, alt1/ …) is a run folder with its map and workbook; each was "
+               "checked independently.")))  # fmt: skip
+    sections = [Section("plans", _("The plans"), head)]
+
+    shapes = township_shapes(folder, "alternatives.gpkg", "flexibility", resolved)
+    labels = dict(industry_names(resolved))
+    labels["open"] = _("open: differs between plans")
+    sections.append(Section("flexibility", _("Forced and open"), [_unit_map(
+        shapes, flex, _("Forced: coloured by the one industry every plan gives it. Open: the plans differ there."),
+        "alternatives.gpkg", industry_col="flexibility_class", labels=labels, prefix="flex")]))  # fmt: skip
+    open_rows = flex[flex["flexibility_class"].astype(str) == "open"] if "flexibility_class" in flex else flex.iloc[:0]
+    if not open_rows.empty:
+        key = "village_id" if "village_id" in open_rows.columns else "township_id"
+        rows = [(f"{r.name} ({getattr(r, key)})", str(r.county), str(r.industries))
+                for r in open_rows.head(ROWS_MAX).itertuples(index=False)]
+        sections[-1].blocks.append(table_block([(units, "text"), (_("county"), "text"),
+                                                (_("industries across the plans"), "text")], rows))
+    for note in spec.get("notes") or []:
+        sections[0].blocks.append(callout("warn", str(note)))
+    sections.append(sources_section(sources_of(folder, manifest, resolved)))
+    return Page("alternatives", _("Near-optimal alternatives: {title}").format(title=_title(resolved, name)),
                 _("{folder} of instance {name}").format(folder=folder.name, name=name), sections, footer(manifest))

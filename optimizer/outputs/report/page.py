@@ -87,7 +87,7 @@ def folder_kind(folder: Path) -> ReportKind:
     folder = Path(folder)
     if not folder.is_dir():
         what = "no such folder" if not folder.exists() else "a file, not a results folder"
-        raise InputError([Problem(Location(folder), what, "give a run, sweep, compare, gep, evaluate, frontier or value folder")])
+        raise InputError([Problem(Location(folder), what, "give a run, sweep, compare, gep, evaluate, frontier, value, robust or alternatives folder")])
     for kind in REPORT_KINDS.values():
         if kind.detect(folder):
             return kind
@@ -95,8 +95,8 @@ def folder_kind(folder: Path) -> ReportKind:
     raise InputError([Problem(
         Location(folder),
         f"not a results folder this tool wrote (known kinds: {kinds})",
-        "a run folder has summary.json and allocation.csv; sweep, compare, gep, evaluate, frontier and value "
-        "folders have sweep.json, comparison.json, gep_by_township.csv, evaluation.json, frontier.json or value.json",
+        "a run folder has summary.json and allocation.csv; the analyses' folders have sweep.json, comparison.json, "
+        "gep_by_township.csv, evaluation.json, frontier.json, value.json, robust.json or alternatives.json",
     )])  # fmt: skip
 
 
