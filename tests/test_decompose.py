@@ -468,24 +468,32 @@ def test_rounded_master_meets_the_coupling_rows_and_never_beats_the_exact_master
         assert np.allclose(np.asarray(bulk.use), np.asarray(cuts.use), rtol=1e-12)
 
 
+def _pool_of_plans(path: Path) -> tuple:
+    """A small instance's split, sample multipliers, a pricer and the county plans of three
+    pricing passes around those multipliers."""
+    from optimizer.solve.decompose.dual import Cuts, sample_duals
+    from optimizer.solve.decompose.parallel import SerialPricer
+    from optimizer.solve.decompose.structure import split
+
+    data = prepare(load_and_validate(path))
+    S = split(build_matrix(data), data.townships)
+    lam = sample_duals(S, np.random.default_rng(0))
+    price, cuts = SerialPricer(S), Cuts()
+    for k in range(3):
+        cuts.add(S, price.price(lam * (1 + 0.2 * k)).choice)
+    return S, lam, price, cuts
+
+
 def test_master_lp_starts_from_the_previous_basis(small: list[Path]) -> None:
     """The master LP's basis, named by county plans, starts the next master LP: over the same
     pool HiGHS needs no simplex iteration from it, over a pool with more plans (in another
     order) and a moved limit it reaches the same optimum as from scratch; the rounded plan
     meets the coupling rows either way."""
     from optimizer.solve.decompose import _coupling_ok
-    from optimizer.solve.decompose.dual import Cuts, sample_duals
-    from optimizer.solve.decompose.parallel import SerialPricer
+    from optimizer.solve.decompose.dual import Cuts
     from optimizer.solve.decompose.primal import _master, _start_from, rounded_master
-    from optimizer.solve.decompose.structure import split
 
-    data = prepare(load_and_validate(small[2]))
-    matrix = build_matrix(data)
-    S = split(matrix, data.townships)
-    lam = sample_duals(S, np.random.default_rng(0))
-    price, cuts = SerialPricer(S), Cuts()
-    for k in range(3):
-        cuts.add(S, price.price(lam * (1 + 0.2 * k)).choice)
+    S, lam, price, cuts = _pool_of_plans(small[2])
     choice, basis = rounded_master(S, cuts, 30.0, 1e-9)
     assert choice is not None and basis is not None and len(basis.duals) == S.coupling.n
 
@@ -530,17 +538,9 @@ def test_the_dual_master_is_taken_over_only_when_it_holds_the_same_plans(small: 
     """A previous solve's box-step master becomes the next solve's when every cut it holds is
     a plan of the new pool with the same value and use: then its step from the same centre
     equals a freshly built master's at the new limits; a changed value refuses it."""
-    from optimizer.solve.decompose.dual import BoxStepMaster, Cuts, sample_duals
-    from optimizer.solve.decompose.parallel import SerialPricer
-    from optimizer.solve.decompose.structure import split
+    from optimizer.solve.decompose.dual import BoxStepMaster, Cuts
 
-    data = prepare(load_and_validate(small[2]))
-    matrix = build_matrix(data)
-    S = split(matrix, data.townships)
-    lam = sample_duals(S, np.random.default_rng(0))
-    price, cuts = SerialPricer(S), Cuts()
-    for k in range(3):
-        cuts.add(S, price.price(lam * (1 + 0.2 * k)).choice)
+    S, lam, price, cuts = _pool_of_plans(small[2])
     old = BoxStepMaster(S)
     old.add(cuts, list(range(len(cuts))))
     delta = np.maximum(np.abs(lam), 1e-3)
