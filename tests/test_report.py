@@ -355,7 +355,7 @@ def test_a_frontier_folder_has_a_report_with_the_chart_the_points_and_the_knee(f
 def test_a_value_folder_has_a_report_ranking_the_limits_in_words(frontier_and_value) -> None:  # type: ignore[no-untyped-def]
     import pandas as pd
 
-    from optimizer.analyses.value_words import limit_label, per_unit_text
+    from optimizer.outputs.value_words import limit_label, per_unit_text
 
     _, folder = frontier_and_value
     assert folder_kind(folder).name == "value"

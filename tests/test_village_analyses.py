@@ -26,6 +26,18 @@ def _villages() -> pd.Index:
     return load_and_validate(VILLAGES).villages.index
 
 
+def _report_draws_villages(folder: Path, map_id: str | None) -> str:
+    """The folder's report.html; with `map_id`, it draws every village of the instance there."""
+    import re
+
+    from optimizer.outputs.report import write_report
+
+    text = write_report(folder).read_text(encoding="utf-8")
+    if map_id is not None:
+        assert len(re.findall(rf'<g id="{map_id}-township-\d+">', text)) == len(_villages())
+    return text
+
+
 def test_frontier_of_a_village_instance(tmp_path: Path) -> None:
     from optimizer.analyses.frontier import FrontierSpec, new_frontier_dir, run_frontier
 
@@ -35,6 +47,7 @@ def test_frontier_of_a_village_instance(tmp_path: Path) -> None:
     assert (table["status"] == "optimal").all() and table["check_ok"].all()
     assert any(c.startswith("villages_") for c in table.columns)
     assert not any(c.startswith("townships_") and c != "townships_changed_from_previous" for c in table.columns)
+    _report_draws_villages(fr.folder, "knee")
 
 
 def test_value_of_limits_on_a_village_instance(tmp_path: Path) -> None:
@@ -46,6 +59,7 @@ def test_value_of_limits_on_a_village_instance(tmp_path: Path) -> None:
     switches = pd.read_csv(res.folder / "value_switches.csv", dtype=str, encoding="utf-8-sig")
     assert "village_id" in switches.columns and len(switches)
     assert set(switches["village_id"]) <= set(_villages())
+    assert "villages switching" in _report_draws_villages(res.folder, None)
 
 
 def test_alternatives_of_a_village_instance(tmp_path: Path) -> None:
@@ -60,6 +74,7 @@ def test_alternatives_of_a_village_instance(tmp_path: Path) -> None:
     assert len(layer) == len(flex) and layer.geometry.notna().all()  # the village polygons
     alt = res.folder / "alt1"
     assert (alt / "township_allocation.csv").exists()  # written as `solve` writes a village run
+    _report_draws_villages(res.folder, "flex")
 
 
 def test_robust_plan_of_a_village_instance(tmp_path: Path) -> None:
@@ -80,3 +95,4 @@ def test_robust_plan_of_a_village_instance(tmp_path: Path) -> None:
     assert checks
     for c in checks:
         assert '"ok": true' in c.read_text(encoding="utf-8"), c
+    _report_draws_villages(res.folder, "stability")

@@ -896,82 +896,10 @@ def frontier_summary(fr: Frontier) -> dict[str, Any]:
 
 def plot_frontier(fr: Frontier, target: Path, title: str) -> None:
     """frontier.png: `frontier_figure` of this frontier."""
-    fig = frontier_figure(fr.table, fr.knee, fr.weighted, fr.categories, title)
+    from optimizer.outputs.figures import frontier_figure
+
+    fig = frontier_figure(fr.table, fr.knee, fr.weighted, fr.categories, title, ok=_ok(fr.table))
     fig.savefig(target, dpi=120)
-
-
-def frontier_figure(df: pd.DataFrame, knee: str | None, weighted: dict[str, Any] | None, categories: list[str],
-                    title: str, money: tuple[float, str] | None = None) -> Any:
-    """Income against GEP: plan points, the band to the bounds, the knee, the weighted optimum.
-    A matplotlib Figure (no pyplot: the report draws it too, as SVG), from frontier.csv's table
-    and summary.json's knee and weighted optimum. `money`: (yuan per axis unit, its words),
-    亿元 by default; no title when `title` is empty (the report has its own)."""
-    import matplotlib
-
-    matplotlib.use("Agg")
-    from matplotlib.figure import Figure
-
-    from optimizer.outputs.figures import cjk_font
-
-    font = cjk_font()
-    if font:
-        matplotlib.rcParams["font.sans-serif"] = [font, *matplotlib.rcParams["font.sans-serif"]]
-    yi, money_unit = money if money is not None else (1e8, "")
-    df = df.fillna({"duplicate_of": "", "dominated_by": ""})
-    ok = df[_ok(df)].sort_values("farmer_income_yuan")
-    fig = Figure(figsize=(7.5, 5.2), constrained_layout=True)
-    ax = fig.subplots()
-    if not ok.empty:
-        # The exact frontier F(x) = max GEP at income ≥ x lies between the computed plans
-        # (F(x) ≥ the GEP of any plan earning ≥ x) and the proven bounds (F(x) ≤ the bound of
-        # any ε ≤ x): one band for both the gaps and the stretches between points.
-        inc = ok["farmer_income_yuan"].to_numpy(dtype=float)
-        gep = ok["gep_yuan"].to_numpy(dtype=float)
-        eps = df["epsilon_yuan"].to_numpy(dtype=float)
-        high = df["frontier_high_yuan"].to_numpy(dtype=float)
-        xs = np.unique(np.concatenate([inc, eps[np.isfinite(eps)]]))
-        xs = np.sort(np.concatenate([xs, np.nextafter(xs, np.inf), np.nextafter(xs, -np.inf)]))
-        xs = xs[(xs >= np.nanmin(inc)) & (xs <= np.nanmax(inc))]
-        lower = np.array([gep[inc >= x].max() for x in xs])
-        known = np.isfinite(high) & np.isfinite(eps)
-        upper = np.array([high[known & (eps <= x)].min() if (known & (eps <= x)).any() else np.nan for x in xs])
-        upper = np.where(np.isfinite(upper), np.maximum(upper, lower), lower)
-        ax.fill_between(xs / yi, lower / yi, upper / yi, step=None, color="tab:green", alpha=0.15, linewidth=0,
-                        label=_("band: the exact frontier lies here (plans below, bounds above)"))
-        ax.plot(xs / yi, lower / yi, "-", color="tab:green", linewidth=1, alpha=0.8)
-        front = ok[(ok["duplicate_of"] == "") & (ok["dominated_by"] == "")]
-        ax.plot(front["farmer_income_yuan"] / yi, front["gep_yuan"] / yi, "o", color="tab:green",
-                label=_("frontier points (computed plans)"))
-        marked = ok[ok["dominated_by"] != ""]
-        if len(marked):
-            ax.plot(marked["farmer_income_yuan"] / yi, marked["gep_yuan"] / yi, "x", color="grey",
-                    label=_("dominated (a gap let it through)"))
-        labels: dict[tuple[float, float], list[str]] = {}
-        for r in ok.itertuples():
-            labels.setdefault((r.farmer_income_yuan, r.gep_yuan), []).append(str(r.point))
-        for (x, y), names in labels.items():
-            ax.annotate("=".join(names), (x / yi, y / yi), textcoords="offset points", xytext=(4, 4), fontsize=7,
-                        color="dimgrey")
-        if knee:
-            k = ok[ok["point"] == knee]
-            ax.plot(k["farmer_income_yuan"] / yi, k["gep_yuan"] / yi, "*", color="tab:red", markersize=16,
-                    label=_("knee ({point})").format(point=knee))
-    w = weighted
-    if w and w.get("farmer_income_yuan") is not None:
-        ax.plot([w["farmer_income_yuan"] / yi], [w["gep_yuan"] / yi], "D", color="tab:blue", markersize=8,
-                markerfacecolor="none", markeredgewidth=2, label=_("weighted optimum of the instance"))
-    cats = "+".join(categories)
-    if money_unit:
-        ax.set_xlabel(_("farmers' income ({unit})").format(unit=money_unit))
-        ax.set_ylabel(_("GEP {categories} ({unit})").format(categories=cats, unit=money_unit))
-    else:
-        ax.set_xlabel("farmers' income 农民收入 (亿元/yr)" if font else "farmers' income (100 million yuan/yr)")
-        ax.set_ylabel((f"GEP {cats} (亿元/yr)") if font else f"GEP {cats} (100 million yuan/yr)")
-    if title:
-        ax.set_title(_("{title}: GEP against farmers' income").format(title=title))
-    ax.grid(True, alpha=0.3)
-    ax.legend(fontsize=8, loc="best")
-    return fig
 
 
 def township_changes(fr: Frontier, valid: Any) -> pd.DataFrame:

@@ -11,9 +11,9 @@ from rich.markup import escape
 
 from optimizer.cli.common import Exit, err, exit_codes, fail_input, fit, names, out, print_infeasible, state
 from optimizer.errors import InfeasibleInstance, InputError
-from optimizer.analyses.value_words import amount_text as _amount
-from optimizer.analyses.value_words import limit_label
-from optimizer.analyses.value_words import per_unit_text as _per
+from optimizer.outputs.value_words import amount_text as _amount
+from optimizer.outputs.value_words import limit_label
+from optimizer.outputs.value_words import per_unit_text as _per
 from optimizer.i18n import _
 
 

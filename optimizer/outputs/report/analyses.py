@@ -506,8 +506,7 @@ def _units_word(table: pd.DataFrame) -> str:
 def frontier_page(folder: Path) -> Page:
     """The GEP–income frontier: the chart with its band, the points, the knee's plan on the map,
     the payoff table."""
-    from optimizer.analyses.frontier import frontier_figure
-    from optimizer.outputs.figures import svg_of
+    from optimizer.outputs.figures import frontier_figure, svg_of
 
     summary = read_json(folder / "summary.json") if (folder / "summary.json").is_file() else {}
     manifest = manifest_of(folder)
@@ -612,7 +611,7 @@ def _is_value(folder: Path) -> bool:
 
 def _move_text(r: dict[str, Any], d: str) -> tuple[str, str]:
     """(change of the objective, per unit of the limit) of one move, or why there is no number."""
-    from optimizer.analyses.value_words import blank, per_unit_text
+    from optimizer.outputs.value_words import blank, per_unit_text
 
     status = r.get(f"{d}_status")
     dz = r.get(f"{d}_delta_objective_yuan")
@@ -629,7 +628,7 @@ def _move_text(r: dict[str, Any], d: str) -> tuple[str, str]:
 def value_page(folder: Path) -> Page:
     """What each limit is worth: the gain of relaxing it and the cost of tightening it by one step,
     per unit of the limit, and the townships (or villages) that switch."""
-    from optimizer.analyses.value_words import amount_text, blank, limit_label, per_unit_text
+    from optimizer.outputs.value_words import amount_text, blank, limit_label, per_unit_text
 
     summary = read_json(folder / "summary.json") if (folder / "summary.json").is_file() else {}
     manifest = manifest_of(folder)
@@ -710,10 +709,14 @@ def value_page(folder: Path) -> Page:
 
 
 def _unit_map(shapes: Any, table: pd.DataFrame, caption: str, gpkg: str, **kw: Any) -> Block:
-    """The map of a per-township table; for a table of villages a pointer to the GeoPackage
-    (the report's maps draw townships)."""
+    """The map of a per-township or per-village table. A table of villages is drawn on the
+    village polygons when the GeoPackage holds them (as a village run's report does), else
+    the report points to the GeoPackage."""
     if "village_id" in table.columns:
-        return callout("info", _("The map of the villages is in {gpkg}: open it in QGIS.").format(gpkg=gpkg))
+        ids = table["village_id"].astype(str)
+        if shapes is None or not ids.isin(shapes.geometry.index).all():
+            return callout("info", _("The map of the villages is in {gpkg}: open it in QGIS.").format(gpkg=gpkg))
+        table = table.assign(township_id=ids)
     return industry_map(shapes, table, caption, **kw)
 
 
@@ -836,10 +839,11 @@ def alternatives_page(folder: Path) -> Page:
              (_("{units} open").format(units=units), str(spec.get("open_townships", "")))]
     head.append(facts(items))
     rows = []
-    for r in plans.itertuples(index=False):
-        rows.append((str(r.plan), mio(r.objective_yuan), "—" if missing(r.loss_share) else pct(r.loss_share),
-                     mio(r.farmer_income_yuan), mio(r.gep_total_yuan), num(r.townships_changed_from_optimum),
-                     num(r.hectares_changed_from_optimum), str(r.status)))  # fmt: skip
+    changed = "villages_changed_from_optimum" if "villages_changed_from_optimum" in plans else "townships_changed_from_optimum"
+    for r in plans.to_dict(orient="records"):
+        rows.append((str(r["plan"]), mio(r.get("objective_yuan")), "—" if missing(r.get("loss_share")) else pct(r["loss_share"]),
+                     mio(r.get("farmer_income_yuan")), mio(r.get("gep_total_yuan")), num(r.get(changed)),
+                     num(r.get("hectares_changed_from_optimum")), str(r.get("status", ""))))  # fmt: skip
     head.append(table_block(
         [(_("plan"), "text"), (_("objective ({unit})").format(unit=unit), "num"), (_("loss"), "num"),
          (_("farmers' income ({unit})").format(unit=unit), "num"), (_("GEP total ({unit})").format(unit=unit), "num"),
