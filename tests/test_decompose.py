@@ -675,3 +675,35 @@ def test_a_patched_split_equals_a_fresh_one(small: list[Path]) -> None:
         m = copy.deepcopy(base)
         edit(m)
         assert split_like(S0, m, data.townships) is None, edit.__name__
+
+
+def test_settle_by_enumeration_matches_brute_force():
+    """The rounded master's small MIP, weighed in numpy, equals plain enumeration with the
+    price step at its least value (o ≥ lhs − room, cost ≤ 0), or reports no fit."""
+    import itertools
+
+    from optimizer.solve.decompose.primal import _settle_by_enumeration
+
+    rng = np.random.default_rng(3)
+    for _ in range(60):
+        n_g, G = int(rng.integers(1, 5)), 3
+        sizes = rng.integers(1, 4, n_g)
+        group = np.repeat(np.arange(n_g), sizes)
+        value = rng.normal(10, 3, len(group))
+        use = rng.normal(1, 1, (len(group), G))
+        room = rng.normal(n_g, 1.5, G)
+        o_cost, o_rows, o_cols, o_vals = np.array([-0.5]), np.array([2]), np.array([0]), np.array([-1.0])
+        got = _settle_by_enumeration(value, use, group, room, np.zeros(G), o_cost, o_rows, o_cols, o_vals)
+        best = None
+        for combo in itertools.product(*[np.flatnonzero(group == g) for g in range(n_g)]):
+            lhs = use[list(combo)].sum(axis=0)
+            if (lhs[:2] > room[:2]).any():
+                continue
+            v = value[list(combo)].sum() - 0.5 * max(0.0, lhs[2] - room[2])
+            best = v if best is None or v > best else best
+        if best is None:
+            assert got is None
+        else:
+            assert got is not None and got is not NotImplemented
+            assert got[1] == pytest.approx(best)
+            assert len(set(group[got[0]])) == n_g  # one plan per county

@@ -698,12 +698,12 @@ def _state(S: Structure, lam: np.ndarray, cuts: Cuts, plan: pd.Series | None, ob
     if len(choice):
         np.logical_or.at(bad, S.t_county, choice < 0)
     ok = ~bad & np.isfinite(ans.value)
+    cut_county, cut_value, cut_use = cuts.arrays()  # never changed in place: shared, not copied
     arrays = WarmArrays(signature=_signature(S), counties=list(S.counties), county_tstart=np.asarray(ct),
-                        tids=tids, inds=inds, cut_county=np.asarray(cuts.county, dtype=np.int64),
+                        tids=tids, inds=inds, cut_county=cut_county,
                         cut_plans=list(cuts.plan), priced_ok=ok, priced_value=np.asarray(ans.value, dtype=float).copy(),
                         priced_choice=np.asarray(choice).copy(), fingerprints=list(fingerprints(S)),
                         plan_choice=None if incumbent is None else np.asarray(incumbent).copy(),
-                        cut_value=np.asarray(cuts.value, dtype=float),
-                        cut_use=np.asarray(cuts.use, dtype=float).reshape(len(cuts), S.coupling.n))  # fmt: skip
+                        cut_value=cut_value, cut_use=cut_use.reshape(len(cuts), S.coupling.n))  # fmt: skip
     return DecompositionState(multipliers=dict(zip(S.coupling.names, lam.tolist())), plan=plan,
                               objective=objective, bound=bound, arrays=arrays, structure=S)

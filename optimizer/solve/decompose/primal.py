@@ -40,6 +40,9 @@ LNS_GROUP = 20
 #: Counties in all the rounded master's later MIPs free (the fractional ones, then those
 #: nearest to a tie), in turn until a plan is within the target; measured in `rounded_master`.
 ROUNDED_FREE = (8, 15)
+#: Most combinations of the free counties' plans that `_settle` weighs itself, in numpy, before
+#: it hands the small MIP to HiGHS (measured in `_settle_by_enumeration`).
+SETTLE_ENUMERATE = 50_000
 
 
 def restricted_master(S: object, cuts: Cuts, time_limit: float, gap: float,
@@ -133,7 +136,7 @@ def rounded_master(S: object, cuts: Cuts, time_limit: float, gap: float, target:
                             float(h.getInfo().objective_function_value),
                             np.asarray(sol.row_dual)[S.n_counties:].copy(), h, numbers)  # type: ignore[attr-defined]
     y = np.asarray(sol.col_value)[n_o:]
-    county = np.asarray(cuts.county, dtype=np.int64)
+    county = cuts.arrays()[0]
     n_c = S.n_counties  # type: ignore[attr-defined]
     settled = np.ones(n_c, dtype=bool)
     settled[county[(y > 1e-6) & (y < 1 - 1e-6)]] = False
@@ -201,7 +204,8 @@ def _master_numbers(S: object, cuts: Cuts) -> tuple[np.ndarray, ...]:
     M = S.matrix  # type: ignore[attr-defined]
     cp = S.coupling  # type: ignore[attr-defined]
     o_sel = cp.cols >= M.n_x
-    return (np.asarray(cuts.value, dtype=np.float64), np.asarray(cuts.use, dtype=np.float64).reshape(len(cuts), cp.n),
+    _, value, use = cuts.arrays()
+    return (value, use.reshape(len(cuts), cp.n),
             M.cost[M.n_x:], cp.rows[o_sel], cp.cols[o_sel], cp.vals[o_sel])  # fmt: skip
 
 
@@ -227,7 +231,7 @@ def _extended(S: object, cuts: Cuts, basis: MasterBasis, numbers: tuple[np.ndarr
     cp = S.coupling  # type: ignore[attr-defined]
     new = np.arange(K0, len(cuts))
     if len(new):
-        county = np.asarray(cuts.county, dtype=np.int64)[new]
+        county = cuts.arrays()[0][new]
         block = np.hstack([np.ones((len(new), 1)), use[new]])
         r, g = np.nonzero(block)
         index = np.where(g == 0, county[r], n_c + g - 1).astype(np.int32)
@@ -251,20 +255,29 @@ def _settle(S: object, cuts: Cuts, one: np.ndarray, free: np.ndarray, time_limit
     M = S.matrix  # type: ignore[attr-defined]
     cp = S.coupling  # type: ignore[attr-defined]
     K = len(cuts)
-    county = np.asarray(cuts.county, dtype=np.int64)
-    use = np.asarray(cuts.use).reshape(K, cp.n)
-    value = np.asarray(cuts.value)
+    county, value, use = cuts.arrays()
+    use = use.reshape(K, cp.n)
     kept_use = use[one].sum(axis=0)
     kept_value = float(value[one].sum())
     ks = np.flatnonzero(free)
     counties, row_of = np.unique(county[ks], return_inverse=True)
+    o_sel = cp.cols >= M.n_x
+    weighed = _settle_by_enumeration(value[ks], use[ks], row_of, cp.rhs - kept_use,
+                                     1e-9 * np.maximum(1.0, np.abs(cp.rhs)), M.cost[M.n_x:],
+                                     cp.rows[o_sel], cp.cols[o_sel] - M.n_x, cp.vals[o_sel])  # fmt: skip
+    if weighed is not NotImplemented:
+        if weighed is None:
+            return None
+        picked, v = weighed
+        y = one.astype(np.float64)
+        y[ks[picked]] = 1.0
+        return y, kept_value + v
     n_f, n_r = len(ks), len(counties)
     rows, cols, vals = [row_of], [np.arange(n_f)], [np.ones(n_f)]
     r, g = np.nonzero(use[ks])
     rows.append(n_r + g)
     cols.append(r)
     vals.append(use[ks][r, g])
-    o_sel = cp.cols >= M.n_x
     rows.append(n_r + cp.rows[o_sel])
     cols.append(n_f + cp.cols[o_sel] - M.n_x)
     vals.append(cp.vals[o_sel])
@@ -287,6 +300,63 @@ def _settle(S: object, cuts: Cuts, one: np.ndarray, free: np.ndarray, time_limit
     return y, kept_value + float(h.getInfo().objective_function_value)
 
 
+def _settle_by_enumeration(value: np.ndarray, use: np.ndarray, group: np.ndarray, room: np.ndarray,
+                           tol: np.ndarray, o_cost: np.ndarray, o_rows: np.ndarray, o_cols: np.ndarray,
+                           o_vals: np.ndarray) -> tuple[np.ndarray, float] | None | Any:
+    """`_settle`'s small MIP solved exactly by weighing every combination: one plan per group
+    (county) among `value`/`use` (plans × coupling rows), the rows' left-hand sides at most
+    `room` (+ `tol`), each price-step column o at its least value. Returns (the positions of
+    the chosen plans, their value with the price steps'), None when no combination fits,
+    or NotImplemented when the combinations are too many or the price steps are not of the
+    simple kind (o in one row only, with a negative coefficient and a cost ≤ 0): HiGHS then.
+
+    Why: the fractional counties of the master LP are two to eight with two to five plans
+    each, a few hundred combinations at most; HiGHS spent 1.1–1.7 ms on two counties and
+    2.6–8.4 ms on eight (presolve, root, tree) of a warm sweep point's 12–20 ms (budget
+    sweep at 5,000 townships, docs/performance.md). Partial combinations that no choice of
+    the remaining groups can bring within a row without a price step are dropped as they
+    grow."""
+    n_g = int(group.max()) + 1 if len(group) else 0
+    G = use.shape[1]
+    n_o = len(o_cost)
+    if n_g == 0:
+        return np.zeros(0, dtype=np.int64), 0.0
+    # price steps: o_j ≥ 0 at cost o_cost[j] ≤ 0, in one ≤ row with coefficient a < 0
+    stepped = np.zeros(G, dtype=bool)
+    if len(o_cols):
+        if (len(np.unique(o_cols)) != len(o_cols) or len(np.unique(o_rows)) != len(o_rows)
+                or (o_vals >= 0).any() or (o_cost[o_cols] > 0).any()):  # fmt: skip
+            return NotImplemented
+        stepped[o_rows] = True
+    if n_o and len(o_cols) != n_o:
+        return NotImplemented  # a price step in no row: free to grow, HiGHS says what that means
+    members = [np.flatnonzero(group == g) for g in range(n_g)]
+    sizes = [len(m) for m in members]
+    if min(sizes) == 0:
+        return None
+    least = np.array([use[m].min(axis=0) for m in members])  # group × row
+    rest = np.vstack([np.cumsum(least[::-1], axis=0)[::-1][1:], np.zeros((1, G))])  # least use of groups after g
+    limit = room + tol
+    lhs = np.zeros((1, G))
+    val = np.zeros(1)
+    pick = np.zeros((1, 0), dtype=np.int64)
+    for g, m in enumerate(members):
+        if len(val) * len(m) > SETTLE_ENUMERATE:
+            return NotImplemented
+        lhs = (lhs[:, None, :] + use[m][None, :, :]).reshape(-1, G)
+        val = (val[:, None] + value[m][None, :]).reshape(-1)
+        pick = np.hstack([np.repeat(pick, len(m), axis=0), np.tile(m, len(pick))[:, None]])
+        alive = np.all((lhs + rest[g] <= limit) | stepped, axis=1)
+        lhs, val, pick = lhs[alive], val[alive], pick[alive]
+        if not len(val):
+            return None
+    if len(o_cols):
+        over = np.maximum(0.0, lhs[:, o_rows] - room[o_rows]) / -o_vals  # the least o of each step
+        val = val + over @ o_cost[o_cols]
+    best = int(np.argmax(val))
+    return pick[best], float(val[best])
+
+
 def _master(S: object, cuts: Cuts, options: dict, integer: bool = True) -> tuple[object | None, int]:
     """The restricted master as a HiGHS model (the price-step columns, then one binary per
     county plan in `cuts`, so that new plans are added at the end; its LP with `integer`
@@ -295,10 +365,10 @@ def _master(S: object, cuts: Cuts, options: dict, integer: bool = True) -> tuple
     cp = S.coupling  # type: ignore[attr-defined]
     n_c = S.n_counties  # type: ignore[attr-defined]
     K = len(cuts)
-    county = np.asarray(cuts.county, dtype=np.int64)
+    county, value, use = cuts.arrays()
     if K == 0 or len(np.unique(county)) < n_c:
         return None, K
-    use = np.asarray(cuts.use).reshape(K, cp.n)
+    use = use.reshape(K, cp.n)
     n_o = M.n_cols - M.n_x
     rows = [county]
     cols = [n_o + np.arange(K)]
@@ -311,7 +381,7 @@ def _master(S: object, cuts: Cuts, options: dict, integer: bool = True) -> tuple
     rows.append(n_c + cp.rows[o_sel])
     cols.append(cp.cols[o_sel] - M.n_x)
     vals.append(cp.vals[o_sel])
-    cost = np.r_[M.cost[M.n_x:], np.asarray(cuts.value)]
+    cost = np.r_[M.cost[M.n_x:], value]
     h = highs_from_triplets(
         cost, np.zeros(n_o + K), np.r_[np.full(n_o, np.inf), np.ones(K)], np.r_[np.zeros(n_o, bool), np.full(K, integer)],
         np.concatenate(rows), np.concatenate(cols), np.concatenate(vals),
