@@ -72,7 +72,7 @@ def run(instance: Path, sets: list[str], gap: float, warm: bool, out: Path) -> l
                      "gap": s["gap"], "solve_s": s["timings_s"]["solve"], "solve_cpu_s": _SOLVE_CPU[-1], "wall_s": time.perf_counter() - t0,
                      "cpu_s": time.process_time() - c0, "check_ok": s.get("check_ok"),
                      "counties_reused": s.get("decomposition", {}).get("counties_reused"),
-                     "passes": s.get("decomposition", {}).get("passes")})  # fmt: skip
+                     "passes": s.get("decomposition", {}).get("passes"), "phases": s["timings_s"]})  # fmt: skip
         state = res.state
         print(json.dumps(rows[-1]), flush=True)
     return rows

@@ -439,3 +439,23 @@ def test_gbk_semicolon_padded_csv_solves_and_the_checker_agrees(tmp_path, result
     run = solve_instance(y, SolveOptions(), results_root=results)
     assert run.check_ok, run.check_messages
     assert run.summary["objective_yuan"] == pytest.approx(5_380_000)
+
+
+def test_table_read_again_is_a_private_copy_and_an_edit_is_always_seen(tmp_path):
+    """The in-process reading cache (`tables.read_table`) is keyed by content: an edit that
+    keeps the file's size and time stamp is still read, and a caller that changes its
+    frame does not change what the next caller reads."""
+    from optimizer.instance.tables import read_table
+
+    path = tmp_path / "t.csv"
+    path.write_text("township_id,area_ha\nA,10\nB,20\n", encoding="utf-8")
+    first = read_table(path)
+    first.frame.loc[0, "area_ha"] = "changed"
+    first.rows.append(99)
+    second = read_table(path)
+    assert second.frame["area_ha"].tolist() == ["10", "20"]
+    assert second.rows == [1, 2]
+    stat = path.stat()
+    path.write_text("township_id,area_ha\nA,11\nB,20\n", encoding="utf-8")  # same size
+    os.utime(path, ns=(stat.st_atime_ns, stat.st_mtime_ns))
+    assert read_table(path).frame["area_ha"].tolist() == ["11", "20"]

@@ -102,7 +102,7 @@ class Structure:
     #: Where each local row slot and coupling row came from (`split_like` patches them):
     #: (family, row of the block, sign, county or −1, slot or coupling row, nonzeros of the block kept)
     sources: list[tuple[str, int, float, int, int, np.ndarray]] = field(default_factory=list)
-    basins: tuple[np.ndarray, np.ndarray] | None = None  # township table's basin and county columns
+    basins: tuple[list, list] | None = None  # township table's basin and county cells (`_basin_columns`)
     #: Set by `split_like`: the counties whose data differ from the structure it patched
     #: (None for a fresh split); the others' county plans keep their values and uses.
     touched: list[int] | None = None
@@ -216,10 +216,13 @@ def _changed_sources(S: Structure, M: ModelMatrix, P: ModelMatrix, families: lis
     return sorted(out)
 
 
-def _basin_columns(townships: pd.DataFrame) -> tuple[np.ndarray, np.ndarray] | None:
+def _basin_columns(townships: pd.DataFrame) -> tuple[list, list] | None:
+    """The township table's basin and county cells as they are, for `split_like` to compare
+    (equal cells give equal `basin_counties`; the cells of a table read once are the same
+    objects at every sweep point, `instance.tables.read_table`, so the lists compare fast)."""
     if "basin" not in townships.columns:
         return None
-    return townships["basin"].astype(str).to_numpy(), townships["county"].astype(str).to_numpy()
+    return townships["basin"].tolist(), townships["county"].tolist()
 
 
 #: Cached attributes of a structure that depend only on its counties, townships, pairs and
@@ -252,8 +255,7 @@ def split_like(previous: Structure, matrix: ModelMatrix, townships: pd.DataFrame
     if not same:
         return None
     basins = _basin_columns(townships)
-    if (basins is None) != (previous.basins is None) or (  # lists of str: 5× faster than array_equal on objects
-            basins is not None and not all(a.tolist() == b.tolist() for a, b in zip(basins, previous.basins))):
+    if (basins is None) != (previous.basins is None) or (basins is not None and basins != previous.basins):
         return None
     changed_blocks = []
     for family, block in M.blocks.items():
