@@ -241,6 +241,11 @@ def test_cli_robust_prints_the_plans_side_by_side(tmp_path):
 
     manifest = json.loads((folder / "manifest.json").read_text(encoding="utf-8"))
     assert manifest["sampling"]["seed"] == 7 and manifest["sampling"]["samples"] == 3
+    comp = pd.read_csv(folder / "comparison.csv", encoding="utf-8-sig")
+    # the unit is a column of its own, in the file and on screen; the words carry none
+    assert not comp["description"].str.contains("yuan").any(), comp["description"].tolist()
+    assert set(comp["unit"]) == {"yuan/yr", "share"}
+    assert "yuan/yr" in res.output and "unit" in res.output
     assert "Gaussian copula" in manifest["sampling"]["method"]
 
 

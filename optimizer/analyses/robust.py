@@ -52,17 +52,19 @@ from optimizer.analyses.uncertainty import (
     valid_without_feasibility,
 )
 from optimizer.errors import InputError, Location, Problem
-from optimizer.i18n import _
+from optimizer.i18n import N_, _
 from optimizer.instance.load import load_instance
 from optimizer.instance.validate import ValidInstance, validate
 
 log = logging.getLogger(__name__)
 
 #: Figures of a plan in a sample, as stress.csv names them.
+#: The figures each plan is scored on in every sample (words translated where used; the unit
+#: is comparison.csv's own column, so the words carry none).
 FIGURES: tuple[tuple[str, str], ...] = (
-    ("objective_yuan", "objective (yuan/yr)"),
-    ("farmer_income_yuan", "farmers' income after price steps (yuan/yr)"),
-    ("gep_total_yuan", "GEP total (yuan/yr)"),
+    ("objective_yuan", N_("objective")),
+    ("farmer_income_yuan", N_("farmers' income after price steps")),
+    ("gep_total_yuan", N_("GEP total")),
 )
 DEFAULT_ALPHA = 0.1  # the CVaR level reported when the robust plan maximises the expected value
 #: stability_class: id → (Chinese, English, colour) for the map; shares of the samples' optima.
@@ -581,7 +583,7 @@ def summarise(stress: pd.DataFrame, plan_names: list[str], alpha: float, sample_
     for key, words in FIGURES:
         for stat, label in (("mean", _("mean")), ("p5", _("5th percentile")), ("worst", _("worst sample")),
                             ("cvar", _("CVaR {a:g} (mean of the worst {p:.0%})").format(a=alpha, p=alpha))):
-            rows.append((f"{key}_{stat}", f"{words}: {label}", "yuan/yr"))
+            rows.append((f"{key}_{stat}", _("{figure}: {statistic}").format(figure=_(words), statistic=label), "yuan/yr"))
     rows += [("probability_any_limit_broken", _("probability that a limit is broken"), "share"),
              ("regret_mean_yuan", _("regret against each sample's optimum: mean"), "yuan/yr"),
              ("regret_max_yuan", _("regret against each sample's optimum: largest"), "yuan/yr")]

@@ -11,7 +11,7 @@ import typer
 from rich.markup import escape
 from rich.table import Table
 
-from optimizer.cli.common import Exit, err, exit_codes, fail_input, fit, fmt, names, out, state
+from optimizer.cli.common import Exit, err, exit_codes, fail_input, fit, fmt, money, names, out, state
 from optimizer.errors import InputError, Location, Problem
 from optimizer.i18n import _
 
@@ -176,15 +176,21 @@ def print_result(result: Any) -> None:
     plan_cols = [c for c in ("nominal", "plan", "robust", "robust_minus_nominal") if c in comp.columns]
     table = Table(title=_("plans over the samples"), header_style="bold")
     table.add_column(_("figure"))
+    table.add_column(_("unit"))
     for c in plan_cols:
         table.add_column({"nominal": _("nominal plan"), "plan": _("--plan"), "robust": _("robust plan"),
                           "robust_minus_nominal": _("robust − nominal")}[c], justify="right")
-    for r in comp.itertuples(index=False):
+    is_money = comp["unit"].astype(str).str.startswith("yuan")
+    in_unit = money(*comp.loc[is_money, plan_cols].to_numpy(dtype=float).ravel().tolist())  # one unit (--units)
+    for r, yuan in zip(comp.itertuples(index=False), is_money.tolist()):
         cells = []
         for c in plan_cols:
             v = getattr(r, c)
-            cells.append(f"{v:.0%}" if r.unit == "share" and v == v else _money(v))
-        table.add_row(r.description, *cells)
+            if yuan:
+                cells.append("—" if v is None or v != v else in_unit(v))
+            else:
+                cells.append(f"{v:.0%}" if v == v else "—")
+        table.add_row(r.description, in_unit.unit if yuan else "%" if r.unit == "share" else _(str(r.unit)), *cells)
     out.print(fit(table))
     risk = result.limit_risk
     words = {"nominal": _("The nominal plan"), "plan": _("The --plan"), "robust": _("The robust plan")}

@@ -762,7 +762,8 @@ def robust_page(folder: Path) -> Page:
             money = str(r.unit).startswith("yuan")
             fmt = (lambda x, s=False: mio(x, sign=s)) if money else (lambda x, s=False: pct(x) if not s else
                                                                        ("+" if float(x) > 0 else "") + pct(x))
-            rows.append((str(r.description), _(str(r.unit)) if not money else unit, fmt(r.nominal), fmt(r.robust),
+            shown = unit if money else "%" if str(r.unit) == "share" else _(str(r.unit))
+            rows.append((str(r.description), shown, fmt(r.nominal), fmt(r.robust),
                          fmt(r.robust_minus_nominal, True)))  # fmt: skip
         head.append(table_block([("", "text"), (_("unit"), "text"), (_("nominal plan"), "num"), (_("robust plan"), "num"),
                                  (_("robust − nominal"), "num")], rows,
