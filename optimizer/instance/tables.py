@@ -87,7 +87,7 @@ _ONE_FILE = {".csv", ".txt", ".tsv", *EXCEL, ".geojson", ".json", ".fgb", ".gpkg
 #: Readings kept in this process, by path, layer, geometry, the file's SHA-256 and the
 #: language of the messages of its located problems.
 _READ_CACHE: OrderedDict[tuple[str, str | None, bool, str, str], Table] = OrderedDict()
-_READ_CACHE_SIZE = 4
+_READ_CACHE_SIZE = 6  # a village instance reads up to four tables
 _READ_CACHE_LOCK = threading.Lock()
 
 
