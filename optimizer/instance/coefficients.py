@@ -186,3 +186,21 @@ def baseline(pairs: pd.DataFrame, townships: pd.DataFrame) -> pd.DataFrame:
     for c in GEP_CATEGORIES:
         out[f"baseline_gep_{c}_yuan"] = b[f"gep_{c}_per_ha"].to_numpy() * area
     return out
+
+
+def income_floor_yuan(spec: Instance, units: pd.DataFrame, base: pd.DataFrame | None) -> pd.Series | None:
+    """Each unit's (township's or village's) minimum farmer income (yuan/yr), or None when no
+    floor is set: the larger of `min_yuan_per_ha` × plannable area and `min_share_of_baseline`
+    × baseline income (`base`, indexed like `units`). One rule for both levels, so a village
+    instance's floor cannot drift from a township instance's."""
+    f = spec.constraints.income_floor
+    if f.min_yuan_per_ha is None and f.min_share_of_baseline is None:
+        return None
+    floor = pd.Series(-np.inf, index=units.index)
+    if f.min_yuan_per_ha is not None:
+        floor = np.maximum(floor, f.min_yuan_per_ha * units["plannable_area_ha"])
+    if f.min_share_of_baseline is not None:
+        if base is None:
+            raise ValueError("the baseline is needed for a floor as a share of baseline income")
+        floor = np.maximum(floor, f.min_share_of_baseline * base["baseline_farmer_income_yuan"])
+    return floor

@@ -20,7 +20,7 @@ import pandas as pd
 from optimizer.errors import InputError, Location, Problem, did_you_mean, distinct
 from optimizer.i18n import N_, _
 from optimizer.instance import cells
-from optimizer.instance.coefficients import baseline, gate_failures, pair_table
+from optimizer.instance.coefficients import baseline, gate_failures, income_floor_yuan, pair_table
 from optimizer.instance.load import LoadedInstance
 from optimizer.instance.schema import MAX_DERIVED_YUAN_PER_HA
 from optimizer.instance.villages import validate_villages
@@ -476,17 +476,7 @@ def _check_feasibility(
 
 def income_floor(inst: LoadedInstance, t: pd.DataFrame, base: pd.DataFrame | None = None) -> pd.Series | None:
     """Each township's minimum farmer income (yuan/yr), or None when no floor is set."""
-    f = inst.spec.constraints.income_floor
-    if f.min_yuan_per_ha is None and f.min_share_of_baseline is None:
-        return None
-    floor = pd.Series(-np.inf, index=t.index)
-    if f.min_yuan_per_ha is not None:
-        floor = np.maximum(floor, f.min_yuan_per_ha * t["plannable_area_ha"])
-    if f.min_share_of_baseline is not None:
-        if base is None:
-            raise ValueError("baseline needed")
-        floor = np.maximum(floor, f.min_share_of_baseline * base["baseline_farmer_income_yuan"])
-    return floor
+    return income_floor_yuan(inst.spec, t, base)
 
 
 def validate(inst: LoadedInstance) -> ValidInstance:

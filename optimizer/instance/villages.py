@@ -27,7 +27,7 @@ import pandas as pd
 
 from optimizer.errors import InputError, Location, Problem, did_you_mean
 from optimizer.i18n import _
-from optimizer.instance.coefficients import baseline, gate_failures, pair_table, site_overrides
+from optimizer.instance.coefficients import baseline, gate_failures, income_floor_yuan, pair_table, site_overrides
 from optimizer.instance.schema import SITE_FIELDS, VILLAGE_COLUMNS, Instance, TableRef
 from optimizer.instance.tables import read_table
 
@@ -560,15 +560,7 @@ def counted_industries(spec: Instance) -> list[str]:
 
 def income_floor_per_village(spec: Instance, villages: pd.DataFrame, base: pd.DataFrame) -> pd.Series | None:
     """Each village's minimum farmer income (yuan/yr), or None when no floor is set."""
-    f = spec.constraints.income_floor
-    if f.min_yuan_per_ha is None and f.min_share_of_baseline is None:
-        return None
-    floor = pd.Series(-np.inf, index=villages.index)
-    if f.min_yuan_per_ha is not None:
-        floor = np.maximum(floor, f.min_yuan_per_ha * villages["plannable_area_ha"])
-    if f.min_share_of_baseline is not None:
-        floor = np.maximum(floor, f.min_share_of_baseline * base["baseline_farmer_income_yuan"])
-    return floor
+    return income_floor_yuan(spec, villages, base)
 
 
 def conflicts(inst: Any, townships: pd.DataFrame, villages: pd.DataFrame, pairs: pd.DataFrame,
